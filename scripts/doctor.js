@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// `npm run doctor`: a setup diagnosis to paste into a bug report. Exits non-zero when a
+// forced backend (MARGIN_LAB_BACKEND) cannot load or the library is not built.
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+const os = require('os');
+const { ROOT, KERNEL_NAME, jupyterEnv, findJupyter, findPython } = require('./lib/project');
+
+const lines = [];
+const say = (k, v) => lines.push(`${k.padEnd(18)} ${v}`);
+let status = 0;
+
+const pkg = require(path.join(ROOT, 'package.json'));
+say('margin-lab', pkg.version);
+say('node', `${process.version} (${os.platform()} ${os.arch()}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB)`);
+const jupyter = findJupyter();
+say('jupyter', jupyter ? `${jupyter.bin}` : 'NOT FOUND (pip install jupyterlab, or apt-get install jupyter-notebook)');
+if (jupyter) {
+  const env = jupyterEnv();
+  const lab = spawnSync(jupyter.bin, ['lab', '--version'], { env, encoding: 'utf8' });
+  const nb = spawnSync(jupyter.bin, ['notebook', '--version'], { env, encoding: 'utf8' });
+  say('jupyterlab', lab.status === 0 ? lab.stdout.trim() : 'not installed');
+  say('notebook', nb.status === 0 ? nb.stdout.trim() : 'not installed');
+  const ks = spawnSync(jupyter.bin, ['kernelspec', 'list'], { env, encoding: 'utf8' });
+  const line = (ks.stdout || '').split('\n').find((l) => l.trim().startsWith(KERNEL_NAME + ' '));
+  say('kernel', line ? `registered: ${line.trim()}` : `NOT registered (run npm install; kernelspec list said: ${(ks.stdout || ks.stderr).trim()})`);
+}
+const py = findPython('nbclient');
+say('nbclient (tests)', py ? `found for ${py}` : 'not found (needed only for npm test: apt-get install python3-nbclient)');
+let tslabVersion = 'not installed';
+try { tslabVersion = require(path.join(ROOT, 'node_modules', 'tslab', 'package.json')).version; } catch (_) {}
+say('tslab', tslabVersion);
+for (const p of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
+  let v = 'not installed';
+  try { v = require(path.join(ROOT, 'node_modules', p, 'package.json')).version; } catch (_) {}
+  say(p, v);
+}
+console.log(lines.join('\n'));
+
+const dist = path.join(ROOT, 'dist', 'index.js');
+if (!fs.existsSync(dist)) {
+  console.log(`backend            unknown: the library is not built (${dist} missing): run npm run build`);
+  process.exit(1);
+}
+require(dist)
+  .useBestBackend({ print: false })
+  .then((r) => {
+    console.log(`backend            ${r.line}`);
+    process.exit(status);
+  })
+  .catch((e) => {
+    console.log(`backend            FAILED: ${e.message}`);
+    process.exit(1);
+  });

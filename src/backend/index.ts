@@ -1,0 +1,188 @@
+/**
+ * Backend selection. margin-lab never falls back silently: `useBestBackend()` tries the backends
+ * in order of speed, records why each better one was skipped, and prints a one-line report.
+ *
+ *   1. `tensorflow` via @tensorflow/tfjs-node-gpu, when a CUDA device is visible
+ *   2. `tensorflow` via @tensorflow/tfjs-node (libtensorflow on the CPU)
+ *   3. `wasm`       via @tensorflow/tfjs-backend-wasm (XNNPACK; conv gradients added by us)
+ *   4. `cpu`        plain JavaScript, ~100x slower than wasm for conv training
+ *
+ * `MARGIN_LAB_BACKEND=tensorflow|wasm|cpu` forces one and throws if it cannot be loaded.
+ */
+import * as tf from '@tensorflow/tfjs';
+import * as os from 'os';
+import { spawnSync } from 'child_process';
+import { registerWasmConvGradients } from './wasm-conv-grad';
+
+export { registerWasmConvGradients, checkSupportedConv } from './wasm-conv-grad';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+export interface BackendReport {
+  /** tfjs backend name now active. */
+  backend: BackendName;
+  /** Human-readable device: GPU name, or CPU model. */
+  device: string;
+  /** Which npm package provides the backend. */
+  provider: string;
+  /** Why each better backend was not used (empty when the best one loaded). */
+  skipped: string[];
+  /** True when MARGIN_LAB_BACKEND chose it. */
+  forced: boolean;
+  /** The one-line summary that is printed. */
+  line: string;
+}
+
+function cpuName(): string {
+  const cpus = os.cpus();
+  const model = cpus.length > 0 ? cpus[0].model.trim() : 'unknown CPU';
+  return `CPU (${model}, ${cpus.length} cores)`;
+}
+
+/** Names of CUDA GPUs visible through nvidia-smi; [] when none or no driver. */
+export function visibleGpus(): string[] {
+  try {
+    const r = spawnSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8', timeout: 10000 });
+    if (r.status !== 0 || !r.stdout) return [];
+    return r.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function isInstalled(pkg: string): boolean {
+  try {
+    require.resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0];
+}
+
+/** Tries tfjs-node-gpu then tfjs-node; returns the report or the reasons for failure. */
+function tryTensorflow(): { ok: true; device: string; provider: string; skipped: string[] } | { ok: false; reasons: string[] } {
+  const reasons: string[] = [];
+  if (!isInstalled('@tensorflow/tfjs-node-gpu')) {
+    reasons.push('tfjs-node-gpu not installed');
+  } else {
+    const gpus = visibleGpus();
+    if (gpus.length === 0) {
+      reasons.push('tfjs-node-gpu installed but no CUDA device visible (nvidia-smi lists none)');
+    } else {
+      try {
+        require('@tensorflow/tfjs-node-gpu');
+        return { ok: true, device: `GPU (${gpus[0]})`, provider: '@tensorflow/tfjs-node-gpu', skipped: [] };
+      } catch (e) {
+        reasons.push(`tfjs-node-gpu failed to load (needs CUDA 11.2 + cuDNN 8.1): ${firstLine(e)}`);
+      }
+    }
+  }
+  if (!isInstalled('@tensorflow/tfjs-node')) {
+    reasons.push('tfjs-node not installed');
+  } else {
+    try {
+      require('@tensorflow/tfjs-node');
+      return { ok: true, device: `${cpuName()} via libtensorflow`, provider: '@tensorflow/tfjs-node', skipped: reasons };
+    } catch (e) {
+      reasons.push(`tfjs-node failed to load: ${firstLine(e)}`);
+    }
+  }
+  return { ok: false, reasons };
+}
+
+async function activate(name: BackendName): Promise<void> {
+  const ok = await tf.setBackend(name);
+  await tf.ready();
+  if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend('${name}') failed (active: ${tf.getBackend()})`);
+}
+
+async function tryWasm(): Promise<string | null> {
+  try {
+    require('@tensorflow/tfjs-backend-wasm');
+    registerWasmConvGradients();
+    await activate('wasm');
+    return null;
+  } catch (e) {
+    return `wasm failed to start: ${firstLine(e)}`;
+  }
+}
+
+function requestedBackend(env: NodeJS.ProcessEnv): BackendName | null {
+  const raw = env.MARGIN_LAB_BACKEND;
+  if (raw === undefined || raw === '') return null;
+  if (!(BACKEND_NAMES as readonly string[]).includes(raw)) {
+    throw new Error(`MARGIN_LAB_BACKEND=${JSON.stringify(raw)} is not a backend; expected one of ${BACKEND_NAMES.join(', ')}`);
+  }
+  return raw as BackendName;
+}
+
+function makeReport(backend: BackendName, device: string, provider: string, skipped: string[], forced: boolean): BackendReport {
+  const why = skipped.length ? `; not used: ${skipped.join('; ')}` : '';
+  const line = `margin-lab backend: ${backend} on ${device} [${provider}${forced ? ', forced by MARGIN_LAB_BACKEND' : ''}]${why}`;
+  return { backend, device, provider, skipped, forced, line };
+}
+
+let lastReport: BackendReport | null = null;
+
+/** The report of the last `useBestBackend()` call, or null when it was never called. */
+export function backendReport(): BackendReport | null {
+  return lastReport;
+}
+
+export interface UseBackendOptions {
+  /** Print the one-line report (default true). */
+  print?: boolean;
+  /** Environment to read MARGIN_LAB_BACKEND from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Picks and activates the fastest backend that loads, prints a one-line report and returns it.
+ * Honors MARGIN_LAB_BACKEND; a forced backend that cannot load throws with the reason.
+ */
+export async function useBestBackend(options: UseBackendOptions = {}): Promise<BackendReport> {
+  const env = options.env ?? process.env;
+  const forced = requestedBackend(env);
+  let report: BackendReport;
+  const pkgTf = 'install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1); both download libtensorflow at install time';
+
+  if (forced === 'tensorflow') {
+    const r = tryTensorflow();
+    if (!r.ok) throw new Error(`MARGIN_LAB_BACKEND=tensorflow, but it cannot be loaded: ${r.reasons.join('; ')}. To use it, ${pkgTf}.`);
+    await activate('tensorflow');
+    report = makeReport('tensorflow', r.device, r.provider, r.skipped, true);
+  } else if (forced === 'wasm') {
+    const err = await tryWasm();
+    if (err) throw new Error(`MARGIN_LAB_BACKEND=wasm, but ${err}`);
+    report = makeReport('wasm', cpuName(), '@tensorflow/tfjs-backend-wasm', [], true);
+  } else if (forced === 'cpu') {
+    await activate('cpu');
+    report = makeReport('cpu', cpuName(), '@tensorflow/tfjs (plain JS)', [], true);
+  } else {
+    const skipped: string[] = [];
+    const r = tryTensorflow();
+    if (r.ok) {
+      await activate('tensorflow');
+      report = makeReport('tensorflow', r.device, r.provider, r.skipped, false);
+    } else {
+      skipped.push(...r.reasons);
+      const err = await tryWasm();
+      if (!err) {
+        report = makeReport('wasm', cpuName(), '@tensorflow/tfjs-backend-wasm', skipped, false);
+      } else {
+        skipped.push(err);
+        await activate('cpu');
+        report = makeReport('cpu', cpuName(), '@tensorflow/tfjs (plain JS, slow)', skipped, false);
+      }
+    }
+  }
+  lastReport = report;
+  if (options.print ?? true) console.log(report.line);
+  return report;
+}

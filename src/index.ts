@@ -1,0 +1,13 @@
+/**
+ * margin-lab: open-set recognition losses, data, training, evaluation and plots on TensorFlow.js.
+ *
+ * `tf` is re-exported so notebooks and user code share the one tfjs-core instance that the
+ * backends are registered on.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export { tf };
+export * from './backend';
+export * from './plot/show';
+export { inNotebook, displayBundle, LiveDisplay } from './util/notebook';
+export { writeFileAtomic } from './util/fs';

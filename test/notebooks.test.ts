@@ -1,0 +1,119 @@
+/**
+ * The notebook runner and the committed notebooks: no outputs in git, failing cells reported
+ * with their source and real error, and an exported notebook's Plotly figure drawing in Chromium.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ROOT, runNotebooks } from './helpers/paths';
+
+interface Cell { cell_type: string; source: string | string[]; outputs?: unknown[]; execution_count?: number | null; metadata?: Record<string, unknown> }
+
+function notebookFiles(): string[] {
+  return fs.readdirSync(path.join(ROOT, 'notebooks')).filter((f) => f.endsWith('.ipynb')).map((f) => path.join(ROOT, 'notebooks', f));
+}
+
+function writeNotebook(file: string, sources: string[]): void {
+  const nb = {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: 'margin-lab-ts', display_name: 'TypeScript (margin-lab)', language: 'typescript' } },
+    cells: sources.map((s, i) => ({ id: `c${i}`, cell_type: 'code', source: s, metadata: {}, outputs: [], execution_count: null })),
+  };
+  fs.writeFileSync(file, JSON.stringify(nb));
+}
+
+test('committed notebooks carry no outputs and use the margin-lab kernel', () => {
+  const files = notebookFiles();
+  assert.ok(files.length >= 1);
+  for (const f of files) {
+    const nb = JSON.parse(fs.readFileSync(f, 'utf8')) as { cells: Cell[]; metadata: { kernelspec?: { name?: string } } };
+    assert.equal(nb.metadata.kernelspec?.name, 'margin-lab-ts', `${f}: kernelspec`);
+    nb.cells.forEach((c, i) => {
+      if (c.cell_type !== 'code') return;
+      assert.deepEqual(c.outputs, [], `${path.basename(f)} cell ${i} has outputs: commit it cleared`);
+      assert.equal(c.execution_count, null, `${path.basename(f)} cell ${i} has an execution count`);
+    });
+  }
+});
+
+const broken: Array<{ name: string; cells: string[]; source: RegExp; error: RegExp }> = [
+  {
+    name: 'type error',
+    cells: ['const ok = 1;', 'const n: number = "not a number";'],
+    source: /const n: number = "not a number";/,
+    error: /Type 'string' is not assignable to type 'number'/,
+  },
+  {
+    name: 'throw',
+    cells: ['function explode(): never { throw new Error("boom from a cell"); }\nexplode();'],
+    source: /explode\(\);/,
+    error: /boom from a cell/,
+  },
+  {
+    name: 'unawaited rejection',
+    cells: ['Promise.reject(new Error("rejected without await"));\nconsole.log("cell finished");', 'const later = 2;'],
+    source: /injected by the margin-lab notebook runner|Promise\.reject/,
+    error: /rejected without await/,
+  },
+  {
+    name: 'throw in a callback',
+    cells: ['setTimeout(() => { throw new Error("thrown in a timer callback"); }, 10);'],
+    source: /injected by the margin-lab notebook runner|setTimeout/,
+    error: /thrown in a timer callback/,
+  },
+];
+
+test('a broken notebook cell fails the runner with the cell source and the real error', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-broken-'));
+  const files = broken.map((b, i) => {
+    const f = path.join(dir, `broken-${i}.ipynb`);
+    writeNotebook(f, b.cells);
+    return f;
+  });
+  const r = runNotebooks(files);
+  const err = r.stderr;
+  assert.equal(r.status, 1, `runner exit status ${r.status}\n${r.stdout}\n${err}`);
+  assert.match(r.stdout, /notebooks: 0 passed, 4 failed/);
+  const sections = err.split('=== FAILED: ').slice(1);
+  assert.equal(sections.length, 4, err);
+  broken.forEach((b, i) => {
+    const s = sections.find((x) => x.startsWith(files[i]));
+    assert.ok(s, `no report for ${b.name}`);
+    assert.match(s!, b.source, `${b.name}: cell source missing\n${s}`);
+    assert.match(s!, b.error, `${b.name}: real error missing\n${s}`);
+  });
+});
+
+test('every notebook runs clean, and its exported HTML draws the Plotly figure in Chromium', async (t) => {
+  const htmlDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-html-'));
+  const r = runNotebooks(['--html-dir', htmlDir]);
+  assert.equal(r.status, 0, `notebooks failed:\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, new RegExp(`notebooks: ${notebookFiles().length} passed, 0 failed`));
+
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  // nbconvert's template links require.js / MathJax from CDNs; there is no network here, so
+  // those are answered empty (as an offline reader's browser would fail them) — our figure must
+  // not depend on them.
+  await page.route(/^https?:/, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: '' }));
+  await page.goto('file://' + path.join(htmlDir, '00-setup.html'));
+  await page.waitForSelector('.margin-lab-figure .main-svg', { timeout: 30_000 });
+  const traces = await page.$$eval('.margin-lab-figure .scatterlayer .trace', (els) => els.length);
+  assert.equal(traces, 2, 'the setup notebook figure should draw 2 traces');
+  const title = await page.$eval('.margin-lab-figure .gtitle', (el) => el.textContent);
+  assert.equal(title, 'Unit circle');
+  assert.deepEqual(problems, []);
+});
