@@ -11,3 +11,4 @@ export * from './backend';
 export * from './plot/show';
 export { inNotebook, displayBundle, LiveDisplay } from './util/notebook';
 export { writeFileAtomic } from './util/fs';
+export * from './losses';

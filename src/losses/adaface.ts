@@ -1,0 +1,121 @@
+/**
+ * AdaFace (Kim et al., CVPR 2022): the margin adapts to image quality, using the feature norm
+ * ‖z‖ as its proxy. With the norm standardized against running batch statistics,
+ *   ẑ = clip(h·(‖z‖ − μ) / (σ + ε), −1, 1),
+ * the target is  cos(θ_y − m·ẑ) − (m·ẑ + m):  high-norm (good) samples get an angular
+ * (ArcFace-like) margin, low-norm (poor) samples a smaller, cosine (CosFace-like) one, so hard,
+ * low-quality images are not over-emphasized. Follows the authors' code: ‖z‖ clipped to
+ * [0.001, 100] and treated as a constant; μ, σ updated first in training mode with momentum
+ * 0.01 (μ₀ = 20, σ₀ = 100, σ the unbiased batch std, 0 for a batch of one); θ + g clipped to
+ * [ε, π − ε]; cos θ clipped to [−1 + ε, 1 − ε].
+ */
+import * as tf from '@tensorflow/tfjs';
+import { checkScale, CosineHead, HeadOptions, TargetContext } from './head';
+import { safeAcos, stopGradient } from './ops';
+import { checkPositive, checkRange } from './validate';
+
+export interface AdaFaceOptions extends HeadOptions {
+  /** Scale s (paper: 64). */
+  s?: number;
+  /** Margin m (paper: 0.4). */
+  m?: number;
+  /** Concentration h of the norm standardization (paper: 0.333). */
+  h?: number;
+  /** Momentum of the running norm statistics (paper code: 0.01). */
+  alpha?: number;
+  /** Initial running mean / std of the norms (paper code: 20 / 100). */
+  initialMean?: number;
+  initialStd?: number;
+}
+
+export const ADAFACE_EPS = 1e-3;
+
+export class AdaFace extends CosineHead {
+  readonly name = 'adaFace';
+  readonly s: number;
+  readonly m: number;
+  readonly h: number;
+  readonly alpha: number;
+  readonly runningMean: tf.Variable;
+  readonly runningStd: tf.Variable;
+
+  constructor(opts: AdaFaceOptions) {
+    const s = opts.s ?? 64;
+    const m = opts.m ?? 0.4;
+    const h = opts.h ?? 0.333;
+    const alpha = opts.alpha ?? 0.01;
+    checkScale('adaFace', s);
+    checkRange('adaFace', 'm', m, 0, Math.PI / 2, false, 'an angular margin of π/2 or more leaves no room between classes');
+    checkPositive('adaFace', 'h', h);
+    checkRange('adaFace', 'alpha', alpha, 0, 1, true);
+    super(opts, 1, 'adaFace');
+    this.s = s;
+    this.m = m;
+    this.h = h;
+    this.alpha = alpha;
+    this.runningMean = tf.variable(tf.scalar(opts.initialMean ?? 20), false);
+    this.runningStd = tf.variable(tf.scalar(opts.initialStd ?? 100), false);
+  }
+
+  /** Running mean and std of the feature norms. */
+  get normStats(): { mean: number; std: number } {
+    return { mean: this.runningMean.dataSync()[0], std: this.runningStd.dataSync()[0] };
+  }
+
+  /** ‖z‖ clipped to [0.001, 100], as a constant (no gradient), shape [N]. */
+  private safeNorms(embeddings: tf.Tensor2D): tf.Tensor1D {
+    // The authors detach the norms: they steer the margin but receive no gradient.
+    const norms = tf.sqrt(tf.sum(tf.square(stopGradient(embeddings)), 1));
+    return tf.clipByValue(norms, 0.001, 100) as tf.Tensor1D;
+  }
+
+  protected updateState(_cosY: tf.Tensor1D, embeddings: tf.Tensor2D): void {
+    const norms = this.safeNorms(embeddings);
+    const n = norms.shape[0];
+    const mean = tf.mean(norms);
+    const std = n > 1 ? tf.sqrt(tf.div(tf.sum(tf.square(tf.sub(norms, mean))), n - 1)) : tf.scalar(0);
+    this.runningMean.assign(tf.add(tf.mul(mean, this.alpha), tf.mul(this.runningMean, 1 - this.alpha)) as tf.Scalar);
+    this.runningStd.assign(tf.add(tf.mul(std, this.alpha), tf.mul(this.runningStd, 1 - this.alpha)) as tf.Scalar);
+  }
+
+  /** ẑ = clip(h·(‖z‖ − μ)/(σ + ε), −1, 1) per sample. */
+  marginScaler(embeddings: tf.Tensor2D): tf.Tensor1D {
+    return tf.tidy(() => {
+      const z = tf.div(tf.sub(this.safeNorms(embeddings), this.runningMean), tf.add(this.runningStd, ADAFACE_EPS));
+      return tf.clipByValue(tf.mul(z, this.h), -1, 1) as tf.Tensor1D;
+    });
+  }
+
+  protected target(cosY: tf.Tensor1D, ctx: TargetContext): tf.Tensor1D {
+    const scaler = ctx.marginScaler !== undefined ? tf.fill(cosY.shape, ctx.marginScaler) : this.marginScaler(ctx.embeddings);
+    const c = tf.clipByValue(cosY, -1 + ADAFACE_EPS, 1 - ADAFACE_EPS);
+    const gAngle = tf.mul(scaler, -this.m);
+    const gAdd = tf.add(tf.mul(scaler, this.m), this.m);
+    const theta = tf.clipByValue(tf.add(safeAcos(c), gAngle), ADAFACE_EPS, Math.PI - ADAFACE_EPS);
+    return tf.sub(tf.cos(theta), gAdd) as tf.Tensor1D;
+  }
+
+  protected negatives(cos: tf.Tensor2D): tf.Tensor2D {
+    // The authors clip the whole cosine matrix, so non-target logits see the clip too.
+    return tf.clipByValue(cos, -1 + ADAFACE_EPS, 1 - ADAFACE_EPS) as tf.Tensor2D;
+  }
+
+  protected scale(): number {
+    return this.s;
+  }
+
+  config(): Record<string, unknown> {
+    return { loss: 'adaface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s, m: this.m, h: this.h, alpha: this.alpha };
+  }
+
+  dispose(): void {
+    super.dispose();
+    this.runningMean.dispose();
+    this.runningStd.dispose();
+  }
+}
+
+/** AdaFace: norm-adaptive margin cos(θ_y − m·ẑ) − m·(1 + ẑ). Defaults: s = 64, m = 0.4, h = 0.333. */
+export function adaFace(opts: AdaFaceOptions): AdaFace {
+  return new AdaFace(opts);
+}

@@ -1,0 +1,61 @@
+/**
+ * ArcFace (Deng et al., CVPR 2019) — an additive *angular* margin: target logit s·cos(θ_y + m).
+ * Once θ_y + m > π the cosine would rise again (rewarding a worse angle), so there the target is
+ * cos θ_y − m·sin m, as in insightface. `easyMargin` applies the margin only where θ_y < π/2.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { checkScale, CosineHead, HeadOptions } from './head';
+import { angularMarginTarget } from './margin';
+import { checkRange } from './validate';
+
+export interface ArcFaceOptions extends HeadOptions {
+  /** Scale s (paper: 64). */
+  s?: number;
+  /** Angular margin m in radians, in [0, π/2) (paper: 0.5). */
+  m?: number;
+  /**
+   * Margin only for θ_y < π/2, plain cos θ_y elsewhere (default false). The target is then not
+   * monotonic: it jumps up from −sin m to 0 at θ = π/2.
+   */
+  easyMargin?: boolean;
+}
+
+export function checkAngularMargin(loss: string, m: number): void {
+  checkRange(loss, 'm', m, 0, Math.PI / 2, false, 'an angular margin of π/2 or more leaves no room between classes');
+}
+
+export class ArcFace extends CosineHead {
+  readonly name: string;
+  readonly s: number;
+  readonly m: number;
+  readonly easyMargin: boolean;
+
+  constructor(opts: ArcFaceOptions, subCenters = 1, name = 'arcFace') {
+    const s = opts.s ?? 64;
+    const m = opts.m ?? 0.5;
+    checkScale(name, s);
+    checkAngularMargin(name, m);
+    super(opts, subCenters, name);
+    this.name = name;
+    this.s = s;
+    this.m = m;
+    this.easyMargin = opts.easyMargin ?? false;
+  }
+
+  protected target(cosY: tf.Tensor1D): tf.Tensor1D {
+    return angularMarginTarget(cosY, this.m, this.easyMargin) as tf.Tensor1D;
+  }
+
+  protected scale(): number {
+    return this.s;
+  }
+
+  config(): Record<string, unknown> {
+    return { loss: 'arcface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s, m: this.m, easyMargin: this.easyMargin };
+  }
+}
+
+/** ArcFace: s·cos(θ_y + m) (fallback cos θ_y − m·sin m past π). Defaults: s = 64, m = 0.5. */
+export function arcFace(opts: ArcFaceOptions): ArcFace {
+  return new ArcFace(opts);
+}

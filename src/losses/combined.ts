@@ -1,0 +1,69 @@
+/**
+ * Combined margin (ArcFace paper, insightface): target s·(cos(m1·θ_y + m2) − m3).
+ * (m1, m2, m3) = (m, 0, 0) is normalized SphereFace, (1, m, 0) ArcFace, (1, 0, m) CosFace;
+ * the paper also tries mixtures such as (1, 0.3, 0.2) and (0.9, 0.4, 0.15). See margin.ts for
+ * how the target is kept monotonic once m1·θ + m2 passes π.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { checkScale, CosineHead, HeadOptions } from './head';
+import { combinedMarginTarget } from './margin';
+import { checkNonNegative, checkPositive, checkRange } from './validate';
+
+export interface CombinedMarginOptions extends HeadOptions {
+  /** Scale s (default 64). */
+  s?: number;
+  /** Multiplicative angular margin m1 > 0 (default 1). */
+  m1?: number;
+  /** Additive angular margin m2 in [0, π/2) (default 0.3). */
+  m2?: number;
+  /** Additive cosine margin m3 ≥ 0 (default 0.2). */
+  m3?: number;
+}
+
+export class CombinedMargin extends CosineHead {
+  readonly name = 'combinedMargin';
+  readonly s: number;
+  readonly m1: number;
+  readonly m2: number;
+  readonly m3: number;
+
+  constructor(opts: CombinedMarginOptions) {
+    const s = opts.s ?? 64;
+    const m1 = opts.m1 ?? 1;
+    const m2 = opts.m2 ?? 0.3;
+    const m3 = opts.m3 ?? 0.2;
+    checkScale('combinedMargin', s);
+    checkPositive('combinedMargin', 'm1', m1);
+    checkRange('combinedMargin', 'm2', m2, 0, Math.PI / 2, false, 'an angular margin of π/2 or more leaves no room between classes');
+    checkNonNegative('combinedMargin', 'm3', m3);
+    super(opts, 1, 'combinedMargin');
+    this.s = s;
+    this.m1 = m1;
+    this.m2 = m2;
+    this.m3 = m3;
+  }
+
+  protected target(cosY: tf.Tensor1D): tf.Tensor1D {
+    return combinedMarginTarget(cosY, this.m1, this.m2, this.m3) as tf.Tensor1D;
+  }
+
+  protected scale(): number {
+    return this.s;
+  }
+
+  config(): Record<string, unknown> {
+    return { loss: 'combined', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s, m1: this.m1, m2: this.m2, m3: this.m3 };
+  }
+}
+
+/** Combined margin s·(cos(m1·θ_y + m2) − m3). Defaults: s = 64, (m1, m2, m3) = (1, 0.3, 0.2). */
+export function combinedMargin(opts: CombinedMarginOptions): CombinedMargin {
+  return new CombinedMargin(opts);
+}
+
+/** The classic losses as combined-margin settings (m1, m2, m3). */
+export const marginPresets = {
+  sphereFace: (m = 4) => ({ m1: m, m2: 0, m3: 0 }),
+  arcFace: (m = 0.5) => ({ m1: 1, m2: m, m3: 0 }),
+  cosFace: (m = 0.35) => ({ m1: 1, m2: 0, m3: m }),
+} as const;

@@ -1,0 +1,49 @@
+/**
+ * CosFace / LMCL (Wang et al., CVPR 2018) — an additive *cosine* margin:
+ * target logit s·(cos θ_y − m), other logits s·cos θ_j (the margin is on the target only).
+ * AM-Softmax (Wang et al., 2018) is the same formula (paper defaults s = 30, m = 0.35).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { checkScale, CosineHead, HeadOptions } from './head';
+import { cosineMarginTarget } from './margin';
+import { checkRange } from './validate';
+
+export interface CosFaceOptions extends HeadOptions {
+  /** Scale s (paper: 64). */
+  s?: number;
+  /** Cosine margin m in [0, 2) (paper: 0.35). */
+  m?: number;
+}
+
+export class CosFace extends CosineHead {
+  readonly name = 'cosFace';
+  readonly s: number;
+  readonly m: number;
+
+  constructor(opts: CosFaceOptions) {
+    const s = opts.s ?? 64;
+    const m = opts.m ?? 0.35;
+    checkScale('cosFace', s);
+    checkRange('cosFace', 'm', m, 0, 2, false, 'a cosine margin of 2 or more makes every target impossible');
+    super(opts, 1, 'cosFace');
+    this.s = s;
+    this.m = m;
+  }
+
+  protected target(cosY: tf.Tensor1D): tf.Tensor1D {
+    return cosineMarginTarget(cosY, this.m) as tf.Tensor1D;
+  }
+
+  protected scale(): number {
+    return this.s;
+  }
+
+  config(): Record<string, unknown> {
+    return { loss: 'cosface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s, m: this.m };
+  }
+}
+
+/** CosFace (LMCL): s·(cos θ_y − m). Defaults: s = 64, m = 0.35. */
+export function cosFace(opts: CosFaceOptions): CosFace {
+  return new CosFace(opts);
+}

@@ -1,0 +1,97 @@
+/**
+ * CurricularFace (Huang et al., CVPR 2020): the target is ArcFace's cos(θ_y + m) (with its
+ * fallback); a negative that is *harder* than the modified target, cos θ_j > cos(θ_y + m), is
+ * re-weighted to cos θ_j·(t + cos θ_j). Early in training t ≈ 0 shrinks hard negatives (easy
+ * curriculum); as t grows toward the mean target cosine they are emphasized.
+ *
+ * t is not trained: in training mode each batch first updates
+ * t ← 0.01·mean(cos θ_y) + 0.99·t (t₀ = 0, the authors' code), then uses it as a constant.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { checkAngularMargin } from './arcface';
+import { checkScale, CosineHead, HeadOptions, TargetContext } from './head';
+import { angularMarginTarget } from './margin';
+import { constantMask, select, stopGradient } from './ops';
+import { checkRange } from './validate';
+
+export interface CurricularFaceOptions extends HeadOptions {
+  /** Scale s (paper: 64). */
+  s?: number;
+  /** Angular margin m (paper: 0.5). */
+  m?: number;
+  /** Momentum of the running t (authors' code: 0.01). */
+  alpha?: number;
+  /** Initial t (default 0). */
+  t?: number;
+}
+
+export class CurricularFace extends CosineHead {
+  readonly name = 'curricularFace';
+  readonly s: number;
+  readonly m: number;
+  readonly alpha: number;
+  /** Running t (a non-trainable variable). */
+  readonly tVar: tf.Variable;
+
+  constructor(opts: CurricularFaceOptions) {
+    const s = opts.s ?? 64;
+    const m = opts.m ?? 0.5;
+    const alpha = opts.alpha ?? 0.01;
+    checkScale('curricularFace', s);
+    checkAngularMargin('curricularFace', m);
+    checkRange('curricularFace', 'alpha', alpha, 0, 1, true);
+    super(opts, 1, 'curricularFace');
+    this.s = s;
+    this.m = m;
+    this.alpha = alpha;
+    this.tVar = tf.variable(tf.scalar(opts.t ?? 0), false);
+  }
+
+  /** Current t (for plots and logs). */
+  get t(): number {
+    return this.tVar.dataSync()[0];
+  }
+
+  protected updateState(cosY: tf.Tensor1D): void {
+    // No gradient flows into t: it is read back as a constant below.
+    this.tVar.assign(tf.add(tf.mul(tf.mean(cosY), this.alpha), tf.mul(this.tVar, 1 - this.alpha)) as tf.Scalar);
+  }
+
+  protected target(cosY: tf.Tensor1D): tf.Tensor1D {
+    return angularMarginTarget(cosY, this.m) as tf.Tensor1D;
+  }
+
+  protected negatives(cos: tf.Tensor2D, _cosY: tf.Tensor1D, targetY: tf.Tensor1D, oneHot: tf.Tensor2D, _ctx: TargetContext): tf.Tensor2D {
+    return modulateHardNegatives(cos, targetY, oneHot, this.tVar);
+  }
+
+  /** Negative modulation curve c ↦ c·(t + c) at a given t (for plots). */
+  static modulation(cos: number, t: number): number {
+    return cos * (t + cos);
+  }
+
+  protected scale(): number {
+    return this.s;
+  }
+
+  config(): Record<string, unknown> {
+    return { loss: 'curricularface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s, m: this.m, alpha: this.alpha };
+  }
+
+  dispose(): void {
+    super.dispose();
+    this.tVar.dispose();
+  }
+}
+
+/** cos θ_j > target_y  →  cos θ_j·(t + cos θ_j); other entries unchanged. */
+export function modulateHardNegatives(cos: tf.Tensor2D, targetY: tf.Tensor1D, oneHot: tf.Tensor2D, t: tf.Tensor): tf.Tensor2D {
+  const hard = constantMask(() => tf.logicalAnd(tf.greater(cos, tf.expandDims(targetY, 1)), tf.equal(oneHot, 0)), cos);
+  const tConst = stopGradient(t); // t steers the curriculum but is not trained
+  return select(hard, tf.mul(cos, tf.add(tConst, cos)), cos) as tf.Tensor2D;
+}
+
+/** CurricularFace: ArcFace target, hard negatives cos θ_j·(t + cos θ_j). Defaults: s = 64, m = 0.5. */
+export function curricularFace(opts: CurricularFaceOptions): CurricularFace {
+  return new CurricularFace(opts);
+}

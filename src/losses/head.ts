@@ -1,0 +1,192 @@
+/**
+ * The shared shape of every loss, and the base class of the margin-softmax family.
+ *
+ * Calling convention (as in pytorch-metric-learning): `loss.compute(embeddings [N, D], labels [N])`
+ * returns a scalar tensor (the batch mean). Margin-softmax losses own their class weights
+ * W [D, C] (`trainableVariables`), and expose `logits()` and `cosines()` for evaluation and plots.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { l2Normalize, softmaxCrossEntropy } from './ops';
+import { checkEmbeddings, checkPositive, checkPositiveInteger, LabelsLike, LossInputError, readLabels } from './validate';
+
+export type { LabelsLike } from './validate';
+
+export interface ComputeOptions {
+  /**
+   * Training mode updates running statistics (CurricularFace t, AdaFace norm statistics,
+   * center-loss centers). Defaults to the loss's `training` flag (true after construction).
+   */
+  training?: boolean;
+}
+
+/** Anything that maps (embeddings, labels) to a scalar loss. */
+export interface EmbeddingLoss {
+  readonly name: string;
+  /** Mean loss over the batch; call inside tf.tidy / an optimizer's minimize. */
+  compute(embeddings: tf.Tensor2D, labels: LabelsLike, options?: ComputeOptions): tf.Scalar;
+  /** Variables the optimizer trains together with the network (W for classifier heads). */
+  readonly trainableVariables: tf.Variable[];
+  /** Whether compute() updates running statistics by default. */
+  training: boolean;
+  /** Advance per-iteration schedules (SphereFace λ); no-op for most losses. */
+  step(): void;
+  /** Hyperparameters, for checkpoints and reports. */
+  config(): Record<string, unknown>;
+  dispose(): void;
+}
+
+/** A classifier-style loss with class weights. */
+export interface ClassifierHead extends EmbeddingLoss {
+  readonly numClasses: number;
+  readonly embeddingDim: number;
+  /** Class weights [D, C·K] (K sub-centers, 1 for most heads). */
+  readonly W: tf.Variable;
+  /** The logits the cross-entropy sees (scaled and margin-modified; labels pick the targets). */
+  logits(embeddings: tf.Tensor2D, labels: LabelsLike, options?: ComputeOptions): tf.Tensor2D;
+  /** cos θ between each embedding and each class [N, C] (max over sub-centers). */
+  cosines(embeddings: tf.Tensor2D): tf.Tensor2D;
+}
+
+export interface HeadOptions {
+  numClasses: number;
+  embeddingDim: number;
+  /** Initial class weights [D, C] (default: Glorot-normal from `seed`). */
+  weights?: tf.Tensor2D | number[][];
+  /** Seed for the initial weights (default 42). */
+  seed?: number;
+}
+
+/** Creates the class-weight variable [D, columns]. */
+export function createWeights(loss: string, opts: HeadOptions, columns: number): tf.Variable {
+  checkPositiveInteger(loss, 'numClasses', opts.numClasses);
+  checkPositiveInteger(loss, 'embeddingDim', opts.embeddingDim);
+  const D = opts.embeddingDim;
+  return tf.tidy(() => {
+    let w: tf.Tensor2D;
+    if (opts.weights !== undefined) {
+      w = opts.weights instanceof tf.Tensor ? opts.weights.clone() : tf.tensor2d(opts.weights);
+      if (w.rank !== 2 || w.shape[0] !== D || w.shape[1] !== columns) {
+        throw new LossInputError(`${loss}: weights must have shape [${D}, ${columns}] (embeddingDim × classes${columns !== opts.numClasses ? ' × sub-centers' : ''}), got [${w.shape.join(', ')}]`);
+      }
+    } else {
+      const std = Math.sqrt(2 / (D + columns));
+      w = tf.randomNormal([D, columns], 0, std, 'float32', opts.seed ?? 42);
+    }
+    return tf.variable(w, true, undefined);
+  });
+}
+
+/**
+ * Base of the softmax family on normalized features: logits are built from the cosine matrix,
+ * with the target column replaced by a function of cos θ_y (the margin) and the result scaled.
+ * Subclasses implement `target()`; some also `negatives()` (CurricularFace) or `scale()`.
+ */
+export abstract class CosineHead implements ClassifierHead {
+  abstract readonly name: string;
+  readonly numClasses: number;
+  readonly embeddingDim: number;
+  readonly W: tf.Variable;
+  training = true;
+  /** Sub-centers per class (1 unless sub-center ArcFace). */
+  protected readonly subCenters: number;
+
+  constructor(opts: HeadOptions, subCenters = 1, lossName = 'head') {
+    checkPositiveInteger(lossName, 'subCenters', subCenters);
+    this.numClasses = opts.numClasses;
+    this.embeddingDim = opts.embeddingDim;
+    this.subCenters = subCenters;
+    this.W = createWeights(lossName, opts, opts.numClasses * subCenters);
+  }
+
+  get trainableVariables(): tf.Variable[] {
+    return [this.W];
+  }
+
+  step(): void {}
+
+  /**
+   * The target entry in cos space, as a function of cos θ_y [N] (before scaling). `embeddings`
+   * and `training` are there for losses whose margin depends on the sample (AdaFace).
+   */
+  protected abstract target(cosY: tf.Tensor1D, ctx: TargetContext): tf.Tensor1D;
+
+  /** Hook for modifying non-target cosines (CurricularFace); default unchanged. */
+  protected negatives(cos: tf.Tensor2D, _cosY: tf.Tensor1D, _targetY: tf.Tensor1D, _oneHot: tf.Tensor2D, _ctx: TargetContext): tf.Tensor2D {
+    return cos;
+  }
+
+  /** Multiplier of the logits: the scale s (a number), or per-row (SphereFace's ‖x‖). */
+  protected abstract scale(embeddings: tf.Tensor2D): number | tf.Tensor2D;
+
+  /** Called once per compute() in training mode, before the logits (running statistics). */
+  protected updateState(_cosY: tf.Tensor1D, _embeddings: tf.Tensor2D): void {}
+
+  abstract config(): Record<string, unknown>;
+
+  cosines(embeddings: tf.Tensor2D): tf.Tensor2D {
+    checkEmbeddings(this.name, embeddings, this.embeddingDim);
+    return tf.tidy(() => {
+      const all = tf.matMul(l2Normalize(embeddings, 1), l2Normalize(this.W, 0)) as tf.Tensor2D;
+      if (this.subCenters === 1) return all;
+      const [n] = embeddings.shape;
+      return tf.max(tf.reshape(all, [n, this.numClasses, this.subCenters]), 2) as tf.Tensor2D;
+    });
+  }
+
+  /**
+   * The target curve in cos space: f(θ) for θ in radians, from the same code as the loss (for
+   * plots and the monotonicity test). Uses the current state (λ, t, running statistics).
+   */
+  targetCurve(theta: ArrayLike<number>, ctx: Partial<TargetContext> = {}): number[] {
+    return tf.tidy(() => {
+      const c = tf.tensor1d(Array.from(theta, (t) => Math.cos(t)));
+      const n = c.shape[0];
+      const fake = tf.zeros([n, this.embeddingDim]) as tf.Tensor2D;
+      return Array.from(this.target(c, { embeddings: fake, training: false, ...ctx }).dataSync());
+    });
+  }
+
+  logits(embeddings: tf.Tensor2D, labels: LabelsLike, options: ComputeOptions = {}): tf.Tensor2D {
+    return tf.tidy(() => this.build(embeddings, labels, options).logits);
+  }
+
+  compute(embeddings: tf.Tensor2D, labels: LabelsLike, options: ComputeOptions = {}): tf.Scalar {
+    return tf.tidy(() => {
+      const { logits, oneHot } = this.build(embeddings, labels, options);
+      return softmaxCrossEntropy(logits, oneHot);
+    });
+  }
+
+  /** Logits and one-hot targets; call inside tf.tidy. */
+  private build(embeddings: tf.Tensor2D, labels: LabelsLike, options: ComputeOptions): { logits: tf.Tensor2D; oneHot: tf.Tensor2D } {
+    checkEmbeddings(this.name, embeddings, this.embeddingDim);
+    const lab = readLabels(this.name, labels, embeddings.shape[0], this.numClasses);
+    const training = options.training ?? this.training;
+    const cos = this.cosines(embeddings);
+    const oneHot = tf.oneHot(lab.tensor, this.numClasses).toFloat() as tf.Tensor2D;
+    const cosY = tf.sum(tf.mul(cos, oneHot), 1) as tf.Tensor1D;
+    if (training) this.updateState(cosY, embeddings);
+    const ctx: TargetContext = { embeddings, training };
+    const targetY = this.target(cosY, ctx);
+    const others = this.negatives(cos, cosY, targetY, oneHot, ctx);
+    // Non-target entries keep their (possibly modulated) cosine; the target entry gets f(cos θ_y).
+    const mixed = tf.add(tf.mul(others, tf.sub(1, oneHot)), tf.mul(oneHot, tf.expandDims(targetY, 1))) as tf.Tensor2D;
+    return { logits: tf.mul(mixed, this.scale(embeddings)) as tf.Tensor2D, oneHot };
+  }
+
+  dispose(): void {
+    this.W.dispose();
+  }
+}
+
+export interface TargetContext {
+  embeddings: tf.Tensor2D;
+  training: boolean;
+  /** AdaFace only: a fixed norm score ẑ in [−1, 1] instead of one computed from the embeddings (curves). */
+  marginScaler?: number;
+}
+
+/** Scale s check shared by the normalized heads. */
+export function checkScale(loss: string, s: number): void {
+  checkPositive(loss, 's', s);
+}

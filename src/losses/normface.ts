@@ -1,0 +1,40 @@
+/**
+ * NormFace (Wang et al., ACM MM 2017): normalize features and class weights, so the logits are
+ * s·cos θ_j for every class. No margin; s sets how peaked the softmax can get on the sphere.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { checkScale, CosineHead, HeadOptions } from './head';
+
+export interface NormFaceOptions extends HeadOptions {
+  /** Scale s (default 16: enough for the softmax to saturate with few classes). */
+  s?: number;
+}
+
+export class NormFace extends CosineHead {
+  readonly name = 'normFace';
+  readonly s: number;
+
+  constructor(opts: NormFaceOptions) {
+    const s = opts.s ?? 16;
+    checkScale('normFace', s);
+    super(opts, 1, 'normFace');
+    this.s = s;
+  }
+
+  protected target(cosY: tf.Tensor1D): tf.Tensor1D {
+    return cosY;
+  }
+
+  protected scale(): number {
+    return this.s;
+  }
+
+  config(): Record<string, unknown> {
+    return { loss: 'normface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s };
+  }
+}
+
+/** NormFace: logits s·cos θ_j, no margin. Defaults: s = 16. */
+export function normFace(opts: NormFaceOptions): NormFace {
+  return new NormFace(opts);
+}

@@ -1,0 +1,104 @@
+/**
+ * Numerically safe building blocks shared by the losses.
+ *
+ * The popular implementations produce NaN where an embedding is exactly on (θ = 0) or opposite
+ * (θ = π) its class weight: d acos(c)/dc and d sqrt(1 − c²)/dc are infinite there, and the chain
+ * rule multiplies that infinity by dc/dx = 0. Here the forward values are exact (no clamping of
+ * the result) and only the derivative's denominator is kept away from zero, so every gradient is
+ * finite and equals the true one wherever the true one is finite.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+
+/** Smallest value allowed under the square root in derivatives (float32 scale). */
+export const GRAD_EPS = 1e-12;
+
+/** sqrt(max(u, 0)) with derivative 1 / (2·sqrt(max(u, GRAD_EPS))) — finite at u = 0. */
+export const safeSqrt: (u: tf.Tensor) => tf.Tensor = tf.customGrad(((u: tf.Tensor, save: tf.GradSaveFunc) => {
+  const value = tf.sqrt(tf.relu(u));
+  save([u]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.div(dy, tf.mul(2, tf.sqrt(tf.maximum(saved[0], GRAD_EPS)))),
+  };
+}) as unknown as CustomGradFn) as unknown as (u: tf.Tensor) => tf.Tensor;
+
+/**
+ * θ = acos(c) for c in [−1, 1] (values a hair outside from float32 rounding are read as ±1),
+ * with derivative −1 / sqrt(max(1 − c², GRAD_EPS)).
+ */
+export const safeAcos: (c: tf.Tensor) => tf.Tensor = tf.customGrad(((c: tf.Tensor, save: tf.GradSaveFunc) => {
+  const value = tf.acos(tf.clipByValue(c, -1, 1));
+  save([c]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const c0 = saved[0];
+      return tf.neg(tf.div(dy, tf.sqrt(tf.maximum(tf.sub(1, tf.square(c0)), GRAD_EPS))));
+    },
+  };
+}) as unknown as CustomGradFn) as unknown as (c: tf.Tensor) => tf.Tensor;
+
+/** Identity whose gradient is zero: a value used as a constant (running statistics, detached norms). */
+export const stopGradient: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as CustomGradFn) as unknown as (x: tf.Tensor) => tf.Tensor;
+
+/**
+ * A float 0/1 mask computed by `fn` (comparisons), treated as a constant by autodiff. tfjs has
+ * no gradient for several comparison kernels and refuses to differentiate through them; the
+ * mask is piecewise constant, so its true derivative is zero. `dep` is the tensor the mask is
+ * computed from (the node's input on the tape).
+ */
+export function constantMask(fn: () => tf.Tensor, dep: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad(((x: tf.Tensor) => ({
+    value: tf.cast(fn(), 'float32'),
+    gradFunc: () => tf.zerosLike(x),
+  })) as unknown as CustomGradFn) as unknown as (x: tf.Tensor) => tf.Tensor;
+  return op(dep);
+}
+
+/** mask ? a : b for a 0/1 float mask (a and b finite): exact values, gradient to the chosen branch. */
+export function select(mask: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return tf.add(tf.mul(mask, a), tf.mul(tf.sub(1, mask), b));
+}
+
+/** sin θ = sqrt(1 − cos²θ) ≥ 0 for θ in [0, π], finite derivative at cos θ = ±1. */
+export function sinFromCos(c: tf.Tensor): tf.Tensor {
+  return safeSqrt(tf.sub(1, tf.square(c)));
+}
+
+/** x / ‖x‖ along `axis`; a zero vector stays zero (its cosine with anything is defined as 0). */
+export function l2Normalize(x: tf.Tensor, axis: number): tf.Tensor {
+  return tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), axis, true), 1e-24)));
+}
+
+/** ‖x‖ per row (safe derivative at 0). */
+export function rowNorms(x: tf.Tensor2D): tf.Tensor1D {
+  return safeSqrt(tf.sum(tf.square(x), 1)) as tf.Tensor1D;
+}
+
+/** Mean over rows of log Σ_j exp(z_ij) − z_i,y_i: softmax cross-entropy with one-hot targets. */
+export function softmaxCrossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
+  const lse = tf.logSumExp(logits, 1);
+  const target = tf.sum(tf.mul(logits, oneHot), 1);
+  return tf.mean(tf.sub(lse, target)) as tf.Scalar;
+}
+
+/** Squared Euclidean distances between all rows of a [N, D]: [N, N], exactly 0 on the diagonal. */
+export function pairwiseSquaredDistances(a: tf.Tensor2D): tf.Tensor2D {
+  const sq = tf.sum(tf.square(a), 1, true);
+  const d = tf.add(tf.sub(sq, tf.mul(2, tf.matMul(a, a, false, true))), tf.transpose(sq));
+  const n = a.shape[0];
+  // Rounding can make d slightly negative; the diagonal is zero by definition.
+  return tf.mul(tf.relu(d), tf.sub(1, tf.eye(n))) as tf.Tensor2D;
+}
+
+/** Rows of `x` picked by index, as a one-hot matrix product (differentiable on every backend). */
+export function selectRows(x: tf.Tensor2D, index: Int32Array | number[]): tf.Tensor2D {
+  const n = x.shape[0];
+  const sel = tf.oneHot(tf.tensor1d(Array.from(index), 'int32'), n);
+  return tf.matMul(sel, x);
+}

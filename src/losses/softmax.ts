@@ -1,0 +1,67 @@
+/**
+ * Plain softmax loss: a linear classifier with bias, z = xᵀW + b, then cross-entropy.
+ * The baseline every margin loss is compared with: it separates the training classes but
+ * leaves features radially spread and without an angular margin.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ClassifierHead, ComputeOptions, createWeights, HeadOptions, LabelsLike } from './head';
+import { l2Normalize, softmaxCrossEntropy } from './ops';
+import { checkEmbeddings, readLabels } from './validate';
+
+export class SoftmaxLoss implements ClassifierHead {
+  readonly name = 'softmaxLoss';
+  readonly numClasses: number;
+  readonly embeddingDim: number;
+  readonly W: tf.Variable;
+  /** Bias b [C], trained with W. */
+  readonly b: tf.Variable;
+  training = true;
+
+  constructor(opts: HeadOptions & { bias?: number[] }) {
+    this.numClasses = opts.numClasses;
+    this.embeddingDim = opts.embeddingDim;
+    this.W = createWeights(this.name, opts, opts.numClasses);
+    this.b = tf.variable(opts.bias ? tf.tensor1d(opts.bias) : tf.zeros([opts.numClasses]), true);
+    if (this.b.shape[0] !== this.numClasses) throw new Error(`${this.name}: bias must have ${this.numClasses} entries, got ${this.b.shape[0]}`);
+  }
+
+  get trainableVariables(): tf.Variable[] {
+    return [this.W, this.b];
+  }
+
+  step(): void {}
+
+  config(): Record<string, unknown> {
+    return { loss: 'softmax', numClasses: this.numClasses, embeddingDim: this.embeddingDim };
+  }
+
+  logits(embeddings: tf.Tensor2D, labels?: LabelsLike, _options?: ComputeOptions): tf.Tensor2D {
+    checkEmbeddings(this.name, embeddings, this.embeddingDim);
+    if (labels !== undefined) readLabels(this.name, labels, embeddings.shape[0], this.numClasses).tensor.dispose();
+    return tf.tidy(() => tf.add(tf.matMul(embeddings, this.W), this.b) as tf.Tensor2D);
+  }
+
+  cosines(embeddings: tf.Tensor2D): tf.Tensor2D {
+    checkEmbeddings(this.name, embeddings, this.embeddingDim);
+    return tf.tidy(() => tf.matMul(l2Normalize(embeddings, 1), l2Normalize(this.W, 0)) as tf.Tensor2D);
+  }
+
+  compute(embeddings: tf.Tensor2D, labels: LabelsLike, _options?: ComputeOptions): tf.Scalar {
+    checkEmbeddings(this.name, embeddings, this.embeddingDim);
+    return tf.tidy(() => {
+      const lab = readLabels(this.name, labels, embeddings.shape[0], this.numClasses);
+      const oneHot = tf.oneHot(lab.tensor, this.numClasses).toFloat() as tf.Tensor2D;
+      return softmaxCrossEntropy(tf.add(tf.matMul(embeddings, this.W), this.b) as tf.Tensor2D, oneHot);
+    });
+  }
+
+  dispose(): void {
+    this.W.dispose();
+    this.b.dispose();
+  }
+}
+
+/** Softmax loss (linear classifier + bias + cross-entropy): the baseline. */
+export function softmaxLoss(opts: HeadOptions & { bias?: number[] }): SoftmaxLoss {
+  return new SoftmaxLoss(opts);
+}

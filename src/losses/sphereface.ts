@@ -1,0 +1,135 @@
+/**
+ * SphereFace / A-Softmax (Liu et al., CVPR 2017) — a multiplicative angular margin.
+ *
+ * Weights are normalized, features are not: logit_j = ‖x‖·cos θ_j, and the target logit is
+ * ‖x‖·ψ(θ_y) with ψ(θ) = (−1)^k cos(mθ) − 2k on [kπ/m, (k+1)π/m] (integer m, 4 in the paper).
+ * Training from scratch with the full margin does not converge, so the paper anneals:
+ * target = ‖x‖·(λ·cos θ_y + ψ(θ_y)) / (1 + λ), λ decaying from ~1000 to a floor (5). The trainer
+ * calls `step()` once per iteration to advance λ.
+ *
+ * `normalized: true` gives the variant of later work: features normalized too, fixed scale s.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { checkScale, CosineHead, HeadOptions } from './head';
+import { sphereTarget } from './margin';
+import { rowNorms } from './ops';
+import { checkNonNegative, checkPositiveInteger, LossInputError } from './validate';
+
+export interface LambdaScheduleOptions {
+  /** λ at iteration 0 (paper code: 1000). */
+  base?: number;
+  /** Decay rate (paper code: 0.12). */
+  gamma?: number;
+  /** Decay exponent (paper code: 1). */
+  power?: number;
+  /** Floor of λ (paper: 5; 0 = full margin eventually). */
+  lambdaMin?: number;
+}
+
+/** λ(it) = max(λ_min, base·(1 + γ·it)^(−power)), the SphereFace annealing schedule. */
+export class LambdaSchedule {
+  readonly base: number;
+  readonly gamma: number;
+  readonly power: number;
+  readonly lambdaMin: number;
+  iteration = 0;
+
+  constructor(opts: LambdaScheduleOptions = {}) {
+    this.base = opts.base ?? 1000;
+    this.gamma = opts.gamma ?? 0.12;
+    this.power = opts.power ?? 1;
+    this.lambdaMin = opts.lambdaMin ?? 5;
+    checkNonNegative('LambdaSchedule', 'base', this.base);
+    checkNonNegative('LambdaSchedule', 'gamma', this.gamma);
+    checkNonNegative('LambdaSchedule', 'power', this.power);
+    checkNonNegative('LambdaSchedule', 'lambdaMin', this.lambdaMin);
+  }
+
+  /** λ at a given iteration. */
+  at(iteration: number): number {
+    return Math.max(this.lambdaMin, this.base * Math.pow(1 + this.gamma * iteration, -this.power));
+  }
+
+  /** λ now. */
+  get value(): number {
+    return this.at(this.iteration);
+  }
+
+  step(): void {
+    this.iteration += 1;
+  }
+}
+
+export interface SphereFaceOptions extends HeadOptions {
+  /** Integer angular multiplier m ≥ 1 (paper: 4). */
+  m?: number;
+  /** λ annealing; pass `{ base: 0, lambdaMin: 0 }` (or `lambda: 0`) for the pure ψ target. */
+  schedule?: LambdaScheduleOptions;
+  /** A fixed λ instead of a schedule. */
+  lambda?: number;
+  /** Normalize features too and scale by s instead of ‖x‖ (default false = the paper). */
+  normalized?: boolean;
+  /** Scale s for the normalized variant (default 30). */
+  s?: number;
+}
+
+export class SphereFace extends CosineHead {
+  readonly name = 'sphereFace';
+  readonly m: number;
+  readonly normalized: boolean;
+  readonly s: number;
+  readonly schedule: LambdaSchedule;
+
+  constructor(opts: SphereFaceOptions) {
+    const m = opts.m ?? 4;
+    if (!(Number.isInteger(m) && m >= 1)) throw new LossInputError(`sphereFace: m must be a positive integer (the paper uses 4), got ${m}`);
+    checkPositiveInteger('sphereFace', 'm', m);
+    const s = opts.s ?? 30;
+    if (opts.normalized) checkScale('sphereFace', s);
+    if (opts.lambda !== undefined) checkNonNegative('sphereFace', 'lambda', opts.lambda);
+    super(opts, 1, 'sphereFace');
+    this.m = m;
+    this.normalized = opts.normalized ?? false;
+    this.s = s;
+    this.schedule = opts.lambda !== undefined ? new LambdaSchedule({ base: opts.lambda, gamma: 0, lambdaMin: opts.lambda }) : new LambdaSchedule(opts.schedule);
+  }
+
+  /** Current λ of the annealed target. */
+  get lambda(): number {
+    return this.schedule.value;
+  }
+
+  step(): void {
+    this.schedule.step();
+  }
+
+  protected target(cosY: tf.Tensor1D): tf.Tensor1D {
+    const lambda = this.lambda;
+    const psi = sphereTarget(cosY, this.m);
+    if (lambda === 0) return psi as tf.Tensor1D;
+    return tf.div(tf.add(tf.mul(cosY, lambda), psi), 1 + lambda) as tf.Tensor1D;
+  }
+
+  protected scale(embeddings: tf.Tensor2D): number | tf.Tensor2D {
+    if (this.normalized) return this.s;
+    return tf.expandDims(rowNorms(embeddings), 1) as tf.Tensor2D;
+  }
+
+  config(): Record<string, unknown> {
+    const sch = this.schedule;
+    return {
+      loss: 'sphereface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, m: this.m, normalized: this.normalized,
+      ...(this.normalized ? { s: this.s } : {}),
+      schedule: { base: sch.base, gamma: sch.gamma, power: sch.power, lambdaMin: sch.lambdaMin, iteration: sch.iteration },
+    };
+  }
+}
+
+/**
+ * SphereFace (A-Softmax): ‖x‖·(λ cos θ_y + ψ(θ_y))/(1 + λ). Defaults: m = 4, λ from 1000
+ * (γ = 0.12, power 1) down to 5; `normalized: true` uses s = 30 instead of ‖x‖.
+ */
+export function sphereFace(opts: SphereFaceOptions): SphereFace {
+  return new SphereFace(opts);
+}
+

@@ -1,0 +1,33 @@
+/**
+ * Sub-center ArcFace (Deng et al., ECCV 2020): K weight vectors per class; an embedding's cosine
+ * to a class is the max over that class's sub-centers, then ArcFace as usual. Noisy samples can
+ * gather at a non-dominant sub-center instead of pulling the main one. W is [D, C·K], class c's
+ * sub-centers in columns c·K … c·K + K − 1.
+ */
+import { ArcFace, ArcFaceOptions } from './arcface';
+import { checkPositiveInteger } from './validate';
+
+export interface SubCenterArcFaceOptions extends ArcFaceOptions {
+  /** Sub-centers per class K (paper: 3). */
+  K?: number;
+}
+
+export class SubCenterArcFace extends ArcFace {
+  readonly K: number;
+
+  constructor(opts: SubCenterArcFaceOptions) {
+    const K = opts.K ?? 3;
+    checkPositiveInteger('subCenterArcFace', 'K', K);
+    super(opts, K, 'subCenterArcFace');
+    this.K = K;
+  }
+
+  config(): Record<string, unknown> {
+    return { ...super.config(), loss: 'subcenter-arcface', K: this.K };
+  }
+}
+
+/** Sub-center ArcFace: max over K sub-centers per class, then ArcFace. Defaults: K = 3, s = 64, m = 0.5. */
+export function subCenterArcFace(opts: SubCenterArcFaceOptions): SubCenterArcFace {
+  return new SubCenterArcFace(opts);
+}
