@@ -12,3 +12,7 @@ export * from './plot/show';
 export { inNotebook, displayBundle, LiveDisplay } from './util/notebook';
 export { writeFileAtomic } from './util/fs';
 export * from './losses';
+export * from './data';
+export * from './models';
+export * from './train';
+export * from './eval';

@@ -57,6 +57,10 @@ export class AdaFace extends CosineHead {
     this.runningStd = tf.variable(tf.scalar(opts.initialStd ?? 100), false);
   }
 
+  stateDict(): Record<string, tf.Variable> {
+    return { W: this.W, runningMean: this.runningMean, runningStd: this.runningStd };
+  }
+
   /** Running mean and std of the feature norms. */
   get normStats(): { mean: number; std: number } {
     return { mean: this.runningMean.dataSync()[0], std: this.runningStd.dataSync()[0] };

@@ -44,6 +44,10 @@ export class CenterLoss implements EmbeddingLoss {
 
   step(): void {}
 
+  stateDict(): Record<string, tf.Variable> {
+    return { centers: this.centers };
+  }
+
   config(): Record<string, unknown> {
     return { loss: 'center', numClasses: this.numClasses, embeddingDim: this.embeddingDim, alpha: this.alpha };
   }
@@ -107,6 +111,10 @@ export class SoftmaxCenterLoss implements ClassifierHead {
   set training(v: boolean) { this.center.training = v; this.softmax.training = v; }
 
   step(): void {}
+
+  stateDict(): Record<string, tf.Variable> {
+    return { ...this.softmax.stateDict(), centers: this.center.centers };
+  }
 
   config(): Record<string, unknown> {
     return { loss: 'softmax+center', numClasses: this.numClasses, embeddingDim: this.embeddingDim, lambda: this.lambda, alpha: this.center.alpha };

@@ -41,6 +41,10 @@ export class ContrastiveLoss implements EmbeddingLoss {
 
   step(): void {}
 
+  stateDict(): Record<string, tf.Variable> {
+    return {};
+  }
+
   config(): Record<string, unknown> {
     return { loss: 'contrastive', margin: this.margin, distance: this.distance, normalize: this.normalize };
   }

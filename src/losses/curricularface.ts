@@ -52,6 +52,10 @@ export class CurricularFace extends CosineHead {
     return this.tVar.dataSync()[0];
   }
 
+  stateDict(): Record<string, tf.Variable> {
+    return { W: this.W, t: this.tVar };
+  }
+
   protected updateState(cosY: tf.Tensor1D): void {
     // No gradient flows into t: it is read back as a constant below.
     this.tVar.assign(tf.add(tf.mul(tf.mean(cosY), this.alpha), tf.mul(this.tVar, 1 - this.alpha)) as tf.Scalar);

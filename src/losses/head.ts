@@ -32,6 +32,10 @@ export interface EmbeddingLoss {
   step(): void;
   /** Hyperparameters, for checkpoints and reports. */
   config(): Record<string, unknown>;
+  /** Every variable that defines the loss's state (trained weights and running statistics), by name. */
+  stateDict(): Record<string, tf.Variable>;
+  /** Restores non-tensor state (schedules) from a `config()` saved in a checkpoint. */
+  loadConfigState?(config: Record<string, unknown>): void;
   dispose(): void;
 }
 
@@ -103,6 +107,10 @@ export abstract class CosineHead implements ClassifierHead {
   }
 
   step(): void {}
+
+  stateDict(): Record<string, tf.Variable> {
+    return { W: this.W };
+  }
 
   /**
    * The target entry in cos space, as a function of cos θ_y [N] (before scaling). `embeddings`

@@ -22,3 +22,4 @@ export * from './contrastive';
 export * from './miners';
 export * from './triplet';
 export * from './center';
+export * from './registry';

@@ -31,6 +31,10 @@ export class SoftmaxLoss implements ClassifierHead {
 
   step(): void {}
 
+  stateDict(): Record<string, tf.Variable> {
+    return { W: this.W, b: this.b };
+  }
+
   config(): Record<string, unknown> {
     return { loss: 'softmax', numClasses: this.numClasses, embeddingDim: this.embeddingDim };
   }

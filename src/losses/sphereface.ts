@@ -103,6 +103,11 @@ export class SphereFace extends CosineHead {
     this.schedule.step();
   }
 
+  loadConfigState(config: Record<string, unknown>): void {
+    const it = (config.schedule as { iteration?: unknown } | undefined)?.iteration;
+    if (typeof it === 'number' && Number.isInteger(it) && it >= 0) this.schedule.iteration = it;
+  }
+
   protected target(cosY: tf.Tensor1D): tf.Tensor1D {
     const lambda = this.lambda;
     const psi = sphereTarget(cosY, this.m);

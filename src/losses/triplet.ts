@@ -55,6 +55,10 @@ export class TripletLoss implements EmbeddingLoss {
 
   step(): void {}
 
+  stateDict(): Record<string, tf.Variable> {
+    return {};
+  }
+
   config(): Record<string, unknown> {
     return { loss: 'triplet', margin: this.margin, miner: this.minerName, reduction: this.reduction };
   }

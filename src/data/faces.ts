@@ -1,0 +1,132 @@
+/**
+ * Face datasets users bring: a folder per identity (CASIA-WebFace / VGGFace2 layout,
+ * root/<identity>/<image>.jpg|png) and LFW's pairs.txt. Images are decoded and resized with
+ * `sharp` to the model's input size, as floats in [0, 1].
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Dataset } from './dataset';
+
+/** The part of sharp's chainable API used here. */
+interface SharpImage {
+  resize(width: number, height: number, opts: { fit: 'fill' }): SharpImage;
+  removeAlpha(): SharpImage;
+  grayscale(): SharpImage;
+  toColourspace(space: 'srgb'): SharpImage;
+  raw(): SharpImage;
+  toBuffer(): Promise<Buffer>;
+}
+
+const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png']);
+
+export interface ImageFolderOptions {
+  /** Output size [height, width] (default [112, 112], the usual aligned-face crop). */
+  size?: [number, number];
+  /** Decode to 1 channel instead of 3 (default false). */
+  grayscale?: boolean;
+  /**
+   * Identities need at least this many images (default 2: an identity with one image has no
+   * positive pair). Set 1 to allow singletons, e.g. for a gallery.
+   */
+  minImagesPerIdentity?: number;
+  /** At most this many images per identity (sorted by file name). */
+  maxImagesPerIdentity?: number;
+}
+
+export interface ImageFolderDataset extends Dataset {
+  /** Source file of each sample. */
+  files: string[];
+}
+
+/** Decodes one image file to [h·w·c] floats in [0, 1]; errors name the file. */
+export async function decodeImage(file: string, size: [number, number], grayscale = false): Promise<Float32Array> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const sharp = require('sharp') as (input: string) => SharpImage;
+  let raw: Buffer;
+  try {
+    let img = sharp(file).resize(size[1], size[0], { fit: 'fill' }).removeAlpha();
+    img = grayscale ? img.grayscale() : img.toColourspace('srgb');
+    raw = await img.raw().toBuffer();
+  } catch (e) {
+    throw new Error(`cannot read image ${file}: ${(e as Error).message}`);
+  }
+  const channels = grayscale ? 1 : 3;
+  const expected = size[0] * size[1] * channels;
+  if (raw.length !== expected) throw new Error(`image ${file}: decoded ${raw.length} values, expected ${expected}`);
+  const out = new Float32Array(expected);
+  for (let i = 0; i < expected; i++) out[i] = raw[i] / 255;
+  return out;
+}
+
+/** Loads root/<identity>/<image> into memory. Identity labels follow sorted folder names. */
+export async function loadImageFolder(root: string, opts: ImageFolderOptions = {}): Promise<ImageFolderDataset> {
+  const size = opts.size ?? [112, 112];
+  const minImages = opts.minImagesPerIdentity ?? 2;
+  if (!fs.existsSync(root)) throw new Error(`image folder ${root} does not exist`);
+  if (!fs.statSync(root).isDirectory()) throw new Error(`image folder ${root} is not a directory`);
+  const identities = fs.readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  if (identities.length === 0) throw new Error(`image folder ${root} has no identity sub-folders (expected root/<identity>/<image>.jpg)`);
+  const files: string[] = [];
+  const labels: number[] = [];
+  identities.forEach((id, label) => {
+    const dir = path.join(root, id);
+    let imgs = fs.readdirSync(dir).filter((f) => IMAGE_EXT.has(path.extname(f).toLowerCase())).sort();
+    if (imgs.length === 0) throw new Error(`identity folder ${dir} has no images (.jpg, .jpeg or .png)`);
+    if (imgs.length < minImages) {
+      throw new Error(`identity ${id} has ${imgs.length} image(s) but at least ${minImages} are needed (${dir}); remove it or pass minImagesPerIdentity: 1`);
+    }
+    if (opts.maxImagesPerIdentity) imgs = imgs.slice(0, opts.maxImagesPerIdentity);
+    for (const f of imgs) {
+      files.push(path.join(dir, f));
+      labels.push(label);
+    }
+  });
+  const channels = opts.grayscale ? 1 : 3;
+  const per = size[0] * size[1] * channels;
+  const x = new Float32Array(files.length * per);
+  for (let i = 0; i < files.length; i++) x.set(await decodeImage(files[i], size, opts.grayscale), i * per);
+  return { name: path.basename(root), x, y: Int32Array.from(labels), shape: [size[0], size[1], channels], classNames: identities, files };
+}
+
+export interface LfwPair {
+  fileA: string;
+  fileB: string;
+  same: boolean;
+  fold: number;
+}
+
+/**
+ * Parses LFW's pairs.txt: a header "folds<TAB>n" (or just "n" for one set), then per fold n
+ * matched lines "name i j" and n mismatched lines "name1 i name2 j". Image paths are
+ * root/name/name_000i.jpg. Errors give the line number.
+ */
+export function parseLfwPairs(text: string, root = ''): LfwPair[] {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  if (lines.length === 0) throw new Error('pairs.txt is empty');
+  const header = lines[0].split(/\s+/).map(Number);
+  if (header.some((v) => !Number.isInteger(v) || v <= 0) || header.length > 2) {
+    throw new Error(`pairs.txt line 1: expected "folds<TAB>pairsPerFold" or "pairsPerFold", got "${lines[0]}"`);
+  }
+  const [folds, n] = header.length === 2 ? header : [1, header[0]];
+  const expected = 1 + folds * 2 * n;
+  if (lines.length !== expected) throw new Error(`pairs.txt: header promises ${folds} fold(s) × 2 × ${n} pairs = ${expected - 1} lines, found ${lines.length - 1}`);
+  const img = (name: string, idx: string, line: number) => {
+    const i = Number(idx);
+    if (!Number.isInteger(i) || i < 1) throw new Error(`pairs.txt line ${line}: image number "${idx}" is not a positive integer`);
+    return path.join(root, name, `${name}_${String(i).padStart(4, '0')}.jpg`);
+  };
+  const out: LfwPair[] = [];
+  for (let f = 0; f < folds; f++) {
+    for (let k = 0; k < 2 * n; k++) {
+      const lineNo = 2 + f * 2 * n + k;
+      const parts = lines[lineNo - 1].split(/\s+/);
+      const same = k < n;
+      if (same && parts.length !== 3) throw new Error(`pairs.txt line ${lineNo}: a matched pair needs "name i j", got "${lines[lineNo - 1]}"`);
+      if (!same && parts.length !== 4) throw new Error(`pairs.txt line ${lineNo}: a mismatched pair needs "name1 i name2 j", got "${lines[lineNo - 1]}"`);
+      out.push(same
+        ? { fileA: img(parts[0], parts[1], lineNo), fileB: img(parts[0], parts[2], lineNo), same: true, fold: f }
+        : { fileA: img(parts[0], parts[1], lineNo), fileB: img(parts[2], parts[3], lineNo), same: false, fold: f });
+    }
+  }
+  return out;
+}

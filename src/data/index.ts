@@ -1,0 +1,4 @@
+export * from './idx';
+export * from './dataset';
+export * from './pairs';
+export * from './faces';

@@ -1,0 +1,273 @@
+/**
+ * One training loop for every loss: classifier heads (softmax family, with their W) and
+ * pair/triplet losses (P×K batches). Gradients are computed, checked for NaN/Inf, and only
+ * then applied — a diverging run stops with the step, the loss and a hint, and the weights are
+ * left as they were before the bad step.
+ */
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { BackboneSpec } from '../models';
+import { EmbeddingLoss, ClassifierHead, SoftmaxLoss, SoftmaxCenterLoss } from '../losses';
+import { pkBatches } from '../data/pairs';
+import { Rng } from '../util/random';
+import { ProgressMode, ProgressReporter } from './progress';
+import { loadLossState, loadModelWeights, optimizerWeights, readCheckpoint, saveCheckpoint } from './checkpoint';
+
+export type OptimizerName = 'adam' | 'sgd';
+
+export interface ScheduleOptions {
+  type: 'constant' | 'step' | 'cosine';
+  /** Linear warm-up from lr/steps to lr over this many steps (default 0). */
+  warmupSteps?: number;
+  /** 'step': multiply by gamma every stepEpochs epochs. */
+  stepEpochs?: number;
+  gamma?: number;
+  /** 'cosine': final lr as a fraction of lr (default 0). */
+  minFactor?: number;
+}
+
+/** Learning rate at a step (0-based) of a run of totalSteps, stepsPerEpoch steps each epoch. */
+export function learningRateAt(lr: number, s: ScheduleOptions, step: number, stepsPerEpoch: number, totalSteps: number): number {
+  const warm = s.warmupSteps ?? 0;
+  if (step < warm) return (lr * (step + 1)) / warm;
+  if (s.type === 'step') {
+    const epoch = Math.floor(step / stepsPerEpoch);
+    return lr * Math.pow(s.gamma ?? 0.1, Math.floor(epoch / (s.stepEpochs ?? 10)));
+  }
+  if (s.type === 'cosine') {
+    const progress = (step - warm) / Math.max(1, totalSteps - warm);
+    const min = (s.minFactor ?? 0) * lr;
+    return min + 0.5 * (lr - min) * (1 + Math.cos(Math.PI * Math.min(1, progress)));
+  }
+  return lr;
+}
+
+export class TrainingDivergedError extends Error {
+  constructor(readonly epoch: number, readonly step: number, readonly loss: number, hint: string) {
+    super(`training diverged at epoch ${epoch}, step ${step}: ${hint}. The update was not applied; weights are those before this step.`);
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+export interface TrainData {
+  /** Images, row-major [n, h, w, c]. */
+  x: Float32Array;
+  /** Labels 0..numClasses−1 (for classifier heads) or any identity ids (pair losses). */
+  y: Int32Array;
+  shape: [number, number, number];
+}
+
+export interface TrainOptions {
+  model: tf.LayersModel;
+  /** Spec the model was built from (stored in checkpoints). */
+  backbone: BackboneSpec;
+  loss: EmbeddingLoss;
+  data: TrainData;
+  epochs: number;
+  batchSize?: number;
+  optimizer?: OptimizerName;
+  /** Default 1e-3 for Adam, 0.05 for SGD. */
+  lr?: number;
+  momentum?: number;
+  schedule?: ScheduleOptions;
+  /** Use P×K batches (default for contrastive/triplet losses: P = batchSize / K, K = 4). */
+  pk?: { P: number; K: number };
+  seed?: number;
+  /** Cap steps per epoch (quick runs). */
+  maxStepsPerEpoch?: number;
+  progress?: ProgressMode;
+  /** Write `checkpoint.json` here after every epoch. */
+  runDir?: string;
+  /** Continue from this checkpoint file. */
+  resume?: string;
+  /** Extra facts recorded in the checkpoint (dataset, classes, ...). */
+  meta?: Record<string, unknown>;
+  /** Compute batch accuracy every n steps (classifier heads; default 10). */
+  accuracyEvery?: number;
+  onEpochEnd?: (row: EpochRow) => void;
+}
+
+export interface EpochRow {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  lr: number;
+  samplesPerSec: number;
+  seconds: number;
+  [extra: string]: number;
+}
+
+export interface TrainResult {
+  history: EpochRow[];
+  steps: number;
+  /** danfo DataFrame of `history` (one row per epoch). */
+  historyFrame(): import('danfojs-node').DataFrame;
+  checkpoint?: string;
+}
+
+function isClassifier(loss: EmbeddingLoss): loss is ClassifierHead {
+  return (loss as Partial<ClassifierHead>).W !== undefined;
+}
+
+/** Class scores for accuracy: logits for the softmax heads, cosines for the normalized ones. */
+export function classScores(loss: ClassifierHead, emb: tf.Tensor2D): tf.Tensor2D {
+  return loss instanceof SoftmaxLoss || loss instanceof SoftmaxCenterLoss ? loss.logits(emb) : loss.cosines(emb);
+}
+
+/** Extra per-epoch facts from losses with schedules or running statistics. */
+function lossExtras(loss: EmbeddingLoss): Record<string, number> {
+  const o = loss as unknown as { lambda?: number; t?: number; normStats?: { mean: number; std: number }; lastStats?: { active: number } };
+  const out: Record<string, number> = {};
+  if (typeof o.lambda === 'number') out.lambda = o.lambda;
+  if (typeof o.t === 'number') out.t = o.t;
+  if (o.normStats) out.normMean = o.normStats.mean;
+  if (o.lastStats) out.activeTriplets = o.lastStats.active;
+  return out;
+}
+
+function makeOptimizer(name: OptimizerName, lr: number, momentum: number): tf.Optimizer {
+  if (name === 'adam') return tf.train.adam(lr);
+  if (name === 'sgd') return tf.train.momentum(lr, momentum);
+  throw new Error(`unknown optimizer ${JSON.stringify(name)}; expected adam or sgd`);
+}
+
+function setLearningRate(opt: tf.Optimizer, lr: number): void {
+  const o = opt as unknown as { setLearningRate?: (v: number) => void; learningRate: number };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else o.learningRate = lr;
+}
+
+function gatherBatch(data: TrainData, idx: ArrayLike<number>): { xb: tf.Tensor4D; yb: Int32Array } {
+  const per = data.shape[0] * data.shape[1] * data.shape[2];
+  const buf = new Float32Array(idx.length * per);
+  const yb = new Int32Array(idx.length);
+  for (let k = 0; k < idx.length; k++) {
+    buf.set(data.x.subarray(idx[k] * per, (idx[k] + 1) * per), k * per);
+    yb[k] = data.y[idx[k]];
+  }
+  return { xb: tf.tensor4d(buf, [idx.length, ...data.shape]), yb };
+}
+
+/** Trains `model` with `loss`; returns the per-epoch history. */
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { model, loss, data } = opts;
+  const n = data.y.length;
+  const per = data.shape[0] * data.shape[1] * data.shape[2];
+  if (data.x.length !== n * per) throw new Error(`train: ${data.x.length} pixel values do not match ${n} images of shape [${data.shape.join(', ')}]`);
+  if (!(Number.isInteger(opts.epochs) && opts.epochs >= 1)) throw new Error(`train: epochs must be a positive integer, got ${opts.epochs}`);
+  const batchSize = opts.batchSize ?? 128;
+  if (!(Number.isInteger(batchSize) && batchSize >= 2)) throw new Error(`train: batchSize must be an integer ≥ 2, got ${batchSize}`);
+  const optName = opts.optimizer ?? 'adam';
+  const lr0 = opts.lr ?? (optName === 'adam' ? 1e-3 : 0.05);
+  if (!(lr0 > 0 && Number.isFinite(lr0))) throw new Error(`train: lr must be > 0, got ${lr0}`);
+  const schedule = opts.schedule ?? { type: 'constant' };
+  const optimizer = makeOptimizer(optName, lr0, opts.momentum ?? 0.9);
+  const seed = opts.seed ?? 0;
+  const rng = new Rng(seed);
+  const pairLoss = !isClassifier(loss);
+  const pk = opts.pk ?? (pairLoss ? { P: Math.max(2, Math.floor(batchSize / 4)), K: 4 } : undefined);
+  const stepsPerEpochFull = pk ? Math.floor(n / (pk.P * pk.K)) : Math.ceil(n / batchSize);
+  const stepsPerEpoch = Math.max(1, Math.min(stepsPerEpochFull, opts.maxStepsPerEpoch ?? Infinity));
+  const totalSteps = stepsPerEpoch * opts.epochs;
+  const vars = [...model.trainableWeights.map((w) => w.read() as tf.Variable), ...loss.trainableVariables];
+  const history: EpochRow[] = [];
+  let step = 0;
+  let startEpoch = 1;
+  const runConfig = { optimizer: optName, lr: lr0, momentum: opts.momentum ?? 0.9, batchSize, schedule, pk, seed, epochs: opts.epochs, maxStepsPerEpoch: opts.maxStepsPerEpoch, ...(opts.meta ?? {}) };
+
+  if (opts.resume) {
+    const ck = readCheckpoint(opts.resume);
+    loadModelWeights(model, ck.model, opts.resume);
+    loadLossState(loss, ck.lossState, opts.resume);
+    loss.loadConfigState?.(ck.loss);
+    const ow = optimizerWeights(ck);
+    await optimizer.setWeights(ow);
+    history.push(...(ck.history as EpochRow[]));
+    step = ck.step;
+    startEpoch = ck.epoch + 1;
+    rng.seedState = ck.rngState;
+  }
+
+  const reporter = new ProgressReporter(opts.progress ?? 'auto');
+  const accuracyEvery = opts.accuracyEvery ?? 10;
+  const checkpointFile = opts.runDir ? path.join(opts.runDir, 'checkpoint.json') : undefined;
+  loss.training = true;
+
+  for (let epoch = startEpoch; epoch <= opts.epochs; epoch++) {
+    const t0 = Date.now();
+    const order = pk ? null : (rng.shuffle(Array.from({ length: n }, (_, i) => i)) as number[]);
+    const pkList = pk ? pkBatches(data.y, pk.P, pk.K, rng.int(2 ** 31)) : null;
+    let lossSum = 0;
+    let accSum = 0;
+    let accCount = 0;
+    let seen = 0;
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      const lr = learningRateAt(lr0, schedule, step, stepsPerEpoch, totalSteps);
+      setLearningRate(optimizer, lr);
+      const idx = pkList ? pkList[s] : order!.slice(s * batchSize, Math.min(n, (s + 1) * batchSize));
+      const { xb, yb } = gatherBatch(data, idx);
+      let value = NaN;
+      let gradNorm = NaN;
+      try {
+        const { value: v, grads } = optimizer.computeGradients(() => {
+          const emb = model.apply(xb, { training: true }) as tf.Tensor2D;
+          return loss.compute(emb, yb);
+        }, vars);
+        value = v.dataSync()[0];
+        gradNorm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+        if (Number.isFinite(value) && Number.isFinite(gradNorm)) optimizer.applyGradients(grads);
+        tf.dispose([v, ...Object.values(grads)]);
+        if (!Number.isFinite(value) || !Number.isFinite(gradNorm)) {
+          const cfg = loss.config();
+          const sm = ['s', 'm', 'm1', 'm2', 'm3'].filter((k) => k in cfg).map((k) => `${k} = ${cfg[k]}`).join(', ');
+          throw new TrainingDivergedError(epoch, step, value,
+            `loss = ${value}, gradient norm = ${gradNorm}. Try a lower learning rate (now ${lr.toPrecision(3)})${sm ? `, or check the loss's scale and margin (${sm})` : ''}, and check the inputs for NaN`);
+        }
+        if (!pairLoss && accuracyEvery > 0 && s % accuracyEvery === 0) {
+          accSum += tf.tidy(() => {
+            const scores = classScores(loss as ClassifierHead, model.apply(xb, { training: false }) as tf.Tensor2D);
+            return tf.mean(tf.cast(tf.equal(tf.argMax(scores, 1), tf.tensor1d(yb, 'int32')), 'float32')).dataSync()[0];
+          });
+          accCount++;
+        }
+      } finally {
+        xb.dispose();
+      }
+      loss.step();
+      step++;
+      lossSum += value;
+      seen += idx.length;
+      const elapsed = (Date.now() - t0) / 1000;
+      const sps = seen / Math.max(elapsed, 1e-6);
+      const stepsLeft = (opts.epochs - epoch) * stepsPerEpoch + (stepsPerEpoch - s - 1);
+      reporter.update({
+        epoch, epochs: opts.epochs, step: s + 1, steps: stepsPerEpoch, loss: lossSum / (s + 1),
+        accuracy: accCount ? accSum / accCount : undefined, samplesPerSec: sps,
+        eta: (stepsLeft * elapsed) / (s + 1), extra: lossExtras(loss),
+      });
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const row: EpochRow = {
+      epoch, loss: lossSum / stepsPerEpoch, accuracy: accCount ? accSum / accCount : NaN,
+      lr: learningRateAt(lr0, schedule, step - 1, stepsPerEpoch, totalSteps), samplesPerSec: seen / seconds, seconds, ...lossExtras(loss),
+    };
+    history.push(row);
+    reporter.endEpoch({ epoch, epochs: opts.epochs, step: stepsPerEpoch, steps: stepsPerEpoch, loss: row.loss, accuracy: accCount ? row.accuracy : undefined, samplesPerSec: row.samplesPerSec, eta: (opts.epochs - epoch) * seconds, extra: lossExtras(loss) });
+    if (checkpointFile) {
+      await saveCheckpoint({ file: checkpointFile, model, backbone: opts.backbone, loss, optimizer, config: runConfig, epoch, step, rngState: rng.seedState, history: history as unknown as Array<Record<string, number>> });
+    }
+    opts.onEpochEnd?.(row);
+  }
+  optimizer.dispose();
+  loss.training = false;
+  return {
+    history,
+    steps: step,
+    checkpoint: checkpointFile,
+    historyFrame: () => {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const dfd = require('danfojs-node') as typeof import('danfojs-node');
+      return new dfd.DataFrame(history.map((r) => ({ ...r })));
+    },
+  };
+}
