@@ -3,13 +3,14 @@
 // kernels through nbclient (scripts/nbrun.py). Needs Jupyter's nbclient for python3.
 const { spawnSync } = require('child_process');
 const path = require('path');
-const { ROOT, findPython, jupyterEnv, writeKernelspec } = require('./lib/project');
+const { ROOT, findPython, jupyterEnv, writeKernelspec, linkSelf } = require('./lib/project');
 
 const py = findPython('nbclient');
 if (!py) {
   console.error('margin-lab: no python3 with nbclient found. Install it: sudo apt-get install python3-nbclient jupyter-nbconvert python3-ipykernel  (or: pip install nbclient nbconvert ipykernel)');
   process.exit(2);
 }
+linkSelf();
 writeKernelspec(); // keeps the kernelspec in step with this checkout's absolute paths
 const r = spawnSync(py, [path.join(__dirname, 'nbrun.py'), ...process.argv.slice(2)], {
   cwd: ROOT,

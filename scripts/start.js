@@ -4,13 +4,14 @@
 // Extra arguments go to Jupyter: `npm start -- --port 9999 --no-browser`.
 const { spawnSync, spawn } = require('child_process');
 const path = require('path');
-const { ROOT, jupyterEnv, writeKernelspec, findJupyter } = require('./lib/project');
+const { ROOT, jupyterEnv, writeKernelspec, findJupyter, linkSelf } = require('./lib/project');
 
 const jupyter = findJupyter();
 if (!jupyter) {
   console.error('margin-lab: `jupyter` was not found on PATH. Install JupyterLab (pip install jupyterlab) or, on Debian/Ubuntu, sudo apt-get install jupyter-notebook.');
   process.exit(2);
 }
+linkSelf();
 writeKernelspec();
 const env = jupyterEnv();
 const lab = spawnSync(jupyter.bin, ['lab', '--version'], { env, encoding: 'utf8' });

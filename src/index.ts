@@ -16,3 +16,4 @@ export * from './data';
 export * from './models';
 export * from './train';
 export * from './eval';
+export { Rng } from './util/random';

@@ -72,7 +72,8 @@ export function loadMnistDigits(opts: { perClass?: number } = {}): Dataset {
   for (let d = 0; d < 10; d++) {
     const digit = mnist[String(d)];
     const n = Math.min(digit.length, opts.perClass ?? digit.length);
-    for (const img of digit.range(0, n)) {
+    // range(a, b) is inclusive of b.
+    for (const img of digit.range(0, n - 1)) {
       xs.push(img);
       ys.push(d);
     }

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { ROOT } from './helpers/paths';
+
+function cli(tool: 'train' | 'eval' | 'embed', args: string[]) {
+  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', `${tool}.js`), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+}
+
+test('train → eval → embed on a small Fashion-MNIST open-set run', () => {
+  const run = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-cli-'));
+  const t = cli('train', ['--loss', 'arcface', '--dataset', 'fashion-mnist', '--seen', '0-4', '--dim', '16', '--backbone', 'mlp', '--epochs', '2', '--max-steps', '3', '--train-per-class', '60', '--s', '16', '--run', run]);
+  assert.equal(t.status, 0, t.stderr);
+  assert.match(t.stdout, /margin-lab backend: \w+ on /);
+  assert.match(t.stderr, /epoch 2\/2 \[=+\] 100% 3\/3 loss \d/);
+  assert.ok(fs.existsSync(path.join(run, 'checkpoint.json')));
+  const csv = fs.readFileSync(path.join(run, 'history.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 3);
+  assert.match(csv[0], /^epoch,loss,accuracy,lr,samplesPerSec,seconds/);
+
+  const e = cli('eval', ['--run', run, '--per-class', '60', '--pairs-per-fold', '20']);
+  assert.equal(e.status, 0, e.stderr);
+  for (const line of [/unseen classes 5,6,7,8,9/, /10-fold accuracy\s+\d+\.\d+% ± \d/, /EER\s+\d/, /TAR @ FAR=1e-1\s+\d/, /TAR @ FAR=1e-3\s+n\/a \(needs ≥ 1000 impostor pairs, have 200\)/, /rank-1 identification/, /DIR @ FAR=1e-1/]) {
+    assert.match(e.stdout, line);
+  }
+  const j = cli('eval', ['--run', run, '--per-class', '60', '--pairs-per-fold', '20', '--json']);
+  const report = JSON.parse(j.stdout);
+  assert.equal(report.pairs.genuine, 200);
+  assert.ok(report.auc > 0 && report.auc <= 1);
+
+  const out = path.join(run, 'unseen.csv');
+  const m = cli('embed', ['--run', run, '--out', out, '--per-class', '7']);
+  assert.equal(m.status, 0, m.stderr);
+  const rows = fs.readFileSync(out, 'utf8').trim().split('\n');
+  assert.equal(rows.length, 1 + 35);
+  assert.equal(rows[0].split(',').length, 2 + 16);
+  assert.match(rows[1], /^[5-9],"(Sandal|Shirt|Sneaker|Bag|Ankle boot)",-?\d/);
+  const jout = path.join(run, 'seen.json');
+  assert.equal(cli('embed', ['--run', run, '--out', jout, '--split', 'seen', '--per-class', '3']).status, 0);
+  const parsed = JSON.parse(fs.readFileSync(jout, 'utf8'));
+  assert.equal(parsed.embeddings.length, 15);
+  assert.equal(parsed.embeddings[0].length, 16);
+});
+
+test('--help documents every flag; bad flags give a clear error', () => {
+  const h = cli('train', ['--help']);
+  assert.equal(h.status, 0);
+  for (const flag of ['--loss', '--dataset', '--seen', '--unseen', '--backbone', '--dim', '--epochs', '--batch', '--optimizer', '--lr', '--schedule', '--s', '--m', '--run', '--resume']) {
+    assert.ok(h.stdout.includes(flag), `--help lacks ${flag}`);
+  }
+  const bad = cli('train', ['--los', 'arcface']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /error: Unknown option '--los'/);
+  const badLoss = cli('train', ['--loss', 'magface']);
+  assert.equal(badLoss.status, 2);
+  assert.match(badLoss.stderr, /--loss "magface": expected one of softmax, normface/);
+  const badDim = cli('train', ['--dim', 'two']);
+  assert.match(badDim.stderr, /--dim "two": expected an integer ≥ 1/);
+  const noRun = cli('eval', []);
+  assert.match(noRun.stderr, /give --run DIR/);
+  const badOut = cli('embed', ['--run', 'x', '--out', 'e.txt']);
+  assert.match(badOut.stderr, /--out e.txt: the file must end in .csv or .json/);
+  const missing = cli('eval', ['--run', path.join(os.tmpdir(), 'no-such-run')]);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /checkpoint .*no-such-run\/checkpoint.json does not exist/);
+});

@@ -1,0 +1,167 @@
+import { test, before } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import * as ml from 'margin-lab';
+import { tf } from 'margin-lab';
+import { ROOT } from './helpers/paths';
+
+before(async () => {
+  await ml.useBestBackend({ print: false });
+});
+
+/** A small learnable problem: 4 classes of 6×6 images, each a noisy class template. */
+function toyData(n = 128, seed = 3): ml.TrainData {
+  const r = new ml.Rng(seed);
+  const templates = Array.from({ length: 4 }, () => Array.from({ length: 36 }, () => r.next()));
+  const x = new Float32Array(n * 36);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 4;
+    for (let k = 0; k < 36; k++) x[i * 36 + k] = templates[y[i]][k] + 0.3 * (r.next() - 0.5);
+  }
+  return { x, y, shape: [6, 6, 1] };
+}
+
+const spec = (dim = 3): ml.BackboneSpec => ({ name: 'mlp', inputShape: [6, 6, 1], embeddingDim: dim, hidden: [32], seed: 2 });
+
+test('every backbone builds with the requested embedding size', () => {
+  for (const name of ml.BACKBONES) {
+    const m = ml.buildBackbone({ name, inputShape: [28, 28, 1], embeddingDim: 7, width: 0.25, seed: 1 });
+    const out = tf.tidy(() => (m.predict(tf.zeros([2, 28, 28, 1])) as tf.Tensor).shape);
+    assert.deepEqual(out, [2, 7], name);
+    m.dispose();
+  }
+  assert.throws(() => ml.buildBackbone({ name: 'vgg' as ml.BackboneName, inputShape: [28, 28, 1], embeddingDim: 2 }), /unknown backbone "vgg"/);
+});
+
+test('training lowers the loss, steps schedules, and keeps the tensor count flat across epochs', async () => {
+  const data = toyData();
+  const model = ml.buildBackbone(spec());
+  const loss = ml.sphereFace({ numClasses: 4, embeddingDim: 3, normalized: true, s: 10 });
+  const counts: number[] = [];
+  const result = await ml.train({ model, backbone: spec(), loss, data, epochs: 4, batchSize: 32, lr: 0.01, progress: 'none', onEpochEnd: () => counts.push(tf.memory().numTensors) });
+  assert.equal(result.history.length, 4);
+  assert.ok(result.history[3].loss < result.history[0].loss, `loss ${result.history.map((h) => h.loss)}`);
+  assert.equal(new Set(counts).size, 1, `tensor counts per epoch: ${counts}`);
+  assert.equal(result.steps, 16);
+  assert.ok(loss.lambda < 1000, 'SphereFace λ was stepped by the trainer');
+  assert.equal(result.history[3].lambda, loss.lambda);
+  const df = result.historyFrame();
+  assert.deepEqual(df.shape, [4, result.history[0] && Object.keys(result.history[0]).length]);
+  assert.ok(df.columns.includes('accuracy') && df.columns.includes('samplesPerSec'));
+  model.dispose();
+  loss.dispose();
+});
+
+test('pair losses train on P×K batches; CurricularFace t moves during training', async () => {
+  const data = toyData(96);
+  const model = ml.buildBackbone(spec(4));
+  const triplet = ml.tripletLoss({ miner: 'batchAll', margin: 0.3 });
+  const r = await ml.train({ model, backbone: spec(4), loss: triplet, data, epochs: 3, batchSize: 16, lr: 0.01, progress: 'none' });
+  assert.ok(r.history[2].loss < r.history[0].loss, `triplet loss ${r.history.map((h) => h.loss)}`);
+  assert.ok(Number.isNaN(r.history[0].accuracy));
+  const cf = ml.curricularFace({ numClasses: 4, embeddingDim: 4, s: 10 });
+  await ml.train({ model, backbone: spec(4), loss: cf, data, epochs: 1, batchSize: 32, progress: 'none' });
+  assert.ok(cf.t !== 0, 't is updated in training mode');
+  model.dispose();
+});
+
+test('learning-rate schedules: warm-up, step and cosine', () => {
+  assert.equal(ml.learningRateAt(0.1, { type: 'constant', warmupSteps: 4 }, 0, 10, 100), 0.025);
+  assert.equal(ml.learningRateAt(0.1, { type: 'constant', warmupSteps: 4 }, 4, 10, 100), 0.1);
+  assert.ok(Math.abs(ml.learningRateAt(0.1, { type: 'step', stepEpochs: 2, gamma: 0.5 }, 45, 10, 100) - 0.025) < 1e-15);
+  assert.equal(ml.learningRateAt(0.1, { type: 'cosine' }, 0, 10, 100), 0.1);
+  assert.ok(Math.abs(ml.learningRateAt(0.1, { type: 'cosine' }, 50, 10, 100) - 0.05) < 1e-12);
+  assert.ok(ml.learningRateAt(0.1, { type: 'cosine' }, 100, 10, 100) < 1e-12);
+});
+
+test('a diverging run stops with the step, the loss and a hint, without applying the bad update', async () => {
+  const data = toyData(64);
+  const model = ml.buildBackbone(spec());
+  const inner = ml.arcFace({ numClasses: 4, embeddingDim: 3, s: 8 });
+  let calls = 0;
+  let snapshot: number[][] = [];
+  // A loss that turns NaN on its third batch, as an exploding run would. The weights as they
+  // were before that step are recorded so we can check that the bad update was not applied.
+  const poisoned: ml.EmbeddingLoss = {
+    name: 'poisoned', training: true,
+    get trainableVariables() { return inner.trainableVariables; },
+    compute: (e, y, o) => {
+      calls++;
+      const v = inner.compute(e, y, o);
+      if (calls !== 3) return v;
+      snapshot = [...model.getWeights(), inner.W].map((w) => Array.from(w.dataSync()));
+      return tf.mul(v, NaN) as tf.Scalar;
+    },
+    step: () => {}, config: () => ({ s: 8, m: 0.5 }), stateDict: () => inner.stateDict(), dispose: () => inner.dispose(),
+  };
+  await assert.rejects(
+    ml.train({ model, backbone: spec(), loss: poisoned, data, epochs: 1, batchSize: 16, lr: 0.01, progress: 'none', accuracyEvery: 0 }),
+    (e: Error) => {
+      assert.ok(e instanceof ml.TrainingDivergedError);
+      assert.match(e.message, /training diverged at epoch 1, step 2: loss = NaN/);
+      assert.match(e.message, /lower learning rate \(now 0.0100\)/);
+      assert.match(e.message, /s = 8, m = 0.5/);
+      assert.match(e.message, /update was not applied/);
+      return true;
+    },
+  );
+  const after = [...model.getWeights(), inner.W].map((w) => Array.from(w.dataSync()));
+  assert.deepEqual(after, snapshot, 'weights changed by the diverged step');
+  model.dispose();
+});
+
+test('checkpoints reload for inference and resume training where they stopped', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-ckpt-'));
+  const data = toyData();
+  const model = ml.buildBackbone(spec());
+  const loss = ml.curricularFace({ numClasses: 4, embeddingDim: 3, s: 10 });
+  await ml.train({ model, backbone: spec(), loss, data, epochs: 2, batchSize: 32, progress: 'none', runDir: dir, meta: { note: 'x' } });
+  const file = path.join(dir, 'checkpoint.json');
+  const ck = ml.readCheckpoint(file);
+  assert.equal(ck.epoch, 2);
+  assert.equal(ck.config.note, 'x');
+  const loaded = ml.loadForInference(file);
+  const probe = tf.tensor4d(data.x.subarray(0, 5 * 36), [5, 6, 6, 1]);
+  const a = tf.tidy(() => (model.predict(probe) as tf.Tensor).dataSync());
+  const b = tf.tidy(() => (loaded.model.predict(probe) as tf.Tensor).dataSync());
+  assert.deepEqual(Array.from(b), Array.from(a));
+  assert.ok(Math.abs((loaded.loss as ml.CurricularFace).t - loss.t) < 1e-7, 'running t restored');
+  assert.deepEqual(Array.from((loaded.loss as ml.ClassifierHead).W.dataSync()), Array.from(loss.W.dataSync()));
+
+  // Resume: epochs 3–4 continue the history and the step count.
+  const model2 = ml.buildBackbone(spec());
+  const loss2 = ml.curricularFace({ numClasses: 4, embeddingDim: 3, s: 10 });
+  const r = await ml.train({ model: model2, backbone: spec(), loss: loss2, data, epochs: 4, batchSize: 32, progress: 'none', runDir: dir, resume: file });
+  assert.deepEqual(r.history.map((h) => h.epoch), [1, 2, 3, 4]);
+  assert.equal(r.steps, 16);
+  assert.equal(ml.readCheckpoint(file).epoch, 4);
+
+  // A checkpoint from another architecture is refused with a clear message.
+  const other = ml.buildBackbone({ ...spec(), hidden: [16] });
+  assert.throws(() => ml.loadModelWeights(other, ck.model, 'ck.json'), /ck.json was saved from another architecture: weight #0 is kernel \[36, 32\] there but kernel \[36, 16\] in this model/);
+  const deeper = ml.buildBackbone({ ...spec(), hidden: [32, 8] });
+  assert.throws(() => ml.loadModelWeights(deeper, ck.model, 'ck.json'), /it has 4 weight tensors, this model has 6/);
+  fs.writeFileSync(path.join(dir, 'bad.json'), '{"format": "margin-lab-checkpoint", "vers');
+  assert.throws(() => ml.readCheckpoint(path.join(dir, 'bad.json')), /is not valid JSON .* it may be truncated/);
+  fs.writeFileSync(path.join(dir, 'other.json'), '{"format": "keras"}');
+  assert.throws(() => ml.readCheckpoint(path.join(dir, 'other.json')), /is not a margin-lab checkpoint/);
+  tf.dispose([probe]);
+});
+
+test('a run killed while writing a checkpoint leaves the previous one loadable', () => {
+  for (const mode of ['mid-write', 'before-rename']) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ml-kill-${mode}-`));
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'crash-during-checkpoint.js'), dir, mode], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(r.signal, 'SIGKILL', `${mode}: child was not killed (${r.stdout} ${r.stderr})`);
+    const ck = ml.readCheckpoint(path.join(dir, 'checkpoint.json'));
+    assert.equal(ck.epoch, 1, `${mode}: the epoch-1 checkpoint survives`);
+    const { model } = ml.loadForInference(path.join(dir, 'checkpoint.json'));
+    assert.equal(model.outputs[0].shape[1], 3);
+    const leftovers = fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+    assert.equal(leftovers.length, 1, `${mode}: the half-written temp file is the only trace`);
+  }
+});
