@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 
 export { tf };
 export * from './backend';
-export * from './plot/show';
+export * from './plot';
 export { inNotebook, displayBundle, LiveDisplay } from './util/notebook';
 export { writeFileAtomic } from './util/fs';
 export * from './losses';
@@ -17,3 +17,4 @@ export * from './models';
 export * from './train';
 export * from './eval';
 export { Rng } from './util/random';
+export * from './workbook';

@@ -96,7 +96,8 @@ test('every notebook runs clean, and its exported HTML draws the Plotly figure i
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    // SwiftShader gives headless Chromium a software WebGL for the 3-D sphere figure.
+    args: ['--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
   t.after(() => browser.close());
   const page = await browser.newPage();
@@ -115,5 +116,36 @@ test('every notebook runs clean, and its exported HTML draws the Plotly figure i
   assert.equal(traces, 2, 'the setup notebook figure should draw 2 traces');
   const title = await page.$eval('.margin-lab-figure .gtitle', (el) => el.textContent);
   assert.equal(title, 'Unit circle');
+  assert.deepEqual(problems, []);
+
+  // The geometry gallery: every figure draws (3-D ones on a WebGL canvas) ...
+  await page.goto('file://' + path.join(htmlDir, 'geometry-gallery.html'));
+  await page.waitForFunction(() => {
+    const figs = Array.from(document.querySelectorAll('.margin-lab-figure'));
+    return figs.length > 0 && figs.every((f) => f.querySelector('.main-svg'));
+  }, undefined, { timeout: 60_000 });
+  const figs = await page.$$eval('.margin-lab-figure', (els) => els.map((e) => {
+    const gd = e as unknown as { data: Array<{ type?: string }>; layout: { title?: { text?: string } } };
+    const threeD = gd.data.some((t) => t.type === 'scatter3d');
+    return { title: gd.layout.title?.text ?? '', traces: gd.data.length, drawn: threeD ? !!e.querySelector('canvas') : e.querySelectorAll('.trace, .hm, .imagelayer image').length > 0 };
+  }));
+  assert.ok(figs.length >= 13, `gallery shows ${figs.length} figures`);
+  for (const f of figs) assert.ok(f.drawn && f.traces > 0, `figure "${f.title}" did not draw`);
+  for (const want of ['unit circle', 'sphere', 'Decision boundaries in the (cos θ1, cos θ2) plane', 'Decision boundaries in the (θ1, θ2) plane', 'Target logit', 'Margin explorer', 'ROC', 'confusion matrix']) {
+    assert.ok(figs.some((f) => f.title.toLowerCase().includes(want.toLowerCase())), `no figure titled like "${want}"`);
+  }
+  // ... and the margin explorer's slider moves the boundary, in the page alone (no kernel).
+  const explorer = await page.$$('.margin-lab-figure');
+  let target: import('playwright-core').ElementHandle | null = null;
+  for (const el of explorer) if (await el.evaluate((e) => !!(e as unknown as { layout: { sliders?: unknown[] } }).layout.sliders)) target = el;
+  assert.ok(target, 'no figure with a slider');
+  const boundary = () => target!.evaluate((e) => JSON.stringify((e as unknown as { data: Array<{ y: number[] }> }).data[1].y));
+  const before = await boundary();
+  const rail = await target!.$('.slider-rail-rect');
+  const box = await rail!.boundingBox();
+  await page.mouse.click(box!.x + 3, box!.y + box!.height / 2);
+  await page.waitForTimeout(300);
+  const after = await boundary();
+  assert.notEqual(after, before, 'moving the slider did not change the boundary');
   assert.deepEqual(problems, []);
 });
