@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkScale, CosineHead, HeadOptions } from './head';
 import { sphereTarget } from './margin';
 import { rowNorms } from './ops';
-import { checkNonNegative, checkPositiveInteger, LossInputError } from './validate';
+import { checkNonNegative, LossInputError } from './validate';
 
 export interface LambdaScheduleOptions {
   /** λ at iteration 0 (paper code: 1000). */
@@ -83,7 +83,6 @@ export class SphereFace extends CosineHead {
   constructor(opts: SphereFaceOptions) {
     const m = opts.m ?? 4;
     if (!(Number.isInteger(m) && m >= 1)) throw new LossInputError(`sphereFace: m must be a positive integer (the paper uses 4), got ${m}`);
-    checkPositiveInteger('sphereFace', 'm', m);
     const s = opts.s ?? 30;
     if (opts.normalized) checkScale('sphereFace', s);
     if (opts.lambda !== undefined) checkNonNegative('sphereFace', 'lambda', opts.lambda);
