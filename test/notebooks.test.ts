@@ -142,6 +142,7 @@ test('every notebook runs clean, and its exported HTML draws the Plotly figure i
   const boundary = () => target!.evaluate((e) => JSON.stringify((e as unknown as { data: Array<{ y: number[] }> }).data[1].y));
   const before = await boundary();
   const rail = await target!.$('.slider-rail-rect');
+  await rail!.scrollIntoViewIfNeeded();
   const box = await rail!.boundingBox();
   await page.mouse.click(box!.x + 3, box!.y + box!.height / 2);
   await page.waitForTimeout(300);
