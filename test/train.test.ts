@@ -165,3 +165,16 @@ test('a run killed while writing a checkpoint leaves the previous one loadable',
     assert.equal(leftovers.length, 1, `${mode}: the half-written temp file is the only trace`);
   }
 });
+
+test('progress: one formatted line with loss, accuracy, samples/s and ETA; log lines without repeats', () => {
+  const line = ml.formatProgress({ epoch: 2, epochs: 5, step: 6, steps: 12, loss: 1.23456, accuracy: 0.5, samplesPerSec: 1234.4, eta: 75, extra: { t: 0.25 } }, 10);
+  assert.equal(line, 'epoch 2/5 [====>     ]  50% 6/12 loss 1.2346 acc 50.0% t 0.2500 1234 samples/s ETA 1:15');
+  const written: string[] = [];
+  const stream = { isTTY: false, write: (s: string) => { written.push(s); return true; } } as unknown as NodeJS.WriteStream;
+  const rep = new ml.ProgressReporter('lines', stream);
+  const state = (step: number) => ({ epoch: 1, epochs: 1, step, steps: 4, loss: 1, samplesPerSec: 10, eta: 0 });
+  for (let s = 1; s <= 4; s++) rep.update(state(s));
+  rep.endEpoch(state(4));
+  assert.equal(written.length, 4, written.join(''));
+  assert.ok(written.every((w) => w.endsWith('\n')));
+});

@@ -51,6 +51,7 @@ export class ProgressReporter {
   private live = new LiveDisplay();
   private lastDraw = 0;
   private lastLinePct = -1;
+  private lastLine = '';
 
   constructor(mode: ProgressMode = 'auto', private readonly stream: NodeJS.WriteStream = process.stderr) {
     this.mode = mode === 'auto' ? (inNotebook() ? 'notebook' : stream.isTTY ? 'tty' : 'lines') : mode;
@@ -66,9 +67,10 @@ export class ProgressReporter {
       if (force || now - this.lastDraw > 250) this.live.set({ 'text/plain': line, 'text/html': `<pre style="margin:0">${line}</pre>` });
     } else {
       const pct = Math.floor((p.step / Math.max(1, p.steps)) * 4) * 25;
-      if (force || pct !== this.lastLinePct) {
+      if ((force || pct !== this.lastLinePct) && line !== this.lastLine) {
         this.stream.write(line + '\n');
         this.lastLinePct = pct;
+        this.lastLine = line;
       }
     }
     this.lastDraw = now;
