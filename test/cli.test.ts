@@ -67,3 +67,14 @@ test('--help documents every flag; bad flags give a clear error', () => {
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /checkpoint .*no-such-run\/checkpoint.json does not exist/);
 });
+
+test('every loss trains from the CLI (pair losses on P×K batches) and its run evaluates', () => {
+  for (const loss of ['triplet', 'contrastive', 'sphereface', 'curricularface', 'adaface', 'softmax+center']) {
+    const run = fs.mkdtempSync(path.join(os.tmpdir(), `ml-cli-${loss.replace('+', '-')}-`));
+    const t = cli('train', ['--loss', loss, '--backbone', 'mlp', '--dim', '8', '--epochs', '1', '--max-steps', '2', '--train-per-class', '40', '--run', run]);
+    assert.equal(t.status, 0, `${loss}: ${t.stderr}`);
+    const e = cli('eval', ['--run', run, '--per-class', '20', '--pairs-per-fold', '5', '--json']);
+    assert.equal(e.status, 0, `${loss}: ${e.stderr}`);
+    assert.equal(JSON.parse(e.stdout).loss.loss, loss);
+  }
+});

@@ -70,7 +70,7 @@ export interface TrainOptions {
   lr?: number;
   momentum?: number;
   schedule?: ScheduleOptions;
-  /** Use P×K batches (default for contrastive/triplet losses: P = batchSize / K, K = 4). */
+  /** P×K batches (default for contrastive/triplet losses: P = min(identities, batchSize / 4), K = batchSize / P). */
   pk?: { P: number; K: number };
   seed?: number;
   /** Cap steps per epoch (quick runs). */
@@ -165,7 +165,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const seed = opts.seed ?? 0;
   const rng = new Rng(seed);
   const pairLoss = !isClassifier(loss);
-  const pk = opts.pk ?? (pairLoss ? { P: Math.max(2, Math.floor(batchSize / 4)), K: 4 } : undefined);
+  // Default P×K: as many identities as fit with K ≥ 4 (at most all of them), K filling the batch.
+  const identities = new Set(Array.from(data.y)).size;
+  const defaultP = Math.max(2, Math.min(identities, Math.floor(batchSize / 4)));
+  const pk = opts.pk ?? (pairLoss ? { P: defaultP, K: Math.max(2, Math.floor(batchSize / defaultP)) } : undefined);
   const stepsPerEpochFull = pk ? Math.floor(n / (pk.P * pk.K)) : Math.ceil(n / batchSize);
   const stepsPerEpoch = Math.max(1, Math.min(stepsPerEpochFull, opts.maxStepsPerEpoch ?? Infinity));
   const totalSteps = stepsPerEpoch * opts.epochs;
