@@ -135,3 +135,22 @@ test('a small conv net trains on wasm: loss decreases and the tensor count stays
   opt.dispose();
   tf.dispose([xs, ys]);
 });
+
+test('tf.gather trains on wasm: UnsortedSegmentSum (its gradient) matches the cpu backend', async () => {
+  const run = () => {
+    const x = tf.tensor3d(randomArray(5 * 3 * 2, 9), [5, 3, 2]);
+    const idx = tf.tensor1d([4, 0, 0, 2, 4, 4, -0], 'int32');
+    const g = tf.grad((t: tf.Tensor) => tf.gather(t, idx).mul(tf.range(1, 43).reshape([7, 3, 2])).sum())(x);
+    const seg = tf.unsortedSegmentSum(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), tf.tensor1d([2, 0, 2], 'int32'), 4);
+    const out = { g: Array.from(g.dataSync()), seg: Array.from(seg.dataSync()) };
+    tf.dispose([x, idx, g, seg]);
+    return out;
+  };
+  await tf.setBackend('cpu');
+  const ref = run();
+  await useBestBackend({ print: false, env: { MARGIN_LAB_BACKEND: 'wasm' } });
+  const got = run();
+  assert.deepEqual(got.seg, [3, 4, 0, 0, 6, 8, 0, 0]);
+  assert.deepEqual(got.seg, ref.seg);
+  assert.ok(relError(got.g, ref.g) <= 1e-6, `gather gradient relative error ${relError(got.g, ref.g)}`);
+});

@@ -4,7 +4,7 @@
  *
  *   1. `tensorflow` via @tensorflow/tfjs-node-gpu, when a CUDA device is visible
  *   2. `tensorflow` via @tensorflow/tfjs-node (libtensorflow on the CPU)
- *   3. `wasm`       via @tensorflow/tfjs-backend-wasm (XNNPACK; conv gradients added by us)
+ *   3. `wasm`       via @tensorflow/tfjs-backend-wasm (XNNPACK; conv-filter and gather gradients added by us)
  *   4. `cpu`        plain JavaScript, ~100x slower than wasm for conv training
  *
  * `MARGIN_LAB_BACKEND=tensorflow|wasm|cpu` forces one and throws if it cannot be loaded.
@@ -13,8 +13,10 @@ import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
 import { spawnSync } from 'child_process';
 import { registerWasmConvGradients } from './wasm-conv-grad';
+import { registerWasmSegmentSum } from './wasm-segment-sum';
 
 export { registerWasmConvGradients, checkSupportedConv } from './wasm-conv-grad';
+export { registerWasmSegmentSum } from './wasm-segment-sum';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -106,6 +108,7 @@ async function tryWasm(): Promise<string | null> {
   try {
     require('@tensorflow/tfjs-backend-wasm');
     registerWasmConvGradients();
+    registerWasmSegmentSum();
     await activate('wasm');
     return null;
   } catch (e) {
