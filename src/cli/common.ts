@@ -2,6 +2,7 @@
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { Dataset, loadFashionMnist, loadMnistDigits, openSetSplit, OpenSetSplit, parseClassList } from '../data';
+import { CheckpointData, loadForInference } from '../train';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';
@@ -76,6 +77,14 @@ export interface SplitMeta {
 export function makeSplit(meta: SplitMeta): OpenSetSplit {
   const { train, test } = loadDataset(meta.dataset);
   return openSetSplit(train, test, { seen: meta.seen, unseen: meta.unseen.length ? meta.unseen : undefined, seed: meta.seed, trainPerClass: meta.trainPerClass, testPerClass: meta.testPerClass });
+}
+
+/** A trained run's model and checkpoint, and its open-set split rebuilt from the checkpoint's config. */
+export function loadRun(file: string, sizes: { testPerClass?: number; trainPerClass?: number } = {}): { model: import('@tensorflow/tfjs').LayersModel; data: CheckpointData; meta: SplitMeta; split: OpenSetSplit } {
+  const { model, data } = loadForInference(file);
+  const meta = data.config as unknown as SplitMeta;
+  const split = makeSplit({ ...meta, testPerClass: sizes.testPerClass, trainPerClass: sizes.trainPerClass ?? meta.trainPerClass });
+  return { model, data, meta, split };
 }
 
 export function classes(spec: string, flag: string): number[] {

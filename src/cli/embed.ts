@@ -3,9 +3,8 @@
 import * as path from 'path';
 import { useBestBackend } from '../backend';
 import { embedImages } from '../eval';
-import { loadForInference } from '../train';
 import { writeFileAtomic } from '../util/fs';
-import { FlagSpec, makeSplit, num, parseFlags, runCheckpoint, runMain, SplitMeta, UsageError } from './common';
+import { FlagSpec, loadRun, num, parseFlags, runCheckpoint, runMain, UsageError } from './common';
 
 const FLAGS: Record<string, FlagSpec> = {
   run: { type: 'string', help: 'run folder written by npm run train' },
@@ -24,10 +23,8 @@ async function main(): Promise<void> {
   if (!['unseen', 'seen', 'train'].includes(which)) throw new UsageError(`--split ${JSON.stringify(which)}: expected unseen, seen or train`);
   await useBestBackend();
   const file = runCheckpoint(v);
-  const { model, data } = loadForInference(file);
-  const meta = data.config as unknown as SplitMeta;
   const perClass = num(v, 'per-class', { int: true, min: 1 });
-  const split = makeSplit({ ...meta, testPerClass: perClass, trainPerClass: which === 'train' ? perClass : meta.trainPerClass });
+  const { model, split } = loadRun(file, { testPerClass: perClass, trainPerClass: which === 'train' ? perClass : undefined });
   const set = which === 'unseen' ? split.testUnseen : which === 'seen' ? split.testSeen : split.train;
   const { emb, dim } = embedImages(model, set.x, set.shape);
   const n = set.y.length;

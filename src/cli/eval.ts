@@ -2,8 +2,7 @@
 /** `npm run eval -- --run runs/x`: open-set metrics of a trained run on its unseen classes. */
 import { useBestBackend } from '../backend';
 import { embedImages, evaluateEmbeddings, formatReport } from '../eval';
-import { loadForInference } from '../train';
-import { FlagSpec, makeSplit, num, parseFlags, runCheckpoint, runMain, SplitMeta, UsageError } from './common';
+import { FlagSpec, loadRun, num, parseFlags, runCheckpoint, runMain, UsageError } from './common';
 
 const FLAGS: Record<string, FlagSpec> = {
   run: { type: 'string', help: 'run folder written by npm run train' },
@@ -21,9 +20,7 @@ async function main(): Promise<void> {
   const which = String(v.split);
   if (which !== 'unseen' && which !== 'seen') throw new UsageError(`--split ${JSON.stringify(which)}: expected unseen or seen`);
   await useBestBackend({ print: !v.json });
-  const { model, data } = loadForInference(file);
-  const meta = data.config as unknown as SplitMeta;
-  const split = makeSplit({ ...meta, testPerClass: num(v, 'per-class', { int: true, min: 2 }) });
+  const { model, data, meta, split } = loadRun(file, { testPerClass: num(v, 'per-class', { int: true, min: 2 }) });
   const set = which === 'unseen' ? split.testUnseen : split.testSeen;
   const { emb, dim } = embedImages(model, set.x, set.shape);
   const r = evaluateEmbeddings(emb, dim, set.y, { folds: num(v, 'folds', { int: true, min: 2 }), perFold: num(v, 'pairs-per-fold', { int: true, min: 1 }), seed: meta.seed });

@@ -10,6 +10,7 @@
  * [ε, π − ε]; cos θ clipped to [−1 + ε, 1 − ε].
  */
 import * as tf from '@tensorflow/tfjs';
+import { checkAngularMargin } from './arcface';
 import { checkScale, CosineHead, HeadOptions, TargetContext } from './head';
 import { safeAcos, stopGradient } from './ops';
 import { checkPositive, checkRange } from './validate';
@@ -45,7 +46,7 @@ export class AdaFace extends CosineHead {
     const h = opts.h ?? 0.333;
     const alpha = opts.alpha ?? 0.01;
     checkScale('adaFace', s);
-    checkRange('adaFace', 'm', m, 0, Math.PI / 2, false, 'an angular margin of π/2 or more leaves no room between classes');
+    checkAngularMargin('adaFace', m);
     checkPositive('adaFace', 'h', h);
     checkRange('adaFace', 'alpha', alpha, 0, 1, true);
     super(opts, 1, 'adaFace');

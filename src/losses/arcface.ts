@@ -20,8 +20,9 @@ export interface ArcFaceOptions extends HeadOptions {
   easyMargin?: boolean;
 }
 
-export function checkAngularMargin(loss: string, m: number): void {
-  checkRange(loss, 'm', m, 0, Math.PI / 2, false, 'an angular margin of π/2 or more leaves no room between classes');
+/** An additive angular margin must lie in [0, π/2). */
+export function checkAngularMargin(loss: string, m: number, name = 'm'): void {
+  checkRange(loss, name, m, 0, Math.PI / 2, false, 'an angular margin of π/2 or more leaves no room between classes');
 }
 
 export class ArcFace extends CosineHead {

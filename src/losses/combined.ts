@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkScale, CosineHead, HeadOptions } from './head';
 import { combinedMarginTarget } from './margin';
-import { checkNonNegative, checkPositive, checkRange } from './validate';
+import { checkNonNegative, checkPositive } from './validate';
+import { checkAngularMargin } from './arcface';
 
 export interface CombinedMarginOptions extends HeadOptions {
   /** Scale s (default 64). */
@@ -34,7 +35,7 @@ export class CombinedMargin extends CosineHead {
     const m3 = opts.m3 ?? 0.2;
     checkScale('combinedMargin', s);
     checkPositive('combinedMargin', 'm1', m1);
-    checkRange('combinedMargin', 'm2', m2, 0, Math.PI / 2, false, 'an angular margin of π/2 or more leaves no room between classes');
+    checkAngularMargin('combinedMargin', m2, 'm2');
     checkNonNegative('combinedMargin', 'm3', m3);
     super(opts, 1, 'combinedMargin');
     this.s = s;
