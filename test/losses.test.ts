@@ -459,3 +459,12 @@ test('computing any loss inside tf.tidy leaves the tensor count unchanged', () =
   }
   x.dispose();
 });
+
+test('sub-center ArcFace: nearest sub-center is the argmax of cosines over the C·K columns', () => {
+  const W = randMat(3, 6, 61);
+  const head = L.subCenterArcFace({ numClasses: 2, embeddingDim: 3, K: 3, weights: W });
+  const x = randMat(7, 3, 62);
+  const cos = R.cosMatrix(x, W);
+  assert.deepEqual(head.nearestSubCenters(x), cos.map((row) => row.indexOf(Math.max(...row))));
+  head.dispose();
+});

@@ -4,7 +4,9 @@
  * gather at a non-dominant sub-center instead of pulling the main one. W is [D, C·K], class c's
  * sub-centers in columns c·K … c·K + K − 1.
  */
+import * as tf from '@tensorflow/tfjs';
 import { ArcFace, ArcFaceOptions } from './arcface';
+import { l2Normalize } from './ops';
 import { checkPositiveInteger } from './validate';
 
 export interface SubCenterArcFaceOptions extends ArcFaceOptions {
@@ -24,6 +26,15 @@ export class SubCenterArcFace extends ArcFace {
 
   config(): Record<string, unknown> {
     return { ...super.config(), loss: 'subcenter-arcface', K: this.K };
+  }
+
+  /** For each embedding, the column (class·K + k) of its most similar sub-center. */
+  nearestSubCenters(embeddings: tf.Tensor2D | number[][]): number[] {
+    return tf.tidy(() => {
+      const e = embeddings instanceof tf.Tensor ? embeddings : tf.tensor2d(embeddings);
+      const cos = tf.matMul(l2Normalize(e, 1), l2Normalize(this.W, 0));
+      return Array.from(tf.argMax(cos, 1).dataSync());
+    });
   }
 }
 
