@@ -42,7 +42,7 @@ export async function trainEmbedding(split: OpenSetSplit, loss: EmbeddingLoss, o
   const result = await train({
     model, backbone: spec, loss,
     data: { x: split.train.x, y: split.train.localY, shape: split.train.shape },
-    epochs: opts.epochs ?? (quick ? 2 : 4),
+    epochs: opts.epochs ?? (quick ? 8 : 4),
     batchSize: opts.batchSize ?? 128,
     lr: opts.lr ?? 3e-3,
     seed: opts.seed ?? 1,

@@ -468,3 +468,4 @@ test('sub-center ArcFace: nearest sub-center is the argmax of cosines over the C
   assert.deepEqual(head.nearestSubCenters(x), cos.map((row) => row.indexOf(Math.max(...row))));
   head.dispose();
 });
+
