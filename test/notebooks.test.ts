@@ -87,6 +87,25 @@ test('a broken notebook cell fails the runner with the cell source and the real 
   });
 });
 
+test('a burst of live-display updates does not crash the kernel, and the last one shows', () => {
+  // tslab sends on one zeromq socket without waiting; two sends in one tick used to kill the
+  // kernel ("Socket is busy writing") during long training runs in notebooks.
+  fs.mkdirSync(path.join(ROOT, 'build'), { recursive: true });
+  const dir = fs.mkdtempSync(path.join(ROOT, 'build', 'nb-'));
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-busy-'));
+  const file = path.join(dir, 'burst.ipynb');
+  writeNotebook(file, [
+    "import { LiveDisplay } from 'margin-lab';\nconst d = new LiveDisplay();\nfor (let i = 0; i < 3000; i++) d.set({ 'text/plain': 'update ' + i });\nawait new Promise((r) => setImmediate(r));",
+  ]);
+  const r = runNotebooks([file, '--executed-dir', out]);
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  const nb = JSON.parse(fs.readFileSync(path.join(out, 'burst.ipynb'), 'utf8')) as { cells: Array<{ outputs: Array<{ data?: Record<string, string | string[]> }> }> };
+  // nbformat may store a text as a list of lines.
+  const shown = nb.cells[0].outputs.map((o) => o.data?.['text/plain']).filter(Boolean).map((t) => ([] as string[]).concat(t!).join(''));
+  assert.deepEqual(shown, ['update 2999']);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('every notebook runs clean, and its exported HTML draws the Plotly figure in Chromium', async (t) => {
   const htmlDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-html-'));
   const r = runNotebooks(['--html-dir', htmlDir]);

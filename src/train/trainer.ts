@@ -248,6 +248,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         accuracy: accCount ? accSum / accCount : undefined, samplesPerSec: sps,
         eta: (stepsLeft * elapsed) / (s + 1), extra: lossExtras(loss),
       });
+      // Let the event loop turn: notebook output (progress) is sent, interrupts are seen.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     const seconds = (Date.now() - t0) / 1000;
     const row: EpochRow = {
@@ -256,6 +258,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     };
     history.push(row);
     reporter.endEpoch({ epoch, epochs: opts.epochs, step: stepsPerEpoch, steps: stepsPerEpoch, loss: row.loss, accuracy: accCount ? row.accuracy : undefined, samplesPerSec: row.samplesPerSec, eta: (opts.epochs - epoch) * seconds, extra: lossExtras(loss) });
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (checkpointFile) {
       await saveCheckpoint({ file: checkpointFile, model, backbone: opts.backbone, loss, optimizer, config: runConfig, epoch, step, rngState: rng.seedState, history: history as unknown as Array<Record<string, number>> });
     }

@@ -35,14 +35,32 @@ export function displayBundle(data: Record<string, unknown>, displayId?: string,
 /**
  * A display that can be overwritten in place (progress lines in notebooks): the first `set`
  * creates the output, later ones update it.
+ *
+ * Updates are coalesced and sent when the event loop next turns: tslab 1.0.22 sends on one
+ * zeromq socket without waiting, and two sends in the same tick ("Socket is busy writing")
+ * crash the kernel. A synchronous loop calling `set` thousands of times sends only the last
+ * value; code that wants the updates to appear while it runs must yield (await) now and then.
  */
 export class LiveDisplay {
   private readonly id = crypto.randomBytes(8).toString('hex');
   private started = false;
+  private pending: { write: WriteDisplay; data: Record<string, unknown> } | null = null;
 
   set(data: Record<string, unknown>): boolean {
-    const ok = displayBundle(data, this.id, this.started);
-    if (ok) this.started = true;
-    return ok;
+    // The writer belongs to the cell running now; capture it so the output lands in this cell.
+    const write = this.pending?.write ?? tslabWriter();
+    if (!write) return false;
+    const scheduled = this.pending !== null;
+    this.pending = { write, data };
+    if (!scheduled) setImmediate(() => this.flush());
+    return true;
+  }
+
+  private flush(): void {
+    const p = this.pending;
+    this.pending = null;
+    if (!p) return;
+    p.write({ data: p.data, metadata: {}, transient: { display_id: this.id } }, this.started);
+    this.started = true;
   }
 }
