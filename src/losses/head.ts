@@ -6,7 +6,7 @@
  * W [D, C] (`trainableVariables`), and expose `logits()` and `cosines()` for evaluation and plots.
  */
 import * as tf from '@tensorflow/tfjs';
-import { l2Normalize, softmaxCrossEntropy } from './ops';
+import { cosineMatrix, softmaxCrossEntropy } from './ops';
 import { checkEmbeddings, checkPositive, checkPositiveInteger, LabelsLike, LossInputError, readLabels } from './validate';
 
 export type { LabelsLike } from './validate';
@@ -134,7 +134,7 @@ export abstract class CosineHead implements ClassifierHead {
   cosines(embeddings: tf.Tensor2D): tf.Tensor2D {
     checkEmbeddings(this.name, embeddings, this.embeddingDim);
     return tf.tidy(() => {
-      const all = tf.matMul(l2Normalize(embeddings, 1), l2Normalize(this.W, 0)) as tf.Tensor2D;
+      const all = cosineMatrix(embeddings, this.W as tf.Tensor2D);
       if (this.subCenters === 1) return all;
       const [n] = embeddings.shape;
       return tf.max(tf.reshape(all, [n, this.numClasses, this.subCenters]), 2) as tf.Tensor2D;

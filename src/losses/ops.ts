@@ -75,6 +75,11 @@ export function l2Normalize(x: tf.Tensor, axis: number): tf.Tensor {
   return tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), axis, true), 1e-24)));
 }
 
+/** cos θ between every row of x [N, D] and every column of W [D, K]: [N, K]. */
+export function cosineMatrix(x: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor2D {
+  return tf.matMul(l2Normalize(x, 1), l2Normalize(W, 0)) as tf.Tensor2D;
+}
+
 /** ‖x‖ per row (safe derivative at 0). */
 export function rowNorms(x: tf.Tensor2D): tf.Tensor1D {
   return safeSqrt(tf.sum(tf.square(x), 1)) as tf.Tensor1D;

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ClassifierHead, ComputeOptions, createWeights, HeadOptions, LabelsLike } from './head';
-import { l2Normalize, softmaxCrossEntropy } from './ops';
+import { cosineMatrix, softmaxCrossEntropy } from './ops';
 import { checkEmbeddings, readLabels } from './validate';
 
 export class SoftmaxLoss implements ClassifierHead {
@@ -47,7 +47,7 @@ export class SoftmaxLoss implements ClassifierHead {
 
   cosines(embeddings: tf.Tensor2D): tf.Tensor2D {
     checkEmbeddings(this.name, embeddings, this.embeddingDim);
-    return tf.tidy(() => tf.matMul(l2Normalize(embeddings, 1), l2Normalize(this.W, 0)) as tf.Tensor2D);
+    return tf.tidy(() => cosineMatrix(embeddings, this.W as tf.Tensor2D));
   }
 
   compute(embeddings: tf.Tensor2D, labels: LabelsLike, _options?: ComputeOptions): tf.Scalar {

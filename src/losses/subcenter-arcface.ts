@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ArcFace, ArcFaceOptions } from './arcface';
-import { l2Normalize } from './ops';
+import { cosineMatrix } from './ops';
 import { checkPositiveInteger } from './validate';
 
 export interface SubCenterArcFaceOptions extends ArcFaceOptions {
@@ -32,8 +32,7 @@ export class SubCenterArcFace extends ArcFace {
   nearestSubCenters(embeddings: tf.Tensor2D | number[][]): number[] {
     return tf.tidy(() => {
       const e = embeddings instanceof tf.Tensor ? embeddings : tf.tensor2d(embeddings);
-      const cos = tf.matMul(l2Normalize(e, 1), l2Normalize(this.W, 0));
-      return Array.from(tf.argMax(cos, 1).dataSync());
+      return Array.from(tf.argMax(cosineMatrix(e, this.W as tf.Tensor2D), 1).dataSync());
     });
   }
 }
