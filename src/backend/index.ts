@@ -4,19 +4,42 @@
  *
  *   1. `tensorflow` via @tensorflow/tfjs-node-gpu, when a CUDA device is visible
  *   2. `tensorflow` via @tensorflow/tfjs-node (libtensorflow on the CPU)
- *   3. `wasm`       via @tensorflow/tfjs-backend-wasm (XNNPACK; conv-filter and gather gradients added by us)
+ *   3. `wasm`       via @tensorflow/tfjs-backend-wasm (XNNPACK; faster gradient kernels registered by us,
+ *                   multi-threaded in Node through `wasm-threads.ts`)
  *   4. `cpu`        plain JavaScript, ~100x slower than wasm for conv training
  *
  * `MARGIN_LAB_BACKEND=tensorflow|wasm|cpu` forces one and throws if it cannot be loaded.
+ * `MARGIN_LAB_THREADS=N` sets wasm's thread count (default: the number of cores, at most 8;
+ * 1 uses the single-threaded SIMD build).
  */
 import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
 import { spawnSync } from 'child_process';
 import { registerWasmConvGradients } from './wasm-conv-grad';
 import { registerWasmSegmentSum } from './wasm-segment-sum';
+import { registerWasmFastKernels } from './wasm-fast-kernels';
+import { withNodeWasmThreads } from './wasm-threads';
 
 export { registerWasmConvGradients, checkSupportedConv } from './wasm-conv-grad';
 export { registerWasmSegmentSum } from './wasm-segment-sum';
+export { registerWasmFastKernels } from './wasm-fast-kernels';
+
+/** The most threads tfjs-backend-wasm's XNNPACK pool can use (it pre-creates 8 workers). */
+export const MAX_WASM_THREADS = 8;
+
+/**
+ * The wasm thread count asked for by `MARGIN_LAB_THREADS`, or the default: the number of cores,
+ * at most 8. Throws on anything that is not an integer from 1 to 8.
+ */
+export function requestedThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.MARGIN_LAB_THREADS;
+  if (raw === undefined || raw === '') return Math.max(1, Math.min(MAX_WASM_THREADS, os.cpus().length));
+  const n = Number(raw);
+  if (!(/^\s*\d+\s*$/.test(raw) && Number.isInteger(n) && n >= 1 && n <= MAX_WASM_THREADS)) {
+    throw new Error(`MARGIN_LAB_THREADS=${JSON.stringify(raw)} is not a thread count; expected an integer from 1 to ${MAX_WASM_THREADS} (this machine has ${os.cpus().length} cores)`);
+  }
+  return n;
+}
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -34,6 +57,8 @@ export interface BackendReport {
   forced: boolean;
   /** The one-line summary that is printed. */
   line: string;
+  /** wasm only: the threads XNNPACK uses (1 = the single-threaded SIMD build). */
+  threads?: number;
 }
 
 function cpuName(): string {
@@ -104,16 +129,45 @@ async function activate(name: BackendName): Promise<void> {
   if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend('${name}') failed (active: ${tf.getBackend()})`);
 }
 
-async function tryWasm(): Promise<string | null> {
+let wasmThreads = 0;
+
+/** Starts wasm with `threads` threads; returns null, or why it failed. */
+async function tryWasm(threads: number): Promise<string | null> {
   try {
     require('@tensorflow/tfjs-backend-wasm');
     registerWasmConvGradients();
     registerWasmSegmentSum();
-    await activate('wasm');
+    registerWasmFastKernels();
+    if ((tf.engine() as unknown as { registry: Record<string, unknown> }).registry.wasm !== undefined) {
+      // Already started in this process: the thread count cannot change any more.
+      await activate('wasm');
+      if (wasmThreads !== threads) {
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const running = (require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
+        wasmThreads = running;
+        if (running !== threads) return `wasm already runs with ${running} thread(s) in this process; ${threads} can only be chosen before it first starts`;
+      }
+      return null;
+    }
+    if (threads > 1) {
+      wasmThreads = await withNodeWasmThreads(threads, () => activate('wasm'));
+    } else {
+      await activate('wasm');
+      wasmThreads = 1;
+    }
     return null;
   } catch (e) {
-    return `wasm failed to start: ${firstLine(e)}`;
+    const hint = threads > 1 ? ' (MARGIN_LAB_THREADS=1 uses the single-threaded build)' : '';
+    return `wasm with ${threads} thread(s) failed to start: ${firstLine(e)}${hint}`;
   }
+}
+
+function wasmProvider(threads: number): string {
+  return `@tensorflow/tfjs-backend-wasm, ${threads > 1 ? 'threaded SIMD build' : 'SIMD build'}`;
+}
+
+function wasmDevice(threads: number): string {
+  return `${cpuName()}, ${threads} thread${threads === 1 ? '' : 's'}`;
 }
 
 function requestedBackend(env: NodeJS.ProcessEnv): BackendName | null {
@@ -125,10 +179,10 @@ function requestedBackend(env: NodeJS.ProcessEnv): BackendName | null {
   return raw as BackendName;
 }
 
-function makeReport(backend: BackendName, device: string, provider: string, skipped: string[], forced: boolean): BackendReport {
+function makeReport(backend: BackendName, device: string, provider: string, skipped: string[], forced: boolean, threads?: number): BackendReport {
   const why = skipped.length ? `; not used: ${skipped.join('; ')}` : '';
   const line = `margin-lab backend: ${backend} on ${device} [${provider}${forced ? ', forced by MARGIN_LAB_BACKEND' : ''}]${why}`;
-  return { backend, device, provider, skipped, forced, line };
+  return { backend, device, provider, skipped, forced, line, ...(threads !== undefined ? { threads } : {}) };
 }
 
 let lastReport: BackendReport | null = null;
@@ -152,6 +206,7 @@ export interface UseBackendOptions {
 export async function useBestBackend(options: UseBackendOptions = {}): Promise<BackendReport> {
   const env = options.env ?? process.env;
   const forced = requestedBackend(env);
+  const threads = requestedThreads(env);
   let report: BackendReport;
   const pkgTf = 'install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1); both download libtensorflow at install time';
 
@@ -161,9 +216,9 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
     await activate('tensorflow');
     report = makeReport('tensorflow', r.device, r.provider, r.skipped, true);
   } else if (forced === 'wasm') {
-    const err = await tryWasm();
+    const err = await tryWasm(threads);
     if (err) throw new Error(`MARGIN_LAB_BACKEND=wasm, but ${err}`);
-    report = makeReport('wasm', cpuName(), '@tensorflow/tfjs-backend-wasm', [], true);
+    report = makeReport('wasm', wasmDevice(wasmThreads), wasmProvider(wasmThreads), [], true, wasmThreads);
   } else if (forced === 'cpu') {
     await activate('cpu');
     report = makeReport('cpu', cpuName(), '@tensorflow/tfjs (plain JS)', [], true);
@@ -175,9 +230,9 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
       report = makeReport('tensorflow', r.device, r.provider, r.skipped, false);
     } else {
       skipped.push(...r.reasons);
-      const err = await tryWasm();
+      const err = await tryWasm(threads);
       if (!err) {
-        report = makeReport('wasm', cpuName(), '@tensorflow/tfjs-backend-wasm', skipped, false);
+        report = makeReport('wasm', wasmDevice(wasmThreads), wasmProvider(wasmThreads), skipped, false, wasmThreads);
       } else {
         skipped.push(err);
         await activate('cpu');

@@ -36,7 +36,7 @@ function timeSteps(n: number, warmup: number, fn: () => void): number[] {
 async function benchBackend(name: BackendName, steps: number, warmup: number): Promise<Row | string> {
   let report: BackendReport;
   try {
-    report = await useBestBackend({ print: false, env: { MARGIN_LAB_BACKEND: name } });
+    report = await useBestBackend({ print: false, env: { ...process.env, MARGIN_LAB_BACKEND: name } });
   } catch (e) {
     return `${name}: not available (${(e as Error).message.split('. To use it')[0]})`;
   }

@@ -1,0 +1,220 @@
+/**
+ * Faster training kernels for tfjs-backend-wasm 4.22, registered over its own ones.
+ *
+ * A profile of one training step of the reference net (conv → pool → conv → pool → dense) showed
+ * three gradient kernels of the stock backend running as scalar C++ loops, far slower than the
+ * XNNPACK forward kernels of the same size:
+ *
+ *   - `Conv2DBackpropInput` (the input gradient of a convolution),
+ *   - `BatchMatMul` with `transposeA` / `transposeB` (the two gradient products of a dense layer),
+ *   - `MaxPoolGrad`.
+ *
+ * Each replacement keeps the stock kernel for every configuration it does not handle itself, so
+ * no configuration that worked before stops working:
+ *
+ *   - `Conv2DBackpropInput`, stride 1, 'same' / 'valid' padding, NHWC: the input gradient of a
+ *     stride-1 convolution is the full correlation of dy with the filter rotated by 180° and its
+ *     in/out channels swapped,
+ *
+ *       dx[n,i,j,c] = Σ_{a,b,o} dy[n, i − (kh−1−pt) + a, j − (kw−1−pl) + b, o] · W[kh−1−a, kw−1−b, c, o],
+ *
+ *     i.e. an XNNPACK forward `Conv2D` of dy with F'[a,b,o,c] = W[kh−1−a, kw−1−b, c, o] and explicit
+ *     padding (kh−1−pt, kh−1−pb) × (kw−1−pl, kw−1−pr), where pt, pb, pl, pr are the forward pads.
+ *   - `BatchMatMul` with a transpose flag: the flagged operand is transposed into a contiguous
+ *     tensor first, then the untransposed product runs (XNNPACK's fast path).
+ *   - `MaxPoolGrad`, dilation 1: one pass over the pooling windows that adds each output gradient
+ *     to the first maximum of its window (the same tie rule as the cpu backend).
+ *
+ * Every kernel is tested against the `cpu` backend on random inputs of several shapes.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { stride1Padding } from './wasm-conv-grad';
+
+type Info = tf.TensorInfo;
+interface KernelArgs {
+  inputs: Record<string, Info>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}
+type KernelFn = (args: KernelArgs) => Info | Info[];
+
+interface WasmLike {
+  readSync(dataId: unknown): ArrayLike<number>;
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: ArrayLike<number>): Info;
+  disposeData(dataId: unknown): void;
+}
+
+/** The wasm backend's own kernel function, before ours replaced it (throws when it has none). */
+function kernelOf(name: string, saved: Map<string, KernelFn>): KernelFn {
+  const fn = saved.get(name) ?? (tf.getKernel(name, 'wasm')?.kernelFunc as unknown as KernelFn | undefined);
+  if (!fn) throw new Error(`margin-lab: the wasm backend has no '${name}' kernel`);
+  return fn;
+}
+
+const stock = new Map<string, KernelFn>();
+
+function pair(v: unknown, fallback: number): [number, number] {
+  if (typeof v === 'number') return [v, v];
+  if (Array.isArray(v) && v.length === 2) return [Number(v[0]), Number(v[1])];
+  return [fallback, fallback];
+}
+
+function isChannelsLast(dataFormat: unknown): boolean {
+  return dataFormat === undefined || dataFormat === 'NHWC' || dataFormat === 'channelsLast';
+}
+
+/** True when the fast Conv2DBackpropInput path computes this configuration exactly. */
+export function fastConvInputApplies(attrs: Record<string, unknown>): boolean {
+  const [sh, sw] = pair(attrs.strides, 1);
+  const [dh, dw] = pair(attrs.dilations, 1);
+  return sh === 1 && sw === 1 && dh === 1 && dw === 1 && (attrs.pad === 'same' || attrs.pad === 'valid') && isChannelsLast(attrs.dataFormat);
+}
+
+function conv2DBackpropInput(args: KernelArgs): Info {
+  const attrs = args.attrs ?? {};
+  if (!fastConvInputApplies(attrs)) return kernelOf('Conv2DBackpropInput', stock)(args) as Info;
+  const { dy, filter } = args.inputs;
+  const backend = args.backend as WasmLike;
+  const [kh, kw] = filter.shape as number[];
+  const pad = attrs.pad as 'same' | 'valid';
+  const [pt, pb] = stride1Padding(pad, kh);
+  const [pl, pr] = stride1Padding(pad, kw);
+  const temps: Info[] = [];
+  try {
+    const flipped = kernelOf('Reverse', stock)({ inputs: { x: filter }, backend, attrs: { dims: [0, 1] } }) as Info;
+    temps.push(flipped);
+    const swapped = kernelOf('Transpose', stock)({ inputs: { x: flipped }, backend, attrs: { perm: [0, 1, 3, 2] } }) as Info;
+    temps.push(swapped);
+    return kernelOf('Conv2D', stock)({
+      inputs: { x: dy, filter: swapped },
+      backend,
+      attrs: {
+        strides: [1, 1],
+        pad: [[0, 0], [kh - 1 - pt, kh - 1 - pb], [kw - 1 - pl, kw - 1 - pr], [0, 0]],
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+        dimRoundingMode: undefined,
+      },
+    }) as Info;
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
+}
+
+function swapLastTwo(rank: number): number[] {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  perm[rank - 2] = rank - 1;
+  perm[rank - 1] = rank - 2;
+  return perm;
+}
+
+function batchMatMul(args: KernelArgs): Info {
+  const attrs = args.attrs ?? {};
+  const run = kernelOf('BatchMatMul', stock);
+  if (!attrs.transposeA && !attrs.transposeB) return run(args) as Info;
+  const backend = args.backend as WasmLike;
+  const transpose = kernelOf('Transpose', stock);
+  const temps: Info[] = [];
+  try {
+    let { a, b } = args.inputs;
+    if (attrs.transposeA) {
+      a = transpose({ inputs: { x: a }, backend, attrs: { perm: swapLastTwo(a.shape.length) } }) as Info;
+      temps.push(a);
+    }
+    if (attrs.transposeB) {
+      b = transpose({ inputs: { x: b }, backend, attrs: { perm: swapLastTwo(b.shape.length) } }) as Info;
+      temps.push(b);
+    }
+    return run({ inputs: { a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } }) as Info;
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
+}
+
+/** True when the one-pass MaxPoolGrad handles this configuration (2-D pooling, dilation 1). */
+export function fastMaxPoolGradApplies(input: Info, attrs: Record<string, unknown>): boolean {
+  const [dh, dw] = pair(attrs.dilations, 1);
+  return input.shape.length === 4 && input.dtype === 'float32' && dh === 1 && dw === 1;
+}
+
+function maxPoolGrad(args: KernelArgs): Info {
+  const attrs = args.attrs ?? {};
+  const { dy, input } = args.inputs;
+  if (!fastMaxPoolGradApplies(input, attrs)) return kernelOf('MaxPoolGrad', stock)(args) as Info;
+  const backend = args.backend as WasmLike;
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize as [number, number] | number,
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as 'same' | 'valid' | number,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const x = backend.readSync(input.dataId) as Float32Array;
+  const g = backend.readSync(dy.dataId) as Float32Array;
+  const dx = new Float32Array(x.length);
+  const rowX = inWidth * C;
+  const imgX = inHeight * rowX;
+  let o = 0;
+  for (let n = 0; n < batchSize; n++) {
+    const base = n * imgX;
+    for (let r = 0; r < outHeight; r++) {
+      const r0 = r * strideHeight - padTop;
+      const rLo = Math.max(0, r0);
+      const rHi = Math.min(inHeight, r0 + filterHeight);
+      for (let q = 0; q < outWidth; q++) {
+        const c0 = q * strideWidth - padLeft;
+        const cLo = Math.max(0, c0);
+        const cHi = Math.min(inWidth, c0 + filterWidth);
+        for (let d = 0; d < C; d++, o++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let i = rLo; i < rHi; i++) {
+            let p = base + i * rowX + cLo * C + d;
+            for (let j = cLo; j < cHi; j++, p += C) {
+              if (x[p] > best) {
+                best = x[p];
+                at = p;
+              }
+            }
+          }
+          if (at >= 0) dx[at] += g[o];
+        }
+      }
+    }
+  }
+  return backend.makeOutput(input.shape, 'float32', undefined, dx);
+}
+
+const REPLACEMENTS: Array<[string, KernelFn]> = [
+  ['Conv2DBackpropInput', conv2DBackpropInput],
+  ['BatchMatMul', batchMatMul],
+  ['MaxPoolGrad', maxPoolGrad],
+];
+
+let registered = false;
+
+/**
+ * Replaces the three slow wasm kernels by the faster ones above (idempotent). Call before
+ * `tf.setBackend('wasm')` or after: tfjs looks kernels up at each call.
+ */
+export function registerWasmFastKernels(): void {
+  if (registered) return;
+  for (const name of ['Reverse', 'Transpose', 'Conv2D']) kernelOf(name, stock);
+  for (const [name, fn] of REPLACEMENTS) {
+    const own = tf.getKernel(name, 'wasm');
+    if (!own) throw new Error(`margin-lab: the wasm backend has no '${name}' kernel to replace`);
+    stock.set(name, own.kernelFunc as unknown as KernelFn);
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc, setupFunc: own.setupFunc, disposeFunc: own.disposeFunc });
+  }
+  registered = true;
+}
+
+/** The wasm backend's own kernel of that name, as it was before `registerWasmFastKernels` (tests compare). */
+export function stockWasmKernel(name: string): tf.KernelFunc | undefined {
+  return stock.get(name) as unknown as tf.KernelFunc | undefined;
+}
