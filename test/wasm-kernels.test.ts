@@ -25,9 +25,9 @@ async function onBoth<T>(fn: () => T): Promise<{ ref: T; got: T }> {
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-test('the three kernels are replaced on wasm, and the stock ones are kept for the cases they do not take', async () => {
+test('the four kernels are replaced on wasm, and the stock ones are kept for the cases they do not take', async () => {
   await useBestBackend({ print: false, env: { ...process.env, MARGIN_LAB_BACKEND: 'wasm' } });
-  for (const name of ['Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad']) {
+  for (const name of ['Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Sum']) {
     const ours = tf.getKernel(name, 'wasm');
     assert.ok(ours, `${name} registered on wasm`);
     const stock = stockWasmKernel(name);
@@ -108,6 +108,32 @@ test('MaxPoolGrad matches cpu, including ties after ReLU and overlapping / padde
       });
     const { ref, got } = await onBoth(run);
     const e = relError(got, ref);
+    assert.ok(e <= TOL, `case ${JSON.stringify(c)}: relative error ${e}`);
+  }
+});
+
+test('Sum matches cpu: leading axes (ours), other axes, all axes and int32 (stock)', async () => {
+  const cases: Array<{ shape: number[]; axis: number | number[]; keepDims: boolean; dtype?: 'int32' }> = [
+    { shape: [16, 14, 14, 32], axis: [0, 1, 2], keepDims: false },
+    { shape: [16, 14, 14, 32], axis: [-4, -3, -2], keepDims: true },
+    { shape: [128, 10], axis: 0, keepDims: false },
+    { shape: [7, 5, 3], axis: [1, 0], keepDims: false },
+    { shape: [7, 5, 3], axis: [0, 2], keepDims: false },
+    { shape: [7, 5, 3], axis: [2], keepDims: true },
+    { shape: [7, 5, 3], axis: [0, 1, 2], keepDims: false },
+    { shape: [6, 4], axis: 0, keepDims: false, dtype: 'int32' },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const run = () =>
+      tf.tidy(() => {
+        const vals = randomArray(size(c.shape), 70 + i).map((v) => (c.dtype === 'int32' ? Math.round(v * 100) : v));
+        const t = tf.tensor(vals, c.shape, c.dtype ?? 'float32');
+        const r = tf.sum(t, c.axis, c.keepDims);
+        return { shape: r.shape, values: r.dataSync() as Float32Array };
+      });
+    const { ref, got } = await onBoth(run);
+    assert.deepEqual(got.shape, ref.shape, `case ${JSON.stringify(c)}: shape`);
+    const e = relError(got.values, ref.values);
     assert.ok(e <= TOL, `case ${JSON.stringify(c)}: relative error ${e}`);
   }
 });

@@ -24,6 +24,9 @@
  *     tensor first, then the untransposed product runs (XNNPACK's fast path).
  *   - `MaxPoolGrad`, dilation 1: one pass over the pooling windows that adds each output gradient
  *     to the first maximum of its window (the same tie rule as the cpu backend).
+ *   - `Sum` of a float32 tensor over its leading axes (a bias gradient: dy [N, H, W, C] summed to
+ *     [C]): the stock kernel transposes the whole tensor first; this adds rows in one pass, in
+ *     float64.
  *
  * Every kernel is tested against the `cpu` backend on random inputs of several shapes.
  */
@@ -42,6 +45,20 @@ interface WasmLike {
   readSync(dataId: unknown): ArrayLike<number>;
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: ArrayLike<number>): Info;
   disposeData(dataId: unknown): void;
+  dataIdMap: { get(dataId: unknown): { memoryOffset: number } };
+  wasm: { HEAPU8: Uint8Array; wasmMemory?: WebAssembly.Memory };
+}
+
+/**
+ * A float32 view of a tensor's bytes in the wasm heap (no copy). Take views only after the last
+ * allocation of a kernel: an allocation may grow the heap, which detaches (single-threaded build)
+ * or outgrows (threaded build, whose `HEAPU8` is refreshed lazily) earlier views. The threaded
+ * build's `wasmMemory.buffer` is always current.
+ */
+function heapF32(backend: WasmLike, t: Info): Float32Array {
+  const buffer = backend.wasm.wasmMemory?.buffer ?? backend.wasm.HEAPU8.buffer;
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  return new Float32Array(buffer, backend.dataIdMap.get(t.dataId).memoryOffset, n);
 }
 
 /** The wasm backend's own kernel function, before ours replaced it (throws when it has none). */
@@ -153,11 +170,47 @@ function maxPoolGrad(args: KernelArgs): Info {
   const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
-  const x = backend.readSync(input.dataId) as Float32Array;
-  const g = backend.readSync(dy.dataId) as Float32Array;
-  const dx = new Float32Array(x.length);
+  const out = backend.makeOutput(input.shape, 'float32');
+  const x = heapF32(backend, input);
+  const g = heapF32(backend, dy);
+  const dx = heapF32(backend, out);
+  dx.fill(0);
   const rowX = inWidth * C;
   const imgX = inHeight * rowX;
+  if (filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 && padTop === 0 && padLeft === 0 && 2 * outHeight <= inHeight && 2 * outWidth <= inWidth) {
+    // The common 2×2 / stride 2 pooling: four candidates, checked in the cpu backend's order.
+    let o = 0;
+    for (let n = 0; n < batchSize; n++) {
+      for (let r = 0; r < outHeight; r++) {
+        for (let q = 0; q < outWidth; q++) {
+          const p00 = n * imgX + 2 * r * rowX + 2 * q * C;
+          for (let d = 0; d < C; d++, o++) {
+            const a = p00 + d;
+            let best = x[a];
+            let at = a;
+            if (!(best > -Infinity)) {
+              best = -Infinity;
+              at = -1;
+            }
+            let v = x[a + C];
+            if (v > best) {
+              best = v;
+              at = a + C;
+            }
+            v = x[a + rowX];
+            if (v > best) {
+              best = v;
+              at = a + rowX;
+            }
+            v = x[a + rowX + C];
+            if (v > best) at = a + rowX + C;
+            if (at >= 0) dx[at] += g[o];
+          }
+        }
+      }
+    }
+    return out;
+  }
   let o = 0;
   for (let n = 0; n < batchSize; n++) {
     const base = n * imgX;
@@ -186,10 +239,38 @@ function maxPoolGrad(args: KernelArgs): Info {
       }
     }
   }
-  return backend.makeOutput(input.shape, 'float32', undefined, dx);
+  return out;
+}
+
+/** The number of leading axes `axis` names when it names exactly axes 0..k−1 (k < rank), else 0. */
+export function leadingAxes(axis: unknown, shape: number[]): number {
+  const rank = shape.length;
+  const list = (Array.isArray(axis) ? axis : axis === undefined || axis === null ? [] : [axis]).map(Number);
+  const norm = [...new Set(list.map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
+  if (norm.length === 0 || norm.length >= rank) return 0;
+  return norm.every((a, i) => a === i) ? norm.length : 0;
+}
+
+function sum(args: KernelArgs): Info {
+  const attrs = args.attrs ?? {};
+  const { x } = args.inputs;
+  const k = x.dtype === 'float32' ? leadingAxes(attrs.axis, x.shape) : 0;
+  if (k === 0) return kernelOf('Sum', stock)(args) as Info;
+  const backend = args.backend as WasmLike;
+  const inner = x.shape.slice(k).reduce((a, b) => a * b, 1);
+  const outShape = attrs.keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k);
+  const out = backend.makeOutput(outShape, 'float32');
+  const xs = heapF32(backend, x);
+  const acc = new Float64Array(inner);
+  for (let p = 0; p < xs.length; p += inner) {
+    for (let j = 0; j < inner; j++) acc[j] += xs[p + j];
+  }
+  heapF32(backend, out).set(acc);
+  return out;
 }
 
 const REPLACEMENTS: Array<[string, KernelFn]> = [
+  ['Sum', sum],
   ['Conv2DBackpropInput', conv2DBackpropInput],
   ['BatchMatMul', batchMatMul],
   ['MaxPoolGrad', maxPoolGrad],

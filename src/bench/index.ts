@@ -1,18 +1,31 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: training throughput of the reference model — conv 32 (3×3) → max-pool →
- * conv 64 (3×3) → max-pool → dense 128 → embedding 2, batch 128, ArcFace head, Adam — on every
- * backend that loads here, and the loss head's own share of a step. Prints medians and ratios;
+ * `npm run bench`: training speed of the reference step (src/bench/step.ts: referenceNet, ArcFace
+ * s = 64 m = 0.5, Adam, batch 128) on every tfjs backend that loads here, wasm at 1 thread and at
+ * the core count, and PyTorch running exactly the same model and step (bench/torch_reference.py)
+ * when a `python3` with torch is available — all in one run, so the ratios compare like with like.
+ * Then the step time at batch 32, 128 and 512 for wasm and torch. Prints medians and ratios;
  * asserts nothing about speed.
  *
- * Flags: --steps N (timed steps, default 20), --warmup N (default 3), --backends a,b
+ * Flags:
+ *   --steps N       timed steps per measurement (default 20; the batch-size table uses at most 10)
+ *   --warmup N      untimed steps first (default 3)
+ *   --backends a,b  tfjs backends (default tensorflow,wasm; cpu is ~100× slower than wasm)
+ *   --threads a,b   wasm / torch thread counts (default 1 and the number of cores)
+ *   --batches a,b   batch sizes of the scaling table (default 32,128,512; "none" skips it)
+ *   --profile       also list the 10 longest kernels of one step per tfjs backend
+ *   --no-torch      skip PyTorch
+ *   --python PATH   the Python to run torch with (default /usr/bin/python3, else python3)
  */
+import * as fs from 'fs';
 import * as os from 'os';
+import * as path from 'path';
 import { parseArgs } from 'util';
-import * as tf from '@tensorflow/tfjs';
-import { useBestBackend, BackendName, BackendReport } from '../backend';
-import { arcFace } from '../losses';
-import { referenceNet } from '../models';
+import { spawnSync } from 'child_process';
+import type { StepRequest, StepResult } from './step';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const TORCH_SCRIPT = path.join(ROOT, 'bench', 'torch_reference.py');
 
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
@@ -20,83 +33,188 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-interface Row { backend: string; device: string; stepMs: number; samplesPerSec: number; headMs: number; headShare: number; steps: number }
-
-function timeSteps(n: number, warmup: number, fn: () => void): number[] {
-  for (let i = 0; i < warmup; i++) fn();
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return times;
+function positiveInt(flag: string, raw: string): number {
+  const n = Number(raw);
+  if (!(/^\d+$/.test(raw.trim()) && n >= 1)) throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
 }
 
-async function benchBackend(name: BackendName, steps: number, warmup: number): Promise<Row | string> {
-  let report: BackendReport;
-  try {
-    report = await useBestBackend({ print: false, env: { ...process.env, MARGIN_LAB_BACKEND: name } });
-  } catch (e) {
-    return `${name}: not available (${(e as Error).message.split('. To use it')[0]})`;
+function intList(flag: string, raw: string): number[] {
+  return raw.split(',').map((s) => positiveInt(flag, s.trim()));
+}
+
+interface Measurement {
+  system: string;
+  threads: number | null;
+  batch: number;
+  stepMs: number;
+  device: string;
+  headMs?: number;
+  kernels?: StepResult['kernels'];
+}
+
+/** Runs one tfjs measurement in a child process; returns it or why it could not run. */
+function tfjsRun(backend: string, threads: number, req: StepRequest): Measurement | string {
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'step.js'), JSON.stringify(req)], {
+    encoding: 'utf8',
+    env: { ...process.env, MARGIN_LAB_BACKEND: backend, MARGIN_LAB_THREADS: String(threads) },
+    timeout: 30 * 60_000,
+  });
+  if (r.status !== 0) {
+    const msg = (r.stderr || r.stdout || `exit ${r.status} ${r.signal ?? ''}`).trim().split('\n').pop() ?? '';
+    return msg.replace(/^error: /, '').split('. To use it')[0];
   }
-  const batch = 128;
-  const model = referenceNet({ name: 'reference', inputShape: [28, 28, 1], embeddingDim: 2, seed: 1 });
-  const head = arcFace({ numClasses: 10, embeddingDim: 2, s: 64, m: 0.5 });
-  const opt = tf.train.adam(1e-3);
-  const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 1);
-  const labels = Array.from({ length: batch }, (_, i) => i % 10);
-  const vars = [...model.trainableWeights.map((w) => w.read() as tf.Variable), ...head.trainableVariables];
-  const step = () => {
-    const cost = opt.minimize(() => head.compute(model.apply(x, { training: true }) as tf.Tensor2D, labels), true, vars) as tf.Scalar;
-    cost.dataSync();
-    cost.dispose();
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as StepResult;
+  return {
+    system: `tfjs ${res.backend}`,
+    threads: res.threads,
+    batch: res.batch,
+    stepMs: median(res.stepMs),
+    device: res.device,
+    headMs: res.headMs ? median(res.headMs) : undefined,
+    kernels: res.kernels,
   };
-  const stepTimes = timeSteps(steps, warmup, step);
-  // The head alone: its forward and backward on fixed embeddings of the same batch.
-  const emb = tf.tidy(() => model.predict(x) as tf.Tensor2D);
-  const headStep = () => {
-    tf.tidy(() => {
-      const g = tf.grads((e: tf.Tensor, w: tf.Tensor) => {
-        void w;
-        return head.compute(e as tf.Tensor2D, labels);
-      })([emb, head.W]);
-      g[0].dataSync();
-    });
-  };
-  const headTimes = timeSteps(Math.max(steps, 20), warmup, headStep);
-  const stepMs = median(stepTimes);
-  const headMs = median(headTimes);
-  tf.dispose([x, emb]);
-  opt.dispose();
-  model.dispose();
-  head.dispose();
-  return { backend: name, device: report.device, stepMs, samplesPerSec: (batch / stepMs) * 1000, headMs, headShare: headMs / stepMs, steps };
+}
+
+/** Finds a Python with torch; returns its path or why there is none. */
+function findTorchPython(preferred: string | undefined): { python: string; version: string } | { why: string } {
+  const candidates = preferred ? [preferred] : ['/usr/bin/python3', 'python3'].filter((p) => !p.startsWith('/') || fs.existsSync(p));
+  const tried: string[] = [];
+  for (const py of candidates) {
+    const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 120_000 });
+    if (r.status === 0) return { python: py, version: r.stdout.trim() };
+    tried.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)}`);
+  }
+  return { why: `no python3 with torch (${tried.join('; ') || 'none found'}); on Debian: apt-get install python3-torch` };
+}
+
+function torchRun(python: string, threads: number, batch: number, steps: number, warmup: number): Measurement | string {
+  const r = spawnSync(python, [TORCH_SCRIPT, '--threads', String(threads), '--batch', String(batch), '--steps', String(steps), '--warmup', String(warmup)], {
+    encoding: 'utf8',
+    timeout: 30 * 60_000,
+  });
+  if (r.status !== 0) return (r.stderr || `exit ${r.status}`).trim().split('\n').pop() ?? 'failed';
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { error?: string; threads: number; batch: number; step_ms: number[]; version: string };
+  if (res.error) return res.error;
+  return { system: `PyTorch ${res.version}`, threads: res.threads, batch: res.batch, stepMs: median(res.step_ms), device: 'CPU' };
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((t) => t[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  console.log(fmt(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const t of rows) console.log(fmt(t));
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { steps: { type: 'string', default: '20' }, warmup: { type: 'string', default: '3' }, backends: { type: 'string', default: 'tensorflow,wasm,cpu' } }, strict: true });
-  const steps = Number(values.steps);
+  const { values } = parseArgs({
+    options: {
+      steps: { type: 'string', default: '20' },
+      warmup: { type: 'string', default: '3' },
+      backends: { type: 'string', default: 'tensorflow,wasm' },
+      threads: { type: 'string' },
+      batches: { type: 'string', default: '32,128,512' },
+      profile: { type: 'boolean', default: false },
+      'no-torch': { type: 'boolean', default: false },
+      python: { type: 'string' },
+    },
+    strict: true,
+  });
+  const steps = positiveInt('--steps', String(values.steps));
   const warmup = Number(values.warmup);
-  if (!(Number.isInteger(steps) && steps >= 1)) throw new Error(`--steps must be a positive integer, got ${values.steps}`);
-  const backends = String(values.backends).split(',').map((s) => s.trim()) as BackendName[];
-  console.log(`margin-lab bench: reference conv net, batch 128, ArcFace (s=64, m=0.5), Adam; median of ${steps} steps after ${warmup} warm-up`);
-  console.log(`machine: ${os.cpus()[0]?.model.trim()} × ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-  const rows: Row[] = [];
+  if (!(Number.isInteger(warmup) && warmup >= 0)) throw new Error(`--warmup must be an integer ≥ 0, got ${JSON.stringify(values.warmup)}`);
+  const backends = String(values.backends).split(',').map((s) => s.trim());
   for (const b of backends) {
-    const r = await benchBackend(b, steps, warmup);
-    if (typeof r === 'string') console.log(r);
-    else rows.push(r);
+    if (!['tensorflow', 'wasm', 'cpu'].includes(b)) throw new Error(`--backends: ${JSON.stringify(b)} is not a backend; expected tensorflow, wasm or cpu`);
   }
+  const cores = os.cpus().length;
+  const threads = values.threads ? intList('--threads', values.threads) : [...new Set([1, Math.min(8, cores)])];
+  for (const t of threads) if (t > 8) throw new Error(`--threads: ${t} is more than the 8 threads tfjs-backend-wasm can use`);
+  const batches = values.batches === 'none' ? [] : intList('--batches', String(values.batches));
+  const batch = 128;
+
+  console.log(`margin-lab bench: reference conv net, ArcFace (s=64, m=0.5), Adam 1e-3; median of ${steps} steps after ${warmup} warm-up`);
+  console.log(`machine: ${os.cpus()[0]?.model.trim()} × ${cores} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`);
+
+  let torchPython: string | null = null;
+  if (values['no-torch']) console.log('torch: skipped (--no-torch)');
+  else {
+    const found = findTorchPython(values.python);
+    if ('why' in found) console.log(`torch: skipped: ${found.why}`);
+    else {
+      torchPython = found.python;
+      console.log(`torch: ${found.python} (PyTorch ${found.version}), bench/torch_reference.py`);
+    }
+  }
+
+  const rows: Measurement[] = [];
+  const skipped: string[] = [];
+  const req: StepRequest = { batch, steps, warmup, profile: values.profile, head: true };
+  for (const b of backends) {
+    const counts = b === 'wasm' ? threads : [Math.min(8, cores)];
+    for (const t of counts) {
+      const m = tfjsRun(b, t, req);
+      if (typeof m === 'string') skipped.push(`tfjs ${b}: not available (${m})`);
+      else rows.push(m);
+    }
+  }
+  if (torchPython) {
+    for (const t of threads) {
+      const m = torchRun(torchPython, t, batch, steps, warmup);
+      if (typeof m === 'string') skipped.push(`torch (${t} threads): ${m}`);
+      else rows.push(m);
+    }
+  }
+  for (const s of skipped) console.log(s);
   if (rows.length === 0) return;
-  const fastest = Math.min(...rows.map((r) => r.stepMs));
-  const header = ['backend', 'step ms (median)', 'samples/s', 'head ms', 'head share', 'vs fastest', 'device'];
-  const table = rows.map((r) => [r.backend, r.stepMs.toFixed(1), r.samplesPerSec.toFixed(0), r.headMs.toFixed(2), `${(r.headShare * 100).toFixed(1)}%`, `${(r.stepMs / fastest).toFixed(1)}×`, r.device]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
-  console.log(fmt(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const t of table) console.log(fmt(t));
+
+  const torchAt = (t: number | null, bs: number) => rows.find((r) => r.system.startsWith('PyTorch') && r.threads === t && r.batch === bs);
+  console.log(`\nbatch ${batch}:`);
+  printTable(
+    ['system', 'threads', 'step ms', 'samples/s', 'vs PyTorch, same threads', 'head ms', 'device'],
+    rows.map((r) => {
+      const ref = torchAt(r.threads, batch);
+      return [
+        r.system,
+        r.threads === null ? '-' : String(r.threads),
+        r.stepMs.toFixed(1),
+        ((r.batch / r.stepMs) * 1000).toFixed(0),
+        ref ? `${(r.stepMs / ref.stepMs).toFixed(2)}×` : 'n/a',
+        r.headMs !== undefined ? `${r.headMs.toFixed(2)} (${((100 * r.headMs) / r.stepMs).toFixed(1)}%)` : '-',
+        r.device,
+      ];
+    }),
+  );
+
+  if (values.profile) {
+    for (const r of rows.filter((x) => x.kernels)) {
+      const total = r.kernels!.reduce((a, k) => a + k.ms, 0);
+      console.log(`\nprofile, ${r.system} (${r.threads ?? '-'} threads), one step, ${total.toFixed(1)} ms of kernel time; top 10:`);
+      printTable(['kernel', 'ms', 'share', 'calls'], r.kernels!.slice(0, 10).map((k) => [k.name, k.ms.toFixed(1), `${((100 * k.ms) / total).toFixed(1)}%`, String(k.calls)]));
+    }
+  }
+
+  if (batches.length > 0 && backends.includes('wasm')) {
+    const t = Math.max(...threads);
+    const few = Math.min(steps, 10);
+    const scaling: string[][] = [];
+    const wasmRow = ['tfjs wasm'];
+    const torchRow = ['PyTorch'];
+    for (const bs of batches) {
+      const m = tfjsRun('wasm', t, { batch: bs, steps: few, warmup: Math.min(warmup, 2), profile: false, head: false });
+      wasmRow.push(typeof m === 'string' ? 'failed' : m.stepMs.toFixed(1));
+      if (torchPython) {
+        const tm = torchRun(torchPython, t, bs, few, Math.min(warmup, 2));
+        torchRow.push(typeof tm === 'string' ? 'failed' : tm.stepMs.toFixed(1));
+        if (typeof m !== 'string' && typeof tm !== 'string') wasmRow[wasmRow.length - 1] += ` (${(m.stepMs / tm.stepMs).toFixed(2)}×)`;
+      }
+    }
+    scaling.push(wasmRow);
+    if (torchPython) scaling.push(torchRow);
+    console.log(`\nstep ms by batch size (${t} threads, median of ${few} steps; in brackets: vs PyTorch):`);
+    printTable(['system', ...batches.map((b) => `batch ${b}`)], scaling);
+  }
 }
 
 main().catch((e: Error) => {
