@@ -51,6 +51,7 @@ interface Measurement {
   device: string;
   headMs?: number;
   kernels?: StepResult['kernels'];
+  trainerSamplesPerSec?: number;
 }
 
 /** Runs one tfjs measurement in a child process; returns it or why it could not run. */
@@ -73,6 +74,7 @@ function tfjsRun(backend: string, threads: number, req: StepRequest): Measuremen
     device: res.device,
     headMs: res.headMs ? median(res.headMs) : undefined,
     kernels: res.kernels,
+    trainerSamplesPerSec: res.trainerSamplesPerSec,
   };
 }
 
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
 
   const rows: Measurement[] = [];
   const skipped: string[] = [];
-  const req: StepRequest = { batch, steps, warmup, profile: values.profile, head: true };
+  const req: StepRequest = { batch, steps, warmup, profile: values.profile, head: true, trainer: true };
   for (const b of backends) {
     const counts = b === 'wasm' ? threads : [Math.min(8, cores)];
     for (const t of counts) {
@@ -186,6 +188,18 @@ async function main(): Promise<void> {
       ];
     }),
   );
+
+  const withTrainer = rows.filter((r) => r.trainerSamplesPerSec !== undefined);
+  if (withTrainer.length > 0) {
+    console.log(`\nthe library's train() on the same model and step (one epoch of ${steps} steps after a warm-up epoch):`);
+    printTable(
+      ['system', 'threads', 'train() samples/s', 'bench samples/s', 'train() / bench'],
+      withTrainer.map((r) => {
+        const bench = (r.batch / r.stepMs) * 1000;
+        return [r.system, r.threads === null ? '-' : String(r.threads), r.trainerSamplesPerSec!.toFixed(0), bench.toFixed(0), `${((100 * r.trainerSamplesPerSec!) / bench).toFixed(1)}%`];
+      }),
+    );
+  }
 
   if (values.profile) {
     for (const r of rows.filter((x) => x.kernels)) {

@@ -10,6 +10,31 @@ import * as tf from '@tensorflow/tfjs';
 import { useBestBackend } from '../backend';
 import { arcFace } from '../losses';
 import { referenceNet } from '../models';
+import { train } from '../train';
+
+/**
+ * samples/s of the library's trainer on the bench's model and step: random images of 10 classes,
+ * one warm-up epoch of `warmup` steps (at least 1), then one timed epoch of `steps` steps.
+ */
+async function trainerSpeed(req: StepRequest): Promise<number> {
+  const n = req.batch * req.steps;
+  const x = new Float32Array(n * 28 * 28);
+  let r = 12345;
+  for (let i = 0; i < x.length; i++) {
+    r = (Math.imul(r, 1103515245) + 12345) >>> 0;
+    x[i] = r / 2 ** 32;
+  }
+  const y = Int32Array.from({ length: n }, (_, i) => i % 10);
+  const spec = { name: 'reference' as const, inputShape: [28, 28, 1] as [number, number, number], embeddingDim: 2, seed: 1 };
+  const model = referenceNet(spec);
+  const head = arcFace({ numClasses: 10, embeddingDim: 2, s: 64, m: 0.5 });
+  const data = { x, y, shape: [28, 28, 1] as [number, number, number] };
+  await train({ model, backbone: spec, loss: head, data, epochs: 1, batchSize: req.batch, maxStepsPerEpoch: Math.max(1, req.warmup), progress: 'none' });
+  const res = await train({ model, backbone: spec, loss: head, data, epochs: 1, batchSize: req.batch, maxStepsPerEpoch: req.steps, progress: 'none' });
+  model.dispose();
+  head.dispose();
+  return res.history[0].samplesPerSec;
+}
 
 export interface StepRequest {
   batch: number;
@@ -19,6 +44,8 @@ export interface StepRequest {
   profile: boolean;
   /** Time the ArcFace head's own forward + backward. */
   head: boolean;
+  /** Also run the library's `train()` on the same model and step, for its samples/s. */
+  trainer?: boolean;
 }
 
 export interface KernelTime {
@@ -36,6 +63,8 @@ export interface StepResult {
   headMs?: number[];
   /** Kernels of one step, by total time, longest first. */
   kernels?: KernelTime[];
+  /** samples/s of `train()` over `steps` steps of one epoch, after a warm-up epoch. */
+  trainerSamplesPerSec?: number;
 }
 
 function timeSteps(n: number, warmup: number, fn: () => void): number[] {
@@ -79,6 +108,7 @@ export async function measureStep(req: StepRequest): Promise<StepResult> {
     });
     emb.dispose();
   }
+  if (req.trainer) out.trainerSamplesPerSec = await trainerSpeed(req);
   if (req.profile) {
     const info = await tf.profile(() => step());
     const byName = new Map<string, KernelTime>();

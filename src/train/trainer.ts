@@ -82,7 +82,11 @@ export interface TrainOptions {
   resume?: string;
   /** Extra facts recorded in the checkpoint (dataset, classes, ...). */
   meta?: Record<string, unknown>;
-  /** Compute batch accuracy every n steps (classifier heads; default 10). */
+  /**
+   * Batch accuracy every n steps (classifier heads; default 1, 0 turns it off). It is read from
+   * the training step's own embeddings (class scores under the weights of that step), so it
+   * costs one small [batch × classes] product, not a forward pass.
+   */
   accuracyEvery?: number;
   onEpochEnd?: (row: EpochRow) => void;
 }
@@ -192,7 +196,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 
   const reporter = new ProgressReporter(opts.progress ?? 'auto');
-  const accuracyEvery = opts.accuracyEvery ?? 10;
+  const accuracyEvery = opts.accuracyEvery ?? 1;
+  if (!(Number.isInteger(accuracyEvery) && accuracyEvery >= 0)) throw new Error(`train: accuracyEvery must be an integer ≥ 0, got ${accuracyEvery}`);
   const checkpointFile = opts.runDir ? path.join(opts.runDir, 'checkpoint.json') : undefined;
   loss.training = true;
 
@@ -211,13 +216,26 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const { xb, yb } = gatherBatch(data, idx);
       let value = NaN;
       let gradNorm = NaN;
+      const wantAccuracy = !pairLoss && accuracyEvery > 0 && s % accuracyEvery === 0;
+      let emb: tf.Tensor2D | null = null;
       try {
         const { value: v, grads } = optimizer.computeGradients(() => {
-          const emb = model.apply(xb, { training: true }) as tf.Tensor2D;
-          return loss.compute(emb, yb);
+          const e = model.apply(xb, { training: true }) as tf.Tensor2D;
+          if (wantAccuracy) emb = tf.keep(e);
+          return loss.compute(e, yb);
         }, vars);
-        value = v.dataSync()[0];
-        gradNorm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+        // One read for the loss, the gradient norm and (with the step's own embeddings, under the
+        // class weights of this step) the batch accuracy.
+        const stats = tf.tidy(() => {
+          const parts = [tf.reshape(v, [1]), tf.reshape(tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))), [1])];
+          if (emb) {
+            const scores = classScores(loss as ClassifierHead, emb);
+            parts.push(tf.reshape(tf.mean(tf.cast(tf.equal(tf.argMax(scores, 1), tf.tensor1d(yb, 'int32')), 'float32')), [1]));
+          }
+          return tf.concat(parts).dataSync();
+        });
+        value = stats[0];
+        gradNorm = stats[1];
         if (Number.isFinite(value) && Number.isFinite(gradNorm)) optimizer.applyGradients(grads);
         tf.dispose([v, ...Object.values(grads)]);
         if (!Number.isFinite(value) || !Number.isFinite(gradNorm)) {
@@ -226,15 +244,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           throw new TrainingDivergedError(epoch, step, value,
             `loss = ${value}, gradient norm = ${gradNorm}. Try a lower learning rate (now ${lr.toPrecision(3)})${sm ? `, or check the loss's scale and margin (${sm})` : ''}, and check the inputs for NaN`);
         }
-        if (!pairLoss && accuracyEvery > 0 && s % accuracyEvery === 0) {
-          accSum += tf.tidy(() => {
-            const scores = classScores(loss as ClassifierHead, model.apply(xb, { training: false }) as tf.Tensor2D);
-            return tf.mean(tf.cast(tf.equal(tf.argMax(scores, 1), tf.tensor1d(yb, 'int32')), 'float32')).dataSync()[0];
-          });
+        if (emb) {
+          accSum += stats[2];
           accCount++;
         }
       } finally {
         xb.dispose();
+        if (emb) (emb as tf.Tensor).dispose();
       }
       loss.step();
       step++;
