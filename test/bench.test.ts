@@ -1,0 +1,61 @@
+/**
+ * `npm run bench` end to end at a tiny size: it measures, prints the tables, compares train()
+ * with the bench, and says in one line why PyTorch is skipped when no Python with torch is given.
+ * (Speed itself is never asserted.)
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { ROOT } from './helpers/paths';
+
+function bench(args: string[]) {
+  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', 'index.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+}
+
+test('bench: wasm rows per thread count, train() comparison, profile, and a one-line torch skip', () => {
+  const r = bench(['--steps', '2', '--warmup', '1', '--backends', 'wasm', '--threads', '1,2', '--batches', 'none', '--profile', '--python', '/nonexistent/python3']);
+  assert.equal(r.status, 0, r.stderr);
+  const out = r.stdout;
+  assert.match(out, /^torch: skipped: no python3 with torch \(\/nonexistent\/python3: .*\); on Debian: apt-get install python3-torch$/m);
+  assert.match(out, /^tfjs wasm\s+1\s+\d+\.\d\s+\d+\s+n\/a\s+.*1 thread$/m);
+  assert.match(out, /^tfjs wasm\s+2\s+\d+\.\d\s+\d+\s+n\/a\s+.*2 threads$/m);
+  assert.match(out, /the library's train\(\) on the same model and step/);
+  assert.match(out, /^tfjs wasm\s+2\s+\d+\s+\d+\s+\d+\.\d%$/m);
+  const profile = out.split('profile, tfjs wasm (2 threads)')[1] ?? '';
+  assert.match(profile, /^Conv2DBackpropFilter\s+\d/m, 'the profile lists the filter gradient');
+  assert.match(profile, /^Conv2D\s+\d/m);
+});
+
+test('bench: --help, and bad flags are errors that name the value', () => {
+  const h = bench(['--help']);
+  assert.equal(h.status, 0);
+  assert.match(h.stdout, /^usage: npm run bench -- \[flags\]/);
+  assert.match(h.stdout, /--threads a,b/);
+  const a = bench(['--threads', '0']);
+  assert.notEqual(a.status, 0);
+  assert.match(a.stderr, /--threads must be a positive integer, got "0"/);
+  const b = bench(['--backends', 'webgl']);
+  assert.match(b.stderr, /--backends: "webgl" is not a backend; expected tensorflow, wasm or cpu/);
+  const c = bench(['--threads', '9']);
+  assert.match(c.stderr, /--threads: 9 is more than the 8 threads tfjs-backend-wasm can use/);
+});
+
+test('bench/torch_reference.py runs the same step (when a python3 with torch is installed)', (t) => {
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    t.skip('no /usr/bin/python3 with torch here (apt-get install python3-torch); CI does not need it');
+    return;
+  }
+  const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'bench', 'torch_reference.py'), '--threads', '1', '--batch', '16', '--steps', '2', '--warmup', '1'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const res = JSON.parse(r.stdout.trim());
+  assert.equal(res.system, 'torch');
+  assert.equal(res.threads, 1);
+  assert.equal(res.batch, 16);
+  assert.equal(res.step_ms.length, 2);
+  assert.ok(res.step_ms.every((v: number) => v > 0));
+  const bad = spawnSync('/usr/bin/python3', [path.join(ROOT, 'bench', 'torch_reference.py'), '--threads', '0'], { encoding: 'utf8' });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--threads must be >= 1, got 0/);
+});
