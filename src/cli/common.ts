@@ -13,7 +13,7 @@ export interface FlagSpec {
 export class UsageError extends Error {}
 
 /** Parses argv strictly: unknown flags and missing values are errors naming the flag. */
-export function parseFlags(argv: string[], flags: Record<string, FlagSpec>, usage: string): Record<string, string | boolean | undefined> {
+export function parseFlags(argv: string[], flags: Record<string, FlagSpec>, usage: string, given?: Set<string>): Record<string, string | boolean | undefined> {
   const options = Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, { type: v.type }])) as Record<string, { type: 'string' | 'boolean' }>;
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -25,6 +25,7 @@ export function parseFlags(argv: string[], flags: Record<string, FlagSpec>, usag
     console.log(helpText(usage, flags));
     process.exit(0);
   }
+  if (given) for (const [k, v] of Object.entries(values)) if (v !== undefined) given.add(k);
   for (const [k, v] of Object.entries(flags)) if (values[k] === undefined && v.default !== undefined) values[k] = v.default;
   return values;
 }
@@ -76,6 +77,14 @@ export interface SplitMeta {
 
 export function makeSplit(meta: SplitMeta): OpenSetSplit {
   const { train, test } = loadDataset(meta.dataset);
+  const present = new Set(Array.from(train.y));
+  const count = present.size;
+  for (const [flag, list] of [['seen', meta.seen], ['unseen', meta.unseen]] as const) {
+    const missing = list.filter((c) => !present.has(c));
+    if (missing.length) {
+      throw new UsageError(`--${flag} names class${missing.length > 1 ? 'es' : ''} ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}, but ${meta.dataset} has ${count} classes (0-${count - 1})`);
+    }
+  }
   return openSetSplit(train, test, { seen: meta.seen, unseen: meta.unseen.length ? meta.unseen : undefined, seed: meta.seed, trainPerClass: meta.trainPerClass, testPerClass: meta.testPerClass });
 }
 

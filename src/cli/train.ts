@@ -5,7 +5,8 @@ import * as path from 'path';
 import { useBestBackend } from '../backend';
 import { createLoss, LOSS_NAMES, PAIR_LOSSES, LossName } from '../losses';
 import { BACKBONES, BackboneSpec, buildBackbone, BackboneName } from '../models';
-import { readCheckpoint, train } from '../train';
+import { CheckpointData, readCheckpoint, train } from '../train';
+import { writeFileAtomic } from '../util/fs';
 import { classes, FlagSpec, makeSplit, num, parseFlags, runMain, UsageError } from './common';
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -35,11 +36,93 @@ const FLAGS: Record<string, FlagSpec> = {
   'max-steps': { type: 'string', help: 'cap on steps per epoch' },
   seed: { type: 'string', help: 'seed for split, init and shuffling', default: '1' },
   run: { type: 'string', help: 'run folder for checkpoint.json and history.csv (default runs/<loss>-<time>)' },
-  resume: { type: 'boolean', help: 'continue the run in --run from its checkpoint' },
+  resume: { type: 'boolean', help: 'continue the run in --run from its checkpoint (flags not given are taken from it)' },
+  overwrite: { type: 'boolean', help: 'train into an existing run folder, replacing its checkpoint and history' },
 };
 
+/** Where each resumable flag's value sits in a checkpoint, as the CLI would spell it. */
+function checkpointFlags(ck: CheckpointData): Record<string, string | undefined> {
+  const c = ck.config as Record<string, unknown>;
+  const l = ck.loss as Record<string, unknown>;
+  const str = (x: unknown) => (x === undefined || x === null ? undefined : Array.isArray(x) ? x.join(',') : String(x));
+  const schedule = (c.schedule ?? {}) as { type?: string; warmupSteps?: number };
+  return {
+    loss: str(c.lossName ?? l.loss),
+    dataset: str(c.dataset),
+    seen: str(c.seen),
+    unseen: str(c.unseen),
+    backbone: str(ck.backbone.name),
+    width: str(ck.backbone.width ?? 1),
+    dim: str(ck.backbone.embeddingDim),
+    batch: str(c.batchSize),
+    optimizer: str(c.optimizer),
+    lr: str(c.lr),
+    momentum: str(c.momentum),
+    schedule: str(schedule.type),
+    warmup: str(schedule.warmupSteps ?? 0),
+    seed: str(c.seed),
+    'train-per-class': str(c.trainPerClass),
+    'max-steps': str(c.maxStepsPerEpoch),
+    s: str(l.s),
+    m: str(l.m),
+    m1: str(l.m1),
+    m2: str(l.m2),
+    m3: str(l.m3),
+    K: str(l.K ?? l.subCenters),
+    margin: str(l.margin),
+    miner: str(l.miner),
+  };
+}
+
+/** Same value as the CLI would read it: class lists expanded, numbers compared as numbers. */
+function sameFlagValue(flag: string, a: string, b: string): boolean {
+  if (flag === 'seen' || flag === 'unseen') return classes(a, flag).join(',') === classes(b, flag).join(',');
+  if (a.trim() !== '' && b.trim() !== '' && Number.isFinite(Number(a)) && Number.isFinite(Number(b))) return Number(a) === Number(b);
+  return a === b;
+}
+
+/**
+ * With --resume, checks the flags given against the checkpoint (every conflict listed) and
+ * fills the flags not given from it.
+ */
+function resumeFlags(v: Record<string, string | boolean | undefined>, given: Set<string>, ck: CheckpointData, file: string): void {
+  const stored = checkpointFlags(ck);
+  const conflicts: string[] = [];
+  for (const [flag, value] of Object.entries(stored)) {
+    if (given.has(flag)) {
+      if (value === undefined || !sameFlagValue(flag, String(v[flag]), value)) conflicts.push(`--${flag} ${v[flag]} (the checkpoint has ${value === undefined ? 'none' : value})`);
+    } else if (value !== undefined) {
+      v[flag] = value;
+    }
+  }
+  if (conflicts.length) {
+    throw new UsageError(`--resume: these flags differ from the run in ${file}:\n  ${conflicts.join('\n  ')}\nDrop them to continue the run as it was, or start a new run (another --run folder, or --overwrite).`);
+  }
+}
+
+function writeHistory(runDir: string, rows: Array<Record<string, number>>): void {
+  if (rows.length === 0) return;
+  const keys = Object.keys(rows[0]);
+  const csv = [keys.join(','), ...rows.map((r) => keys.map((k) => r[k]).join(','))].join('\n') + '\n';
+  writeFileAtomic(path.join(runDir, 'history.csv'), csv);
+}
+
 async function main(): Promise<void> {
-  const v = parseFlags(process.argv.slice(2), FLAGS, 'usage: npm run train -- [flags]\nTrains a backbone with a loss on the seen classes of an open-set split and writes a checkpoint.');
+  const given = new Set<string>();
+  const v = parseFlags(process.argv.slice(2), FLAGS, 'usage: npm run train -- [flags]\nTrains a backbone with a loss on the seen classes of an open-set split and writes a checkpoint.', given);
+  if (v.resume && v.overwrite) throw new UsageError('--resume and --overwrite contradict each other: --resume continues the run, --overwrite replaces it');
+  if (v.resume && typeof v.run !== 'string') throw new UsageError('--resume needs --run DIR, the folder of the run to continue');
+  const runDir = path.resolve(typeof v.run === 'string' ? v.run : path.join('runs', `${String(v.loss)}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  const resumeFile = v.resume ? path.join(runDir, 'checkpoint.json') : undefined;
+  if (resumeFile && !fs.existsSync(resumeFile)) throw new UsageError(`--resume: no checkpoint in ${runDir}`);
+  if (!v.resume && !v.overwrite && fs.existsSync(runDir)) {
+    const existing = ['checkpoint.json', 'history.csv'].filter((f) => fs.existsSync(path.join(runDir, f)));
+    if (existing.length) {
+      throw new UsageError(`run folder ${runDir} already holds a run (${existing.join(', ')}); nothing was changed. Continue it with --resume, replace it with --overwrite, or choose another --run folder.`);
+    }
+  }
+  const resumed = resumeFile ? readCheckpoint(resumeFile) : undefined;
+  if (resumed) resumeFlags(v, given, resumed, resumeFile!);
   const lossName = String(v.loss);
   if (!(LOSS_NAMES as readonly string[]).includes(lossName)) throw new UsageError(`--loss ${JSON.stringify(lossName)}: expected one of ${LOSS_NAMES.join(', ')}`);
   const backboneName = String(v.backbone);
@@ -48,9 +131,6 @@ async function main(): Promise<void> {
   const seed = num(v, 'seed', { int: true, min: 0 })!;
   const seen = classes(String(v.seen), 'seen');
   const unseen = typeof v.unseen === 'string' ? classes(v.unseen, 'unseen') : [];
-  const runDir = path.resolve(typeof v.run === 'string' ? v.run : path.join('runs', `${lossName}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
-  const resumeFile = v.resume ? path.join(runDir, 'checkpoint.json') : undefined;
-  if (resumeFile && !fs.existsSync(resumeFile)) throw new UsageError(`--resume: no checkpoint in ${runDir}`);
 
   const report = await useBestBackend();
   const meta = {
@@ -62,13 +142,11 @@ async function main(): Promise<void> {
   const params: Record<string, unknown> = { numClasses: seen.length, embeddingDim: dim, seed };
   for (const k of ['s', 'm', 'm1', 'm2', 'm3', 'K', 'margin']) if (v[k] !== undefined) params[k] = num(v, k);
   if (v.miner !== undefined) params.miner = v.miner;
-  if (resumeFile) {
-    const old = readCheckpoint(resumeFile);
-    Object.assign(params, old.loss);
-  }
+  if (resumed) Object.assign(params, resumed.loss);
   const loss = createLoss(lossName, params as never);
   const model = buildBackbone(spec);
   console.log(`training ${lossName} on ${meta.dataset} classes ${seen.join(',')} (${split.train.y.length} images), unseen ${split.unseenClasses.join(',')}; backbone ${backboneName}, dim ${dim}; run ${runDir}`);
+  const rows: Array<Record<string, number>> = resumed ? [...(resumed.history as Array<Record<string, number>>)] : [];
   const result = await train({
     model, backbone: spec, loss,
     data: { x: split.train.x, y: split.train.localY, shape: split.train.shape },
@@ -82,11 +160,14 @@ async function main(): Promise<void> {
     maxStepsPerEpoch: num(v, 'max-steps', { int: true, min: 1 }),
     runDir,
     resume: resumeFile,
-    meta: { ...meta, unseen: split.unseenClasses, backend: report.line, pairLoss: (PAIR_LOSSES as readonly string[]).includes(lossName as LossName) },
+    meta: { ...meta, lossName, unseen: split.unseenClasses, backend: report.line, pairLoss: (PAIR_LOSSES as readonly string[]).includes(lossName as LossName) },
+    // history.csv after every epoch (the checkpoint is written just before), not only at the end.
+    onEpochEnd: (row) => {
+      rows.push(row);
+      writeHistory(runDir, rows);
+    },
   });
-  const keys = Object.keys(result.history[0] ?? {});
-  const csv = [keys.join(','), ...result.history.map((r) => keys.map((k) => r[k]).join(','))].join('\n') + '\n';
-  fs.writeFileSync(path.join(runDir, 'history.csv'), csv);
+  writeHistory(runDir, result.history);
   console.log(`wrote ${result.checkpoint} and ${path.join(runDir, 'history.csv')}`);
   console.log(`evaluate with: npm run eval -- --run ${path.relative(process.cwd(), runDir) || '.'}`);
 }

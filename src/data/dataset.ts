@@ -97,15 +97,25 @@ export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name):
 }
 
 /** Parses "0-4", "0,2,5" or "0-2,7" into class indices. */
+/** The most classes a class list may name (far above any shipped data set; guards against typos like 0-5000000). */
+export const MAX_CLASS_LIST = 100_000;
+
 export function parseClassList(spec: string): number[] {
   const out: number[] = [];
+  const have = new Set<number>();
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) throw new Error(`class list "${spec}": "${part}" is not a class index or a range like 0-4`);
     const a = Number(m[1]);
     const b = m[2] !== undefined ? Number(m[2]) : a;
     if (b < a) throw new Error(`class list "${spec}": range ${part} runs backwards`);
-    for (let c = a; c <= b; c++) if (!out.includes(c)) out.push(c);
+    if (b - a + 1 + out.length > MAX_CLASS_LIST) throw new Error(`class list "${spec}": ${part} names ${b - a + 1} classes; at most ${MAX_CLASS_LIST} are allowed (a typo?)`);
+    for (let c = a; c <= b; c++) {
+      if (!have.has(c)) {
+        have.add(c);
+        out.push(c);
+      }
+    }
   }
   if (out.length === 0) throw new Error(`class list "${spec}" is empty`);
   return out;

@@ -22,6 +22,8 @@ export interface VerificationPairs {
 export function verificationPairs(labels: ArrayLike<number>, opts: { folds?: number; perFold?: number; seed?: number } = {}): VerificationPairs {
   const folds = opts.folds ?? 10;
   const perFold = opts.perFold ?? 300;
+  if (!(Number.isInteger(folds) && folds >= 1)) throw new Error(`verificationPairs: folds must be a positive integer, got ${folds}`);
+  if (!(Number.isInteger(perFold) && perFold >= 1)) throw new Error(`verificationPairs: perFold must be a positive integer, got ${perFold}`);
   const rng = new Rng(opts.seed ?? 0);
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < labels.length; i++) {
@@ -37,7 +39,11 @@ export function verificationPairs(labels: ArrayLike<number>, opts: { folds?: num
   const total = folds * perFold;
   let maxSame = 0;
   for (const c of multi) maxSame += (byClass.get(c)!.length * (byClass.get(c)!.length - 1)) / 2;
-  if (maxSame < total) throw new Error(`verificationPairs: ${total} same pairs requested but only ${maxSame} exist`);
+  if (maxSame < total) throw new Error(`verificationPairs: ${total} same pairs requested (${folds} folds × ${perFold}) but only ${maxSame} exist; ask for fewer pairs per fold or give more images per class`);
+  let sameAll = 0;
+  for (const c of classes) sameAll += (byClass.get(c)!.length * (byClass.get(c)!.length - 1)) / 2;
+  const maxDifferent = (n * (n - 1)) / 2 - sameAll;
+  if (maxDifferent < total) throw new Error(`verificationPairs: ${total} different-identity pairs requested (${folds} folds × ${perFold}) but only ${maxDifferent} exist; ask for fewer pairs per fold or give more classes`);
   const seen = new Set<string>();
   const key = (i: number, j: number) => (i < j ? `${i},${j}` : `${j},${i}`);
   const a: number[] = [];

@@ -22,9 +22,16 @@ function counts(same: ArrayLike<number | boolean>): { pos: number; neg: number }
   return { pos, neg: same.length - pos };
 }
 
-function checkScores(scores: ArrayLike<number>, same: ArrayLike<number | boolean>, what: string): void {
+/** Equal lengths and finite scores (a NaN score would also stall the tie loops below). */
+function checkFiniteScores(scores: ArrayLike<number>, same: ArrayLike<number | boolean>, what: string): void {
   if (scores.length !== same.length) throw new Error(`${what}: ${scores.length} scores but ${same.length} labels`);
-  for (let i = 0; i < scores.length; i++) if (!Number.isFinite(scores[i])) throw new Error(`${what}: score ${i} is ${scores[i]}`);
+  for (let i = 0; i < scores.length; i++) {
+    if (!Number.isFinite(scores[i])) throw new Error(`${what}: score ${i} is ${scores[i]}; scores must be finite numbers (NaN embeddings from a diverged model?)`);
+  }
+}
+
+function checkScores(scores: ArrayLike<number>, same: ArrayLike<number | boolean>, what: string): void {
+  checkFiniteScores(scores, same, what);
   const { pos, neg } = counts(same);
   if (pos === 0 || neg === 0) throw new Error(`${what}: needs both genuine and impostor pairs (got ${pos} genuine, ${neg} impostor)`);
 }
@@ -104,6 +111,7 @@ export function tarAtFar(curve: RocCurve, targets: number[] = [1e-1, 1e-2, 1e-3,
 
 /** Best accuracy threshold on a set of pairs: accept score ≥ t. Returns threshold and accuracy. */
 export function bestThreshold(scores: ArrayLike<number>, same: ArrayLike<number | boolean>): { threshold: number; accuracy: number } {
+  checkFiniteScores(scores, same, 'bestThreshold');
   const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
   const { neg } = counts(same);
   const n = scores.length;
@@ -174,6 +182,8 @@ export function kFoldAccuracy(scores: ArrayLike<number>, same: ArrayLike<number 
 
 /** Rows of a flat [n, d] array scaled to unit length (zero rows stay zero). */
 export function normalizeRows(emb: Float32Array | Float64Array, d: number): Float64Array {
+  if (!(Number.isInteger(d) && d >= 1)) throw new Error(`normalizeRows: the embedding dimension must be a positive integer, got ${d}`);
+  if (emb.length % d !== 0) throw new Error(`normalizeRows: ${emb.length} values are not a whole number of ${d}-dimensional embeddings`);
   const n = emb.length / d;
   const out = new Float64Array(emb.length);
   for (let i = 0; i < n; i++) {

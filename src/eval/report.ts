@@ -51,6 +51,10 @@ export interface EvalOptions {
 
 /** Evaluates embeddings `emb` [n·dim] with labels. */
 export function evaluateEmbeddings(emb: Float32Array, dim: number, labels: Int32Array, opts: EvalOptions = {}): EvalReport {
+  if (!(Number.isInteger(dim) && dim >= 1)) throw new Error(`evaluateEmbeddings: dim must be a positive integer, got ${dim}`);
+  if (emb.length !== labels.length * dim) {
+    throw new Error(`evaluateEmbeddings: ${emb.length} embedding values do not match ${labels.length} labels × dim ${dim} (= ${labels.length * dim})`);
+  }
   const u = normalizeRows(emb, dim);
   const folds = opts.folds ?? 10;
   const pairs = verificationPairs(labels, { folds, perFold: opts.perFold ?? 300, seed: opts.seed ?? 0 });

@@ -92,7 +92,15 @@ export async function saveCheckpoint(input: SaveInput): Promise<void> {
     lossState,
     optimizer,
   };
-  writeFileAtomic(input.file, JSON.stringify(data));
+  writeFileAtomic(input.file, JSON.stringify(data), {
+    verify: (bytes) => {
+      try {
+        JSON.parse(bytes.toString('utf8'));
+      } catch (e) {
+        throw new Error(`checkpoint ${input.file}: the written copy does not parse (${(e as Error).message}); the previous checkpoint is kept`);
+      }
+    },
+  });
 }
 
 /** Reads and validates a checkpoint file (no tensors created yet). */

@@ -196,92 +196,104 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 
   const reporter = new ProgressReporter(opts.progress ?? 'auto');
+  const trainableSet = new Set<tf.Variable>(loss.trainableVariables);
+  const stateVars = Object.values(loss.stateDict()).filter((v) => !trainableSet.has(v));
   const accuracyEvery = opts.accuracyEvery ?? 1;
   if (!(Number.isInteger(accuracyEvery) && accuracyEvery >= 0)) throw new Error(`train: accuracyEvery must be an integer ≥ 0, got ${accuracyEvery}`);
   const checkpointFile = opts.runDir ? path.join(opts.runDir, 'checkpoint.json') : undefined;
   loss.training = true;
 
-  for (let epoch = startEpoch; epoch <= opts.epochs; epoch++) {
-    const t0 = Date.now();
-    const order = pk ? null : (rng.shuffle(Array.from({ length: n }, (_, i) => i)) as number[]);
-    const pkList = pk ? pkBatches(data.y, pk.P, pk.K, rng.int(2 ** 31)) : null;
-    let lossSum = 0;
-    let accSum = 0;
-    let accCount = 0;
-    let seen = 0;
-    for (let s = 0; s < stepsPerEpoch; s++) {
-      const lr = learningRateAt(lr0, schedule, step, stepsPerEpoch, totalSteps);
-      setLearningRate(optimizer, lr);
-      const idx = pkList ? pkList[s] : order!.slice(s * batchSize, Math.min(n, (s + 1) * batchSize));
-      const { xb, yb } = gatherBatch(data, idx);
-      let value = NaN;
-      let gradNorm = NaN;
-      const wantAccuracy = !pairLoss && accuracyEvery > 0 && s % accuracyEvery === 0;
-      let emb: tf.Tensor2D | null = null;
-      try {
-        const { value: v, grads } = optimizer.computeGradients(() => {
-          const e = model.apply(xb, { training: true }) as tf.Tensor2D;
-          if (wantAccuracy) emb = tf.keep(e);
-          return loss.compute(e, yb);
-        }, vars);
-        // One read for the loss, the gradient norm and (with the step's own embeddings, under the
-        // class weights of this step) the batch accuracy.
-        const stats = tf.tidy(() => {
-          const parts = [tf.reshape(v, [1]), tf.reshape(tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))), [1])];
-          if (emb) {
-            const scores = classScores(loss as ClassifierHead, emb);
-            parts.push(tf.reshape(tf.mean(tf.cast(tf.equal(tf.argMax(scores, 1), tf.tensor1d(yb, 'int32')), 'float32')), [1]));
+  try {
+    for (let epoch = startEpoch; epoch <= opts.epochs; epoch++) {
+      const t0 = Date.now();
+      const order = pk ? null : (rng.shuffle(Array.from({ length: n }, (_, i) => i)) as number[]);
+      const pkList = pk ? pkBatches(data.y, pk.P, pk.K, rng.int(2 ** 31)) : null;
+      let lossSum = 0;
+      let accSum = 0;
+      let accCount = 0;
+      let seen = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const lr = learningRateAt(lr0, schedule, step, stepsPerEpoch, totalSteps);
+        setLearningRate(optimizer, lr);
+        const idx = pkList ? pkList[s] : order!.slice(s * batchSize, Math.min(n, (s + 1) * batchSize));
+        const { xb, yb } = gatherBatch(data, idx);
+        let value = NaN;
+        let gradNorm = NaN;
+        const wantAccuracy = !pairLoss && accuracyEvery > 0 && s % accuracyEvery === 0;
+        let emb: tf.Tensor2D | null = null;
+        // Running state the loss updates during its forward pass (CurricularFace t, AdaFace norm
+        // statistics, center-loss centres): kept (clones share the data, no copy) so that a
+        // rejected step can put it back.
+        const before = stateVars.map((v) => tf.clone(v));
+        try {
+          const { value: v, grads } = optimizer.computeGradients(() => {
+            const e = model.apply(xb, { training: true }) as tf.Tensor2D;
+            if (wantAccuracy) emb = tf.keep(e);
+            return loss.compute(e, yb);
+          }, vars);
+          // One read for the loss, the gradient norm and (with the step's own embeddings, under the
+          // class weights of this step) the batch accuracy.
+          const stats = tf.tidy(() => {
+            const parts = [tf.reshape(v, [1]), tf.reshape(tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))), [1])];
+            if (emb) {
+              const scores = classScores(loss as ClassifierHead, emb);
+              parts.push(tf.reshape(tf.mean(tf.cast(tf.equal(tf.argMax(scores, 1), tf.tensor1d(yb, 'int32')), 'float32')), [1]));
+            }
+            return tf.concat(parts).dataSync();
+          });
+          value = stats[0];
+          gradNorm = stats[1];
+          if (Number.isFinite(value) && Number.isFinite(gradNorm)) optimizer.applyGradients(grads);
+          tf.dispose([v, ...Object.values(grads)]);
+          if (!Number.isFinite(value) || !Number.isFinite(gradNorm)) {
+            stateVars.forEach((v, i) => v.assign(before[i]));
+            const cfg = loss.config();
+            const sm = ['s', 'm', 'm1', 'm2', 'm3'].filter((k) => k in cfg).map((k) => `${k} = ${cfg[k]}`).join(', ');
+            throw new TrainingDivergedError(epoch, step, value,
+              `loss = ${value}, gradient norm = ${gradNorm}. Try a lower learning rate (now ${lr.toPrecision(3)})${sm ? `, or check the loss's scale and margin (${sm})` : ''}, and check the inputs for NaN`);
           }
-          return tf.concat(parts).dataSync();
+          if (emb) {
+            accSum += stats[2];
+            accCount++;
+          }
+        } finally {
+          xb.dispose();
+          tf.dispose(before);
+          if (emb) (emb as tf.Tensor).dispose();
+        }
+        loss.step();
+        step++;
+        lossSum += value;
+        seen += idx.length;
+        const elapsed = (Date.now() - t0) / 1000;
+        const sps = seen / Math.max(elapsed, 1e-6);
+        const stepsLeft = (opts.epochs - epoch) * stepsPerEpoch + (stepsPerEpoch - s - 1);
+        reporter.update({
+          epoch, epochs: opts.epochs, step: s + 1, steps: stepsPerEpoch, loss: lossSum / (s + 1),
+          accuracy: accCount ? accSum / accCount : undefined, samplesPerSec: sps,
+          eta: (stepsLeft * elapsed) / (s + 1), extra: lossExtras(loss),
         });
-        value = stats[0];
-        gradNorm = stats[1];
-        if (Number.isFinite(value) && Number.isFinite(gradNorm)) optimizer.applyGradients(grads);
-        tf.dispose([v, ...Object.values(grads)]);
-        if (!Number.isFinite(value) || !Number.isFinite(gradNorm)) {
-          const cfg = loss.config();
-          const sm = ['s', 'm', 'm1', 'm2', 'm3'].filter((k) => k in cfg).map((k) => `${k} = ${cfg[k]}`).join(', ');
-          throw new TrainingDivergedError(epoch, step, value,
-            `loss = ${value}, gradient norm = ${gradNorm}. Try a lower learning rate (now ${lr.toPrecision(3)})${sm ? `, or check the loss's scale and margin (${sm})` : ''}, and check the inputs for NaN`);
-        }
-        if (emb) {
-          accSum += stats[2];
-          accCount++;
-        }
-      } finally {
-        xb.dispose();
-        if (emb) (emb as tf.Tensor).dispose();
+        // Let the event loop turn: notebook output (progress) is sent, interrupts are seen.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      loss.step();
-      step++;
-      lossSum += value;
-      seen += idx.length;
-      const elapsed = (Date.now() - t0) / 1000;
-      const sps = seen / Math.max(elapsed, 1e-6);
-      const stepsLeft = (opts.epochs - epoch) * stepsPerEpoch + (stepsPerEpoch - s - 1);
-      reporter.update({
-        epoch, epochs: opts.epochs, step: s + 1, steps: stepsPerEpoch, loss: lossSum / (s + 1),
-        accuracy: accCount ? accSum / accCount : undefined, samplesPerSec: sps,
-        eta: (stepsLeft * elapsed) / (s + 1), extra: lossExtras(loss),
-      });
-      // Let the event loop turn: notebook output (progress) is sent, interrupts are seen.
+      const seconds = (Date.now() - t0) / 1000;
+      const row: EpochRow = {
+        epoch, loss: lossSum / stepsPerEpoch, accuracy: accCount ? accSum / accCount : NaN,
+        lr: learningRateAt(lr0, schedule, step - 1, stepsPerEpoch, totalSteps), samplesPerSec: seen / seconds, seconds, ...lossExtras(loss),
+      };
+      history.push(row);
+      reporter.endEpoch({ epoch, epochs: opts.epochs, step: stepsPerEpoch, steps: stepsPerEpoch, loss: row.loss, accuracy: accCount ? row.accuracy : undefined, samplesPerSec: row.samplesPerSec, eta: (opts.epochs - epoch) * seconds, extra: lossExtras(loss) });
       await new Promise<void>((resolve) => setImmediate(resolve));
+      if (checkpointFile) {
+        await saveCheckpoint({ file: checkpointFile, model, backbone: opts.backbone, loss, optimizer, config: runConfig, epoch, step, rngState: rng.seedState, history: history as unknown as Array<Record<string, number>> });
+      }
+      opts.onEpochEnd?.(row);
     }
-    const seconds = (Date.now() - t0) / 1000;
-    const row: EpochRow = {
-      epoch, loss: lossSum / stepsPerEpoch, accuracy: accCount ? accSum / accCount : NaN,
-      lr: learningRateAt(lr0, schedule, step - 1, stepsPerEpoch, totalSteps), samplesPerSec: seen / seconds, seconds, ...lossExtras(loss),
-    };
-    history.push(row);
-    reporter.endEpoch({ epoch, epochs: opts.epochs, step: stepsPerEpoch, steps: stepsPerEpoch, loss: row.loss, accuracy: accCount ? row.accuracy : undefined, samplesPerSec: row.samplesPerSec, eta: (opts.epochs - epoch) * seconds, extra: lossExtras(loss) });
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (checkpointFile) {
-      await saveCheckpoint({ file: checkpointFile, model, backbone: opts.backbone, loss, optimizer, config: runConfig, epoch, step, rngState: rng.seedState, history: history as unknown as Array<Record<string, number>> });
-    }
-    opts.onEpochEnd?.(row);
+  } finally {
+    // Also after a diverged step: the same loss object can train again.
+    optimizer.dispose();
+    loss.training = false;
   }
-  optimizer.dispose();
-  loss.training = false;
   return {
     history,
     steps: step,

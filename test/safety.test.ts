@@ -1,0 +1,174 @@
+/**
+ * Nothing lost, nothing hangs: atomic writes that survive a full disk, run folders that are not
+ * overwritten unasked, --resume checked against the checkpoint, history.csv after every epoch,
+ * loss state untouched by a rejected step, and inputs that used to loop forever.
+ */
+import { test, before } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawn, spawnSync } from 'child_process';
+import * as ml from 'margin-lab';
+import { tf } from 'margin-lab';
+import { ROOT } from './helpers/paths';
+
+before(async () => {
+  await ml.useBestBackend({ print: false });
+});
+
+const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
+
+test('writeFileAtomic: a failing (full-disk) write keeps the old file and leaves no temp file', () => {
+  const dir = tmp('ml-atomic-');
+  const file = path.join(dir, 'checkpoint.json');
+  ml.writeFileAtomic(file, '{"good":true}');
+  const nodeFs = require('fs') as typeof fs;
+  const realWrite = nodeFs.writeSync;
+  let calls = 0;
+  // A short write, then ENOSPC: what a disk that fills up mid-write does.
+  (nodeFs as { writeSync: unknown }).writeSync = (fd: number, buf: Uint8Array, off?: number, len?: number) => {
+    calls++;
+    if (calls === 1) return realWrite(fd, buf, off ?? 0, Math.min(len ?? buf.length, 5));
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  };
+  try {
+    assert.throws(() => ml.writeFileAtomic(file, JSON.stringify({ big: 'x'.repeat(1000) })), (e: Error) => {
+      assert.ok(e instanceof ml.DiskFullError, String(e));
+      assert.match(e.message, /^disk full: could not write .*checkpoint\.json \(ENOSPC: no space left on device, write\); the previous file is kept unchanged/);
+      return true;
+    });
+    // A write that returns 0 bytes is a short write too, not an endless loop.
+    calls = 1;
+    (nodeFs as { writeSync: unknown }).writeSync = () => 0;
+    assert.throws(() => ml.writeFileAtomic(file, 'new content'), /disk full: .*write returned 0 after 0 of 11 bytes/);
+  } finally {
+    (nodeFs as { writeSync: unknown }).writeSync = realWrite;
+  }
+  assert.equal(fs.readFileSync(file, 'utf8'), '{"good":true}');
+  assert.deepEqual(fs.readdirSync(dir), ['checkpoint.json'], 'temp files left behind');
+  // verify() refuses bad bytes before the rename.
+  assert.throws(() => ml.writeFileAtomic(file, '{"truncated', { verify: (b) => JSON.parse(b.toString()) }), /Unterminated string|JSON/);
+  assert.equal(fs.readFileSync(file, 'utf8'), '{"good":true}');
+  assert.throws(() => ml.writeFileAtomic(dir, 'x'), /cannot write .*: it is a folder/);
+  assert.deepEqual(fs.readdirSync(dir), ['checkpoint.json']);
+});
+
+test('writeFileAtomic on a real full disk (a 64 KiB tmpfs) keeps the previous file', (t) => {
+  const mnt = tmp('ml-tmpfs-');
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) {
+    t.skip(`cannot mount a tmpfs here (${(m.stderr || m.error?.message || '').trim()}); the injected-failure test above covers it`);
+    return;
+  }
+  try {
+    const file = path.join(mnt, 'checkpoint.json');
+    ml.writeFileAtomic(file, JSON.stringify({ epoch: 1, pad: 'a'.repeat(20_000) }));
+    assert.throws(() => ml.writeFileAtomic(file, JSON.stringify({ epoch: 2, pad: 'b'.repeat(200_000) })), ml.DiskFullError);
+    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).epoch, 1);
+    assert.deepEqual(fs.readdirSync(mnt), ['checkpoint.json']);
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
+});
+
+/** 4 classes of 6×6 images; `poison` makes every pixel NaN. */
+function data(poison = false): ml.TrainData {
+  const r = new ml.Rng(5);
+  const n = 64;
+  const x = new Float32Array(n * 36).map(() => (poison ? NaN : r.next()));
+  return { x, y: Int32Array.from({ length: n }, (_, i) => i % 4), shape: [6, 6, 1] };
+}
+const spec: ml.BackboneSpec = { name: 'mlp', inputShape: [6, 6, 1], embeddingDim: 3, hidden: [16], seed: 2 };
+
+test('a rejected (NaN) step leaves loss state as it was, and the same loss trains again afterwards', async () => {
+  const losses: Array<[string, ml.EmbeddingLoss]> = [
+    ['curricularface', ml.curricularFace({ numClasses: 4, embeddingDim: 3, s: 8 })],
+    ['adaface', ml.adaFace({ numClasses: 4, embeddingDim: 3, s: 8 })],
+    ['softmax+center', ml.softmaxCenterLoss({ numClasses: 4, embeddingDim: 3 })],
+  ];
+  for (const [name, loss] of losses) {
+    const model = ml.buildBackbone(spec);
+    const snap = () => Object.fromEntries(Object.entries(loss.stateDict()).map(([k, v]) => [k, Array.from(v.dataSync())]));
+    const before = snap();
+    await assert.rejects(ml.train({ model, backbone: spec, loss, data: data(true), epochs: 1, batchSize: 16, progress: 'none' }), ml.TrainingDivergedError);
+    assert.deepEqual(snap(), before, `${name}: state changed by the rejected step`);
+    assert.equal(loss.training, false, `${name}: left in training mode`);
+    const res = await ml.train({ model, backbone: spec, loss, data: data(), epochs: 1, batchSize: 16, progress: 'none' });
+    assert.ok(Number.isFinite(res.history[0].loss), `${name}: could not train again`);
+    for (const v of Object.values(snap())) assert.ok(v.every(Number.isFinite), `${name}: state not finite after training`);
+    model.dispose();
+    loss.dispose();
+  }
+});
+
+function cli(args: string[]) {
+  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+}
+const small = ['--backbone', 'mlp', '--dim', '4', '--seen', '0-2', '--max-steps', '2', '--train-per-class', '30'];
+
+test('train CLI: an existing run is not overwritten unasked; --resume is checked against the checkpoint', () => {
+  const run = tmp('ml-run-');
+  const first = cli(['--loss', 'cosface', '--s', '16', '--m', '0.2', '--epochs', '1', ...small, '--run', run]);
+  assert.equal(first.status, 0, first.stderr);
+  const ck = fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8');
+
+  const again = cli(['--loss', 'arcface', '--epochs', '1', ...small, '--run', run]);
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, new RegExp(`run folder ${run.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} already holds a run \\(checkpoint.json, history.csv\\); nothing was changed. Continue it with --resume, replace it with --overwrite`));
+  assert.equal(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8'), ck, 'checkpoint changed');
+
+  const conflict = cli(['--run', run, '--resume', '--epochs', '2', '--loss', 'arcface', '--m', '0.3', '--seen', '0-4', '--dim', '4']);
+  assert.equal(conflict.status, 2);
+  assert.match(conflict.stderr, /--resume: these flags differ from the run in .*checkpoint\.json:/);
+  assert.match(conflict.stderr, /--loss arcface \(the checkpoint has cosface\)/);
+  assert.match(conflict.stderr, /--m 0\.3 \(the checkpoint has 0\.2\)/);
+  assert.match(conflict.stderr, /--seen 0-4 \(the checkpoint has 0,1,2\)/);
+  assert.doesNotMatch(conflict.stderr, /--dim/, 'an equal flag is not a conflict');
+
+  const resumed = cli(['--run', run, '--resume', '--epochs', '2']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stdout, /training cosface on fashion-mnist classes 0,1,2 .* backbone mlp, dim 4/);
+  const csv = fs.readFileSync(path.join(run, 'history.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 3, 'header + 2 epochs');
+
+  const both = cli(['--run', run, '--resume', '--overwrite']);
+  assert.match(both.stderr, /--resume and --overwrite contradict each other/);
+  const over = cli(['--loss', 'softmax', '--epochs', '1', ...small, '--run', run, '--overwrite']);
+  assert.equal(over.status, 0, over.stderr);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8')).loss.loss, 'softmax');
+});
+
+test('train CLI: history.csv is written after every epoch, while the run is still going', async () => {
+  const run = tmp('ml-hist-');
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), '--loss', 'softmax', '--epochs', '500', ...small, '--run', run], { cwd: ROOT, stdio: 'ignore' });
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const file = path.join(run, 'history.csv');
+  const t0 = Date.now();
+  while (!fs.existsSync(file) && Date.now() - t0 < 120_000 && !exited) await new Promise((r) => setTimeout(r, 100));
+  const running = !exited;
+  child.kill('SIGKILL');
+  assert.ok(fs.existsSync(file), 'no history.csv appeared');
+  assert.ok(running, 'the run finished before history.csv appeared');
+  assert.match(fs.readFileSync(file, 'utf8'), /^epoch,loss,accuracy,lr,samplesPerSec,seconds\n1,/);
+});
+
+test('inputs that used to hang now fail fast with a clear error', { timeout: 20_000 }, () => {
+  assert.throws(() => ml.bestThreshold([0.9, NaN, 0.1], [1, 0, 0]), /bestThreshold: score 1 is NaN; scores must be finite numbers/);
+  const labels = Int32Array.from({ length: 20 }, (_, i) => i % 4);
+  assert.throws(() => ml.evaluateEmbeddings(new Float32Array(40), 0, labels), /evaluateEmbeddings: dim must be a positive integer, got 0/);
+  assert.throws(() => ml.evaluateEmbeddings(new Float32Array(41), 2, labels), /41 embedding values do not match 20 labels × dim 2 \(= 40\)/);
+  // 4 classes × 5 images: 40 same-class pairs and 150 different-class pairs exist.
+  assert.throws(() => ml.verificationPairs(labels, { folds: 10, perFold: 20 }), /200 same pairs requested \(10 folds × 20\) but only 40 exist/);
+  const lopsided = Int32Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+  assert.throws(() => ml.verificationPairs(lopsided, { folds: 2, perFold: 20 }), /40 different-identity pairs requested \(2 folds × 20\) but only 24 exist/);
+  assert.throws(() => ml.verificationPairs(labels, { folds: 0 }), /folds must be a positive integer, got 0/);
+  assert.throws(() => ml.parseClassList('0-5000000'), /0-5000000 names 5000001 classes; at most 100000 are allowed/);
+  const r = cli(['--seen', '0-5000000', '--run', tmp('ml-seen-')]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--seen: class list "0-5000000": 0-5000000 names 5000001 classes/);
+  const r2 = cli(['--seen', '0-12', '--run', tmp('ml-seen-')]);
+  assert.equal(r2.status, 2);
+  assert.match(r2.stderr, /--seen names classes 10, 11, 12, but fashion-mnist has 10 classes \(0-9\)/);
+});
