@@ -19,13 +19,26 @@ export class DataFileError extends Error {
   }
 }
 
-/** Parses an (uncompressed) IDX buffer. `name` labels error messages. */
+/** IDX data types margin-lab reads and writes: unsigned bytes, and big-endian 16-bit integers. */
+export const IDX_UINT8 = 0x08;
+export const IDX_INT16 = 0x0b;
+
+/** Parses an (uncompressed) IDX buffer of unsigned bytes. `name` labels error messages. */
 export function parseIdx(buf: Uint8Array, name = 'IDX data'): IdxArray {
+  const { dims, data } = parseIdxTyped(buf, name, IDX_UINT8);
+  return { dims, data: data as Uint8Array };
+}
+
+/** Parses an (uncompressed) IDX buffer of the given type: uint8 → Uint8Array, int16 → Int16Array. */
+export function parseIdxTyped(buf: Uint8Array, name: string, type: typeof IDX_UINT8 | typeof IDX_INT16): { dims: number[]; data: Uint8Array | Int16Array } {
   if (buf.length < 4) throw new DataFileError(`${name}: ${buf.length} bytes is too short for an IDX header (need at least 4)`);
   if (buf[0] !== 0 || buf[1] !== 0) {
     throw new DataFileError(`${name}: bad magic number 0x${hex(buf[0])}${hex(buf[1])}${hex(buf[2])}${hex(buf[3])}; an IDX file starts with 0x0000 then the type and rank (e.g. 0x00000803 for images)`);
   }
-  if (buf[2] !== 0x08) throw new DataFileError(`${name}: data type 0x${hex(buf[2])} is not supported; expected 0x08 (unsigned byte)`);
+  if (buf[2] !== type) {
+    throw new DataFileError(`${name}: data type 0x${hex(buf[2])} is not supported here; expected 0x${hex(type)} (${type === IDX_UINT8 ? 'unsigned byte' : '16-bit integer'})`);
+  }
+  const size = type === IDX_INT16 ? 2 : 1;
   const ndim = buf[3];
   if (ndim < 1 || ndim > 4) throw new DataFileError(`${name}: rank ${ndim} is not a plausible IDX rank (expected 1 to 4)`);
   const headerLen = 4 + 4 * ndim;
@@ -33,16 +46,40 @@ export function parseIdx(buf: Uint8Array, name = 'IDX data'): IdxArray {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const dims: number[] = [];
   for (let i = 0; i < ndim; i++) dims.push(view.getUint32(4 + 4 * i, false));
-  const count = dims.reduce((a, b) => a * b, 1);
+  const count = dims.reduce((a, b) => a * b, 1) * size;
   const have = buf.length - headerLen;
   if (have !== count) {
     throw new DataFileError(`${name}: header declares dimensions [${dims.join(', ')}] = ${count} bytes of data, but the file has ${have}${have < count ? ' (truncated?)' : ' (trailing bytes)'}`);
   }
-  return { dims, data: buf.subarray(headerLen) };
+  if (type === IDX_UINT8) return { dims, data: buf.subarray(headerLen) };
+  const out = new Int16Array(count / 2);
+  for (let i = 0; i < out.length; i++) out[i] = view.getInt16(headerLen + 2 * i, false);
+  return { dims, data: out };
 }
 
-/** Reads an IDX file, gunzipping `.gz` files. */
+/** Encodes an IDX buffer (uint8 data, or int16 written big-endian). */
+export function encodeIdx(dims: number[], data: Uint8Array | Int16Array): Uint8Array {
+  const type = data instanceof Int16Array ? IDX_INT16 : IDX_UINT8;
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (count !== data.length) throw new Error(`encodeIdx: dimensions [${dims.join(', ')}] hold ${count} values, data has ${data.length}`);
+  const headerLen = 4 + 4 * dims.length;
+  const out = new Uint8Array(headerLen + data.length * data.BYTES_PER_ELEMENT);
+  const view = new DataView(out.buffer);
+  out[2] = type;
+  out[3] = dims.length;
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  if (data instanceof Int16Array) data.forEach((v, i) => view.setInt16(headerLen + 2 * i, v, false));
+  else out.set(data, headerLen);
+  return out;
+}
+
+/** Reads an IDX file of unsigned bytes, gunzipping `.gz` files. */
 export function readIdxFile(file: string): IdxArray {
+  return parseIdx(readIdxBytes(file), file);
+}
+
+/** The raw (inflated) bytes of an IDX file. */
+export function readIdxBytes(file: string): Uint8Array {
   if (!fs.existsSync(file)) throw new DataFileError(`${file}: file not found`);
   let buf: Uint8Array = fs.readFileSync(file);
   if (file.endsWith('.gz')) {
@@ -52,7 +89,7 @@ export function readIdxFile(file: string): IdxArray {
       throw new DataFileError(`${file}: not a valid gzip file (${(e as Error).message}); re-copy it from the dataset package`);
     }
   }
-  return parseIdx(buf, file);
+  return buf;
 }
 
 function hex(v: number | undefined): string {

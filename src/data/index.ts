@@ -2,3 +2,4 @@ export * from './idx';
 export * from './dataset';
 export * from './pairs';
 export * from './faces';
+export * from './glyphs';
