@@ -319,3 +319,51 @@ export function benchmarkRocs(results: RunResult[], losses: string[], title = 'V
     layout: { title: titled(title), xaxis: axis('false accept rate (FAR, log scale)', { type: 'log' }), yaxis: axis('true accept rate (TAR)', { range: [0, 1.02] }), height: 460 },
   };
 }
+
+/** Every finished run stored in a benchmark's runs folder (any configuration), or [] when none. */
+export function loadBenchmarkResults(runsDir: string): RunResult[] {
+  if (!fs.existsSync(runsDir)) return [];
+  return fs
+    .readdirSync(runsDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(fs.readFileSync(path.join(runsDir, f), 'utf8')) as RunResult);
+}
+
+/** The summary as a danfo DataFrame: one row per loss, "mean ± std" strings in %, plus numeric means. */
+export function benchmarkFrame(sum: ReturnType<typeof summarize>): import('danfojs-node').DataFrame {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const dfd = require('danfojs-node') as typeof import('danfojs-node');
+  const rows = sum.map((r) => {
+    const row: Record<string, string | number> = { loss: r.loss, runs: r.runs };
+    for (const [k, h] of METRICS) row[h] = r.mean[k] === null ? 'n/a' : `${(100 * (r.mean[k] as number)).toFixed(2)} ± ${(100 * ((r.std[k] as number | null) ?? 0)).toFixed(2)}`;
+    return row;
+  });
+  return new dfd.DataFrame(rows);
+}
+
+/** A contact sheet: the first `syllables` classes (columns) in the first `faces` faces (rows). */
+export function glyphContactSheet(ds: GlyphDataset, opts: { syllables?: number; faces?: number; title?: string } = {}): Figure {
+  const C = Math.min(opts.syllables ?? 12, ds.meta.syllables.length);
+  const F = Math.min(opts.faces ?? 8, ds.meta.faces.length);
+  const S = ds.shape[0];
+  const at = new Map<number, number>();
+  for (let i = 0; i < ds.y.length; i++) at.set(ds.y[i] * 100000 + ds.face[i], i);
+  const z: number[][] = Array.from({ length: F * S }, () => new Array(C * S).fill(0));
+  for (let c = 0; c < C; c++) {
+    for (let f = 0; f < F; f++) {
+      const i = at.get(c * 100000 + f);
+      if (i === undefined) continue;
+      for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) z[f * S + y][c * S + x] = ds.x[i * S * S + y * S + x];
+    }
+  }
+  return {
+    data: [{ type: 'heatmap', z, colorscale: 'Greys', reversescale: true, showscale: false, hoverinfo: 'skip' }],
+    layout: {
+      title: titled(opts.title ?? `${C} syllables (identities, columns) × ${F} font faces (capture conditions, rows)`),
+      xaxis: { tickvals: Array.from({ length: C }, (_, c) => c * S + S / 2), ticktext: ds.meta.syllables.slice(0, C), showgrid: false },
+      yaxis: { tickvals: Array.from({ length: F }, (_, f) => f * S + S / 2), ticktext: ds.meta.faces.slice(0, F).map((f) => `${f.family} ${f.style}`), autorange: 'reversed', scaleanchor: 'x', showgrid: false },
+      height: 80 + F * 42, margin: { l: 190 },
+    },
+  };
+}

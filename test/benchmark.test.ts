@@ -1,0 +1,111 @@
+/**
+ * The open-set benchmark: its metrics on embeddings whose answer is known, and `npm run
+ * benchmark` in quick mode end to end (files, report, resuming, bad flags). It checks the
+ * pipeline, never the ordering of the losses.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { openSetMetrics, summarize, summaryMarkdown, RunResult } from 'margin-lab/dist/bench/open-set';
+import { ROOT } from './helpers/paths';
+
+/** n identities × k images; `spread` = 0 puts every image of an identity on one direction. */
+function embeddings(n: number, k: number, dim: number, spread: number, seed: number) {
+  let s = seed >>> 0;
+  const rnd = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+  const centres = Array.from({ length: n }, () => Array.from({ length: dim }, rnd));
+  const emb = new Float32Array(n * k * dim);
+  const labels = new Int32Array(n * k);
+  for (let c = 0; c < n; c++) {
+    for (let j = 0; j < k; j++) {
+      const i = c * k + j;
+      labels[i] = c;
+      for (let q = 0; q < dim; q++) emb[i * dim + q] = centres[c][q] + spread * rnd();
+    }
+  }
+  return { emb, labels };
+}
+
+test('open-set metrics: perfect embeddings score 100 %, noise scores near chance, pairs are all pairs', () => {
+  const good = embeddings(60, 6, 16, 0, 1);
+  const m = openSetMetrics(good.emb, 16, good.labels);
+  const n = 360;
+  assert.equal(m.genuinePairs + m.impostorPairs, (n * (n - 1)) / 2, 'every pair is scored');
+  assert.equal(m.genuinePairs, 60 * 15);
+  assert.equal(m.tar1e3, 1);
+  assert.equal(m.tar1e4, 1);
+  assert.equal(m.rank1, 1);
+  assert.equal(m.eer, 0);
+  assert.equal(m.tenFold, 1);
+  const noise = embeddings(60, 6, 16, 50, 2);
+  const r = openSetMetrics(noise.emb, 16, noise.labels);
+  assert.ok(r.rank1 < 0.2, `rank-1 on noise ${r.rank1}`);
+  assert.ok(r.eer > 0.3, `EER on noise ${r.eer}`);
+  assert.ok(r.roc.far.length > 5 && r.roc.far.every((f, i) => i === 0 || f > r.roc.far[i - 1]));
+});
+
+test('summary: mean ± std over seeds, n/a kept apart from zero', () => {
+  const base = { tenFoldStd: 0, pairsPerFold: 300, auc: 0.9, eer: 0.1, tar1e3: 0.5, dir1e2: null, genuinePairs: 1, impostorPairs: 1, trainSeconds: 1, finalTrainLoss: 1, roc: { far: [], tar: [] } };
+  const rs: RunResult[] = [
+    { ...base, loss: 'arcface', seed: 1, tenFold: 0.9, tar1e4: 0.2, rank1: 0.5 },
+    { ...base, loss: 'arcface', seed: 2, tenFold: 0.8, tar1e4: 0.4, rank1: 0.7 },
+    { ...base, loss: 'softmax', seed: 1, tenFold: 0.7, tar1e4: null, rank1: 0.3 },
+  ];
+  const sum = summarize(rs, ['softmax', 'arcface', 'cosface']);
+  assert.deepEqual(sum.map((r) => r.loss), ['softmax', 'arcface'], 'losses without runs are left out, order kept');
+  assert.ok(Math.abs((sum[1].mean.tar1e4 as number) - 0.3) < 1e-12);
+  assert.ok(Math.abs((sum[1].std.tar1e4 as number) - Math.sqrt(0.02)) < 1e-12);
+  assert.equal(sum[0].mean.tar1e4, null);
+  const md = summaryMarkdown(sum);
+  assert.match(md, /^\| loss \| runs \| 10-fold acc \| EER \| TAR@1e-3 \| TAR@1e-4 \| rank-1 \| DIR@1e-2 \|$/m);
+  assert.match(md, /^\| softmax \| 1 \| 70\.00 ± 0\.00 \| .* \| n\/a \| 30\.00 ± 0\.00 \| n\/a \|$/m);
+  assert.match(md, /^\| arcface \| 2 \| 85\.00 ± 7\.07 \|/m);
+});
+
+function bench(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'benchmark.js'), ...args], {
+    cwd: ROOT, encoding: 'utf8', timeout: 600_000, env: { ...process.env, MARGIN_LAB_QUICK: '1', ...env },
+  });
+}
+
+test('npm run benchmark, quick mode: trains 2 losses, writes CSV, figures and report, and resumes', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-benchmark-'));
+  const r = bench(['--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /benchmark: 2 runs \(2 losses × 1 seeds\), 0 already done/);
+  assert.match(r.stdout, /training on 160 seen syllables \(4800 images\), testing on 40 unseen syllables \(400 images in held-out faces\)/);
+  assert.match(r.stdout, /benchmark \[=+\] 2\/2 runs; arcface seed 1: TAR@1e-4 [\d.]+%, rank-1 [\d.]+% \(\d+ s\); ETA 0:00:00/);
+  const csv = fs.readFileSync(path.join(out, 'results.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 3);
+  assert.match(csv[1], /^softmax,1,0\.\d+,/);
+  assert.match(csv[2], /^arcface,1,0\.\d+,/);
+  const md = fs.readFileSync(path.join(out, 'benchmark.md'), 'utf8');
+  assert.match(md, /\*\*quick mode\*\*: a pipeline check, not a result/);
+  assert.match(md, /\| softmax \| 1 \| \d+\.\d\d ± 0\.00 \|/);
+  assert.match(md, /## Beside the ArcFace paper/);
+  assert.match(md, /\| arcface > softmax \| margin losses beat plain softmax \| [\d.]+% vs [\d.]+%: (agrees|disagrees|within one std \(tie\)) \|/);
+  assert.match(md, /\*\*Backend\*\*: margin-lab backend: wasm/);
+  const html = fs.readFileSync(path.join(out, 'figures.html'), 'utf8');
+  assert.match(html, /TAR @ FAR = 1e-4/);
+  assert.match(html, /Verification ROC on unseen syllables/);
+  const again = bench(['--out', out]);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /2 runs \(2 losses × 1 seeds\), 2 already done/);
+  assert.doesNotMatch(again.stdout + again.stderr, /epoch 1\/2/, 'a finished run was trained again');
+});
+
+test('npm run benchmark: bad flags are errors', () => {
+  const a = bench(['--losses', 'arcface,arcfce']);
+  assert.equal(a.status, 2);
+  assert.match(a.stderr, /--losses: "arcfce" is not a loss; expected some of softmax, normface/);
+  const b = bench(['--all', '--losses', 'softmax']);
+  assert.match(b.stderr, /--all and --losses contradict each other/);
+  const c = bench(['--seeds', '1,x']);
+  assert.match(c.stderr, /--seeds: "x" is not a non-negative integer/);
+});
