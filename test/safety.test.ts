@@ -172,3 +172,34 @@ test('inputs that used to hang now fail fast with a clear error', { timeout: 20_
   assert.equal(r2.status, 2);
   assert.match(r2.stderr, /--seen names classes 10, 11, 12, but fashion-mnist has 10 classes \(0-9\)/);
 });
+
+test('IDX loader: zero or absurd dimensions fail before inflating, and a gzip bomb fails fast', { timeout: 20_000 }, () => {
+  const zlib = require('zlib') as typeof import('zlib');
+  const dir = tmp('ml-idx-');
+  const write = (name: string, bytes: Buffer) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, zlib.gzipSync(bytes));
+    return f;
+  };
+  const zero = write('zero.gz', Buffer.from([0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28]));
+  assert.throws(() => ml.readIdxFile(zero), /zero\.gz: the header declares a zero dimension \[0…\]/);
+  const huge = write('huge.gz', Buffer.from([0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0, 28]));
+  assert.throws(() => ml.readIdxFile(huge), /huge\.gz: the header declares dimensions \[4294967295, 4294967295, 28\] = \d+ bytes, more than the 2147483647 margin-lab reads/);
+  // 10 declared bytes followed by 64 MiB of zeros: compresses to ~64 KiB.
+  const bomb = write('bomb.gz', Buffer.concat([Buffer.from([0, 0, 8, 1, 0, 0, 0, 10]), Buffer.alloc(64 * 1024 * 1024)]));
+  assert.ok(fs.statSync(bomb).size < 200_000);
+  const t0 = Date.now();
+  assert.throws(() => ml.readIdxFile(bomb), /bomb\.gz: inflates to more than the 18 bytes its IDX header declares/);
+  assert.ok(Date.now() - t0 < 5000, 'the bomb was inflated in full');
+  assert.equal(ml.loadFashionMnist({ split: 'test' }).y.length, 10_000, 'real files still load');
+});
+
+test('LFW pairs.txt: path separators, "..", self-pairs and same-name impostors are errors', () => {
+  assert.throws(() => ml.parseLfwPairs('1\t1\nA 1 2\nB 1 ../etc 1'), /line 3: identity name "\.\.\/etc" is not a plain folder name/);
+  assert.throws(() => ml.parseLfwPairs('1\t1\n.. 1 2\nB 1 C 1'), /line 2: identity name "\.\." is not a plain folder name/);
+  assert.throws(() => ml.parseLfwPairs('1\t1\nA 3 3\nB 1 C 1'), /line 2: a matched pair of image 3 with itself/);
+  assert.throws(() => ml.parseLfwPairs('1\t1\nA 1 2\nB 1 B 2'), /line 3: a mismatched pair must name two identities, got "B" twice/);
+  const ok = ml.parseLfwPairs('1\t1\nA 1 2\nB 1 C 1', '/lfw');
+  assert.equal(ok.length, 2);
+  assert.equal(ok[0].fileA, path.join('/lfw', 'A', 'A_0001.jpg'));
+});

@@ -111,6 +111,9 @@ export function parseLfwPairs(text: string, root = ''): LfwPair[] {
   const expected = 1 + folds * 2 * n;
   if (lines.length !== expected) throw new Error(`pairs.txt: header promises ${folds} fold(s) × 2 × ${n} pairs = ${expected - 1} lines, found ${lines.length - 1}`);
   const img = (name: string, idx: string, line: number) => {
+    if (name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+      throw new Error(`pairs.txt line ${line}: identity name ${JSON.stringify(name)} is not a plain folder name (no path separators, "." or "..")`);
+    }
     const i = Number(idx);
     if (!Number.isInteger(i) || i < 1) throw new Error(`pairs.txt line ${line}: image number "${idx}" is not a positive integer`);
     return path.join(root, name, `${name}_${String(i).padStart(4, '0')}.jpg`);
@@ -123,6 +126,12 @@ export function parseLfwPairs(text: string, root = ''): LfwPair[] {
       const same = k < n;
       if (same && parts.length !== 3) throw new Error(`pairs.txt line ${lineNo}: a matched pair needs "name i j", got "${lines[lineNo - 1]}"`);
       if (!same && parts.length !== 4) throw new Error(`pairs.txt line ${lineNo}: a mismatched pair needs "name1 i name2 j", got "${lines[lineNo - 1]}"`);
+      if (same && Number(parts[1]) === Number(parts[2])) {
+        throw new Error(`pairs.txt line ${lineNo}: a matched pair of image ${parts[1]} with itself ("${lines[lineNo - 1]}") would count a trivially perfect match`);
+      }
+      if (!same && parts[0] === parts[2]) {
+        throw new Error(`pairs.txt line ${lineNo}: a mismatched pair must name two identities, got ${JSON.stringify(parts[0])} twice ("${lines[lineNo - 1]}")`);
+      }
       out.push(same
         ? { fileA: img(parts[0], parts[1], lineNo), fileB: img(parts[0], parts[2], lineNo), same: true, fold: f }
         : { fileA: img(parts[0], parts[1], lineNo), fileB: img(parts[2], parts[3], lineNo), same: false, fold: f });

@@ -78,16 +78,57 @@ export function readIdxFile(file: string): IdxArray {
   return parseIdx(readIdxBytes(file), file);
 }
 
-/** The raw (inflated) bytes of an IDX file. */
+/** The largest IDX payload margin-lab will inflate (2 GiB). */
+export const MAX_IDX_BYTES = 2 ** 31 - 1;
+
+/**
+ * The total size an IDX header declares (header + data), checked before any data is inflated:
+ * rank 1–4, no zero dimension, at most MAX_IDX_BYTES. `head` is at least the header's bytes.
+ */
+export function idxDeclaredSize(head: Uint8Array, name: string): number {
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0) return -1; // parseIdx reports the bad magic
+  const size = head[2] === IDX_INT16 ? 2 : 1;
+  const ndim = head[3];
+  if (ndim < 1 || ndim > 4 || head.length < 4 + 4 * ndim) return -1;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let count = size;
+  const dims: number[] = [];
+  for (let i = 0; i < ndim; i++) {
+    const d = view.getUint32(4 + 4 * i, false);
+    dims.push(d);
+    if (d === 0) throw new DataFileError(`${name}: the header declares a zero dimension [${dims.join(', ')}…]; an IDX file needs at least one value per axis`);
+    count *= d;
+  }
+  if (count > MAX_IDX_BYTES) throw new DataFileError(`${name}: the header declares dimensions [${dims.join(', ')}] = ${count} bytes, more than the ${MAX_IDX_BYTES} margin-lab reads; not a data file for this project?`);
+  return 4 + 4 * ndim + count;
+}
+
+/**
+ * The raw (inflated) bytes of an IDX file. A `.gz` file's header is inflated and checked first;
+ * the rest is inflated with a cap of the size the header declares, so a damaged or hostile
+ * file (a "gzip bomb") fails fast instead of filling memory.
+ */
 export function readIdxBytes(file: string): Uint8Array {
   if (!fs.existsSync(file)) throw new DataFileError(`${file}: file not found`);
   let buf: Uint8Array = fs.readFileSync(file);
   if (file.endsWith('.gz')) {
+    let head: Uint8Array;
     try {
-      buf = zlib.gunzipSync(buf);
+      head = zlib.gunzipSync(buf.subarray(0, Math.min(buf.length, 4096)), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
     } catch (e) {
       throw new DataFileError(`${file}: not a valid gzip file (${(e as Error).message}); re-copy it from the dataset package`);
     }
+    const declared = idxDeclaredSize(head, file);
+    try {
+      buf = zlib.gunzipSync(buf, declared > 0 ? { maxOutputLength: declared + 1 } : {});
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new DataFileError(`${file}: inflates to more than the ${declared} bytes its IDX header declares (trailing data, or not an IDX file)`);
+      }
+      throw new DataFileError(`${file}: not a valid gzip file (${(e as Error).message}); re-copy it from the dataset package`);
+    }
+  } else {
+    idxDeclaredSize(buf.subarray(0, 20), file);
   }
   return buf;
 }
