@@ -203,3 +203,39 @@ test('LFW pairs.txt: path separators, "..", self-pairs and same-name impostors a
   assert.equal(ok.length, 2);
   assert.equal(ok[0].fileA, path.join('/lfw', 'A', 'A_0001.jpg'));
 });
+
+test('figures: hostile titles, names and text stay text in Chromium; bad sizes and ids are refused', async () => {
+  const evil = '</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
+  const fig: ml.Figure = {
+    data: [{ type: 'scatter', x: [1, 2], y: [3, 4], name: evil, text: [evil, evil], mode: 'markers+text' }],
+    layout: { title: { text: evil }, xaxis: { title: { text: evil } }, height: 300 },
+  };
+  const dir = tmp('ml-inject-');
+  const file = ml.saveHtml(fig, path.join(dir, 'page.html'), evil);
+  const html = fs.readFileSync(file, 'utf8');
+  assert.ok(!html.includes('<script>window.__pwned'), 'the title reached the page as markup');
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+  try {
+    const page = await browser.newPage();
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    await page.goto('file://' + file);
+    await page.waitForSelector('.margin-lab-figure .main-svg', { timeout: 30_000 });
+    assert.equal(await page.evaluate('window.__pwned'), undefined, 'a script from the figure ran');
+    assert.deepEqual(dialogs, []);
+    assert.equal(await page.title(), evil, 'the title is shown as text');
+  } finally {
+    await browser.close();
+  }
+  for (const [k, v] of [['height', '300px"><script>alert(1)</script>'], ['width', -5], ['height', Infinity]] as const) {
+    assert.throws(() => ml.saveHtml({ data: [], layout: { [k]: v } }, path.join(dir, 'x.html')), new RegExp(`figure\\.layout\\.${k} must be a number of pixels from 1 to 20000`));
+  }
+  assert.throws(() => ml.figureHtml(fig, { id: 'a" onload="alert(1)' }), /figureHtml: id "a\\" onload=\\"alert\(1\)" must start with a letter/);
+  await assert.rejects(ml.saveImage(fig, path.join(dir, 'x.png'), { width: '1});window.x=({' as unknown as number }), /saveImage width must be a number of pixels from 1 to 20000, got "1\}\);window\.x=\(\{"/);
+  assert.throws(() => ml.saveHtml(fig, dir), /cannot write .*: it is a folder/);
+  assert.deepEqual(fs.readdirSync(dir), ['page.html'], 'a refused figure left a file');
+});

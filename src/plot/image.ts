@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Figure, figuresPage, validateFigure } from './show';
+import { checkPixels, Figure, figuresPage, validateFigure } from './show';
 import { writeFileAtomic } from '../util/fs';
 
 const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
@@ -33,8 +33,10 @@ export async function saveImage(fig: Figure, file: string, opts: { width?: numbe
   } catch {
     throw new Error('saveImage needs the npm package playwright-core (npm install playwright-core)');
   }
-  const width = opts.width ?? ((fig.layout?.width as number | undefined) ?? 800);
-  const height = opts.height ?? ((fig.layout?.height as number | undefined) ?? 500);
+  const width = checkPixels('saveImage width', opts.width ?? ((fig.layout?.width as number | undefined) ?? 800));
+  const height = checkPixels('saveImage height', opts.height ?? ((fig.layout?.height as number | undefined) ?? 500));
+  const scale = opts.scale ?? 2;
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0 || scale > 10) throw new Error(`saveImage scale must be a number in (0, 10], got ${JSON.stringify(scale)}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'margin-lab-img-'));
   const page0 = path.join(dir, 'figure.html');
   fs.writeFileSync(page0, figuresPage([fig]));
@@ -44,7 +46,7 @@ export async function saveImage(fig: Figure, file: string, opts: { width?: numbe
     await page.goto('file://' + page0);
     await page.waitForSelector('.margin-lab-figure .main-svg', { timeout: 30000 });
     const url = (await page.evaluate(
-      `window.Plotly.toImage(document.querySelector('.margin-lab-figure'), { format: '${ext.slice(1)}', width: ${width}, height: ${height}, scale: ${opts.scale ?? 2} })`,
+      `window.Plotly.toImage(document.querySelector('.margin-lab-figure'), ${JSON.stringify({ format: ext.slice(1), width, height, scale })})`,
     )) as string;
     const comma = url.indexOf(',');
     const meta = url.slice(0, comma);

@@ -67,13 +67,28 @@ export function validateFigure(fig: Figure): void {
   fig.data.forEach((t, i) => {
     if (t === null || typeof t !== 'object') throw new Error(`show(): figure.data[${i}] must be a trace object, got ${String(t)}`);
   });
+  for (const k of ['width', 'height'] as const) {
+    const v = fig.layout?.[k];
+    if (v !== undefined) checkPixels(`figure.layout.${k}`, v);
+  }
 }
+
+/** A size in pixels: a finite number from 1 to 20,000 (it is written into HTML and page scripts). */
+export function checkPixels(what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > 20_000) {
+    throw new Error(`${what} must be a number of pixels from 1 to 20000, got ${JSON.stringify(v) ?? String(v)}`);
+  }
+  return v;
+}
+
+const ID_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 /** A figure's div plus a script that draws it once window.Plotly exists. */
 export function figureHtml(fig: Figure, opts: { id?: string; height?: number } = {}): string {
   validateFigure(fig);
   const id = opts.id ?? `ml-fig-${crypto.randomBytes(6).toString('hex')}`;
-  const height = opts.height ?? ((fig.layout?.height as number | undefined) ?? 450);
+  if (!ID_RE.test(id)) throw new Error(`figureHtml: id ${JSON.stringify(id)} must start with a letter and hold only letters, digits, _ and - (at most 64)`);
+  const height = checkPixels('figureHtml height', opts.height ?? ((fig.layout?.height as number | undefined) ?? 450));
   const spec = { data: fig.data, layout: fig.layout ?? {}, config: { responsive: true, ...(fig.config ?? {}) }, frames: fig.frames };
   return [
     `<div id="${id}" class="margin-lab-figure" style="width:100%;height:${height}px;"></div>`,
