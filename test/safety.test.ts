@@ -239,3 +239,35 @@ test('figures: hostile titles, names and text stay text in Chromium; bad sizes a
   assert.throws(() => ml.saveHtml(fig, dir), /cannot write .*: it is a folder/);
   assert.deepEqual(fs.readdirSync(dir), ['page.html'], 'a refused figure left a file');
 });
+
+test('clear errors instead of crashes: one class, huge dim, too few images for P×K, NaN checkpoint weights; chance-level warning', async () => {
+  const one = cli(['--seen', '3', '--run', tmp('ml-one-')]);
+  assert.equal(one.status, 2);
+  assert.match(one.stderr, /--seen 3: names 1 class; training needs at least 2 seen classes/);
+  const big = cli(['--dim', '100000000', '--run', tmp('ml-dim-')]);
+  assert.equal(big.status, 2);
+  assert.match(big.stderr, /--dim 100000000: at most 4096/);
+  const model = ml.buildBackbone(spec);
+  const few: ml.TrainData = { x: new Float32Array(10 * 36), y: Int32Array.from([0, 0, 1, 1, 2, 2, 3, 3, 0, 1]), shape: [6, 6, 1] };
+  await assert.rejects(
+    ml.train({ model, backbone: spec, loss: ml.tripletLoss({ margin: 0.2 }), data: few, epochs: 1, batchSize: 16, progress: 'none' }),
+    /tripletLoss|triplet.*draws P×K batches of P = 4 identities × K = 4 images = 16, but the data has only 10 images; give at least 16/,
+  );
+  // A checkpoint whose weights hold NaN is refused when it is loaded.
+  const run = tmp('ml-nan-');
+  const r = cli(['--loss', 'softmax', '--epochs', '1', ...small, '--run', run]);
+  assert.equal(r.status, 0, r.stderr);
+  const file = path.join(run, 'checkpoint.json');
+  const ck = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const w = Buffer.from(ck.model[0].data, 'base64');
+  w.writeFloatLE(NaN, 4);
+  ck.model[0].data = w.toString('base64');
+  fs.writeFileSync(file, JSON.stringify(ck));
+  assert.throws(() => ml.loadForInference(file), /checkpoint: weight #0 holds NaN at element 1 \(of shape \[\d+, \d+\]\); it was saved from a diverged run or is damaged/);
+  // A run that does not learn ends with a warning (labels unrelated to the images, tiny lr).
+  const noise: ml.TrainData = { x: new Float32Array(64 * 36), y: Int32Array.from({ length: 64 }, (_, i) => i % 4), shape: [6, 6, 1] };
+  const res = await ml.train({ model: ml.buildBackbone(spec), backbone: spec, loss: ml.softmaxLoss({ numClasses: 4, embeddingDim: 3 }), data: noise, epochs: 2, batchSize: 16, lr: 1e-9, progress: 'none' });
+  assert.equal(res.warnings.length, 1);
+  assert.match(res.warnings[0], /^final training accuracy \d+\.\d% is at chance level \(1\/4 = 25\.0%\) after 2 epochs: the model did not learn/);
+  model.dispose();
+});

@@ -134,8 +134,10 @@ async function main(): Promise<void> {
   const backboneName = String(v.backbone);
   if (!(BACKBONES as readonly string[]).includes(backboneName)) throw new UsageError(`--backbone ${JSON.stringify(backboneName)}: expected one of ${BACKBONES.join(', ')}`);
   const dim = num(v, 'dim', { int: true, min: 1 })!;
+  if (dim > 4096) throw new UsageError(`--dim ${dim}: at most 4096 (the papers use 128–512; larger embeddings only cost memory)`);
   const seed = num(v, 'seed', { int: true, min: 0 })!;
   const seen = classes(String(v.seen), 'seen', /%\s*$/.test(String(v.seen)) ? { numClasses: datasetClassCount(String(v.dataset)), seed } : undefined);
+  if (seen.length < 2) throw new UsageError(`--seen ${v.seen}: names ${seen.length} class; training needs at least 2 seen classes (a classifier must tell them apart, a pair loss needs impostors)`);
   const unseen = typeof v.unseen === 'string' ? classes(v.unseen, 'unseen') : [];
 
   const report = await useBestBackend();

@@ -49,6 +49,10 @@ function restore(s: StoredTensor, what: string): tf.Tensor {
   if (buf.length !== n * 4) throw new Error(`checkpoint: ${what} has ${buf.length} bytes, expected ${n * 4} for shape [${s.shape.join(', ')}]`);
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
   const arr = s.dtype === 'int32' ? new Int32Array(ab) : new Float32Array(ab);
+  if (arr instanceof Float32Array) {
+    const bad = arr.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`checkpoint: ${what} holds ${arr[bad]} at element ${bad} (of shape [${s.shape.join(', ')}]); it was saved from a diverged run or is damaged`);
+  }
   return tf.tensor(arr, s.shape, s.dtype);
 }
 

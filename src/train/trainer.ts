@@ -107,6 +107,8 @@ export interface TrainResult {
   /** danfo DataFrame of `history` (one row per epoch). */
   historyFrame(): import('danfojs-node').DataFrame;
   checkpoint?: string;
+  /** Things that went wrong without stopping the run (e.g. accuracy at chance level); also printed. */
+  warnings: string[];
 }
 
 function isClassifier(loss: EmbeddingLoss): loss is ClassifierHead {
@@ -173,6 +175,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const identities = new Set(Array.from(data.y)).size;
   const defaultP = Math.max(2, Math.min(identities, Math.floor(batchSize / 4)));
   const pk = opts.pk ?? (pairLoss ? { P: defaultP, K: Math.max(2, Math.floor(batchSize / defaultP)) } : undefined);
+  if (pk) {
+    if (identities < 2) throw new Error(`train: ${loss.name} needs images of at least 2 identities per P×K batch; the data has ${identities}`);
+    if (n < pk.P * pk.K) {
+      throw new Error(`train: ${loss.name} draws P×K batches of P = ${pk.P} identities × K = ${pk.K} images = ${pk.P * pk.K}, but the data has only ${n} images; give at least ${pk.P * pk.K} images (${pk.P} identities with ${pk.K} or more each), or a smaller batchSize / pk`);
+    }
+  } else {
+    const numClasses = (loss as ClassifierHead).numClasses;
+    if (typeof numClasses === 'number' && numClasses < 2) throw new Error(`train: a classifier head needs at least 2 classes, ${loss.name} has ${numClasses}`);
+  }
   const stepsPerEpochFull = pk ? Math.floor(n / (pk.P * pk.K)) : Math.ceil(n / batchSize);
   const stepsPerEpoch = Math.max(1, Math.min(stepsPerEpochFull, opts.maxStepsPerEpoch ?? Infinity));
   const totalSteps = stepsPerEpoch * opts.epochs;
@@ -294,7 +305,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     optimizer.dispose();
     loss.training = false;
   }
+  const warnings: string[] = [];
+  const last = history[history.length - 1];
+  const classes = (loss as Partial<ClassifierHead>).numClasses;
+  if (!pairLoss && last && typeof classes === 'number' && Number.isFinite(last.accuracy) && last.accuracy <= 1.5 / classes && history.length >= 2) {
+    warnings.push(`final training accuracy ${(100 * last.accuracy).toFixed(1)}% is at chance level (1/${classes} = ${(100 / classes).toFixed(1)}%) after ${history.length} epochs: the model did not learn. Try a lower learning rate (now ${lr0}) or check the labels.`);
+  }
+  for (const w of warnings) console.warn(`warning: ${w}`);
   return {
+    warnings,
     history,
     steps: step,
     checkpoint: checkpointFile,
