@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { useBestBackend } from '../backend';
-import { createLoss, LOSS_NAMES, PAIR_LOSSES, LossName } from '../losses';
+import { createLoss, LOSS_NAMES, PAIR_LOSSES, LossName, lossEntry, lossFlagHelp, lossOptionsFromFlags } from '../losses';
 import { BACKBONES, BackboneSpec, buildBackbone, BackboneName } from '../models';
 import { CheckpointData, readCheckpoint, train } from '../train';
 import { writeFileAtomic } from '../util/fs';
@@ -24,14 +24,7 @@ const FLAGS: Record<string, FlagSpec> = {
   momentum: { type: 'string', help: 'SGD momentum', default: '0.9' },
   schedule: { type: 'string', help: 'constant, step or cosine', default: 'constant' },
   warmup: { type: 'string', help: 'warm-up steps', default: '0' },
-  s: { type: 'string', help: 'scale s of normalized softmax losses' },
-  m: { type: 'string', help: 'margin m (cosface, arcface, sphereface, curricularface, adaface)' },
-  m1: { type: 'string', help: 'combined margin m1' },
-  m2: { type: 'string', help: 'combined margin m2' },
-  m3: { type: 'string', help: 'combined margin m3' },
-  K: { type: 'string', help: 'sub-centers per class (subcenter-arcface)' },
-  margin: { type: 'string', help: 'margin of contrastive / triplet losses' },
-  miner: { type: 'string', help: 'triplet miner: batchAll, batchHard, semiHard' },
+  // Loss hyperparameters: generated from the loss table (src/losses/registry.ts), below.
   'train-per-class': { type: 'string', help: 'training images per seen class (default: all)' },
   'max-steps': { type: 'string', help: 'cap on steps per epoch' },
   seed: { type: 'string', help: 'seed for split, init and shuffling', default: '1' },
@@ -39,6 +32,13 @@ const FLAGS: Record<string, FlagSpec> = {
   resume: { type: 'boolean', help: 'continue the run in --run from its checkpoint (flags not given are taken from it)' },
   overwrite: { type: 'boolean', help: 'train into an existing run folder, replacing its checkpoint and history' },
 };
+
+/** Every loss option as a flag; each says which losses take it. */
+const LOSS_FLAGS = lossFlagHelp();
+for (const f of LOSS_FLAGS) {
+  if (FLAGS[f.flag]) throw new Error(`loss option --${f.flag} clashes with a training flag`);
+  FLAGS[f.flag] = { type: f.type === 'boolean' ? 'boolean' : 'string', help: `${f.help} [${f.losses.join(', ')}]` };
+}
 
 /** Where each resumable flag's value sits in a checkpoint, as the CLI would spell it. */
 function checkpointFlags(ck: CheckpointData): Record<string, string | undefined> {
@@ -63,14 +63,13 @@ function checkpointFlags(ck: CheckpointData): Record<string, string | undefined>
     seed: str(c.seed),
     'train-per-class': str(c.trainPerClass),
     'max-steps': str(c.maxStepsPerEpoch),
-    s: str(l.s),
-    m: str(l.m),
-    m1: str(l.m1),
-    m2: str(l.m2),
-    m3: str(l.m3),
-    K: str(l.K ?? l.subCenters),
-    margin: str(l.margin),
-    miner: str(l.miner),
+    ...Object.fromEntries(
+      Object.entries(lossEntry(String(c.lossName ?? l.loss)).options).map(([flag, o]) => {
+        let v: unknown = l;
+        for (const k of o.path ?? [flag]) v = v === undefined || v === null ? undefined : (v as Record<string, unknown>)[k];
+        return [flag, str(v)];
+      }),
+    ),
   };
 }
 
@@ -133,6 +132,9 @@ async function main(): Promise<void> {
   if (!(LOSS_NAMES as readonly string[]).includes(lossName)) throw new UsageError(`--loss ${JSON.stringify(lossName)}: expected one of ${LOSS_NAMES.join(', ')}`);
   const backboneName = String(v.backbone);
   if (!(BACKBONES as readonly string[]).includes(backboneName)) throw new UsageError(`--backbone ${JSON.stringify(backboneName)}: expected one of ${BACKBONES.join(', ')}`);
+  for (const [flag, allowed] of [['schedule', ['constant', 'step', 'cosine']], ['optimizer', ['adam', 'sgd']], ['dataset', ['fashion-mnist', 'mnist', 'hangul-glyphs']]] as const) {
+    if (!(allowed as readonly string[]).includes(String(v[flag]))) throw new UsageError(`--${flag} ${JSON.stringify(v[flag])}: expected one of ${allowed.join(', ')}`);
+  }
   const dim = num(v, 'dim', { int: true, min: 1 })!;
   if (dim > 4096) throw new UsageError(`--dim ${dim}: at most 4096 (the papers use 128–512; larger embeddings only cost memory)`);
   const seed = num(v, 'seed', { int: true, min: 0 })!;
@@ -147,9 +149,15 @@ async function main(): Promise<void> {
   };
   const split = makeSplit(meta);
   const spec: BackboneSpec = { name: backboneName as BackboneName, inputShape: split.train.shape, embeddingDim: dim, width: num(v, 'width', { min: 0.01 }), seed };
-  const params: Record<string, unknown> = { numClasses: seen.length, embeddingDim: dim, seed };
-  for (const k of ['s', 'm', 'm1', 'm2', 'm3', 'K', 'margin']) if (v[k] !== undefined) params[k] = num(v, k);
-  if (v.miner !== undefined) params.miner = v.miner;
+  const lossFlags: Record<string, string | boolean> = {};
+  for (const f of LOSS_FLAGS) if (v[f.flag] !== undefined) lossFlags[f.flag] = v[f.flag] as string;
+  let lossOptions: Record<string, unknown>;
+  try {
+    lossOptions = lossOptionsFromFlags(lossName, lossFlags);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const params: Record<string, unknown> = { numClasses: seen.length, embeddingDim: dim, seed, ...lossOptions };
   if (resumed) Object.assign(params, resumed.loss);
   const loss = createLoss(lossName, params as never);
   const model = buildBackbone(spec);

@@ -7,7 +7,7 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BackboneSpec } from '../models';
-import { EmbeddingLoss, ClassifierHead, SoftmaxLoss, SoftmaxCenterLoss } from '../losses';
+import { EmbeddingLoss, ClassifierHead, SoftmaxLoss, SoftmaxCenterLoss, lossStats } from '../losses';
 import { pkBatches } from '../data/pairs';
 import { Rng } from '../util/random';
 import { ProgressMode, ProgressReporter } from './progress';
@@ -120,15 +120,9 @@ export function classScores(loss: ClassifierHead, emb: tf.Tensor2D): tf.Tensor2D
   return loss instanceof SoftmaxLoss || loss instanceof SoftmaxCenterLoss ? loss.logits(emb) : loss.cosines(emb);
 }
 
-/** Extra per-epoch facts from losses with schedules or running statistics. */
+/** Extra per-epoch facts from losses with schedules or running statistics (from the loss table). */
 function lossExtras(loss: EmbeddingLoss): Record<string, number> {
-  const o = loss as unknown as { lambda?: number; t?: number; normStats?: { mean: number; std: number }; lastStats?: { active: number } };
-  const out: Record<string, number> = {};
-  if (typeof o.lambda === 'number') out.lambda = o.lambda;
-  if (typeof o.t === 'number') out.t = o.t;
-  if (o.normStats) out.normMean = o.normStats.mean;
-  if (o.lastStats) out.activeTriplets = o.lastStats.active;
-  return out;
+  return lossStats(loss);
 }
 
 function makeOptimizer(name: OptimizerName, lr: number, momentum: number): tf.Optimizer {
