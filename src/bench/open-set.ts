@@ -31,6 +31,7 @@ import { loadHangulGlyphs, seededClassSplit, splitByFace, GlyphDataset } from '.
 import { selectClasses } from '../data/dataset';
 import { Rng } from '../util/random';
 import { writeFileAtomic } from '../util/fs';
+import { requireDanfo } from '../util/danfo';
 import { Figure } from '../plot/show';
 import { axis, colour, titled } from '../plot/style';
 
@@ -332,8 +333,7 @@ export function loadBenchmarkResults(runsDir: string): RunResult[] {
 
 /** The summary as a danfo DataFrame: one row per loss, "mean ± std" strings in %, plus numeric means. */
 export function benchmarkFrame(sum: ReturnType<typeof summarize>): import('danfojs-node').DataFrame {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const dfd = require('danfojs-node') as typeof import('danfojs-node');
+  const dfd = requireDanfo('benchmarkFrame()');
   const rows = sum.map((r) => {
     const row: Record<string, string | number> = { loss: r.loss, runs: r.runs };
     for (const [k, h] of METRICS) row[h] = r.mean[k] === null ? 'n/a' : `${(100 * (r.mean[k] as number)).toFixed(2)} ± ${(100 * ((r.std[k] as number | null) ?? 0)).toFixed(2)}`;

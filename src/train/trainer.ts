@@ -10,6 +10,7 @@ import { BackboneSpec } from '../models';
 import { EmbeddingLoss, ClassifierHead, SoftmaxLoss, SoftmaxCenterLoss, lossStats } from '../losses';
 import { pkBatches } from '../data/pairs';
 import { Rng } from '../util/random';
+import { requireDanfo } from '../util/danfo';
 import { ProgressMode, ProgressReporter } from './progress';
 import { loadLossState, loadModelWeights, optimizerWeights, readCheckpoint, saveCheckpoint } from './checkpoint';
 
@@ -312,8 +313,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     steps: step,
     checkpoint: checkpointFile,
     historyFrame: () => {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const dfd = require('danfojs-node') as typeof import('danfojs-node');
+      const dfd = requireDanfo('historyFrame()');
       return new dfd.DataFrame(history.map((r) => ({ ...r })));
     },
   };

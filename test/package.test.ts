@@ -1,0 +1,52 @@
+/**
+ * `npm pack` gives a package that a user can install and use: pack the project, install the
+ * tarball into a fresh project (npm's cache first), then train one step there with the default
+ * data paths. danfojs-node is optional (offline it cannot install); its absence is a clear error.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { ROOT } from './helpers/paths';
+
+const npm = (args: string[], cwd: string) => spawnSync('npm', args, { cwd, encoding: 'utf8', timeout: 600_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
+
+test('npm pack → install into a new project → train one step there', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-pack-'));
+  const pack = npm(['pack', ROOT, '--pack-destination', dir, '--silent'], dir);
+  assert.equal(pack.status, 0, pack.stderr);
+  const tgz = fs.readdirSync(dir).find((f) => f.endsWith('.tgz'));
+  assert.ok(tgz, `no tarball in ${dir}: ${pack.stdout}`);
+  const app = path.join(dir, 'app');
+  fs.mkdirSync(app);
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  const inst = npm(['install', path.join(dir, tgz!), '--prefer-offline', '--fetch-retries=0', '--no-audit', '--no-fund'], app);
+  assert.equal(inst.status, 0, `npm install failed:\n${inst.stdout}\n${inst.stderr}`);
+  const pkg = path.join(app, 'node_modules', 'margin-lab');
+  for (const f of ['dist/index.js', 'data/fashion-mnist/train-images-idx3-ubyte.gz', 'data/hangul-glyphs/meta.json', 'scripts/postinstall.js']) assert.ok(fs.existsSync(path.join(pkg, f)), `the package lacks ${f}`);
+  // The install script must work from the tarball even where npm does not run it by default.
+  const post = spawnSync(process.execPath, [path.join(pkg, 'scripts', 'postinstall.js')], { cwd: pkg, encoding: 'utf8' });
+  assert.equal(post.status, 0, post.stderr);
+  assert.match(post.stdout, /installed as a dependency/);
+  fs.writeFileSync(path.join(app, 'try.js'), `
+    const ml = require('margin-lab');
+    (async () => {
+      const r = await ml.useBestBackend({ print: false });
+      const split = ml.fashionOpenSet({ trainPerClass: 20, testPerClass: 10 });
+      const spec = { name: 'mlp', inputShape: split.train.shape, embeddingDim: 8, seed: 1 };
+      const loss = ml.arcFace({ numClasses: 5, embeddingDim: 8, s: 16, m: 0.3 });
+      const res = await ml.train({ model: ml.buildBackbone(spec), backbone: spec, loss, data: { x: split.train.x, y: split.train.localY, shape: split.train.shape }, epochs: 1, maxStepsPerEpoch: 1, progress: 'none' });
+      let danfo = 'present';
+      try { res.historyFrame(); } catch (e) { danfo = e.message; }
+      console.log(JSON.stringify({ backend: r.backend, loss: res.history[0].loss, glyphs: ml.loadHangulGlyphs().y.length, danfo }));
+    })().catch((e) => { console.error(e.stack); process.exit(1); });`);
+  const run = spawnSync(process.execPath, ['try.js'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const out = JSON.parse(run.stdout.trim().split('\n').pop()!);
+  assert.equal(out.backend, 'wasm');
+  assert.ok(Number.isFinite(out.loss), `loss ${out.loss}`);
+  assert.equal(out.glyphs, 40_000);
+  assert.ok(out.danfo === 'present' || /historyFrame\(\) needs danfojs-node, which is not installed/.test(out.danfo), out.danfo);
+});
