@@ -13,7 +13,10 @@ let status = 0;
 
 const pkg = require(path.join(ROOT, 'package.json'));
 say('margin-lab', pkg.version);
-say('node', `${process.version} (${os.platform()} ${os.arch()}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB)`);
+say(
+  'node',
+  `${process.version} (${os.platform()} ${os.arch()}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB)`,
+);
 const jupyter = findJupyter();
 say('jupyter', jupyter ? `${jupyter.bin}` : 'NOT FOUND (pip install jupyterlab, or apt-get install jupyter-notebook)');
 if (jupyter) {
@@ -24,16 +27,33 @@ if (jupyter) {
   say('notebook', nb.status === 0 ? nb.stdout.trim() : 'not installed');
   const ks = spawnSync(jupyter.bin, ['kernelspec', 'list'], { env, encoding: 'utf8' });
   const line = (ks.stdout || '').split('\n').find((l) => l.trim().startsWith(KERNEL_NAME + ' '));
-  say('kernel', line ? `registered: ${line.trim()}` : `NOT registered (run npm install; kernelspec list said: ${(ks.stdout || ks.stderr).trim()})`);
+  say(
+    'kernel',
+    line
+      ? `registered: ${line.trim()}`
+      : `NOT registered (run npm install; kernelspec list said: ${(ks.stdout || ks.stderr).trim()})`,
+  );
 }
 const py = findPython('nbclient');
-say('nbclient (tests)', py ? `found for ${py}` : 'not found (needed only for npm test: apt-get install python3-nbclient)');
+say(
+  'nbclient (tests)',
+  py ? `found for ${py}` : 'not found (needed only for npm test: apt-get install python3-nbclient)',
+);
 let tslabVersion = 'not installed';
-try { tslabVersion = require(path.join(ROOT, 'node_modules', 'tslab', 'package.json')).version; } catch (_) {}
+try {
+  tslabVersion = require(path.join(ROOT, 'node_modules', 'tslab', 'package.json')).version;
+} catch (_) {}
 say('tslab', tslabVersion);
-for (const p of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
+for (const p of [
+  '@tensorflow/tfjs',
+  '@tensorflow/tfjs-backend-wasm',
+  '@tensorflow/tfjs-node',
+  '@tensorflow/tfjs-node-gpu',
+]) {
   let v = 'not installed';
-  try { v = require(path.join(ROOT, 'node_modules', p, 'package.json')).version; } catch (_) {}
+  try {
+    v = require(path.join(ROOT, 'node_modules', p, 'package.json')).version;
+  } catch (_) {}
   say(p, v);
 }
 console.log(lines.join('\n'));

@@ -10,8 +10,13 @@ const { ROOT, writeKernelspec, linkSelf } = require('./lib/project');
 
 // Installed as a dependency of another project (node_modules/margin-lab): the project imports
 // us by name already, and Jupyter kernels belong to that project; nothing to set up here.
-if (path.basename(path.dirname(ROOT)) === 'node_modules' || path.basename(path.dirname(path.dirname(ROOT))) === 'node_modules') {
-  console.log('margin-lab: installed as a dependency (no kernelspec written; the workbook kernel is set up by npm install in a margin-lab checkout)');
+if (
+  path.basename(path.dirname(ROOT)) === 'node_modules' ||
+  path.basename(path.dirname(path.dirname(ROOT))) === 'node_modules'
+) {
+  console.log(
+    'margin-lab: installed as a dependency (no kernelspec written; the workbook kernel is set up by npm install in a margin-lab checkout)',
+  );
   process.exit(0);
 }
 

@@ -7,7 +7,9 @@ const { ROOT, findPython, jupyterEnv, writeKernelspec, linkSelf } = require('./l
 
 const py = findPython('nbclient');
 if (!py) {
-  console.error('margin-lab: no python3 with nbclient found. Install it: sudo apt-get install python3-nbclient jupyter-nbconvert python3-ipykernel  (or: pip install nbclient nbconvert ipykernel)');
+  console.error(
+    'margin-lab: no python3 with nbclient found. Install it: sudo apt-get install python3-nbclient jupyter-nbconvert python3-ipykernel  (or: pip install nbclient nbconvert ipykernel)',
+  );
   process.exit(2);
 }
 linkSelf();

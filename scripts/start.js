@@ -8,7 +8,9 @@ const { ROOT, jupyterEnv, writeKernelspec, findJupyter, linkSelf } = require('./
 
 const jupyter = findJupyter();
 if (!jupyter) {
-  console.error('margin-lab: `jupyter` was not found on PATH. Install JupyterLab (pip install jupyterlab) or, on Debian/Ubuntu, sudo apt-get install jupyter-notebook.');
+  console.error(
+    'margin-lab: `jupyter` was not found on PATH. Install JupyterLab (pip install jupyterlab) or, on Debian/Ubuntu, sudo apt-get install jupyter-notebook.',
+  );
   process.exit(2);
 }
 linkSelf();
@@ -16,7 +18,9 @@ writeKernelspec();
 const env = jupyterEnv();
 const lab = spawnSync(jupyter.bin, ['lab', '--version'], { env, encoding: 'utf8' });
 const app = lab.status === 0 ? 'lab' : 'notebook';
-const version = (app === 'lab' ? lab : spawnSync(jupyter.bin, ['notebook', '--version'], { env, encoding: 'utf8' })).stdout.trim();
+const version = (
+  app === 'lab' ? lab : spawnSync(jupyter.bin, ['notebook', '--version'], { env, encoding: 'utf8' })
+).stdout.trim();
 const args = [app, `--notebook-dir=${path.join(ROOT, 'notebooks')}`, ...process.argv.slice(2)];
 console.log(`margin-lab: starting jupyter ${app} ${version} with kernel "TypeScript (margin-lab)"`);
 const child = spawn(jupyter.bin, args, { env, stdio: 'inherit', cwd: path.join(ROOT, 'notebooks') });

@@ -20,7 +20,16 @@ export * from './eval';
 export { Rng } from './util/random';
 export * from './workbook';
 export {
-  runOpenSetBenchmark, openSetMetrics, summarize as summarizeBenchmark, summaryMarkdown as benchmarkMarkdown, benchmarkBars, benchmarkRocs,
-  benchmarkFrame, loadBenchmarkResults, glyphContactSheet, CORE_LOSSES, EXTRA_LOSSES,
+  runOpenSetBenchmark,
+  openSetMetrics,
+  summarize as summarizeBenchmark,
+  summaryMarkdown as benchmarkMarkdown,
+  benchmarkBars,
+  benchmarkRocs,
+  benchmarkFrame,
+  loadBenchmarkResults,
+  glyphContactSheet,
+  CORE_LOSSES,
+  EXTRA_LOSSES,
 } from './bench/open-set';
 export type { BenchmarkConfig, RunResult as BenchmarkRunResult } from './bench/open-set';

@@ -4,7 +4,15 @@
  * command) shrinks data and training so every notebook runs in CI time.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ClassSubset, loadFashionMnist, loadHangulGlyphs, openSetSplit, OpenSetSplit, seededClassSplit, splitByFace } from './data';
+import {
+  ClassSubset,
+  loadFashionMnist,
+  loadHangulGlyphs,
+  openSetSplit,
+  OpenSetSplit,
+  seededClassSplit,
+  splitByFace,
+} from './data';
 import { ClassifierHead, EmbeddingLoss } from './losses';
 import { BackboneName, BackboneSpec, buildBackbone } from './models';
 import { classScores, EpochRow, train } from './train';
@@ -16,7 +24,9 @@ export function quickMode(): boolean {
 }
 
 /** Fashion-MNIST, classes 0–4 seen and 5–9 unseen (smaller in quick mode). */
-export function fashionOpenSet(opts: { seed?: number; trainPerClass?: number; testPerClass?: number } = {}): OpenSetSplit {
+export function fashionOpenSet(
+  opts: { seed?: number; trainPerClass?: number; testPerClass?: number } = {},
+): OpenSetSplit {
   const quick = quickMode();
   return openSetSplit(loadFashionMnist({ split: 'train' }), loadFashionMnist({ split: 'test' }), {
     seen: [0, 1, 2, 3, 4],
@@ -47,13 +57,33 @@ export interface RunResult {
 }
 
 /** Trains a backbone with a loss on the split's seen classes. */
-export async function trainEmbedding(split: OpenSetSplit, loss: EmbeddingLoss, opts: { dim: number; backbone?: BackboneName; epochs?: number; lr?: number; width?: number; seed?: number; batchSize?: number }): Promise<RunResult> {
+export async function trainEmbedding(
+  split: OpenSetSplit,
+  loss: EmbeddingLoss,
+  opts: {
+    dim: number;
+    backbone?: BackboneName;
+    epochs?: number;
+    lr?: number;
+    width?: number;
+    seed?: number;
+    batchSize?: number;
+  },
+): Promise<RunResult> {
   const quick = quickMode();
   // Full mode: the benchmark's small CNN, a few minutes per model on a laptop CPU (wasm).
-  const spec: BackboneSpec = { name: opts.backbone ?? (quick ? 'mlp' : 'reference'), inputShape: split.train.shape, embeddingDim: opts.dim, width: opts.width ?? 0.5, seed: opts.seed ?? 1 };
+  const spec: BackboneSpec = {
+    name: opts.backbone ?? (quick ? 'mlp' : 'reference'),
+    inputShape: split.train.shape,
+    embeddingDim: opts.dim,
+    width: opts.width ?? 0.5,
+    seed: opts.seed ?? 1,
+  };
   const model = buildBackbone(spec);
   const result = await train({
-    model, backbone: spec, loss,
+    model,
+    backbone: spec,
+    loss,
     data: { x: split.train.x, y: split.train.localY, shape: split.train.shape },
     epochs: opts.epochs ?? (quick ? 8 : 4),
     batchSize: opts.batchSize ?? 128,
@@ -64,7 +94,10 @@ export async function trainEmbedding(split: OpenSetSplit, loss: EmbeddingLoss, o
 }
 
 /** Embeddings [n][d] of a class subset, with its labels. */
-export function embedSet(model: tf.LayersModel, set: ClassSubset): { points: number[][]; labels: number[]; localLabels: number[]; flat: Float32Array; dim: number } {
+export function embedSet(
+  model: tf.LayersModel,
+  set: ClassSubset,
+): { points: number[][]; labels: number[]; localLabels: number[]; flat: Float32Array; dim: number } {
   const { emb, dim } = embedImages(model, set.x, set.shape);
   const n = set.y.length;
   const points = Array.from({ length: n }, (_, i) => Array.from(emb.subarray(i * dim, (i + 1) * dim)));

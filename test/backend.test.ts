@@ -39,10 +39,16 @@ test('a forced backend that cannot load fails loudly, naming what is missing', a
   } else {
     await assert.rejects(
       useBestBackend({ print: false, env: { MARGIN_LAB_BACKEND: 'tensorflow' } }),
-      (e: Error) => /MARGIN_LAB_BACKEND=tensorflow/.test(e.message) && /tfjs-node-gpu not installed/.test(e.message) && /tfjs-node not installed/.test(e.message),
+      (e: Error) =>
+        /MARGIN_LAB_BACKEND=tensorflow/.test(e.message) &&
+        /tfjs-node-gpu not installed/.test(e.message) &&
+        /tfjs-node not installed/.test(e.message),
     );
   }
-  await assert.rejects(useBestBackend({ print: false, env: { MARGIN_LAB_BACKEND: 'webgpu' } }), /"webgpu" is not a backend; expected one of tensorflow, wasm, cpu/);
+  await assert.rejects(
+    useBestBackend({ print: false, env: { MARGIN_LAB_BACKEND: 'webgpu' } }),
+    /"webgpu" is not a backend; expected one of tensorflow, wasm, cpu/,
+  );
   const cpu = await useBestBackend({ print: false, env: { MARGIN_LAB_BACKEND: 'cpu' } });
   assert.equal(cpu.backend, 'cpu');
   assert.equal(cpu.forced, true);
@@ -51,17 +57,39 @@ test('a forced backend that cannot load fails loudly, naming what is missing', a
 });
 
 type Shape4 = [number, number, number, number];
-interface ConvCase { x: Shape4; k: [number, number]; cout: number; pad: 'same' | 'valid' }
+interface ConvCase {
+  x: Shape4;
+  k: [number, number];
+  cout: number;
+  pad: 'same' | 'valid';
+}
 
 /** Filter and input gradients of sum(conv2d(x, f) * dy) on the currently active backend. */
 function convGrads(c: ConvCase, seed: number): { df: Float32Array; dx: Float32Array } {
   const [n, h, w, cin] = c.x;
   const fShape: Shape4 = [c.k[0], c.k[1], cin, c.cout];
   const x = tf.tensor4d(randomArray(n * h * w * cin, seed), c.x);
-  const f = tf.tensor4d(randomArray(fShape.reduce((a, b) => a * b), seed + 1), fShape);
+  const f = tf.tensor4d(
+    randomArray(
+      fShape.reduce((a, b) => a * b),
+      seed + 1,
+    ),
+    fShape,
+  );
   const outShape = tf.conv2d(x, f, 1, c.pad).shape;
-  const dy = tf.tensor(randomArray(outShape.reduce((a, b) => a * b), seed + 2), outShape);
-  const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, c.pad).mul(dy).sum())([x, f]);
+  const dy = tf.tensor(
+    randomArray(
+      outShape.reduce((a, b) => a * b),
+      seed + 2,
+    ),
+    outShape,
+  );
+  const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+    tf
+      .conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, c.pad)
+      .mul(dy)
+      .sum(),
+  )([x, f]);
   const out = { df: gf.dataSync() as Float32Array, dx: gx.dataSync() as Float32Array };
   tf.dispose([x, f, dy, gx, gf]);
   return out;
@@ -93,13 +121,33 @@ test('wasm filter gradient refuses strides and dilations it cannot compute', asy
   await useBestBackend({ print: false, env: { MARGIN_LAB_BACKEND: 'wasm' } });
   const x = tf.ones([1, 6, 6, 1]) as tf.Tensor4D;
   const f = tf.ones([3, 3, 1, 1]) as tf.Tensor4D;
-  assert.throws(() => tf.grad((ff: tf.Tensor) => tf.conv2d(x, ff as tf.Tensor4D, 2, 'same').sum())(f), /Conv2DBackpropFilter on wasm: strides must be 1, got \[2, 2\]/);
+  assert.throws(
+    () => tf.grad((ff: tf.Tensor) => tf.conv2d(x, ff as tf.Tensor4D, 2, 'same').sum())(f),
+    /Conv2DBackpropFilter on wasm: strides must be 1, got \[2, 2\]/,
+  );
   // tfjs refuses dilated gradients itself; call the kernel directly to see ours refuse too.
   const dy = tf.ones([1, 6, 6, 1]);
   const run = (attrs: Record<string, unknown>) => () =>
-    tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, filterShape: [3, 3, 1, 1], ...attrs } as unknown as tf.NamedAttrMap);
+    tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+      strides: 1,
+      pad: 'same',
+      dataFormat: 'NHWC',
+      dilations: 1,
+      filterShape: [3, 3, 1, 1],
+      ...attrs,
+    } as unknown as tf.NamedAttrMap);
   assert.throws(run({ dilations: 2 }), /dilations must be 1, got \[2, 2\]/);
-  assert.throws(run({ pad: [[0, 0], [1, 1], [1, 1], [0, 0]] }), /padding must be 'same' or 'valid'/);
+  assert.throws(
+    run({
+      pad: [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ],
+    }),
+    /padding must be 'same' or 'valid'/,
+  );
   assert.throws(run({ dataFormat: 'NCHW' }), /dataFormat must be NHWC, got "NCHW"/);
   tf.dispose([x, f, dy]);
 });
@@ -108,18 +156,40 @@ test('a small conv net trains on wasm: loss decreases and the tensor count stays
   await useBestBackend({ print: false, env: { MARGIN_LAB_BACKEND: 'wasm' } });
   const model = tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.conv2d({
+        inputShape: [8, 8, 1],
+        filters: 8,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'valid', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      tf.layers.conv2d({
+        filters: 8,
+        kernelSize: 3,
+        padding: 'valid',
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
+      }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 4, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
     ],
   });
   const xs = tf.tensor4d(randomArray(32 * 64, 7), [32, 8, 8, 1]);
-  const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 4), 'int32'), 4);
+  const ys = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: 32 }, (_, i) => i % 4),
+      'int32',
+    ),
+    4,
+  );
   const opt = tf.train.adam(0.01);
   const step = () => {
-    const cost = opt.minimize(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs) as tf.Tensor) as tf.Scalar, true) as tf.Scalar;
+    const cost = opt.minimize(
+      () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs) as tf.Tensor) as tf.Scalar,
+      true,
+    ) as tf.Scalar;
     const v = cost.dataSync()[0];
     cost.dispose();
     return v;
@@ -140,8 +210,21 @@ test('tf.gather trains on wasm: UnsortedSegmentSum (its gradient) matches the cp
   const run = () => {
     const x = tf.tensor3d(randomArray(5 * 3 * 2, 9), [5, 3, 2]);
     const idx = tf.tensor1d([4, 0, 0, 2, 4, 4, -0], 'int32');
-    const g = tf.grad((t: tf.Tensor) => tf.gather(t, idx).mul(tf.range(1, 43).reshape([7, 3, 2])).sum())(x);
-    const seg = tf.unsortedSegmentSum(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), tf.tensor1d([2, 0, 2], 'int32'), 4);
+    const g = tf.grad((t: tf.Tensor) =>
+      tf
+        .gather(t, idx)
+        .mul(tf.range(1, 43).reshape([7, 3, 2]))
+        .sum(),
+    )(x);
+    const seg = tf.unsortedSegmentSum(
+      tf.tensor2d([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]),
+      tf.tensor1d([2, 0, 2], 'int32'),
+      4,
+    );
     const out = { g: Array.from(g.dataSync()), seg: Array.from(seg.dataSync()) };
     tf.dispose([x, idx, g, seg]);
     return out;

@@ -10,14 +10,35 @@ import { spawnSync } from 'child_process';
 import { ROOT } from './helpers/paths';
 
 function bench(args: string[]) {
-  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', 'index.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', 'index.js'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
 }
 
 test('bench: wasm rows per thread count, train() comparison, profile, and a one-line torch skip', () => {
-  const r = bench(['--steps', '2', '--warmup', '1', '--backends', 'wasm', '--threads', '1,2', '--batches', 'none', '--profile', '--python', '/nonexistent/python3']);
+  const r = bench([
+    '--steps',
+    '2',
+    '--warmup',
+    '1',
+    '--backends',
+    'wasm',
+    '--threads',
+    '1,2',
+    '--batches',
+    'none',
+    '--profile',
+    '--python',
+    '/nonexistent/python3',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   const out = r.stdout;
-  assert.match(out, /^torch: skipped: no python3 with torch \(\/nonexistent\/python3: .*\); on Debian: apt-get install python3-torch$/m);
+  assert.match(
+    out,
+    /^torch: skipped: no python3 with torch \(\/nonexistent\/python3: .*\); on Debian: apt-get install python3-torch$/m,
+  );
   assert.match(out, /^tfjs wasm\s+1\s+\d+\.\d\s+\d+\s+n\/a\s+.*1 thread$/m);
   assert.match(out, /^tfjs wasm\s+2\s+\d+\.\d\s+\d+\s+n\/a\s+.*2 threads$/m);
   assert.match(out, /the library's train\(\) on the same model and step/);
@@ -47,7 +68,21 @@ test('bench/torch_reference.py runs the same step (when a python3 with torch is 
     t.skip('no /usr/bin/python3 with torch here (apt-get install python3-torch); CI does not need it');
     return;
   }
-  const r = spawnSync('/usr/bin/python3', [path.join(ROOT, 'bench', 'torch_reference.py'), '--threads', '1', '--batch', '16', '--steps', '2', '--warmup', '1'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [
+      path.join(ROOT, 'bench', 'torch_reference.py'),
+      '--threads',
+      '1',
+      '--batch',
+      '16',
+      '--steps',
+      '2',
+      '--warmup',
+      '1',
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   assert.equal(r.status, 0, r.stderr);
   const res = JSON.parse(r.stdout.trim());
   assert.equal(res.system, 'torch');
@@ -55,7 +90,9 @@ test('bench/torch_reference.py runs the same step (when a python3 with torch is 
   assert.equal(res.batch, 16);
   assert.equal(res.step_ms.length, 2);
   assert.ok(res.step_ms.every((v: number) => v > 0));
-  const bad = spawnSync('/usr/bin/python3', [path.join(ROOT, 'bench', 'torch_reference.py'), '--threads', '0'], { encoding: 'utf8' });
+  const bad = spawnSync('/usr/bin/python3', [path.join(ROOT, 'bench', 'torch_reference.py'), '--threads', '0'], {
+    encoding: 'utf8',
+  });
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /--threads must be >= 1, got 0/);
 });

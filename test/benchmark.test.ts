@@ -51,14 +51,30 @@ test('open-set metrics: perfect embeddings score 100 %, noise scores near chance
 });
 
 test('summary: mean ± std over seeds, n/a kept apart from zero', () => {
-  const base = { tenFoldStd: 0, pairsPerFold: 300, auc: 0.9, eer: 0.1, tar1e3: 0.5, dir1e2: null, genuinePairs: 1, impostorPairs: 1, trainSeconds: 1, finalTrainLoss: 1, roc: { far: [], tar: [] } };
+  const base = {
+    tenFoldStd: 0,
+    pairsPerFold: 300,
+    auc: 0.9,
+    eer: 0.1,
+    tar1e3: 0.5,
+    dir1e2: null,
+    genuinePairs: 1,
+    impostorPairs: 1,
+    trainSeconds: 1,
+    finalTrainLoss: 1,
+    roc: { far: [], tar: [] },
+  };
   const rs: RunResult[] = [
     { ...base, loss: 'arcface', seed: 1, tenFold: 0.9, tar1e4: 0.2, rank1: 0.5 },
     { ...base, loss: 'arcface', seed: 2, tenFold: 0.8, tar1e4: 0.4, rank1: 0.7 },
     { ...base, loss: 'softmax', seed: 1, tenFold: 0.7, tar1e4: null, rank1: 0.3 },
   ];
   const sum = summarize(rs, ['softmax', 'arcface', 'cosface']);
-  assert.deepEqual(sum.map((r) => r.loss), ['softmax', 'arcface'], 'losses without runs are left out, order kept');
+  assert.deepEqual(
+    sum.map((r) => r.loss),
+    ['softmax', 'arcface'],
+    'losses without runs are left out, order kept',
+  );
   assert.ok(Math.abs((sum[1].mean.tar1e4 as number) - 0.3) < 1e-12);
   assert.ok(Math.abs((sum[1].std.tar1e4 as number) - Math.sqrt(0.02)) < 1e-12);
   assert.equal(sum[0].mean.tar1e4, null);
@@ -70,7 +86,10 @@ test('summary: mean ± std over seeds, n/a kept apart from zero', () => {
 
 function bench(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'benchmark.js'), ...args], {
-    cwd: ROOT, encoding: 'utf8', timeout: 600_000, env: { ...process.env, MARGIN_LAB_QUICK: '1', ...env },
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 600_000,
+    env: { ...process.env, MARGIN_LAB_QUICK: '1', ...env },
   });
 }
 
@@ -79,8 +98,14 @@ test('npm run benchmark, quick mode: trains 2 losses, writes CSV, figures and re
   const r = bench(['--out', out]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /benchmark: 2 runs \(2 losses × 1 seeds\), 0 already done/);
-  assert.match(r.stdout, /training on 160 seen syllables \(4800 images\), testing on 40 unseen syllables \(400 images in held-out faces\)/);
-  assert.match(r.stdout, /benchmark \[=+\] 2\/2 runs; arcface seed 1: TAR@1e-4 [\d.]+%, rank-1 [\d.]+% \(\d+ s\); ETA 0:00:00/);
+  assert.match(
+    r.stdout,
+    /training on 160 seen syllables \(4800 images\), testing on 40 unseen syllables \(400 images in held-out faces\)/,
+  );
+  assert.match(
+    r.stdout,
+    /benchmark \[=+\] 2\/2 runs; arcface seed 1: TAR@1e-4 [\d.]+%, rank-1 [\d.]+% \(\d+ s\); ETA 0:00:00/,
+  );
   const csv = fs.readFileSync(path.join(out, 'results.csv'), 'utf8').trim().split('\n');
   assert.equal(csv.length, 3);
   assert.match(csv[1], /^softmax,1,0\.\d+,/);
@@ -89,7 +114,10 @@ test('npm run benchmark, quick mode: trains 2 losses, writes CSV, figures and re
   assert.match(md, /\*\*quick mode\*\*: a pipeline check, not a result/);
   assert.match(md, /\| softmax \| 1 \| \d+\.\d\d ± 0\.00 \|/);
   assert.match(md, /## Beside the ArcFace paper/);
-  assert.match(md, /\| arcface > softmax \| margin losses beat plain softmax \| [\d.]+% vs [\d.]+%: (agrees|disagrees|within one std \(tie\)) \|/);
+  assert.match(
+    md,
+    /\| arcface > softmax \| margin losses beat plain softmax \| [\d.]+% vs [\d.]+%: (agrees|disagrees|within one std \(tie\)) \|/,
+  );
   assert.match(md, /\*\*Backend\*\*: margin-lab backend: wasm/);
   const html = fs.readFileSync(path.join(out, 'figures.html'), 'utf8');
   assert.match(html, /TAR @ FAR = 1e-4/);

@@ -7,12 +7,37 @@ import { spawnSync } from 'child_process';
 import { ROOT } from './helpers/paths';
 
 function cli(tool: 'train' | 'eval' | 'embed', args: string[]) {
-  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', `${tool}.js`), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', `${tool}.js`), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
 }
 
 test('train → eval → embed on a small Fashion-MNIST open-set run', () => {
   const run = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-cli-'));
-  const t = cli('train', ['--loss', 'arcface', '--dataset', 'fashion-mnist', '--seen', '0-4', '--dim', '16', '--backbone', 'mlp', '--epochs', '2', '--max-steps', '3', '--train-per-class', '60', '--s', '16', '--run', run]);
+  const t = cli('train', [
+    '--loss',
+    'arcface',
+    '--dataset',
+    'fashion-mnist',
+    '--seen',
+    '0-4',
+    '--dim',
+    '16',
+    '--backbone',
+    'mlp',
+    '--epochs',
+    '2',
+    '--max-steps',
+    '3',
+    '--train-per-class',
+    '60',
+    '--s',
+    '16',
+    '--run',
+    run,
+  ]);
   assert.equal(t.status, 0, t.stderr);
   assert.match(t.stdout, /margin-lab backend: \w+ on /);
   assert.match(t.stderr, /epoch 2\/2 \[=+\] 100% 3\/3 loss \d/);
@@ -23,7 +48,15 @@ test('train → eval → embed on a small Fashion-MNIST open-set run', () => {
 
   const e = cli('eval', ['--run', run, '--per-class', '60', '--pairs-per-fold', '20']);
   assert.equal(e.status, 0, e.stderr);
-  for (const line of [/unseen classes 5,6,7,8,9/, /10-fold accuracy\s+\d+\.\d+% ± \d/, /EER\s+\d/, /TAR @ FAR=1e-1\s+\d/, /TAR @ FAR=1e-3\s+n\/a \(needs ≥ 1000 impostor pairs, have 200\)/, /rank-1 identification/, /DIR @ FAR=1e-1/]) {
+  for (const line of [
+    /unseen classes 5,6,7,8,9/,
+    /10-fold accuracy\s+\d+\.\d+% ± \d/,
+    /EER\s+\d/,
+    /TAR @ FAR=1e-1\s+\d/,
+    /TAR @ FAR=1e-3\s+n\/a \(needs ≥ 1000 impostor pairs, have 200\)/,
+    /rank-1 identification/,
+    /DIR @ FAR=1e-1/,
+  ]) {
     assert.match(e.stdout, line);
   }
   const j = cli('eval', ['--run', run, '--per-class', '60', '--pairs-per-fold', '20', '--json']);
@@ -48,7 +81,23 @@ test('train → eval → embed on a small Fashion-MNIST open-set run', () => {
 test('--help documents every flag; bad flags give a clear error', () => {
   const h = cli('train', ['--help']);
   assert.equal(h.status, 0);
-  for (const flag of ['--loss', '--dataset', '--seen', '--unseen', '--backbone', '--dim', '--epochs', '--batch', '--optimizer', '--lr', '--schedule', '--s', '--m', '--run', '--resume']) {
+  for (const flag of [
+    '--loss',
+    '--dataset',
+    '--seen',
+    '--unseen',
+    '--backbone',
+    '--dim',
+    '--epochs',
+    '--batch',
+    '--optimizer',
+    '--lr',
+    '--schedule',
+    '--s',
+    '--m',
+    '--run',
+    '--resume',
+  ]) {
     assert.ok(h.stdout.includes(flag), `--help lacks ${flag}`);
   }
   const bad = cli('train', ['--los', 'arcface']);
@@ -71,7 +120,22 @@ test('--help documents every flag; bad flags give a clear error', () => {
 test('every loss trains from the CLI (pair losses on P×K batches) and its run evaluates', () => {
   for (const loss of ['triplet', 'contrastive', 'sphereface', 'curricularface', 'adaface', 'softmax+center']) {
     const run = fs.mkdtempSync(path.join(os.tmpdir(), `ml-cli-${loss.replace('+', '-')}-`));
-    const t = cli('train', ['--loss', loss, '--backbone', 'mlp', '--dim', '8', '--epochs', '1', '--max-steps', '2', '--train-per-class', '40', '--run', run]);
+    const t = cli('train', [
+      '--loss',
+      loss,
+      '--backbone',
+      'mlp',
+      '--dim',
+      '8',
+      '--epochs',
+      '1',
+      '--max-steps',
+      '2',
+      '--train-per-class',
+      '40',
+      '--run',
+      run,
+    ]);
     assert.equal(t.status, 0, `${loss}: ${t.stderr}`);
     const e = cli('eval', ['--run', run, '--per-class', '20', '--pairs-per-fold', '5', '--json']);
     assert.equal(e.status, 0, `${loss}: ${e.stderr}`);

@@ -17,10 +17,22 @@ test('IDX reader parses valid data and rejects bad magic, types, truncation', ()
   const ok = ml.parseIdx(idx([2, 2], [1, 2, 3, 4]), 'x');
   assert.deepEqual(ok.dims, [2, 2]);
   assert.deepEqual(Array.from(ok.data), [1, 2, 3, 4]);
-  assert.throws(() => ml.parseIdx(idx([2, 2], [1, 2, 3, 4], [1, 0, 8, 2]), 'f.idx'), /f.idx: bad magic number 0x01000802/);
-  assert.throws(() => ml.parseIdx(idx([2], [1, 2], [0, 0, 0x0d, 1]), 'f.idx'), /data type 0x0d is not supported; expected 0x08/);
-  assert.throws(() => ml.parseIdx(idx([2, 2], [1, 2, 3]), 'f.idx'), /declares dimensions \[2, 2\] = 4 bytes of data, but the file has 3 \(truncated\?\)/);
-  assert.throws(() => ml.parseIdx(idx([2, 2], [1, 2, 3, 4]).subarray(0, 9), 'f.idx'), /truncated header: 9 bytes, need 12/);
+  assert.throws(
+    () => ml.parseIdx(idx([2, 2], [1, 2, 3, 4], [1, 0, 8, 2]), 'f.idx'),
+    /f.idx: bad magic number 0x01000802/,
+  );
+  assert.throws(
+    () => ml.parseIdx(idx([2], [1, 2], [0, 0, 0x0d, 1]), 'f.idx'),
+    /data type 0x0d is not supported; expected 0x08/,
+  );
+  assert.throws(
+    () => ml.parseIdx(idx([2, 2], [1, 2, 3]), 'f.idx'),
+    /declares dimensions \[2, 2\] = 4 bytes of data, but the file has 3 \(truncated\?\)/,
+  );
+  assert.throws(
+    () => ml.parseIdx(idx([2, 2], [1, 2, 3, 4]).subarray(0, 9), 'f.idx'),
+    /truncated header: 9 bytes, need 12/,
+  );
   assert.throws(() => ml.parseIdx(new Uint8Array([0, 0]), 'f.idx'), /too short for an IDX header/);
 });
 
@@ -32,7 +44,10 @@ test('a truncated or corrupt gzipped IDX file gives a clear error', () => {
   fs.writeFileSync(path.join(dir, 'cut.gz'), good.subarray(0, good.length - 10));
   assert.throws(() => ml.readIdxFile(path.join(dir, 'cut.gz')), /cut.gz: not a valid gzip file/);
   fs.writeFileSync(path.join(dir, 'short.gz'), zlib.gzipSync(idx([3, 2], [1, 2, 3, 4, 5, 6]).subarray(0, 12)));
-  assert.throws(() => ml.readIdxFile(path.join(dir, 'short.gz')), /short.gz: header declares dimensions \[3, 2\] = 6 bytes of data, but the file has 0/);
+  assert.throws(
+    () => ml.readIdxFile(path.join(dir, 'short.gz')),
+    /short.gz: header declares dimensions \[3, 2\] = 6 bytes of data, but the file has 0/,
+  );
   assert.throws(() => ml.readIdxFile(path.join(dir, 'missing.gz')), /missing.gz: file not found/);
 });
 
@@ -118,15 +133,17 @@ test('P×K batches hold P classes with K samples each', () => {
 });
 
 async function makeFolder(root: string, spec: Record<string, number>): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const sharp = require('sharp');
   let colour = 10;
   for (const [id, count] of Object.entries(spec)) {
     fs.mkdirSync(path.join(root, id), { recursive: true });
     for (let i = 0; i < count; i++) {
       colour += 30;
-      await sharp({ create: { width: 20 + i, height: 16, channels: 3, background: { r: colour % 256, g: 100, b: 200 } } })
-        .png().toFile(path.join(root, id, `${id}_${String(i + 1).padStart(4, '0')}.${i % 2 ? 'jpg' : 'png'}`));
+      await sharp({
+        create: { width: 20 + i, height: 16, channels: 3, background: { r: colour % 256, g: 100, b: 200 } },
+      })
+        .png()
+        .toFile(path.join(root, id, `${id}_${String(i + 1).padStart(4, '0')}.${i % 2 ? 'jpg' : 'png'}`));
     }
   }
 }
@@ -147,25 +164,47 @@ test('image folders load per identity, resized, with clear errors for bad layout
   fs.mkdirSync(path.join(root, 'flat'));
   await assert.rejects(ml.loadImageFolder(path.join(root, 'flat')), /has no identity sub-folders/);
   await makeFolder(path.join(root, 'single'), { carol: 1, dave: 2 });
-  await assert.rejects(ml.loadImageFolder(path.join(root, 'single')), /identity carol has 1 image\(s\) but at least 2 are needed/);
-  assert.equal((await ml.loadImageFolder(path.join(root, 'single'), { minImagesPerIdentity: 1, size: [4, 4] })).y.length, 3);
+  await assert.rejects(
+    ml.loadImageFolder(path.join(root, 'single')),
+    /identity carol has 1 image\(s\) but at least 2 are needed/,
+  );
+  assert.equal(
+    (await ml.loadImageFolder(path.join(root, 'single'), { minImagesPerIdentity: 1, size: [4, 4] })).y.length,
+    3,
+  );
   await makeFolder(path.join(root, 'empty'), { erin: 2 });
   fs.mkdirSync(path.join(root, 'empty', 'frank'));
   await assert.rejects(ml.loadImageFolder(path.join(root, 'empty')), /identity folder .*frank has no images/);
   await makeFolder(path.join(root, 'broken'), { gina: 2 });
   fs.writeFileSync(path.join(root, 'broken', 'gina', 'gina_0003.jpg'), 'not a jpeg at all');
-  await assert.rejects(ml.loadImageFolder(path.join(root, 'broken'), { size: [4, 4] }), /cannot read image .*gina_0003.jpg/);
+  await assert.rejects(
+    ml.loadImageFolder(path.join(root, 'broken'), { size: [4, 4] }),
+    /cannot read image .*gina_0003.jpg/,
+  );
 });
 
 test('LFW pairs.txt parser: folds, matched and mismatched lines, errors with line numbers', () => {
   const text = ['2\t1', 'Ann\t1\t2', 'Ann\t1\tBen\t3', 'Cid\t2\t4', 'Cid\t1\tDee\t1'].join('\n');
   const pairs = ml.parseLfwPairs(text, '/lfw');
   assert.equal(pairs.length, 4);
-  assert.deepEqual(pairs[0], { fileA: path.join('/lfw', 'Ann', 'Ann_0001.jpg'), fileB: path.join('/lfw', 'Ann', 'Ann_0002.jpg'), same: true, fold: 0 });
-  assert.deepEqual(pairs[1], { fileA: path.join('/lfw', 'Ann', 'Ann_0001.jpg'), fileB: path.join('/lfw', 'Ben', 'Ben_0003.jpg'), same: false, fold: 0 });
+  assert.deepEqual(pairs[0], {
+    fileA: path.join('/lfw', 'Ann', 'Ann_0001.jpg'),
+    fileB: path.join('/lfw', 'Ann', 'Ann_0002.jpg'),
+    same: true,
+    fold: 0,
+  });
+  assert.deepEqual(pairs[1], {
+    fileA: path.join('/lfw', 'Ann', 'Ann_0001.jpg'),
+    fileB: path.join('/lfw', 'Ben', 'Ben_0003.jpg'),
+    same: false,
+    fold: 0,
+  });
   assert.equal(pairs[3].fold, 1);
   assert.equal(ml.parseLfwPairs('1\nA 1 2\nA 1 B 1').length, 2);
-  assert.throws(() => ml.parseLfwPairs('2\t1\nAnn\t1\t2\nAnn\t1\tBen\t3'), /promises 2 fold\(s\) × 2 × 1 pairs = 4 lines, found 2/);
+  assert.throws(
+    () => ml.parseLfwPairs('2\t1\nAnn\t1\t2\nAnn\t1\tBen\t3'),
+    /promises 2 fold\(s\) × 2 × 1 pairs = 4 lines, found 2/,
+  );
   assert.throws(() => ml.parseLfwPairs('1\nAnn 1 B 2\nA 1 B 1'), /line 2: a matched pair needs "name i j"/);
   assert.throws(() => ml.parseLfwPairs('1\nAnn 1 x\nA 1 B 1'), /line 2: image number "x" is not a positive integer/);
   assert.throws(() => ml.parseLfwPairs('ten'), /line 1: expected "folds<TAB>pairsPerFold"/);

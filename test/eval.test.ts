@@ -18,9 +18,18 @@ function randomScores(n: number, seed: number, ties = false): { scores: number[]
 
 /** O(n²) ROC point at threshold t: accept when score ≥ t. */
 function bruteRates(scores: number[], same: number[], t: number): { far: number; tar: number } {
-  let tp = 0, fp = 0, p = 0, n = 0;
+  let tp = 0,
+    fp = 0,
+    p = 0,
+    n = 0;
   scores.forEach((s, i) => {
-    if (same[i]) { p++; if (s >= t) tp++; } else { n++; if (s >= t) fp++; }
+    if (same[i]) {
+      p++;
+      if (s >= t) tp++;
+    } else {
+      n++;
+      if (s >= t) fp++;
+    }
   });
   return { far: fp / n, tar: tp / p };
 }
@@ -97,7 +106,7 @@ test('10-fold accuracy chooses thresholds on the other folds (brute force agrees
   const r = ml.kFoldAccuracy(scores, same, fold);
   const accs: number[] = [];
   for (let f = 0; f < 10; f++) {
-    const tr = scores.map((s, i) => i).filter((i) => fold[i] !== f);
+    const tr = scores.map((_s, i) => i).filter((i) => fold[i] !== f);
     // Candidates: above everything, and midpoints between consecutive distinct scores.
     const uniq = [...new Set(tr.map((i) => scores[i]))].sort((a, b) => b - a);
     const cands = [uniq[0] + 1, ...uniq.map((s, k) => (k + 1 < uniq.length ? (s + uniq[k + 1]) / 2 : s - 1e-6))];
@@ -105,13 +114,19 @@ test('10-fold accuracy chooses thresholds on the other folds (brute force agrees
     let bestAcc = -1;
     for (const t of cands) {
       const acc = tr.filter((i) => (scores[i] >= t ? 1 : 0) === same[i]).length;
-      if (acc > bestAcc) { bestAcc = acc; bestT = t; }
+      if (acc > bestAcc) {
+        bestAcc = acc;
+        bestT = t;
+      }
     }
-    const te = scores.map((s, i) => i).filter((i) => fold[i] === f);
+    const te = scores.map((_s, i) => i).filter((i) => fold[i] === f);
     accs.push(te.filter((i) => (scores[i] >= bestT ? 1 : 0) === same[i]).length / te.length);
   }
   const mean = accs.reduce((a, b) => a + b, 0) / 10;
-  assert.deepEqual(r.folds.map((v) => v.toFixed(12)), accs.map((v) => v.toFixed(12)));
+  assert.deepEqual(
+    r.folds.map((v) => v.toFixed(12)),
+    accs.map((v) => v.toFixed(12)),
+  );
   assert.ok(close(r.mean, mean));
   assert.ok(close(r.std, Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / 10)));
   // Perfectly separable scores give 100% on every fold.
@@ -132,20 +147,36 @@ test('rank-k identification and open-set DIR match brute force', () => {
   const pl = Array.from({ length: 40 }, (_, i) => i % 6); // identities 4 and 5 are unknown
   const g = randUnit(gl.length, d, 1);
   const p = randUnit(pl.length, d, 2);
-  const cos = (i: number, j: number) => { let s = 0; for (let k = 0; k < d; k++) s += p[i * d + k] * g[j * d + k]; return s; };
-  const known = pl.map((l, i) => i).filter((i) => pl[i] < 4);
-  const best = (i: number) => [0, 1, 2, 3].map((id) => Math.max(...gl.map((l, j) => (l === id ? cos(i, j) : -Infinity))));
+  const cos = (i: number, j: number) => {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += p[i * d + k] * g[j * d + k];
+    return s;
+  };
+  const known = pl.map((_l, i) => i).filter((i) => pl[i] < 4);
+  const best = (i: number) =>
+    [0, 1, 2, 3].map((id) => Math.max(...gl.map((l, j) => (l === id ? cos(i, j) : -Infinity))));
   // rank-k among known probes
   const r = ml.rankKAccuracy(g, gl, p, pl, d, [1, 2]);
-  const rank = (i: number) => { const sc = best(i); return sc.filter((v) => v > sc[pl[i]]).length; };
+  const rank = (i: number) => {
+    const sc = best(i);
+    return sc.filter((v) => v > sc[pl[i]]).length;
+  };
   assert.ok(close(r[1], pl.filter((l, i) => rank(i) === 0 && l < 4).length / pl.length));
   assert.ok(close(r[2], pl.filter((l, i) => rank(i) < 2 && l < 4).length / pl.length));
   // open set
   const res = ml.openSetIdentification(g, gl, p, pl, d, [0.25]);
-  const unknownTop = pl.map((l, i) => i).filter((i) => pl[i] >= 4).map((i) => Math.max(...best(i)));
+  const unknownTop = pl
+    .map((_l, i) => i)
+    .filter((i) => pl[i] >= 4)
+    .map((i) => Math.max(...best(i)));
   const t = res[0].threshold!;
   assert.ok(unknownTop.filter((s) => s > t).length <= Math.floor(0.25 * unknownTop.length));
-  const dir = known.filter((i) => { const sc = best(i); const top = sc.indexOf(Math.max(...sc)); return top === pl[i] && sc[top] > t; }).length / known.length;
+  const dir =
+    known.filter((i) => {
+      const sc = best(i);
+      const top = sc.indexOf(Math.max(...sc));
+      return top === pl[i] && sc[top] > t;
+    }).length / known.length;
   assert.ok(close(res[0].dir!, dir));
   assert.equal(ml.openSetIdentification(g, gl, p, pl, d, [1e-3])[0].supported, false);
 });

@@ -47,14 +47,18 @@ test('the shipped set: 1,000 syllables × 40 faces, every pair once, no blank sa
     assert.ok(ink > 5, `sample ${i} (${meta.syllables[ds.y[i]]}, ${meta.faces[ds.face[i]].family}) is (nearly) blank`);
   }
   assert.ok(ds.x.every((v) => v >= 0 && v <= 1));
-  for (const f of meta.faces) assert.ok(f.package && meta.packages[f.package] === f.version, `${f.id}: package ${f.package} ${f.version}`);
+  for (const f of meta.faces)
+    assert.ok(f.package && meta.packages[f.package] === f.version, `${f.id}: package ${f.package} ${f.version}`);
   const bytes = fs.readdirSync(SHIPPED).reduce((a, f) => a + fs.statSync(path.join(SHIPPED, f)).size, 0);
   assert.ok(bytes <= 15 * 1024 * 1024, `data/hangul-glyphs is ${bytes} bytes`);
 });
 
 test('loader validation: missing, mismatched and wrongly typed files are clear errors', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-glyphs-bad-'));
-  assert.throws(() => ml.loadHangulGlyphs({ dir }), /meta\.json: not found\. The Hangul glyph set ships in data\/hangul-glyphs; rebuild it with npm run data:glyphs/);
+  assert.throws(
+    () => ml.loadHangulGlyphs({ dir }),
+    /meta\.json: not found\. The Hangul glyph set ships in data\/hangul-glyphs; rebuild it with npm run data:glyphs/,
+  );
   for (const f of fs.readdirSync(SHIPPED)) fs.copyFileSync(path.join(SHIPPED, f), path.join(dir, f));
   const n = 40_000;
   // Labels one short.
@@ -63,7 +67,10 @@ test('loader validation: missing, mismatched and wrongly typed files are clear e
   assert.throws(() => ml.loadHangulGlyphs({ dir }), /labels-idx1-short\.gz: expected \[40000\] labels, got \[39999\]/);
   // Labels stored as bytes instead of 16-bit integers.
   fs.writeFileSync(path.join(dir, 'labels-idx1-short.gz'), zlib.gzipSync(ml.encodeIdx([n], new Uint8Array(n))));
-  assert.throws(() => ml.loadHangulGlyphs({ dir }), /labels-idx1-short\.gz: data type 0x08 is not supported here; expected 0x0b \(16-bit integer\)/);
+  assert.throws(
+    () => ml.loadHangulGlyphs({ dir }),
+    /labels-idx1-short\.gz: data type 0x08 is not supported here; expected 0x0b \(16-bit integer\)/,
+  );
   // A label beyond the syllable list.
   const bad = new Int16Array(n);
   bad[7] = 1000;
@@ -73,7 +80,10 @@ test('loader validation: missing, mismatched and wrongly typed files are clear e
   fs.copyFileSync(path.join(SHIPPED, 'labels-idx1-short.gz'), path.join(dir, 'labels-idx1-short.gz'));
   const img = zlib.gunzipSync(fs.readFileSync(path.join(SHIPPED, 'images-idx3-ubyte.gz')));
   fs.writeFileSync(path.join(dir, 'images-idx3-ubyte.gz'), zlib.gzipSync(img.subarray(0, img.length - 10)));
-  assert.throws(() => ml.loadHangulGlyphs({ dir }), /images-idx3-ubyte\.gz: header declares dimensions \[40000, 32, 32\] = 40960000 bytes of data, but the file has 40959990 \(truncated\?\)/);
+  assert.throws(
+    () => ml.loadHangulGlyphs({ dir }),
+    /images-idx3-ubyte\.gz: header declares dimensions \[40000, 32, 32\] = 40960000 bytes of data, but the file has 40959990 \(truncated\?\)/,
+  );
   // int16 round trip of the IDX encoder.
   const v = new Int16Array([0, 1, -2, 2349, 32767, -32768]);
   assert.deepEqual(Array.from(ml.parseIdxTyped(ml.encodeIdx([6], v), 'x', ml.IDX_INT16).data), Array.from(v));
@@ -87,8 +97,14 @@ test('seeded splits: classes identity-disjoint, faces disjoint, both determinist
   assert.notDeepEqual(a.seen, c.seen);
   assert.equal(a.seen.length, 800);
   assert.equal(a.unseen.length, 200);
-  assert.deepEqual([...a.seen, ...a.unseen].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
-  assert.throws(() => ml.seededClassSplit(1000, { seenFraction: 1 }), /seenFraction must be between 0 and 1 \(exclusive\), got 1/);
+  assert.deepEqual(
+    [...a.seen, ...a.unseen].sort((x, y) => x - y),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
+  assert.throws(
+    () => ml.seededClassSplit(1000, { seenFraction: 1 }),
+    /seenFraction must be between 0 and 1 \(exclusive\), got 1/,
+  );
   const ds = ml.loadHangulGlyphs();
   const { train, test: held } = ml.splitByFace(ds, { seed: 0 });
   assert.equal(train.y.length + held.y.length, ds.y.length);
@@ -98,18 +114,53 @@ test('seeded splits: classes identity-disjoint, faces disjoint, both determinist
 });
 
 function cli(tool: string, args: string[]) {
-  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', `${tool}.js`), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', `${tool}.js`), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
 }
 
 test('command line: --dataset hangul-glyphs with --seen 80% trains and evaluates on unseen syllables', () => {
   const run = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-glyph-run-'));
-  const t = cli('train', ['--dataset', 'hangul-glyphs', '--seen', '80%', '--loss', 'cosface', '--s', '16', '--backbone', 'mlp', '--dim', '16', '--epochs', '1', '--max-steps', '3', '--run', run]);
+  const t = cli('train', [
+    '--dataset',
+    'hangul-glyphs',
+    '--seen',
+    '80%',
+    '--loss',
+    'cosface',
+    '--s',
+    '16',
+    '--backbone',
+    'mlp',
+    '--dim',
+    '16',
+    '--epochs',
+    '1',
+    '--max-steps',
+    '3',
+    '--run',
+    run,
+  ]);
   assert.equal(t.status, 0, t.stderr);
-  assert.match(t.stdout, /training cosface on hangul-glyphs classes [\d,]+,… \(800 classes\) \(24000 images\), unseen [\d,]+,… \(200 classes\)/);
+  assert.match(
+    t.stdout,
+    /training cosface on hangul-glyphs classes [\d,]+,… \(800 classes\) \(24000 images\), unseen [\d,]+,… \(200 classes\)/,
+  );
   const e = cli('eval', ['--run', run, '--pairs-per-fold', '50']);
   assert.equal(e.status, 0, e.stderr);
   assert.match(e.stdout, /10-fold accuracy\s+\d+\.\d+% ± \d/);
-  const bad = cli('train', ['--dataset', 'hangul-glyphs', '--seen', '0-9', '--unseen', '50%', '--run', fs.mkdtempSync(path.join(os.tmpdir(), 'ml-glyph-bad-'))]);
+  const bad = cli('train', [
+    '--dataset',
+    'hangul-glyphs',
+    '--seen',
+    '0-9',
+    '--unseen',
+    '50%',
+    '--run',
+    fs.mkdtempSync(path.join(os.tmpdir(), 'ml-glyph-bad-')),
+  ]);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--unseen 50%: a percentage is only accepted for --seen/);
 });
@@ -118,20 +169,33 @@ test('npm run data:glyphs rebuilds the shipped set bit for bit (first 12 syllabl
   const meta = ml.loadHangulGlyphs().meta;
   const missing = meta.faces.filter((f) => !fs.existsSync(f.file));
   if (missing.length) {
-    t.skip(`the fonts are not installed (${missing.length} of 40 face files missing, e.g. ${missing[0].file}); see data/hangul-glyphs/README.md`);
+    t.skip(
+      `the fonts are not installed (${missing.length} of 40 face files missing, e.g. ${missing[0].file}); see data/hangul-glyphs/README.md`,
+    );
     return;
   }
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-glyph-rebuild-'));
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'data', 'glyph-gen', 'build.js'), '--syllables', '12', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'dist', 'data', 'glyph-gen', 'build.js'), '--syllables', '12', '--out', out],
+    { cwd: ROOT, encoding: 'utf8', timeout: 600_000 },
+  );
   assert.equal(r.status, 0, r.stderr);
   const rebuilt = ml.loadHangulGlyphs({ dir: out });
   assert.deepEqual(rebuilt.meta.faces, meta.faces, 'the same 40 faces, in the same order');
-  assert.deepEqual(rebuilt.meta.syllables, meta.syllables.slice(0, 12), 'class k of the subset is class k of the shipped set');
+  assert.deepEqual(
+    rebuilt.meta.syllables,
+    meta.syllables.slice(0, 12),
+    'class k of the subset is class k of the shipped set',
+  );
   assert.deepEqual(rebuilt.meta.packages, meta.packages);
   const shippedImages = zlib.gunzipSync(fs.readFileSync(path.join(SHIPPED, 'images-idx3-ubyte.gz')));
   const rebuiltImages = zlib.gunzipSync(fs.readFileSync(path.join(out, 'images-idx3-ubyte.gz')));
   const header = 16;
   const n = 12 * 40 * 1024;
   assert.equal(rebuiltImages.length, header + n);
-  assert.ok(Buffer.compare(rebuiltImages.subarray(header), shippedImages.subarray(header, header + n)) === 0, 'the rebuilt pixels differ from the shipped ones');
+  assert.ok(
+    Buffer.compare(rebuiltImages.subarray(header), shippedImages.subarray(header, header + n)) === 0,
+    'the rebuilt pixels differ from the shipped ones',
+  );
 });

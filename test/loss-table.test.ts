@@ -27,41 +27,118 @@ test('one id per loss: the table id, config().loss and createLoss agree, and the
 });
 
 test('createLoss refuses unknown option keys, naming the losses that take them', () => {
-  assert.throws(() => ml.createLoss('softmax', { numClasses: 3, embeddingDim: 4, m: 0.5 }), /^Error: m is not an option of softmax; losses with m: sphereface, cosface, arcface, curricularface, subcenter-arcface, adaface$/);
-  assert.throws(() => ml.createLoss('arcface', { numClasses: 3, embeddingDim: 4, mm: 0.5 }), /mm is not an option of arcface; arcface takes: s, m, easyMargin/);
-  assert.throws(() => ml.createLoss('arcfce', { numClasses: 3, embeddingDim: 4 }), /unknown loss "arcfce"; expected one of softmax, normface/);
+  assert.throws(
+    () => ml.createLoss('softmax', { numClasses: 3, embeddingDim: 4, m: 0.5 }),
+    /^Error: m is not an option of softmax; losses with m: sphereface, cosface, arcface, curricularface, subcenter-arcface, adaface$/,
+  );
+  assert.throws(
+    () => ml.createLoss('arcface', { numClasses: 3, embeddingDim: 4, mm: 0.5 }),
+    /mm is not an option of arcface; arcface takes: s, m, easyMargin/,
+  );
+  assert.throws(
+    () => ml.createLoss('arcfce', { numClasses: 3, embeddingDim: 4 }),
+    /unknown loss "arcfce"; expected one of softmax, normface/,
+  );
 });
 
 test('flags become typed options: ranges, integers, enums, booleans and nested schedule keys', () => {
-  assert.deepEqual(ml.lossOptionsFromFlags('sphereface', { m: '3', 'lambda-base': '500', 'lambda-min': '2', normalized: true }), { m: 3, schedule: { base: 500, lambdaMin: 2 }, normalized: true });
-  assert.deepEqual(ml.lossOptionsFromFlags('triplet', { miner: 'batchHard', reduction: 'mean', margin: '0.3' }), { miner: 'batchHard', reduction: 'mean', margin: 0.3 });
+  assert.deepEqual(
+    ml.lossOptionsFromFlags('sphereface', { m: '3', 'lambda-base': '500', 'lambda-min': '2', normalized: true }),
+    { m: 3, schedule: { base: 500, lambdaMin: 2 }, normalized: true },
+  );
+  assert.deepEqual(ml.lossOptionsFromFlags('triplet', { miner: 'batchHard', reduction: 'mean', margin: '0.3' }), {
+    miner: 'batchHard',
+    reduction: 'mean',
+    margin: 0.3,
+  });
   assert.deepEqual(ml.lossOptionsFromFlags('adaface', { h: '0.5', alpha: '0.02' }), { h: 0.5, alpha: 0.02 });
   assert.deepEqual(ml.lossOptionsFromFlags('curricularface', { alpha: '0.05' }), { alpha: 0.05 });
-  assert.deepEqual(ml.lossOptionsFromFlags('softmax+center', { lambda: '0.01', alpha: '0.3' }), { lambda: 0.01, alpha: 0.3 });
-  assert.throws(() => ml.lossOptionsFromFlags('softmax', { m: '0.5' }), /--m is not an option of softmax; losses with m: sphereface, cosface, arcface/);
-  assert.throws(() => ml.lossOptionsFromFlags('sphereface', { m: '2.5' }), /--m "2\.5": sphereface expects an integer from 1 to 8/);
-  assert.throws(() => ml.lossOptionsFromFlags('arcface', { m: '-1' }), /--m "-1": arcface expects a number from 0 to 1\.5708/);
-  assert.throws(() => ml.lossOptionsFromFlags('triplet', { miner: 'semihard' }), /--miner "semihard": expected one of batchAll, batchHard, semiHard/);
-  assert.throws(() => ml.lossOptionsFromFlags('cosface', { s: 'abc' }), /--s "abc": cosface expects a number ≥ 0\.000001/);
+  assert.deepEqual(ml.lossOptionsFromFlags('softmax+center', { lambda: '0.01', alpha: '0.3' }), {
+    lambda: 0.01,
+    alpha: 0.3,
+  });
+  assert.throws(
+    () => ml.lossOptionsFromFlags('softmax', { m: '0.5' }),
+    /--m is not an option of softmax; losses with m: sphereface, cosface, arcface/,
+  );
+  assert.throws(
+    () => ml.lossOptionsFromFlags('sphereface', { m: '2.5' }),
+    /--m "2\.5": sphereface expects an integer from 1 to 8/,
+  );
+  assert.throws(
+    () => ml.lossOptionsFromFlags('arcface', { m: '-1' }),
+    /--m "-1": arcface expects a number from 0 to 1\.5708/,
+  );
+  assert.throws(
+    () => ml.lossOptionsFromFlags('triplet', { miner: 'semihard' }),
+    /--miner "semihard": expected one of batchAll, batchHard, semiHard/,
+  );
+  assert.throws(
+    () => ml.lossOptionsFromFlags('cosface', { s: 'abc' }),
+    /--s "abc": cosface expects a number ≥ 0\.000001/,
+  );
   // Every loss's per-epoch statistics come from the table.
   const sph = ml.sphereFace({ numClasses: 3, embeddingDim: 4 });
   assert.deepEqual(Object.keys(ml.lossStats(sph)), ['lambda']);
-  assert.deepEqual(ml.lossStats(ml.softmaxCenterLoss({ numClasses: 3, embeddingDim: 4 })), {}, 'the center weight λ is not a schedule');
+  assert.deepEqual(
+    ml.lossStats(ml.softmaxCenterLoss({ numClasses: 3, embeddingDim: 4 })),
+    {},
+    'the center weight λ is not a schedule',
+  );
 });
 
 test('train CLI: loss flags from the table, with errors naming the losses that take a flag', () => {
-  const run = (args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
   const help = run(['--help']);
   assert.equal(help.status, 0);
-  for (const flag of ['--h ', '--alpha ', '--lambda-base ', '--lambda-min ', '--reduction ', '--easy-margin', '--normalized', '--distance ']) assert.ok(help.stdout.includes(flag), `--help lacks ${flag}`);
+  for (const flag of [
+    '--h ',
+    '--alpha ',
+    '--lambda-base ',
+    '--lambda-min ',
+    '--reduction ',
+    '--easy-margin',
+    '--normalized',
+    '--distance ',
+  ])
+    assert.ok(help.stdout.includes(flag), `--help lacks ${flag}`);
   assert.match(help.stdout, /--K <value>\s+sub-centers per class \(default 3\) \[subcenter-arcface\]/);
   const bad = run(['--loss', 'softmax', '--m', '0.5', '--run', fs.mkdtempSync(path.join(os.tmpdir(), 'ml-tbl-'))]);
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /--m is not an option of softmax; losses with m: sphereface, cosface, arcface, curricularface, subcenter-arcface, adaface/);
+  assert.match(
+    bad.stderr,
+    /--m is not an option of softmax; losses with m: sphereface, cosface, arcface, curricularface, subcenter-arcface, adaface/,
+  );
   const sched = run(['--schedule', 'cosin', '--run', fs.mkdtempSync(path.join(os.tmpdir(), 'ml-tbl-'))]);
   assert.match(sched.stderr, /--schedule "cosin": expected one of constant, step, cosine/);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-tbl-'));
-  const ok = run(['--loss', 'sphereface', '--m', '3', '--lambda-base', '100', '--backbone', 'mlp', '--dim', '4', '--seen', '0-2', '--epochs', '1', '--max-steps', '2', '--train-per-class', '20', '--run', dir]);
+  const ok = run([
+    '--loss',
+    'sphereface',
+    '--m',
+    '3',
+    '--lambda-base',
+    '100',
+    '--backbone',
+    'mlp',
+    '--dim',
+    '4',
+    '--seen',
+    '0-2',
+    '--epochs',
+    '1',
+    '--max-steps',
+    '2',
+    '--train-per-class',
+    '20',
+    '--run',
+    dir,
+  ]);
   assert.equal(ok.status, 0, ok.stderr);
   const ck = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'));
   assert.equal(ck.loss.m, 3);

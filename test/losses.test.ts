@@ -28,14 +28,22 @@ function randLabels(n: number, c: number, seed: number): number[] {
 
 const flat = (m: Mat) => m.flat();
 
-interface Measured { loss: number; gx: number[]; gW?: number[] }
+interface Measured {
+  loss: number;
+  gx: number[];
+  gW?: number[];
+}
 
 /** Loss and gradients of a library loss in eval mode (running state held fixed). */
 function measure(loss: L.EmbeddingLoss, x: Mat, labels: number[]): Measured {
   return tf.tidy(() => {
     const xt = tf.tensor2d(x);
     const value = loss.compute(xt, labels, { training: false }).dataSync()[0];
-    const gx = Array.from(tf.grad((xx: tf.Tensor) => loss.compute(xx as tf.Tensor2D, labels, { training: false }))(xt).dataSync());
+    const gx = Array.from(
+      tf
+        .grad((xx: tf.Tensor) => loss.compute(xx as tf.Tensor2D, labels, { training: false }))(xt)
+        .dataSync(),
+    );
     const head = loss as Partial<L.ClassifierHead>;
     let gW: number[] | undefined;
     if (head.W) {
@@ -62,28 +70,83 @@ interface HeadCase {
 }
 
 const headCases: HeadCase[] = [
-  { name: 'normFace s=16', make: (W, C, D) => L.normFace({ numClasses: C, embeddingDim: D, weights: W, s: 16 }), ref: (x, W, y) => R.normFaceRef(x, W, y, 16) },
-  { name: 'cosFace s=64 m=0.35', make: (W, C, D) => L.cosFace({ numClasses: C, embeddingDim: D, weights: W }), ref: (x, W, y) => R.cosFaceRef(x, W, y, 64, 0.35) },
-  { name: 'arcFace s=64 m=0.5', make: (W, C, D) => L.arcFace({ numClasses: C, embeddingDim: D, weights: W }), ref: (x, W, y) => R.arcFaceRef(x, W, y, 64, 0.5) },
-  { name: 'arcFace easyMargin s=30 m=0.4', make: (W, C, D) => L.arcFace({ numClasses: C, embeddingDim: D, weights: W, s: 30, m: 0.4, easyMargin: true }), ref: (x, W, y) => R.arcFaceRef(x, W, y, 30, 0.4, true) },
-  { name: 'arcFace m=1.4 (fallback region often hit)', make: (W, C, D) => L.arcFace({ numClasses: C, embeddingDim: D, weights: W, s: 16, m: 1.4 }), ref: (x, W, y) => R.arcFaceRef(x, W, y, 16, 1.4) },
-  { name: 'sphereFace m=4 λ=5 (‖x‖ scale)', make: (W, C, D) => L.sphereFace({ numClasses: C, embeddingDim: D, weights: W, lambda: 5 }), ref: (x, W, y) => R.sphereFaceRef(x, W, y, 4, 5, false), scale: 1.5 },
-  { name: 'sphereFace m=3 λ=0 (‖x‖ scale)', make: (W, C, D) => L.sphereFace({ numClasses: C, embeddingDim: D, weights: W, m: 3, lambda: 0 }), ref: (x, W, y) => R.sphereFaceRef(x, W, y, 3, 0, false), scale: 1.5 },
-  { name: 'sphereFace normalized m=4 s=30 λ=0', make: (W, C, D) => L.sphereFace({ numClasses: C, embeddingDim: D, weights: W, normalized: true, lambda: 0 }), ref: (x, W, y) => R.sphereFaceRef(x, W, y, 4, 0, true, 30) },
-  { name: 'combined (1, 0.3, 0.2)', make: (W, C, D) => L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W }), ref: (x, W, y) => R.combinedRef(x, W, y, 64, 1, 0.3, 0.2) },
-  { name: 'combined (0.9, 0.4, 0.15)', make: (W, C, D) => L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, s: 32, m1: 0.9, m2: 0.4, m3: 0.15 }), ref: (x, W, y) => R.combinedRef(x, W, y, 32, 0.9, 0.4, 0.15) },
-  { name: 'combined (1.5, 0.2, 0.1)', make: (W, C, D) => L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, s: 16, m1: 1.5, m2: 0.2, m3: 0.1 }), ref: (x, W, y) => R.combinedRef(x, W, y, 16, 1.5, 0.2, 0.1) },
+  {
+    name: 'normFace s=16',
+    make: (W, C, D) => L.normFace({ numClasses: C, embeddingDim: D, weights: W, s: 16 }),
+    ref: (x, W, y) => R.normFaceRef(x, W, y, 16),
+  },
+  {
+    name: 'cosFace s=64 m=0.35',
+    make: (W, C, D) => L.cosFace({ numClasses: C, embeddingDim: D, weights: W }),
+    ref: (x, W, y) => R.cosFaceRef(x, W, y, 64, 0.35),
+  },
+  {
+    name: 'arcFace s=64 m=0.5',
+    make: (W, C, D) => L.arcFace({ numClasses: C, embeddingDim: D, weights: W }),
+    ref: (x, W, y) => R.arcFaceRef(x, W, y, 64, 0.5),
+  },
+  {
+    name: 'arcFace easyMargin s=30 m=0.4',
+    make: (W, C, D) => L.arcFace({ numClasses: C, embeddingDim: D, weights: W, s: 30, m: 0.4, easyMargin: true }),
+    ref: (x, W, y) => R.arcFaceRef(x, W, y, 30, 0.4, true),
+  },
+  {
+    name: 'arcFace m=1.4 (fallback region often hit)',
+    make: (W, C, D) => L.arcFace({ numClasses: C, embeddingDim: D, weights: W, s: 16, m: 1.4 }),
+    ref: (x, W, y) => R.arcFaceRef(x, W, y, 16, 1.4),
+  },
+  {
+    name: 'sphereFace m=4 λ=5 (‖x‖ scale)',
+    make: (W, C, D) => L.sphereFace({ numClasses: C, embeddingDim: D, weights: W, lambda: 5 }),
+    ref: (x, W, y) => R.sphereFaceRef(x, W, y, 4, 5, false),
+    scale: 1.5,
+  },
+  {
+    name: 'sphereFace m=3 λ=0 (‖x‖ scale)',
+    make: (W, C, D) => L.sphereFace({ numClasses: C, embeddingDim: D, weights: W, m: 3, lambda: 0 }),
+    ref: (x, W, y) => R.sphereFaceRef(x, W, y, 3, 0, false),
+    scale: 1.5,
+  },
+  {
+    name: 'sphereFace normalized m=4 s=30 λ=0',
+    make: (W, C, D) => L.sphereFace({ numClasses: C, embeddingDim: D, weights: W, normalized: true, lambda: 0 }),
+    ref: (x, W, y) => R.sphereFaceRef(x, W, y, 4, 0, true, 30),
+  },
+  {
+    name: 'combined (1, 0.3, 0.2)',
+    make: (W, C, D) => L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W }),
+    ref: (x, W, y) => R.combinedRef(x, W, y, 64, 1, 0.3, 0.2),
+  },
+  {
+    name: 'combined (0.9, 0.4, 0.15)',
+    make: (W, C, D) =>
+      L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, s: 32, m1: 0.9, m2: 0.4, m3: 0.15 }),
+    ref: (x, W, y) => R.combinedRef(x, W, y, 32, 0.9, 0.4, 0.15),
+  },
+  {
+    name: 'combined (1.5, 0.2, 0.1)',
+    make: (W, C, D) =>
+      L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, s: 16, m1: 1.5, m2: 0.2, m3: 0.1 }),
+    ref: (x, W, y) => R.combinedRef(x, W, y, 16, 1.5, 0.2, 0.1),
+  },
   {
     name: 'curricularFace t=0.3 (eval)',
     make: (W, C, D) => L.curricularFace({ numClasses: C, embeddingDim: D, weights: W, s: 32, t: 0.3 }),
     ref: (x, W, y) => R.curricularRef(x, W, y, 32, 0.5, 0.3, false).loss,
   },
-  { name: 'subCenterArcFace K=3', K: 3, make: (W, C, D) => L.subCenterArcFace({ numClasses: C, embeddingDim: D, weights: W, s: 32, m: 0.5 }), ref: (x, W, y) => R.subCenterRef(x, W, y, 3, 32, 0.5) },
+  {
+    name: 'subCenterArcFace K=3',
+    K: 3,
+    make: (W, C, D) => L.subCenterArcFace({ numClasses: C, embeddingDim: D, weights: W, s: 32, m: 0.5 }),
+    ref: (x, W, y) => R.subCenterRef(x, W, y, 3, 32, 0.5),
+  },
   {
     name: 'adaFace (eval, μ=1.5 σ=0.5)',
     scale: 1.5,
-    make: (W, C, D) => L.adaFace({ numClasses: C, embeddingDim: D, weights: W, s: 32, initialMean: 1.5, initialStd: 0.5 }),
-    ref: (x, W, y) => R.adaFaceRef(x, W, y, { s: 32, m: 0.4, h: 0.333, alpha: 0.01, mean: 1.5, std: 0.5, training: false }).loss,
+    make: (W, C, D) =>
+      L.adaFace({ numClasses: C, embeddingDim: D, weights: W, s: 32, initialMean: 1.5, initialStd: 0.5 }),
+    ref: (x, W, y) =>
+      R.adaFaceRef(x, W, y, { s: 32, m: 0.4, h: 0.333, alpha: 0.01, mean: 1.5, std: 0.5, training: false }).loss,
   },
 ];
 
@@ -97,7 +160,9 @@ const shapes: Array<[number, number, number]> = [
 function refForGradient(c: HeadCase, x0: Mat): (x: Mat, W: Mat, y: number[]) => number {
   if (!c.name.startsWith('adaFace')) return c.ref;
   const fixedNorms = x0.map((r) => Math.min(100, Math.max(0.001, R.norm(r))));
-  return (x, W, y) => R.adaFaceRef(x, W, y, { s: 32, m: 0.4, h: 0.333, alpha: 0.01, mean: 1.5, std: 0.5, training: false, fixedNorms }).loss;
+  return (x, W, y) =>
+    R.adaFaceRef(x, W, y, { s: 32, m: 0.4, h: 0.333, alpha: 0.01, mean: 1.5, std: 0.5, training: false, fixedNorms })
+      .loss;
 }
 
 for (const c of headCases) {
@@ -115,7 +180,10 @@ for (const c of headCases) {
       const gx = R.fdGrad((xx) => fref(xx, W, y), x);
       const gW = R.fdGrad((ww) => fref(x, ww, y), W);
       const at = `[N=${N}, D=${D}, C=${C}]`;
-      assert.ok(Math.abs(got.loss - want) <= 1e-4 * Math.max(1, Math.abs(want)), `${at} loss ${got.loss} vs reference ${want}`);
+      assert.ok(
+        Math.abs(got.loss - want) <= 1e-4 * Math.max(1, Math.abs(want)),
+        `${at} loss ${got.loss} vs reference ${want}`,
+      );
       assert.ok(relError(got.gx, flat(gx)) <= 1e-4, `${at} d/dx relative error ${relError(got.gx, flat(gx))}`);
       assert.ok(relError(got.gW!, flat(gW)) <= 1e-4, `${at} d/dW relative error ${relError(got.gW!, flat(gW))}`);
     });
@@ -138,16 +206,50 @@ test('softmaxLoss (with bias): value and gradients match the float64 reference',
   }
 });
 
-interface PairCase { name: string; make: () => L.EmbeddingLoss; ref: (x: Mat, y: number[]) => number; scale?: number }
+interface PairCase {
+  name: string;
+  make: () => L.EmbeddingLoss;
+  ref: (x: Mat, y: number[]) => number;
+  scale?: number;
+}
 
 const pairCases: PairCase[] = [
-  { name: 'contrastive euclidean m=1', make: () => L.contrastiveLoss(), ref: (x, y) => R.contrastiveRef(x, y, 1, 'euclidean', false), scale: 0.6 },
-  { name: 'contrastive euclidean normalized m=1.2', make: () => L.contrastiveLoss({ margin: 1.2, normalize: true }), ref: (x, y) => R.contrastiveRef(x, y, 1.2, 'euclidean', true) },
-  { name: 'contrastive cosine m=0.5', make: () => L.contrastiveLoss({ distance: 'cosine' }), ref: (x, y) => R.contrastiveRef(x, y, 0.5, 'cosine', true) },
-  { name: 'triplet batch-all', make: () => L.tripletLoss({ miner: 'batchAll' }), ref: (x, y) => R.tripletRef(x, y, 0.2, 'batchAll', 'mean-active').loss },
-  { name: 'triplet batch-all mean', make: () => L.tripletLoss({ miner: 'batchAll', reduction: 'mean', margin: 0.5 }), ref: (x, y) => R.tripletRef(x, y, 0.5, 'batchAll', 'mean').loss },
-  { name: 'triplet batch-hard', make: () => L.tripletLoss({ miner: 'batchHard' }), ref: (x, y) => R.tripletRef(x, y, 0.2, 'batchHard', 'mean-active').loss },
-  { name: 'triplet semi-hard α=0.5', make: () => L.tripletLoss({ miner: 'semiHard', margin: 0.5 }), ref: (x, y) => R.tripletRef(x, y, 0.5, 'semiHard', 'mean-active').loss },
+  {
+    name: 'contrastive euclidean m=1',
+    make: () => L.contrastiveLoss(),
+    ref: (x, y) => R.contrastiveRef(x, y, 1, 'euclidean', false),
+    scale: 0.6,
+  },
+  {
+    name: 'contrastive euclidean normalized m=1.2',
+    make: () => L.contrastiveLoss({ margin: 1.2, normalize: true }),
+    ref: (x, y) => R.contrastiveRef(x, y, 1.2, 'euclidean', true),
+  },
+  {
+    name: 'contrastive cosine m=0.5',
+    make: () => L.contrastiveLoss({ distance: 'cosine' }),
+    ref: (x, y) => R.contrastiveRef(x, y, 0.5, 'cosine', true),
+  },
+  {
+    name: 'triplet batch-all',
+    make: () => L.tripletLoss({ miner: 'batchAll' }),
+    ref: (x, y) => R.tripletRef(x, y, 0.2, 'batchAll', 'mean-active').loss,
+  },
+  {
+    name: 'triplet batch-all mean',
+    make: () => L.tripletLoss({ miner: 'batchAll', reduction: 'mean', margin: 0.5 }),
+    ref: (x, y) => R.tripletRef(x, y, 0.5, 'batchAll', 'mean').loss,
+  },
+  {
+    name: 'triplet batch-hard',
+    make: () => L.tripletLoss({ miner: 'batchHard' }),
+    ref: (x, y) => R.tripletRef(x, y, 0.2, 'batchHard', 'mean-active').loss,
+  },
+  {
+    name: 'triplet semi-hard α=0.5',
+    make: () => L.tripletLoss({ miner: 'semiHard', margin: 0.5 }),
+    ref: (x, y) => R.tripletRef(x, y, 0.5, 'semiHard', 'mean-active').loss,
+  },
   {
     name: 'center loss (eval)',
     make: () => L.centerLoss({ numClasses: 4, embeddingDim: 0 + CENTER_D, centers: randMat(4, CENTER_D, 77) }),
@@ -158,7 +260,11 @@ const CENTER_D = 6;
 
 for (const c of pairCases) {
   test(`${c.name}: value and gradient match the float64 reference`, () => {
-    for (const [N, seed] of [[8, 1], [12, 2], [20, 3]] as const) {
+    for (const [N, seed] of [
+      [8, 1],
+      [12, 2],
+      [20, 3],
+    ] as const) {
       const D = CENTER_D;
       const x = randMat(N, D, 50 + seed, c.scale ?? 1);
       // Labels with repeats (P×K-like) so that every miner finds triplets.
@@ -167,7 +273,10 @@ for (const c of pairCases) {
       const got = measure(loss, x, y);
       const want = c.ref(x, y);
       const gx = R.fdGrad((xx) => c.ref(xx, y), x);
-      assert.ok(Math.abs(got.loss - want) <= 1e-4 * Math.max(1, Math.abs(want)), `N=${N}: loss ${got.loss} vs reference ${want}`);
+      assert.ok(
+        Math.abs(got.loss - want) <= 1e-4 * Math.max(1, Math.abs(want)),
+        `N=${N}: loss ${got.loss} vs reference ${want}`,
+      );
       assert.ok(relError(got.gx, flat(gx)) <= 1e-4, `N=${N}: d/dx relative error ${relError(got.gx, flat(gx))}`);
       loss.dispose();
     }
@@ -192,9 +301,18 @@ test('presets of combinedMargin equal their dedicated losses', () => {
   const W = randMat(D, C, 6);
   const y = randLabels(N, C, 7);
   const pairs: Array<[L.ClassifierHead, L.ClassifierHead]> = [
-    [L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, s: 30, ...L.marginPresets.arcFace(0.5) }), L.arcFace({ numClasses: C, embeddingDim: D, weights: W, s: 30, m: 0.5 })],
-    [L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, s: 30, ...L.marginPresets.cosFace(0.35) }), L.cosFace({ numClasses: C, embeddingDim: D, weights: W, s: 30, m: 0.35 })],
-    [L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, s: 30, ...L.marginPresets.sphereFace(4) }), L.sphereFace({ numClasses: C, embeddingDim: D, weights: W, normalized: true, s: 30, lambda: 0 })],
+    [
+      L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, s: 30, ...L.marginPresets.arcFace(0.5) }),
+      L.arcFace({ numClasses: C, embeddingDim: D, weights: W, s: 30, m: 0.5 }),
+    ],
+    [
+      L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, s: 30, ...L.marginPresets.cosFace(0.35) }),
+      L.cosFace({ numClasses: C, embeddingDim: D, weights: W, s: 30, m: 0.35 }),
+    ],
+    [
+      L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, s: 30, ...L.marginPresets.sphereFace(4) }),
+      L.sphereFace({ numClasses: C, embeddingDim: D, weights: W, normalized: true, s: 30, lambda: 0 }),
+    ],
   ];
   for (const [preset, dedicated] of pairs) {
     const a = tf.tidy(() => preset.logits(tf.tensor2d(x), y).dataSync());
@@ -220,20 +338,65 @@ function atAngle(W: Mat, j: number, theta: number, length = 2): number[] {
   return w.map((wk, k) => length * (Math.cos(theta) * wk + Math.sin(theta) * o[k]));
 }
 
-const edgeHeads: Array<{ name: string; make: (W: Mat, C: number, D: number) => L.ClassifierHead; ref: (x: Mat, W: Mat, y: number[]) => number }> = [
-  { name: 'normFace', make: (W, C, D) => L.normFace({ numClasses: C, embeddingDim: D, weights: W }), ref: (x, W, y) => R.normFaceRef(x, W, y, 16) },
-  { name: 'cosFace', make: (W, C, D) => L.cosFace({ numClasses: C, embeddingDim: D, weights: W }), ref: (x, W, y) => R.cosFaceRef(x, W, y, 64, 0.35) },
-  { name: 'arcFace', make: (W, C, D) => L.arcFace({ numClasses: C, embeddingDim: D, weights: W }), ref: (x, W, y) => R.arcFaceRef(x, W, y, 64, 0.5) },
-  { name: 'arcFace easy', make: (W, C, D) => L.arcFace({ numClasses: C, embeddingDim: D, weights: W, easyMargin: true }), ref: (x, W, y) => R.arcFaceRef(x, W, y, 64, 0.5, true) },
-  { name: 'sphereFace (‖x‖)', make: (W, C, D) => L.sphereFace({ numClasses: C, embeddingDim: D, weights: W, lambda: 5 }), ref: (x, W, y) => R.sphereFaceRef(x, W, y, 4, 5, false) },
-  { name: 'sphereFace normalized', make: (W, C, D) => L.sphereFace({ numClasses: C, embeddingDim: D, weights: W, normalized: true, lambda: 0 }), ref: (x, W, y) => R.sphereFaceRef(x, W, y, 4, 0, true) },
-  { name: 'combined (0.9,0.4,0.15)', make: (W, C, D) => L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, m1: 0.9, m2: 0.4, m3: 0.15 }), ref: (x, W, y) => R.combinedRef(x, W, y, 64, 0.9, 0.4, 0.15) },
-  { name: 'combined (1.5,0.2,0.1)', make: (W, C, D) => L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, m1: 1.5, m2: 0.2, m3: 0.1 }), ref: (x, W, y) => R.combinedRef(x, W, y, 64, 1.5, 0.2, 0.1) },
-  { name: 'curricularFace', make: (W, C, D) => L.curricularFace({ numClasses: C, embeddingDim: D, weights: W, t: 0.2 }), ref: (x, W, y) => R.curricularRef(x, W, y, 64, 0.5, 0.2, false).loss },
-  { name: 'adaFace', make: (W, C, D) => L.adaFace({ numClasses: C, embeddingDim: D, weights: W, initialMean: 2, initialStd: 1 }), ref: (x, W, y) => R.adaFaceRef(x, W, y, { s: 64, m: 0.4, h: 0.333, alpha: 0.01, mean: 2, std: 1, training: false }).loss },
+const edgeHeads: Array<{
+  name: string;
+  make: (W: Mat, C: number, D: number) => L.ClassifierHead;
+  ref: (x: Mat, W: Mat, y: number[]) => number;
+}> = [
+  {
+    name: 'normFace',
+    make: (W, C, D) => L.normFace({ numClasses: C, embeddingDim: D, weights: W }),
+    ref: (x, W, y) => R.normFaceRef(x, W, y, 16),
+  },
+  {
+    name: 'cosFace',
+    make: (W, C, D) => L.cosFace({ numClasses: C, embeddingDim: D, weights: W }),
+    ref: (x, W, y) => R.cosFaceRef(x, W, y, 64, 0.35),
+  },
+  {
+    name: 'arcFace',
+    make: (W, C, D) => L.arcFace({ numClasses: C, embeddingDim: D, weights: W }),
+    ref: (x, W, y) => R.arcFaceRef(x, W, y, 64, 0.5),
+  },
+  {
+    name: 'arcFace easy',
+    make: (W, C, D) => L.arcFace({ numClasses: C, embeddingDim: D, weights: W, easyMargin: true }),
+    ref: (x, W, y) => R.arcFaceRef(x, W, y, 64, 0.5, true),
+  },
+  {
+    name: 'sphereFace (‖x‖)',
+    make: (W, C, D) => L.sphereFace({ numClasses: C, embeddingDim: D, weights: W, lambda: 5 }),
+    ref: (x, W, y) => R.sphereFaceRef(x, W, y, 4, 5, false),
+  },
+  {
+    name: 'sphereFace normalized',
+    make: (W, C, D) => L.sphereFace({ numClasses: C, embeddingDim: D, weights: W, normalized: true, lambda: 0 }),
+    ref: (x, W, y) => R.sphereFaceRef(x, W, y, 4, 0, true),
+  },
+  {
+    name: 'combined (0.9,0.4,0.15)',
+    make: (W, C, D) => L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, m1: 0.9, m2: 0.4, m3: 0.15 }),
+    ref: (x, W, y) => R.combinedRef(x, W, y, 64, 0.9, 0.4, 0.15),
+  },
+  {
+    name: 'combined (1.5,0.2,0.1)',
+    make: (W, C, D) => L.combinedMargin({ numClasses: C, embeddingDim: D, weights: W, m1: 1.5, m2: 0.2, m3: 0.1 }),
+    ref: (x, W, y) => R.combinedRef(x, W, y, 64, 1.5, 0.2, 0.1),
+  },
+  {
+    name: 'curricularFace',
+    make: (W, C, D) => L.curricularFace({ numClasses: C, embeddingDim: D, weights: W, t: 0.2 }),
+    ref: (x, W, y) => R.curricularRef(x, W, y, 64, 0.5, 0.2, false).loss,
+  },
+  {
+    name: 'adaFace',
+    make: (W, C, D) => L.adaFace({ numClasses: C, embeddingDim: D, weights: W, initialMean: 2, initialStd: 1 }),
+    ref: (x, W, y) =>
+      R.adaFaceRef(x, W, y, { s: 64, m: 0.4, h: 0.333, alpha: 0.01, mean: 2, std: 1, training: false }).loss,
+  },
 ];
 
-test('edge cases: θ = 0, θ = π, θ + m > π, zero norm, one class, duplicates — finite, and equal to the formulas\' limits', () => {
+test("edge cases: θ = 0, θ = π, θ + m > π, zero norm, one class, duplicates — finite, and equal to the formulas' limits", () => {
   const [D, C] = [4, 3];
   const W = randMat(D, C, 31);
   // Axis-aligned classes 0 and 1, so that cos θ is exactly ±1 in float32 too.
@@ -242,8 +405,22 @@ test('edge cases: θ = 0, θ = π, θ + m > π, zero norm, one class, duplicates
     W[d][1] = d === 1 ? 0.7 : 0;
   }
   const batches: Array<{ what: string; x: Mat; y: number[] }> = [
-    { what: 'cos θ_y exactly 1', x: [[2, 0, 0, 0], [0, 0.25, 0, 0]], y: [0, 1] },
-    { what: 'cos θ_y exactly −1', x: [[-2, 0, 0, 0], [0, -3, 0, 0]], y: [0, 1] },
+    {
+      what: 'cos θ_y exactly 1',
+      x: [
+        [2, 0, 0, 0],
+        [0, 0.25, 0, 0],
+      ],
+      y: [0, 1],
+    },
+    {
+      what: 'cos θ_y exactly −1',
+      x: [
+        [-2, 0, 0, 0],
+        [0, -3, 0, 0],
+      ],
+      y: [0, 1],
+    },
     { what: 'θ_y = 0 (embedding on its class weight)', x: [atAngle(W, 0, 0), atAngle(W, 1, 0, 0.5)], y: [0, 1] },
     { what: 'θ_y = π (opposite its class weight)', x: [atAngle(W, 0, Math.PI), atAngle(W, 2, Math.PI, 3)], y: [0, 2] },
     { what: 'θ_y + m > π', x: [atAngle(W, 0, Math.PI - 0.2), atAngle(W, 1, Math.PI - 0.05)], y: [0, 1] },
@@ -263,58 +440,163 @@ test('edge cases: θ = 0, θ = π, θ + m > π, zero norm, one class, duplicates
       assert.ok(allFinite(got.gW!), `${where}: d/dW not finite`);
       // float32 cosines carry ~6e-8 of rounding, which near |cos θ| = 1 moves θ by up to 3e-4
       // rad; scaled by s = 64 that bounds the loss error at a few 1e-3.
-      assert.ok(Math.abs(got.loss - want) <= 5e-3 * Math.max(1, Math.abs(want)), `${where}: loss ${got.loss}, formula's limit ${want}`);
+      assert.ok(
+        Math.abs(got.loss - want) <= 5e-3 * Math.max(1, Math.abs(want)),
+        `${where}: loss ${got.loss}, formula's limit ${want}`,
+      );
     }
   }
 });
 
 test('edge cases for pair losses: duplicates and one class stay finite', () => {
-  const dup = [[0.3, 0.4, 0], [0.3, 0.4, 0], [0, 1, 0], [0, 1, 0]];
-  for (const loss of [L.contrastiveLoss(), L.contrastiveLoss({ distance: 'cosine' }), L.tripletLoss({ miner: 'batchAll' }), L.tripletLoss({ miner: 'batchHard' })]) {
-    for (const y of [[0, 0, 1, 1], [0, 1, 0, 1]]) {
+  const dup = [
+    [0.3, 0.4, 0],
+    [0.3, 0.4, 0],
+    [0, 1, 0],
+    [0, 1, 0],
+  ];
+  for (const loss of [
+    L.contrastiveLoss(),
+    L.contrastiveLoss({ distance: 'cosine' }),
+    L.tripletLoss({ miner: 'batchAll' }),
+    L.tripletLoss({ miner: 'batchHard' }),
+  ]) {
+    for (const y of [
+      [0, 0, 1, 1],
+      [0, 1, 0, 1],
+    ]) {
       const got = measure(loss, dup, y);
-      assert.ok(Number.isFinite(got.loss) && allFinite(got.gx), `${loss.name} ${JSON.stringify(loss.config())} labels ${y}: ${got.loss} ${got.gx}`);
+      assert.ok(
+        Number.isFinite(got.loss) && allFinite(got.gx),
+        `${loss.name} ${JSON.stringify(loss.config())} labels ${y}: ${got.loss} ${got.gx}`,
+      );
     }
   }
   const c = L.contrastiveLoss();
-  const got = measure(c, [[1, 2], [1, 2]], [0, 1]);
+  const got = measure(
+    c,
+    [
+      [1, 2],
+      [1, 2],
+    ],
+    [0, 1],
+  );
   assert.ok(Math.abs(got.loss - 0.5) < 1e-6, 'identical embeddings of different identities cost ½·m²');
-  const oneClass = measure(L.contrastiveLoss(), [[1, 0], [0, 1], [1, 1]], [3, 3, 3]);
-  assert.ok(Math.abs(oneClass.loss - R.contrastiveRef([[1, 0], [0, 1], [1, 1]], [3, 3, 3], 1, 'euclidean', false)) < 1e-5);
+  const oneClass = measure(
+    L.contrastiveLoss(),
+    [
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ],
+    [3, 3, 3],
+  );
+  assert.ok(
+    Math.abs(
+      oneClass.loss -
+        R.contrastiveRef(
+          [
+            [1, 0],
+            [0, 1],
+            [1, 1],
+          ],
+          [3, 3, 3],
+          1,
+          'euclidean',
+          false,
+        ),
+    ) < 1e-5,
+  );
 });
 
 // ---- bad input ----
 
 test('bad input throws a clear error naming the argument', () => {
   const mk = () => L.arcFace({ numClasses: 3, embeddingDim: 2 });
-  const x = tf.tensor2d([[1, 0], [0, 1]]);
+  const x = tf.tensor2d([
+    [1, 0],
+    [0, 1],
+  ]);
   const head = mk();
   assert.throws(() => head.compute(x, [0, 3]), /arcFace: labels\[1\] = 3 is out of range \[0, 3\)/);
   assert.throws(() => head.compute(x, [0, -1]), /labels\[1\] = -1 is out of range/);
   assert.throws(() => head.compute(x, [0, 1.5]), /labels\[1\] = 1.5 is not an integer/);
   assert.throws(() => head.compute(x, tf.tensor1d([0, 0.5])), /labels\[1\] = 0.5 is not an integer/);
   assert.throws(() => head.compute(x, [0]), /labels has 1 entries but embeddings has 2 rows/);
-  assert.throws(() => head.compute(tf.tensor2d([[1, 0, 0]]), [0]), /embeddings have dimension 3 but the head was built for embeddingDim = 2/);
-  assert.throws(() => head.compute(tf.tensor1d([1, 0]) as unknown as tf.Tensor2D, [0]), /embeddings must have shape \[N, D\], got shape \[2\]/);
-  assert.throws(() => L.arcFace({ numClasses: 3, embeddingDim: 2, s: 0 }), /arcFace: s must be a finite number > 0, got 0/);
-  assert.throws(() => L.cosFace({ numClasses: 3, embeddingDim: 2, s: -1 }), /cosFace: s must be a finite number > 0, got -1/);
-  assert.throws(() => L.cosFace({ numClasses: 3, embeddingDim: 2, m: -0.1 }), /cosFace: m must be in \[0, 2\), got -0.1/);
-  assert.throws(() => L.arcFace({ numClasses: 3, embeddingDim: 2, m: -0.1 }), /arcFace: m must be in \[0, π\/2\), got -0.1/);
-  assert.throws(() => L.arcFace({ numClasses: 3, embeddingDim: 2, m: Math.PI / 2 }), /arcFace: m must be in \[0, π\/2\), got 1.57/);
-  assert.throws(() => L.sphereFace({ numClasses: 3, embeddingDim: 2, m: 2.5 }), /sphereFace: m must be a positive integer \(the paper uses 4\), got 2.5/);
-  assert.throws(() => L.sphereFace({ numClasses: 3, embeddingDim: 2, m: 0 }), /sphereFace: m must be a positive integer/);
-  assert.throws(() => L.combinedMargin({ numClasses: 3, embeddingDim: 2, m3: -0.2 }), /combinedMargin: m3 must be a finite number ≥ 0, got -0.2/);
-  assert.throws(() => L.curricularFace({ numClasses: 3, embeddingDim: 2, m: 2 }), /curricularFace: m must be in \[0, π\/2\)/);
+  assert.throws(
+    () => head.compute(tf.tensor2d([[1, 0, 0]]), [0]),
+    /embeddings have dimension 3 but the head was built for embeddingDim = 2/,
+  );
+  assert.throws(
+    () => head.compute(tf.tensor1d([1, 0]) as unknown as tf.Tensor2D, [0]),
+    /embeddings must have shape \[N, D\], got shape \[2\]/,
+  );
+  assert.throws(
+    () => L.arcFace({ numClasses: 3, embeddingDim: 2, s: 0 }),
+    /arcFace: s must be a finite number > 0, got 0/,
+  );
+  assert.throws(
+    () => L.cosFace({ numClasses: 3, embeddingDim: 2, s: -1 }),
+    /cosFace: s must be a finite number > 0, got -1/,
+  );
+  assert.throws(
+    () => L.cosFace({ numClasses: 3, embeddingDim: 2, m: -0.1 }),
+    /cosFace: m must be in \[0, 2\), got -0.1/,
+  );
+  assert.throws(
+    () => L.arcFace({ numClasses: 3, embeddingDim: 2, m: -0.1 }),
+    /arcFace: m must be in \[0, π\/2\), got -0.1/,
+  );
+  assert.throws(
+    () => L.arcFace({ numClasses: 3, embeddingDim: 2, m: Math.PI / 2 }),
+    /arcFace: m must be in \[0, π\/2\), got 1.57/,
+  );
+  assert.throws(
+    () => L.sphereFace({ numClasses: 3, embeddingDim: 2, m: 2.5 }),
+    /sphereFace: m must be a positive integer \(the paper uses 4\), got 2.5/,
+  );
+  assert.throws(
+    () => L.sphereFace({ numClasses: 3, embeddingDim: 2, m: 0 }),
+    /sphereFace: m must be a positive integer/,
+  );
+  assert.throws(
+    () => L.combinedMargin({ numClasses: 3, embeddingDim: 2, m3: -0.2 }),
+    /combinedMargin: m3 must be a finite number ≥ 0, got -0.2/,
+  );
+  assert.throws(
+    () => L.curricularFace({ numClasses: 3, embeddingDim: 2, m: 2 }),
+    /curricularFace: m must be in \[0, π\/2\)/,
+  );
   assert.throws(() => L.normFace({ numClasses: 0, embeddingDim: 2 }), /numClasses must be a positive integer, got 0/);
-  assert.throws(() => L.arcFace({ numClasses: 3, embeddingDim: 2, weights: [[1, 2], [3, 4]] }), /weights must have shape \[2, 3\]/);
+  assert.throws(
+    () =>
+      L.arcFace({
+        numClasses: 3,
+        embeddingDim: 2,
+        weights: [
+          [1, 2],
+          [3, 4],
+        ],
+      }),
+    /weights must have shape \[2, 3\]/,
+  );
   assert.throws(() => L.tripletLoss().compute(x, [0, 1]), /tripletLoss: the batch has no positive pair/);
   assert.throws(() => L.tripletLoss().compute(x, [1, 1]), /tripletLoss: the batch has a single class \(label 1\)/);
   assert.throws(() => L.tripletLoss({ margin: 0 }), /tripletLoss: margin must be a finite number > 0, got 0/);
   assert.throws(() => L.tripletLoss({ miner: 'hardest' as L.MinerName }), /unknown miner "hardest"/);
   assert.throws(() => L.contrastiveLoss().compute(tf.tensor2d([[1, 0]]), [0]), /at least 2 embeddings/);
-  assert.throws(() => L.contrastiveLoss().computePairs(x, x, [0, 2]), /pair label y\[1\] = 2 must be 0 \(same identity\) or 1/);
-  assert.throws(() => L.contrastiveLoss({ distance: 'manhattan' as L.PairDistance }), /distance must be 'euclidean' or 'cosine'/);
-  assert.throws(() => L.centerLoss({ numClasses: 2, embeddingDim: 2, alpha: 2 }), /centerLoss: alpha must be in \[0, 1\], got 2/);
+  assert.throws(
+    () => L.contrastiveLoss().computePairs(x, x, [0, 2]),
+    /pair label y\[1\] = 2 must be 0 \(same identity\) or 1/,
+  );
+  assert.throws(
+    () => L.contrastiveLoss({ distance: 'manhattan' as L.PairDistance }),
+    /distance must be 'euclidean' or 'cosine'/,
+  );
+  assert.throws(
+    () => L.centerLoss({ numClasses: 2, embeddingDim: 2, alpha: 2 }),
+    /centerLoss: alpha must be in \[0, 1\], got 2/,
+  );
   head.dispose();
   x.dispose();
 });
@@ -328,7 +610,14 @@ test('every margin target is non-increasing in θ over [0, π]', () => {
     ['arcFace m=1.2', L.arcFace({ numClasses: 2, embeddingDim: 2, m: 1.2 }), [{}]],
     ['cosFace', L.cosFace({ numClasses: 2, embeddingDim: 2 }), [{}]],
     ['normFace', L.normFace({ numClasses: 2, embeddingDim: 2 }), [{}]],
-    ...[1, 2, 3, 4, 5].map((m) => [`sphereFace ψ m=${m}`, L.sphereFace({ numClasses: 2, embeddingDim: 2, m, lambda: 0 }), [{}]] as [string, L.CosineHead, Array<Partial<L.TargetContext>>]),
+    ...[1, 2, 3, 4, 5].map(
+      (m) =>
+        [`sphereFace ψ m=${m}`, L.sphereFace({ numClasses: 2, embeddingDim: 2, m, lambda: 0 }), [{}]] as [
+          string,
+          L.CosineHead,
+          Array<Partial<L.TargetContext>>,
+        ],
+    ),
     ['sphereFace λ=5', L.sphereFace({ numClasses: 2, embeddingDim: 2, lambda: 5 }), [{}]],
     ['combined (1,0.3,0.2)', L.combinedMargin({ numClasses: 2, embeddingDim: 2 }), [{}]],
     ['combined (0.9,0.4,0.15)', L.combinedMargin({ numClasses: 2, embeddingDim: 2, m1: 0.9, m2: 0.4, m3: 0.15 }), [{}]],
@@ -336,13 +625,20 @@ test('every margin target is non-increasing in θ over [0, π]', () => {
     ['combined (2.5,0.3,0)', L.combinedMargin({ numClasses: 2, embeddingDim: 2, m1: 2.5, m2: 0.3, m3: 0 }), [{}]],
     ['curricularFace', L.curricularFace({ numClasses: 2, embeddingDim: 2 }), [{}]],
     ['subCenterArcFace', L.subCenterArcFace({ numClasses: 2, embeddingDim: 2 }), [{}]],
-    ['adaFace', L.adaFace({ numClasses: 2, embeddingDim: 2 }), [{ marginScaler: -1 }, { marginScaler: 0 }, { marginScaler: 0.5 }, { marginScaler: 1 }]],
+    [
+      'adaFace',
+      L.adaFace({ numClasses: 2, embeddingDim: 2 }),
+      [{ marginScaler: -1 }, { marginScaler: 0 }, { marginScaler: 0.5 }, { marginScaler: 1 }],
+    ],
   ];
   for (const [name, head, contexts] of heads) {
     for (const ctx of contexts) {
       const f = head.targetCurve(theta, ctx);
       for (let i = 1; i < f.length; i++) {
-        assert.ok(f[i] <= f[i - 1] + 1e-6, `${name} ${JSON.stringify(ctx)}: target rises from ${f[i - 1]} to ${f[i]} at θ = ${theta[i].toFixed(4)}`);
+        assert.ok(
+          f[i] <= f[i - 1] + 1e-6,
+          `${name} ${JSON.stringify(ctx)}: target rises from ${f[i - 1]} to ${f[i]} at θ = ${theta[i].toFixed(4)}`,
+        );
       }
       assert.ok(allFinite(f), name);
     }
@@ -389,7 +685,10 @@ test('AdaFace updates its running norm statistics in training mode only', () => 
   const head = L.adaFace({ numClasses: C, embeddingDim: D, weights: W });
   const l1 = tf.tidy(() => head.compute(tf.tensor2d(x), y).dataSync()[0]);
   const r1 = R.adaFaceRef(x, W, y, { s: 64, m: 0.4, h: 0.333, alpha: 0.01, mean: 20, std: 100, training: true });
-  assert.ok(Math.abs(head.normStats.mean - r1.mean) < 1e-4 && Math.abs(head.normStats.std - r1.std) < 1e-3, JSON.stringify([head.normStats, r1]));
+  assert.ok(
+    Math.abs(head.normStats.mean - r1.mean) < 1e-4 && Math.abs(head.normStats.std - r1.std) < 1e-3,
+    JSON.stringify([head.normStats, r1]),
+  );
   assert.ok(Math.abs(l1 - r1.loss) <= 1e-4 * r1.loss, `${l1} vs ${r1.loss}`);
   const before = head.normStats;
   tf.tidy(() => head.compute(tf.tensor2d(x), y, { training: false }));
@@ -406,7 +705,11 @@ test('center loss moves the centers by the Wen et al. rule in training mode', ()
   const ref = R.centerRef(x, y, c0, 0.5);
   assert.ok(Math.abs(v - ref.loss) < 1e-5);
   assert.ok(relError(loss.centers.dataSync(), ref.centers.flat()) < 1e-6);
-  assert.deepEqual(Array.from(loss.centers.dataSync()).slice(9), c0[3].map((v) => Math.fround(v)), 'a class absent from the batch keeps its center');
+  assert.deepEqual(
+    Array.from(loss.centers.dataSync()).slice(9),
+    c0[3].map((v) => Math.fround(v)),
+    'a class absent from the batch keeps its center',
+  );
   loss.dispose();
   const both = L.softmaxCenterLoss({ numClasses: 4, embeddingDim: 3, lambda: 0.1 });
   const total = tf.tidy(() => both.compute(tf.tensor2d(x), y, { training: false }).dataSync()[0]);
@@ -450,7 +753,11 @@ test('computing any loss inside tf.tidy leaves the tensor count unchanged', () =
       tf.grad((xx: tf.Tensor) => loss.compute(xx as tf.Tensor2D, y))(x);
     });
     const h = loss as Partial<L.ClassifierHead>;
-    if (h.logits) tf.tidy(() => { h.logits!(x, y); h.cosines!(x); });
+    if (h.logits)
+      tf.tidy(() => {
+        h.logits!(x, y);
+        h.cosines!(x);
+      });
     assert.equal(tf.memory().numTensors, before, `${loss.name} leaked tensors`);
     const out = loss.compute(x, y);
     assert.equal(tf.memory().numTensors, before + 1, `${loss.name}: compute() outside tidy should add only its result`);
@@ -465,7 +772,9 @@ test('sub-center ArcFace: nearest sub-center is the argmax of cosines over the C
   const head = L.subCenterArcFace({ numClasses: 2, embeddingDim: 3, K: 3, weights: W });
   const x = randMat(7, 3, 62);
   const cos = R.cosMatrix(x, W);
-  assert.deepEqual(head.nearestSubCenters(x), cos.map((row) => row.indexOf(Math.max(...row))));
+  assert.deepEqual(
+    head.nearestSubCenters(x),
+    cos.map((row) => row.indexOf(Math.max(...row))),
+  );
   head.dispose();
 });
-

@@ -9,18 +9,36 @@ import * as os from 'os';
 import * as path from 'path';
 import { ROOT, runNotebooks } from './helpers/paths';
 
-interface Cell { cell_type: string; source: string | string[]; outputs?: unknown[]; execution_count?: number | null; metadata?: Record<string, unknown> }
+interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: unknown[];
+  execution_count?: number | null;
+  metadata?: Record<string, unknown>;
+}
 
 function notebookFiles(): string[] {
-  return fs.readdirSync(path.join(ROOT, 'notebooks')).filter((f) => f.endsWith('.ipynb')).map((f) => path.join(ROOT, 'notebooks', f));
+  return fs
+    .readdirSync(path.join(ROOT, 'notebooks'))
+    .filter((f) => f.endsWith('.ipynb'))
+    .map((f) => path.join(ROOT, 'notebooks', f));
 }
 
 function writeNotebook(file: string, sources: string[]): void {
   const nb = {
     nbformat: 4,
     nbformat_minor: 5,
-    metadata: { kernelspec: { name: 'margin-lab-ts', display_name: 'TypeScript (margin-lab)', language: 'typescript' } },
-    cells: sources.map((s, i) => ({ id: `c${i}`, cell_type: 'code', source: s, metadata: {}, outputs: [], execution_count: null })),
+    metadata: {
+      kernelspec: { name: 'margin-lab-ts', display_name: 'TypeScript (margin-lab)', language: 'typescript' },
+    },
+    cells: sources.map((s, i) => ({
+      id: `c${i}`,
+      cell_type: 'code',
+      source: s,
+      metadata: {},
+      outputs: [],
+      execution_count: null,
+    })),
   };
   fs.writeFileSync(file, JSON.stringify(nb));
 }
@@ -29,7 +47,10 @@ test('committed notebooks carry no outputs and use the margin-lab kernel', () =>
   const files = notebookFiles();
   assert.ok(files.length >= 1);
   for (const f of files) {
-    const nb = JSON.parse(fs.readFileSync(f, 'utf8')) as { cells: Cell[]; metadata: { kernelspec?: { name?: string } } };
+    const nb = JSON.parse(fs.readFileSync(f, 'utf8')) as {
+      cells: Cell[];
+      metadata: { kernelspec?: { name?: string } };
+    };
     assert.equal(nb.metadata.kernelspec?.name, 'margin-lab-ts', `${f}: kernelspec`);
     nb.cells.forEach((c, i) => {
       if (c.cell_type !== 'code') return;
@@ -99,9 +120,14 @@ test('a burst of live-display updates does not crash the kernel, and the last on
   ]);
   const r = runNotebooks([file, '--executed-dir', out]);
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  const nb = JSON.parse(fs.readFileSync(path.join(out, 'burst.ipynb'), 'utf8')) as { cells: Array<{ outputs: Array<{ data?: Record<string, string | string[]> }> }> };
+  const nb = JSON.parse(fs.readFileSync(path.join(out, 'burst.ipynb'), 'utf8')) as {
+    cells: Array<{ outputs: Array<{ data?: Record<string, string | string[]> }> }>;
+  };
   // nbformat may store a text as a list of lines.
-  const shown = nb.cells[0].outputs.map((o) => o.data?.['text/plain']).filter(Boolean).map((t) => ([] as string[]).concat(t!).join(''));
+  const shown = nb.cells[0].outputs
+    .map((o) => o.data?.['text/plain'])
+    .filter(Boolean)
+    .map((t) => ([] as string[]).concat(t!).join(''));
   assert.deepEqual(shown, ['update 2999']);
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -116,7 +142,16 @@ test('every notebook runs clean, and its exported HTML draws the Plotly figure i
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     // SwiftShader gives headless Chromium a software WebGL for the 3-D sphere figure.
-    args: ['--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--use-angle=swiftshader',
+      '--enable-unsafe-swiftshader',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   t.after(() => browser.close());
   const page = await browser.newPage();
@@ -139,26 +174,50 @@ test('every notebook runs clean, and its exported HTML draws the Plotly figure i
 
   // The geometry gallery: every figure draws (3-D ones on a WebGL canvas) ...
   await page.goto('file://' + path.join(htmlDir, 'geometry-gallery.html'));
-  await page.waitForFunction(() => {
-    const figs = Array.from(document.querySelectorAll('.margin-lab-figure'));
-    return figs.length > 0 && figs.every((f) => f.querySelector('.main-svg'));
-  }, undefined, { timeout: 60_000 });
-  const figs = await page.$$eval('.margin-lab-figure', (els) => els.map((e) => {
-    const gd = e as unknown as { data: Array<{ type?: string }>; layout: { title?: { text?: string } } };
-    const threeD = gd.data.some((t) => t.type === 'scatter3d');
-    return { title: gd.layout.title?.text ?? '', traces: gd.data.length, drawn: threeD ? !!e.querySelector('canvas') : e.querySelectorAll('.trace, .hm, .imagelayer image').length > 0 };
-  }));
+  await page.waitForFunction(
+    () => {
+      const figs = Array.from(document.querySelectorAll('.margin-lab-figure'));
+      return figs.length > 0 && figs.every((f) => f.querySelector('.main-svg'));
+    },
+    undefined,
+    { timeout: 60_000 },
+  );
+  const figs = await page.$$eval('.margin-lab-figure', (els) =>
+    els.map((e) => {
+      const gd = e as unknown as { data: Array<{ type?: string }>; layout: { title?: { text?: string } } };
+      const threeD = gd.data.some((t) => t.type === 'scatter3d');
+      return {
+        title: gd.layout.title?.text ?? '',
+        traces: gd.data.length,
+        drawn: threeD ? !!e.querySelector('canvas') : e.querySelectorAll('.trace, .hm, .imagelayer image').length > 0,
+      };
+    }),
+  );
   assert.ok(figs.length >= 13, `gallery shows ${figs.length} figures`);
   for (const f of figs) assert.ok(f.drawn && f.traces > 0, `figure "${f.title}" did not draw`);
-  for (const want of ['unit circle', 'sphere', 'Decision boundaries in the (cos θ1, cos θ2) plane', 'Decision boundaries in the (θ1, θ2) plane', 'Target logit', 'Margin explorer', 'ROC', 'confusion matrix']) {
-    assert.ok(figs.some((f) => f.title.toLowerCase().includes(want.toLowerCase())), `no figure titled like "${want}"`);
+  for (const want of [
+    'unit circle',
+    'sphere',
+    'Decision boundaries in the (cos θ1, cos θ2) plane',
+    'Decision boundaries in the (θ1, θ2) plane',
+    'Target logit',
+    'Margin explorer',
+    'ROC',
+    'confusion matrix',
+  ]) {
+    assert.ok(
+      figs.some((f) => f.title.toLowerCase().includes(want.toLowerCase())),
+      `no figure titled like "${want}"`,
+    );
   }
   // ... and the margin explorer's slider moves the boundary, in the page alone (no kernel).
   const explorer = await page.$$('.margin-lab-figure');
   let target: import('playwright-core').ElementHandle | null = null;
-  for (const el of explorer) if (await el.evaluate((e) => !!(e as unknown as { layout: { sliders?: unknown[] } }).layout.sliders)) target = el;
+  for (const el of explorer)
+    if (await el.evaluate((e) => !!(e as unknown as { layout: { sliders?: unknown[] } }).layout.sliders)) target = el;
   assert.ok(target, 'no figure with a slider');
-  const boundary = () => target!.evaluate((e) => JSON.stringify((e as unknown as { data: Array<{ y: number[] }> }).data[1].y));
+  const boundary = () =>
+    target!.evaluate((e) => JSON.stringify((e as unknown as { data: Array<{ y: number[] }> }).data[1].y));
   const before = await boundary();
   const rail = await target!.$('.slider-rail-rect');
   await rail!.scrollIntoViewIfNeeded();

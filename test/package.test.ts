@@ -11,7 +11,13 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { ROOT } from './helpers/paths';
 
-const npm = (args: string[], cwd: string) => spawnSync('npm', args, { cwd, encoding: 'utf8', timeout: 600_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
+const npm = (args: string[], cwd: string) =>
+  spawnSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 600_000,
+    env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' },
+  });
 
 test('npm pack → install into a new project → train one step there', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-pack-'));
@@ -22,15 +28,29 @@ test('npm pack → install into a new project → train one step there', () => {
   const app = path.join(dir, 'app');
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-  const inst = npm(['install', path.join(dir, tgz!), '--prefer-offline', '--fetch-retries=0', '--no-audit', '--no-fund'], app);
+  const inst = npm(
+    ['install', path.join(dir, tgz!), '--prefer-offline', '--fetch-retries=0', '--no-audit', '--no-fund'],
+    app,
+  );
   assert.equal(inst.status, 0, `npm install failed:\n${inst.stdout}\n${inst.stderr}`);
   const pkg = path.join(app, 'node_modules', 'margin-lab');
-  for (const f of ['dist/index.js', 'data/fashion-mnist/train-images-idx3-ubyte.gz', 'data/hangul-glyphs/meta.json', 'scripts/postinstall.js']) assert.ok(fs.existsSync(path.join(pkg, f)), `the package lacks ${f}`);
+  for (const f of [
+    'dist/index.js',
+    'data/fashion-mnist/train-images-idx3-ubyte.gz',
+    'data/hangul-glyphs/meta.json',
+    'scripts/postinstall.js',
+  ])
+    assert.ok(fs.existsSync(path.join(pkg, f)), `the package lacks ${f}`);
   // The install script must work from the tarball even where npm does not run it by default.
-  const post = spawnSync(process.execPath, [path.join(pkg, 'scripts', 'postinstall.js')], { cwd: pkg, encoding: 'utf8' });
+  const post = spawnSync(process.execPath, [path.join(pkg, 'scripts', 'postinstall.js')], {
+    cwd: pkg,
+    encoding: 'utf8',
+  });
   assert.equal(post.status, 0, post.stderr);
   assert.match(post.stdout, /installed as a dependency/);
-  fs.writeFileSync(path.join(app, 'try.js'), `
+  fs.writeFileSync(
+    path.join(app, 'try.js'),
+    `
     const ml = require('margin-lab');
     (async () => {
       const r = await ml.useBestBackend({ print: false });
@@ -41,12 +61,16 @@ test('npm pack → install into a new project → train one step there', () => {
       let danfo = 'present';
       try { res.historyFrame(); } catch (e) { danfo = e.message; }
       console.log(JSON.stringify({ backend: r.backend, loss: res.history[0].loss, glyphs: ml.loadHangulGlyphs().y.length, danfo }));
-    })().catch((e) => { console.error(e.stack); process.exit(1); });`);
+    })().catch((e) => { console.error(e.stack); process.exit(1); });`,
+  );
   const run = spawnSync(process.execPath, ['try.js'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 0, run.stderr);
   const out = JSON.parse(run.stdout.trim().split('\n').pop()!);
   assert.equal(out.backend, 'wasm');
   assert.ok(Number.isFinite(out.loss), `loss ${out.loss}`);
   assert.equal(out.glyphs, 40_000);
-  assert.ok(out.danfo === 'present' || /historyFrame\(\) needs danfojs-node, which is not installed/.test(out.danfo), out.danfo);
+  assert.ok(
+    out.danfo === 'present' || /historyFrame\(\) needs danfojs-node, which is not installed/.test(out.danfo),
+    out.danfo,
+  );
 });

@@ -15,27 +15,46 @@ type Trace = Record<string, unknown> & { x?: number[]; y?: number[]; z?: number[
 
 function randomPoints(n: number, d: number, seed: number): { pts: number[][]; labels: number[] } {
   const r = rng(seed);
-  return { pts: Array.from({ length: n }, () => Array.from({ length: d }, () => 4 * r() - 2)), labels: Array.from({ length: n }, (_, i) => i % 3) };
+  return {
+    pts: Array.from({ length: n }, () => Array.from({ length: d }, () => 4 * r() - 2)),
+    labels: Array.from({ length: n }, (_, i) => i % 3),
+  };
 }
 
-const W2 = [[1, -0.5, -0.5], [0, 0.8, -0.8]];
-const W3 = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+const W2 = [
+  [1, -0.5, -0.5],
+  [0, 0.8, -0.8],
+];
+const W3 = [
+  [1, 0, 0],
+  [0, 1, 0],
+  [0, 0, 1],
+];
 
 test('normalized feature views put every point on the unit circle / sphere, with equal aspect', () => {
   const { pts, labels } = randomPoints(60, 2, 1);
   const circle = ml.featuresOnCircle(pts, labels, { weights: W2, classNames: ['a', 'b', 'c'] });
   const classTraces = (circle.data as Trace[]).filter((t) => t.mode === 'markers');
-  assert.deepEqual(classTraces.map((t) => t.name), ['a', 'b', 'c']);
+  assert.deepEqual(
+    classTraces.map((t) => t.name),
+    ['a', 'b', 'c'],
+  );
   for (const t of classTraces) t.x!.forEach((x, i) => assert.ok(Math.abs(Math.hypot(x, t.y![i]) - 1) < 1e-12));
   const rays = (circle.data as Trace[]).filter((t) => String(t.name).startsWith('W of'));
   assert.equal(rays.length, 3);
   rays.forEach((r, c) => {
     const n = Math.hypot(W2[0][c], W2[1][c]);
-    assert.ok(Math.abs(r.x![1] / 1.15 - W2[0][c] / n) < 1e-12 && Math.abs(r.y![1] / 1.15 - W2[1][c] / n) < 1e-12, 'ray along W_c');
+    assert.ok(
+      Math.abs(r.x![1] / 1.15 - W2[0][c] / n) < 1e-12 && Math.abs(r.y![1] / 1.15 - W2[1][c] / n) < 1e-12,
+      'ray along W_c',
+    );
   });
   assert.equal((circle.layout!.yaxis as Record<string, unknown>).scaleanchor, 'x');
   const raw = ml.featuresEuclidean2d(pts, labels);
-  assert.deepEqual((raw.data[0] as Trace).x, pts.filter((_, i) => labels[i] === 0).map((p) => p[0]));
+  assert.deepEqual(
+    (raw.data[0] as Trace).x,
+    pts.filter((_, i) => labels[i] === 0).map((p) => p[0]),
+  );
   assert.equal((raw.layout!.yaxis as Record<string, unknown>).scaleanchor, 'x');
 
   const p3 = randomPoints(45, 3, 2);
@@ -43,19 +62,29 @@ test('normalized feature views put every point on the unit circle / sphere, with
   for (const t of (sphere.data as Trace[]).filter((t) => t.type === 'scatter3d' && t.mode === 'markers')) {
     t.x!.forEach((x, i) => assert.ok(Math.abs(Math.hypot(x, t.y![i], t.z![i]) - 1) < 1e-12));
   }
-  assert.equal(((sphere.layout!.scene as Record<string, unknown>).aspectmode), 'cube');
-  assert.ok((sphere.data as Trace[]).some((t) => t.type === 'surface' && (t.opacity as number) < 0.5), 'translucent sphere');
+  assert.equal((sphere.layout!.scene as Record<string, unknown>).aspectmode, 'cube');
+  assert.ok(
+    (sphere.data as Trace[]).some((t) => t.type === 'surface' && (t.opacity as number) < 0.5),
+    'translucent sphere',
+  );
   assert.throws(() => ml.featuresOnSphere(pts, labels), /point 0 has dimension 2, expected 3/);
 });
 
 test('angle histogram: angles to the class weight in degrees', () => {
-  const pts = [[1, 0], [0, 1], [-1, 0]];
+  const pts = [
+    [1, 0],
+    [0, 1],
+    [-1, 0],
+  ];
   const fig = ml.angleHistogram(pts, [0, 0, 0], [[1], [0]]);
-  assert.deepEqual((fig.data[0] as Trace).x!.map((v) => Math.round(v)), [0, 90, 180]);
+  assert.deepEqual(
+    (fig.data[0] as Trace).x!.map((v) => Math.round(v)),
+    [0, 90, 180],
+  );
   assert.match(JSON.stringify(fig.layout!.xaxis), /degrees/);
 });
 
-test('decision boundary points satisfy each loss\'s boundary equation to 1e-6', () => {
+test("decision boundary points satisfy each loss's boundary equation to 1e-6", () => {
   const heads: Array<[string, ml.CosineHead]> = [
     ['SphereFace m=4', ml.sphereFace({ numClasses: 2, embeddingDim: 2, lambda: 0 })],
     ['CosFace m=0.35', ml.cosFace({ numClasses: 2, embeddingDim: 2 })],
@@ -98,10 +127,18 @@ test('target-logit curves come from the heads; CurricularFace modulation at seve
   arc.dispose();
 });
 
-test('margin explorer: one slider step per margin, each restyling its own loss\'s traces', () => {
+test("margin explorer: one slider step per margin, each restyling its own loss's traces", () => {
   const fig = ml.marginExplorer([
-    { name: 'ArcFace', margins: [0, 0.25, 0.5], curveAt: (m) => ml.curveOf('a', ml.arcFace({ numClasses: 2, embeddingDim: 2, m })) },
-    { name: 'CosFace', margins: [0, 0.2], curveAt: (m) => ml.curveOf('c', ml.cosFace({ numClasses: 2, embeddingDim: 2, m })) },
+    {
+      name: 'ArcFace',
+      margins: [0, 0.25, 0.5],
+      curveAt: (m) => ml.curveOf('a', ml.arcFace({ numClasses: 2, embeddingDim: 2, m })),
+    },
+    {
+      name: 'CosFace',
+      margins: [0, 0.2],
+      curveAt: (m) => ml.curveOf('c', ml.cosFace({ numClasses: 2, embeddingDim: 2, m })),
+    },
   ]);
   const sliders = fig.layout!.sliders as Array<{ steps: Array<{ args: [Record<string, number[][]>, number[]] }> }>;
   assert.equal(sliders[0].steps.length, 3);
@@ -110,7 +147,7 @@ test('margin explorer: one slider step per margin, each restyling its own loss\'
   const x = sliders[0].steps[2].args[0].x[1];
   const y = sliders[0].steps[2].args[0].y[1];
   const k = 10;
-  assert.ok(Math.abs(y[k] - (x[k] + 0.5 * 180 / Math.PI)) < 1e-3);
+  assert.ok(Math.abs(y[k] - (x[k] + (0.5 * 180) / Math.PI)) < 1e-3);
   const menus = fig.layout!.updatemenus as Array<{ buttons: Array<{ args: [{ visible: boolean[] }, unknown] }> }>;
   assert.deepEqual(menus[0].buttons[1].args[0].visible, [false, false, false, true, true, true]);
 });
@@ -127,13 +164,26 @@ test('metric figures: ROC on a log axis, monotone, ending at (1, 1); histograms;
   assert.equal(line.y![line.y!.length - 1], 1);
   assert.equal((fig.layout!.xaxis as Record<string, unknown>).type, 'log');
   assert.equal(fig.data.length, 1, 'TAR@1e-3 needs ≥ 1000 impostor pairs: no marker with 250');
-  const hist = ml.pairAngleHistograms(scores.map((s) => Math.cos(s)), same, 10);
+  const hist = ml.pairAngleHistograms(
+    scores.map((s) => Math.cos(s)),
+    same,
+    10,
+  );
   const h = ml.pairAngleHistogram(hist, { thresholdDegrees: 40 });
-  assert.equal((h.data[0] as Trace).y!.reduce((a, b) => a + b, 0), same.filter(Boolean).length);
-  const tc = ml.trainingCurves([{ epoch: 1, loss: 2, accuracy: 0.5 }, { epoch: 2, loss: 1, accuracy: 0.7 }]);
+  assert.equal(
+    (h.data[0] as Trace).y!.reduce((a, b) => a + b, 0),
+    same.filter(Boolean).length,
+  );
+  const tc = ml.trainingCurves([
+    { epoch: 1, loss: 2, accuracy: 0.5 },
+    { epoch: 2, loss: 1, accuracy: 0.7 },
+  ]);
   assert.deepEqual((tc.data[1] as Trace).y, [50, 70]);
   const cm = ml.confusionMatrix([0, 0, 1, 1], [0, 1, 1, 1], ['a', 'b']);
-  assert.deepEqual((cm.data[0] as { z: number[][] }).z, [[0.5, 0.5], [0, 1]]);
+  assert.deepEqual((cm.data[0] as { z: number[][] }).z, [
+    [0.5, 0.5],
+    [0, 1],
+  ]);
   assert.throws(() => ml.confusionMatrix([0, 2], [0, 0], ['a', 'b']), /label 2 \/ prediction 0 at 1 is outside 0..1/);
 });
 
@@ -142,7 +192,10 @@ test('saveImage writes PNG and SVG through Chromium, and says clearly when Chrom
   const fig = ml.targetLogitCurves([ml.noMargin]);
   const saved = process.env.CHROMIUM_PATH;
   process.env.CHROMIUM_PATH = path.join(dir, 'no-chromium');
-  await assert.rejects(ml.saveImage(fig, path.join(dir, 'x.png')), /saveImage needs Chromium, which was not found \(CHROMIUM_PATH=.*no-chromium does not exist\)/);
+  await assert.rejects(
+    ml.saveImage(fig, path.join(dir, 'x.png')),
+    /saveImage needs Chromium, which was not found \(CHROMIUM_PATH=.*no-chromium does not exist\)/,
+  );
   if (saved === undefined) delete process.env.CHROMIUM_PATH;
   else process.env.CHROMIUM_PATH = saved;
   await assert.rejects(ml.saveImage(fig, path.join(dir, 'x.gif')), /must end in .png or .svg/);

@@ -10,7 +10,6 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import * as ml from 'margin-lab';
-import { tf } from 'margin-lab';
 import { ROOT } from './helpers/paths';
 
 before(async () => {
@@ -33,11 +32,17 @@ test('writeFileAtomic: a failing (full-disk) write keeps the old file and leaves
     throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   };
   try {
-    assert.throws(() => ml.writeFileAtomic(file, JSON.stringify({ big: 'x'.repeat(1000) })), (e: Error) => {
-      assert.ok(e instanceof ml.DiskFullError, String(e));
-      assert.match(e.message, /^disk full: could not write .*checkpoint\.json \(ENOSPC: no space left on device, write\); the previous file is kept unchanged/);
-      return true;
-    });
+    assert.throws(
+      () => ml.writeFileAtomic(file, JSON.stringify({ big: 'x'.repeat(1000) })),
+      (e: Error) => {
+        assert.ok(e instanceof ml.DiskFullError, String(e));
+        assert.match(
+          e.message,
+          /^disk full: could not write .*checkpoint\.json \(ENOSPC: no space left on device, write\); the previous file is kept unchanged/,
+        );
+        return true;
+      },
+    );
     // A write that returns 0 bytes is a short write too, not an endless loop.
     calls = 1;
     (nodeFs as { writeSync: unknown }).writeSync = () => 0;
@@ -48,7 +53,10 @@ test('writeFileAtomic: a failing (full-disk) write keeps the old file and leaves
   assert.equal(fs.readFileSync(file, 'utf8'), '{"good":true}');
   assert.deepEqual(fs.readdirSync(dir), ['checkpoint.json'], 'temp files left behind');
   // verify() refuses bad bytes before the rename.
-  assert.throws(() => ml.writeFileAtomic(file, '{"truncated', { verify: (b) => JSON.parse(b.toString()) }), /Unterminated string|JSON/);
+  assert.throws(
+    () => ml.writeFileAtomic(file, '{"truncated', { verify: (b) => JSON.parse(b.toString()) }),
+    /Unterminated string|JSON/,
+  );
   assert.equal(fs.readFileSync(file, 'utf8'), '{"good":true}');
   assert.throws(() => ml.writeFileAtomic(dir, 'x'), /cannot write .*: it is a folder/);
   assert.deepEqual(fs.readdirSync(dir), ['checkpoint.json']);
@@ -58,13 +66,18 @@ test('writeFileAtomic on a real full disk (a 64 KiB tmpfs) keeps the previous fi
   const mnt = tmp('ml-tmpfs-');
   const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt], { encoding: 'utf8' });
   if (m.status !== 0) {
-    t.skip(`cannot mount a tmpfs here (${(m.stderr || m.error?.message || '').trim()}); the injected-failure test above covers it`);
+    t.skip(
+      `cannot mount a tmpfs here (${(m.stderr || m.error?.message || '').trim()}); the injected-failure test above covers it`,
+    );
     return;
   }
   try {
     const file = path.join(mnt, 'checkpoint.json');
     ml.writeFileAtomic(file, JSON.stringify({ epoch: 1, pad: 'a'.repeat(20_000) }));
-    assert.throws(() => ml.writeFileAtomic(file, JSON.stringify({ epoch: 2, pad: 'b'.repeat(200_000) })), ml.DiskFullError);
+    assert.throws(
+      () => ml.writeFileAtomic(file, JSON.stringify({ epoch: 2, pad: 'b'.repeat(200_000) })),
+      ml.DiskFullError,
+    );
     assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).epoch, 1);
     assert.deepEqual(fs.readdirSync(mnt), ['checkpoint.json']);
   } finally {
@@ -89,21 +102,38 @@ test('a rejected (NaN) step leaves loss state as it was, and the same loss train
   ];
   for (const [name, loss] of losses) {
     const model = ml.buildBackbone(spec);
-    const snap = () => Object.fromEntries(Object.entries(loss.stateDict()).map(([k, v]) => [k, Array.from(v.dataSync())]));
+    const snap = () =>
+      Object.fromEntries(Object.entries(loss.stateDict()).map(([k, v]) => [k, Array.from(v.dataSync())]));
     const before = snap();
-    await assert.rejects(ml.train({ model, backbone: spec, loss, data: data(true), epochs: 1, batchSize: 16, progress: 'none' }), ml.TrainingDivergedError);
+    await assert.rejects(
+      ml.train({ model, backbone: spec, loss, data: data(true), epochs: 1, batchSize: 16, progress: 'none' }),
+      ml.TrainingDivergedError,
+    );
     assert.deepEqual(snap(), before, `${name}: state changed by the rejected step`);
     assert.equal(loss.training, false, `${name}: left in training mode`);
-    const res = await ml.train({ model, backbone: spec, loss, data: data(), epochs: 1, batchSize: 16, progress: 'none' });
+    const res = await ml.train({
+      model,
+      backbone: spec,
+      loss,
+      data: data(),
+      epochs: 1,
+      batchSize: 16,
+      progress: 'none',
+    });
     assert.ok(Number.isFinite(res.history[0].loss), `${name}: could not train again`);
-    for (const v of Object.values(snap())) assert.ok(v.every(Number.isFinite), `${name}: state not finite after training`);
+    for (const v of Object.values(snap()))
+      assert.ok(v.every(Number.isFinite), `${name}: state not finite after training`);
     model.dispose();
     loss.dispose();
   }
 });
 
 function cli(args: string[]) {
-  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
 }
 const small = ['--backbone', 'mlp', '--dim', '4', '--seen', '0-2', '--max-steps', '2', '--train-per-class', '30'];
 
@@ -115,10 +145,29 @@ test('train CLI: an existing run is not overwritten unasked; --resume is checked
 
   const again = cli(['--loss', 'arcface', '--epochs', '1', ...small, '--run', run]);
   assert.equal(again.status, 2);
-  assert.match(again.stderr, new RegExp(`run folder ${run.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} already holds a run \\(checkpoint.json, history.csv\\); nothing was changed. Continue it with --resume, replace it with --overwrite`));
+  assert.match(
+    again.stderr,
+    new RegExp(
+      `run folder ${run.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} already holds a run \\(checkpoint.json, history.csv\\); nothing was changed. Continue it with --resume, replace it with --overwrite`,
+    ),
+  );
   assert.equal(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8'), ck, 'checkpoint changed');
 
-  const conflict = cli(['--run', run, '--resume', '--epochs', '2', '--loss', 'arcface', '--m', '0.3', '--seen', '0-4', '--dim', '4']);
+  const conflict = cli([
+    '--run',
+    run,
+    '--resume',
+    '--epochs',
+    '2',
+    '--loss',
+    'arcface',
+    '--m',
+    '0.3',
+    '--seen',
+    '0-4',
+    '--dim',
+    '4',
+  ]);
   assert.equal(conflict.status, 2);
   assert.match(conflict.stderr, /--resume: these flags differ from the run in .*checkpoint\.json:/);
   assert.match(conflict.stderr, /--loss arcface \(the checkpoint has cosface\)/);
@@ -141,7 +190,11 @@ test('train CLI: an existing run is not overwritten unasked; --resume is checked
 
 test('train CLI: history.csv is written after every epoch, while the run is still going', async () => {
   const run = tmp('ml-hist-');
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), '--loss', 'softmax', '--epochs', '500', ...small, '--run', run], { cwd: ROOT, stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'dist', 'cli', 'train.js'), '--loss', 'softmax', '--epochs', '500', ...small, '--run', run],
+    { cwd: ROOT, stdio: 'ignore' },
+  );
   let exited = false;
   child.on('exit', () => (exited = true));
   const file = path.join(run, 'history.csv');
@@ -155,14 +208,29 @@ test('train CLI: history.csv is written after every epoch, while the run is stil
 });
 
 test('inputs that used to hang now fail fast with a clear error', { timeout: 20_000 }, () => {
-  assert.throws(() => ml.bestThreshold([0.9, NaN, 0.1], [1, 0, 0]), /bestThreshold: score 1 is NaN; scores must be finite numbers/);
+  assert.throws(
+    () => ml.bestThreshold([0.9, NaN, 0.1], [1, 0, 0]),
+    /bestThreshold: score 1 is NaN; scores must be finite numbers/,
+  );
   const labels = Int32Array.from({ length: 20 }, (_, i) => i % 4);
-  assert.throws(() => ml.evaluateEmbeddings(new Float32Array(40), 0, labels), /evaluateEmbeddings: dim must be a positive integer, got 0/);
-  assert.throws(() => ml.evaluateEmbeddings(new Float32Array(41), 2, labels), /41 embedding values do not match 20 labels × dim 2 \(= 40\)/);
+  assert.throws(
+    () => ml.evaluateEmbeddings(new Float32Array(40), 0, labels),
+    /evaluateEmbeddings: dim must be a positive integer, got 0/,
+  );
+  assert.throws(
+    () => ml.evaluateEmbeddings(new Float32Array(41), 2, labels),
+    /41 embedding values do not match 20 labels × dim 2 \(= 40\)/,
+  );
   // 4 classes × 5 images: 40 same-class pairs and 150 different-class pairs exist.
-  assert.throws(() => ml.verificationPairs(labels, { folds: 10, perFold: 20 }), /200 same pairs requested \(10 folds × 20\) but only 40 exist/);
+  assert.throws(
+    () => ml.verificationPairs(labels, { folds: 10, perFold: 20 }),
+    /200 same pairs requested \(10 folds × 20\) but only 40 exist/,
+  );
   const lopsided = Int32Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
-  assert.throws(() => ml.verificationPairs(lopsided, { folds: 2, perFold: 20 }), /40 different-identity pairs requested \(2 folds × 20\) but only 24 exist/);
+  assert.throws(
+    () => ml.verificationPairs(lopsided, { folds: 2, perFold: 20 }),
+    /40 different-identity pairs requested \(2 folds × 20\) but only 24 exist/,
+  );
   assert.throws(() => ml.verificationPairs(labels, { folds: 0 }), /folds must be a positive integer, got 0/);
   assert.throws(() => ml.parseClassList('0-5000000'), /0-5000000 names 5000001 classes; at most 100000 are allowed/);
   const r = cli(['--seen', '0-5000000', '--run', tmp('ml-seen-')]);
@@ -173,32 +241,51 @@ test('inputs that used to hang now fail fast with a clear error', { timeout: 20_
   assert.match(r2.stderr, /--seen names classes 10, 11, 12, but fashion-mnist has 10 classes \(0-9\)/);
 });
 
-test('IDX loader: zero or absurd dimensions fail before inflating, and a gzip bomb fails fast', { timeout: 20_000 }, () => {
-  const zlib = require('zlib') as typeof import('zlib');
-  const dir = tmp('ml-idx-');
-  const write = (name: string, bytes: Buffer) => {
-    const f = path.join(dir, name);
-    fs.writeFileSync(f, zlib.gzipSync(bytes));
-    return f;
-  };
-  const zero = write('zero.gz', Buffer.from([0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28]));
-  assert.throws(() => ml.readIdxFile(zero), /zero\.gz: the header declares a zero dimension \[0…\]/);
-  const huge = write('huge.gz', Buffer.from([0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0, 28]));
-  assert.throws(() => ml.readIdxFile(huge), /huge\.gz: the header declares dimensions \[4294967295, 4294967295, 28\] = \d+ bytes, more than the 2147483647 margin-lab reads/);
-  // 10 declared bytes followed by 64 MiB of zeros: compresses to ~64 KiB.
-  const bomb = write('bomb.gz', Buffer.concat([Buffer.from([0, 0, 8, 1, 0, 0, 0, 10]), Buffer.alloc(64 * 1024 * 1024)]));
-  assert.ok(fs.statSync(bomb).size < 200_000);
-  const t0 = Date.now();
-  assert.throws(() => ml.readIdxFile(bomb), /bomb\.gz: inflates to more than the 18 bytes its IDX header declares/);
-  assert.ok(Date.now() - t0 < 5000, 'the bomb was inflated in full');
-  assert.equal(ml.loadFashionMnist({ split: 'test' }).y.length, 10_000, 'real files still load');
-});
+test(
+  'IDX loader: zero or absurd dimensions fail before inflating, and a gzip bomb fails fast',
+  { timeout: 20_000 },
+  () => {
+    const zlib = require('zlib') as typeof import('zlib');
+    const dir = tmp('ml-idx-');
+    const write = (name: string, bytes: Buffer) => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, zlib.gzipSync(bytes));
+      return f;
+    };
+    const zero = write('zero.gz', Buffer.from([0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28]));
+    assert.throws(() => ml.readIdxFile(zero), /zero\.gz: the header declares a zero dimension \[0…\]/);
+    const huge = write('huge.gz', Buffer.from([0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0, 28]));
+    assert.throws(
+      () => ml.readIdxFile(huge),
+      /huge\.gz: the header declares dimensions \[4294967295, 4294967295, 28\] = \d+ bytes, more than the 2147483647 margin-lab reads/,
+    );
+    // 10 declared bytes followed by 64 MiB of zeros: compresses to ~64 KiB.
+    const bomb = write(
+      'bomb.gz',
+      Buffer.concat([Buffer.from([0, 0, 8, 1, 0, 0, 0, 10]), Buffer.alloc(64 * 1024 * 1024)]),
+    );
+    assert.ok(fs.statSync(bomb).size < 200_000);
+    const t0 = Date.now();
+    assert.throws(() => ml.readIdxFile(bomb), /bomb\.gz: inflates to more than the 18 bytes its IDX header declares/);
+    assert.ok(Date.now() - t0 < 5000, 'the bomb was inflated in full');
+    assert.equal(ml.loadFashionMnist({ split: 'test' }).y.length, 10_000, 'real files still load');
+  },
+);
 
 test('LFW pairs.txt: path separators, "..", self-pairs and same-name impostors are errors', () => {
-  assert.throws(() => ml.parseLfwPairs('1\t1\nA 1 2\nB 1 ../etc 1'), /line 3: identity name "\.\.\/etc" is not a plain folder name/);
-  assert.throws(() => ml.parseLfwPairs('1\t1\n.. 1 2\nB 1 C 1'), /line 2: identity name "\.\." is not a plain folder name/);
+  assert.throws(
+    () => ml.parseLfwPairs('1\t1\nA 1 2\nB 1 ../etc 1'),
+    /line 3: identity name "\.\.\/etc" is not a plain folder name/,
+  );
+  assert.throws(
+    () => ml.parseLfwPairs('1\t1\n.. 1 2\nB 1 C 1'),
+    /line 2: identity name "\.\." is not a plain folder name/,
+  );
   assert.throws(() => ml.parseLfwPairs('1\t1\nA 3 3\nB 1 C 1'), /line 2: a matched pair of image 3 with itself/);
-  assert.throws(() => ml.parseLfwPairs('1\t1\nA 1 2\nB 1 B 2'), /line 3: a mismatched pair must name two identities, got "B" twice/);
+  assert.throws(
+    () => ml.parseLfwPairs('1\t1\nA 1 2\nB 1 B 2'),
+    /line 3: a mismatched pair must name two identities, got "B" twice/,
+  );
   const ok = ml.parseLfwPairs('1\t1\nA 1 2\nB 1 C 1', '/lfw');
   assert.equal(ok.length, 2);
   assert.equal(ok[0].fileA, path.join('/lfw', 'A', 'A_0001.jpg'));
@@ -215,7 +302,10 @@ test('figures: hostile titles, names and text stay text in Chromium; bad sizes a
   const html = fs.readFileSync(file, 'utf8');
   assert.ok(!html.includes('<script>window.__pwned'), 'the title reached the page as markup');
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu'],
+  });
   try {
     const page = await browser.newPage();
     const dialogs: string[] = [];
@@ -231,11 +321,24 @@ test('figures: hostile titles, names and text stay text in Chromium; bad sizes a
   } finally {
     await browser.close();
   }
-  for (const [k, v] of [['height', '300px"><script>alert(1)</script>'], ['width', -5], ['height', Infinity]] as const) {
-    assert.throws(() => ml.saveHtml({ data: [], layout: { [k]: v } }, path.join(dir, 'x.html')), new RegExp(`figure\\.layout\\.${k} must be a number of pixels from 1 to 20000`));
+  for (const [k, v] of [
+    ['height', '300px"><script>alert(1)</script>'],
+    ['width', -5],
+    ['height', Infinity],
+  ] as const) {
+    assert.throws(
+      () => ml.saveHtml({ data: [], layout: { [k]: v } }, path.join(dir, 'x.html')),
+      new RegExp(`figure\\.layout\\.${k} must be a number of pixels from 1 to 20000`),
+    );
   }
-  assert.throws(() => ml.figureHtml(fig, { id: 'a" onload="alert(1)' }), /figureHtml: id "a\\" onload=\\"alert\(1\)" must start with a letter/);
-  await assert.rejects(ml.saveImage(fig, path.join(dir, 'x.png'), { width: '1});window.x=({' as unknown as number }), /saveImage width must be a number of pixels from 1 to 20000, got "1\}\);window\.x=\(\{"/);
+  assert.throws(
+    () => ml.figureHtml(fig, { id: 'a" onload="alert(1)' }),
+    /figureHtml: id "a\\" onload=\\"alert\(1\)" must start with a letter/,
+  );
+  await assert.rejects(
+    ml.saveImage(fig, path.join(dir, 'x.png'), { width: '1});window.x=({' as unknown as number }),
+    /saveImage width must be a number of pixels from 1 to 20000, got "1\}\);window\.x=\(\{"/,
+  );
   assert.throws(() => ml.saveHtml(fig, dir), /cannot write .*: it is a folder/);
   assert.deepEqual(fs.readdirSync(dir), ['page.html'], 'a refused figure left a file');
 });
@@ -248,9 +351,21 @@ test('clear errors instead of crashes: one class, huge dim, too few images for P
   assert.equal(big.status, 2);
   assert.match(big.stderr, /--dim 100000000: at most 4096/);
   const model = ml.buildBackbone(spec);
-  const few: ml.TrainData = { x: new Float32Array(10 * 36), y: Int32Array.from([0, 0, 1, 1, 2, 2, 3, 3, 0, 1]), shape: [6, 6, 1] };
+  const few: ml.TrainData = {
+    x: new Float32Array(10 * 36),
+    y: Int32Array.from([0, 0, 1, 1, 2, 2, 3, 3, 0, 1]),
+    shape: [6, 6, 1],
+  };
   await assert.rejects(
-    ml.train({ model, backbone: spec, loss: ml.tripletLoss({ margin: 0.2 }), data: few, epochs: 1, batchSize: 16, progress: 'none' }),
+    ml.train({
+      model,
+      backbone: spec,
+      loss: ml.tripletLoss({ margin: 0.2 }),
+      data: few,
+      epochs: 1,
+      batchSize: 16,
+      progress: 'none',
+    }),
     /tripletLoss|triplet.*draws P×K batches of P = 4 identities × K = 4 images = 16, but the data has only 10 images; give at least 16/,
   );
   // A checkpoint whose weights hold NaN is refused when it is loaded.
@@ -263,11 +378,30 @@ test('clear errors instead of crashes: one class, huge dim, too few images for P
   w.writeFloatLE(NaN, 4);
   ck.model[0].data = w.toString('base64');
   fs.writeFileSync(file, JSON.stringify(ck));
-  assert.throws(() => ml.loadForInference(file), /checkpoint: weight #0 holds NaN at element 1 \(of shape \[\d+, \d+\]\); it was saved from a diverged run or is damaged/);
+  assert.throws(
+    () => ml.loadForInference(file),
+    /checkpoint: weight #0 holds NaN at element 1 \(of shape \[\d+, \d+\]\); it was saved from a diverged run or is damaged/,
+  );
   // A run that does not learn ends with a warning (labels unrelated to the images, tiny lr).
-  const noise: ml.TrainData = { x: new Float32Array(64 * 36), y: Int32Array.from({ length: 64 }, (_, i) => i % 4), shape: [6, 6, 1] };
-  const res = await ml.train({ model: ml.buildBackbone(spec), backbone: spec, loss: ml.softmaxLoss({ numClasses: 4, embeddingDim: 3 }), data: noise, epochs: 2, batchSize: 16, lr: 1e-9, progress: 'none' });
+  const noise: ml.TrainData = {
+    x: new Float32Array(64 * 36),
+    y: Int32Array.from({ length: 64 }, (_, i) => i % 4),
+    shape: [6, 6, 1],
+  };
+  const res = await ml.train({
+    model: ml.buildBackbone(spec),
+    backbone: spec,
+    loss: ml.softmaxLoss({ numClasses: 4, embeddingDim: 3 }),
+    data: noise,
+    epochs: 2,
+    batchSize: 16,
+    lr: 1e-9,
+    progress: 'none',
+  });
   assert.equal(res.warnings.length, 1);
-  assert.match(res.warnings[0], /^final training accuracy \d+\.\d% is at chance level \(1\/4 = 25\.0%\) after 2 epochs: the model did not learn/);
+  assert.match(
+    res.warnings[0],
+    /^final training accuracy \d+\.\d% is at chance level \(1\/4 = 25\.0%\) after 2 epochs: the model did not learn/,
+  );
   model.dispose();
 });

@@ -35,7 +35,10 @@ test('figure data cannot break out of its <script>', () => {
 
 test('bad figures are refused with a clear error', () => {
   assert.throws(() => figureMimeBundle({} as Figure, false), /expected a figure \{data: \[\.\.\.\]/);
-  assert.throws(() => figureMimeBundle({ data: [3 as unknown as Record<string, unknown>] }, false), /figure.data\[0\] must be a trace object/);
+  assert.throws(
+    () => figureMimeBundle({ data: [3 as unknown as Record<string, unknown>] }, false),
+    /figure.data\[0\] must be a trace object/,
+  );
 });
 
 test('saveHtml writes one standalone page with plotly.js loaded once', () => {

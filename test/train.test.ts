@@ -25,7 +25,13 @@ function toyData(n = 128, seed = 3): ml.TrainData {
   return { x, y, shape: [6, 6, 1] };
 }
 
-const spec = (dim = 3): ml.BackboneSpec => ({ name: 'mlp', inputShape: [6, 6, 1], embeddingDim: dim, hidden: [32], seed: 2 });
+const spec = (dim = 3): ml.BackboneSpec => ({
+  name: 'mlp',
+  inputShape: [6, 6, 1],
+  embeddingDim: dim,
+  hidden: [32],
+  seed: 2,
+});
 
 test('every backbone builds with the requested embedding size', () => {
   for (const name of ml.BACKBONES) {
@@ -34,7 +40,10 @@ test('every backbone builds with the requested embedding size', () => {
     assert.deepEqual(out, [2, 7], name);
     m.dispose();
   }
-  assert.throws(() => ml.buildBackbone({ name: 'vgg' as ml.BackboneName, inputShape: [28, 28, 1], embeddingDim: 2 }), /unknown backbone "vgg"/);
+  assert.throws(
+    () => ml.buildBackbone({ name: 'vgg' as ml.BackboneName, inputShape: [28, 28, 1], embeddingDim: 2 }),
+    /unknown backbone "vgg"/,
+  );
 });
 
 test('training lowers the loss, steps schedules, and keeps the tensor count flat across epochs', async () => {
@@ -42,7 +51,17 @@ test('training lowers the loss, steps schedules, and keeps the tensor count flat
   const model = ml.buildBackbone(spec());
   const loss = ml.sphereFace({ numClasses: 4, embeddingDim: 3, normalized: true, s: 10 });
   const counts: number[] = [];
-  const result = await ml.train({ model, backbone: spec(), loss, data, epochs: 4, batchSize: 32, lr: 0.01, progress: 'none', onEpochEnd: () => counts.push(tf.memory().numTensors) });
+  const result = await ml.train({
+    model,
+    backbone: spec(),
+    loss,
+    data,
+    epochs: 4,
+    batchSize: 32,
+    lr: 0.01,
+    progress: 'none',
+    onEpochEnd: () => counts.push(tf.memory().numTensors),
+  });
   assert.equal(result.history.length, 4);
   assert.ok(result.history[3].loss < result.history[0].loss, `loss ${result.history.map((h) => h.loss)}`);
   assert.equal(new Set(counts).size, 1, `tensor counts per epoch: ${counts}`);
@@ -60,7 +79,16 @@ test('pair losses train on P×K batches; CurricularFace t moves during training'
   const data = toyData(96);
   const model = ml.buildBackbone(spec(4));
   const triplet = ml.tripletLoss({ miner: 'batchAll', margin: 0.3 });
-  const r = await ml.train({ model, backbone: spec(4), loss: triplet, data, epochs: 3, batchSize: 16, lr: 0.01, progress: 'none' });
+  const r = await ml.train({
+    model,
+    backbone: spec(4),
+    loss: triplet,
+    data,
+    epochs: 3,
+    batchSize: 16,
+    lr: 0.01,
+    progress: 'none',
+  });
   assert.ok(r.history[2].loss < r.history[0].loss, `triplet loss ${r.history.map((h) => h.loss)}`);
   assert.ok(Number.isNaN(r.history[0].accuracy));
   const cf = ml.curricularFace({ numClasses: 4, embeddingDim: 4, s: 10 });
@@ -87,8 +115,11 @@ test('a diverging run stops with the step, the loss and a hint, without applying
   // A loss that turns NaN on its third batch, as an exploding run would. The weights as they
   // were before that step are recorded so we can check that the bad update was not applied.
   const poisoned: ml.EmbeddingLoss = {
-    name: 'poisoned', training: true,
-    get trainableVariables() { return inner.trainableVariables; },
+    name: 'poisoned',
+    training: true,
+    get trainableVariables() {
+      return inner.trainableVariables;
+    },
     compute: (e, y, o) => {
       calls++;
       const v = inner.compute(e, y, o);
@@ -96,10 +127,23 @@ test('a diverging run stops with the step, the loss and a hint, without applying
       snapshot = [...model.getWeights(), inner.W].map((w) => Array.from(w.dataSync()));
       return tf.mul(v, NaN) as tf.Scalar;
     },
-    step: () => {}, config: () => ({ s: 8, m: 0.5 }), stateDict: () => inner.stateDict(), dispose: () => inner.dispose(),
+    step: () => {},
+    config: () => ({ s: 8, m: 0.5 }),
+    stateDict: () => inner.stateDict(),
+    dispose: () => inner.dispose(),
   };
   await assert.rejects(
-    ml.train({ model, backbone: spec(), loss: poisoned, data, epochs: 1, batchSize: 16, lr: 0.01, progress: 'none', accuracyEvery: 0 }),
+    ml.train({
+      model,
+      backbone: spec(),
+      loss: poisoned,
+      data,
+      epochs: 1,
+      batchSize: 16,
+      lr: 0.01,
+      progress: 'none',
+      accuracyEvery: 0,
+    }),
     (e: Error) => {
       assert.ok(e instanceof ml.TrainingDivergedError);
       assert.match(e.message, /training diverged at epoch 1, step 2: loss = NaN/);
@@ -119,7 +163,17 @@ test('checkpoints reload for inference and resume training where they stopped', 
   const data = toyData();
   const model = ml.buildBackbone(spec());
   const loss = ml.curricularFace({ numClasses: 4, embeddingDim: 3, s: 10 });
-  await ml.train({ model, backbone: spec(), loss, data, epochs: 2, batchSize: 32, progress: 'none', runDir: dir, meta: { note: 'x' } });
+  await ml.train({
+    model,
+    backbone: spec(),
+    loss,
+    data,
+    epochs: 2,
+    batchSize: 32,
+    progress: 'none',
+    runDir: dir,
+    meta: { note: 'x' },
+  });
   const file = path.join(dir, 'checkpoint.json');
   const ck = ml.readCheckpoint(file);
   assert.equal(ck.epoch, 2);
@@ -135,14 +189,30 @@ test('checkpoints reload for inference and resume training where they stopped', 
   // Resume: epochs 3–4 continue the history and the step count.
   const model2 = ml.buildBackbone(spec());
   const loss2 = ml.curricularFace({ numClasses: 4, embeddingDim: 3, s: 10 });
-  const r = await ml.train({ model: model2, backbone: spec(), loss: loss2, data, epochs: 4, batchSize: 32, progress: 'none', runDir: dir, resume: file });
-  assert.deepEqual(r.history.map((h) => h.epoch), [1, 2, 3, 4]);
+  const r = await ml.train({
+    model: model2,
+    backbone: spec(),
+    loss: loss2,
+    data,
+    epochs: 4,
+    batchSize: 32,
+    progress: 'none',
+    runDir: dir,
+    resume: file,
+  });
+  assert.deepEqual(
+    r.history.map((h) => h.epoch),
+    [1, 2, 3, 4],
+  );
   assert.equal(r.steps, 16);
   assert.equal(ml.readCheckpoint(file).epoch, 4);
 
   // A checkpoint from another architecture is refused with a clear message.
   const other = ml.buildBackbone({ ...spec(), hidden: [16] });
-  assert.throws(() => ml.loadModelWeights(other, ck.model, 'ck.json'), /ck.json was saved from another architecture: weight #0 is kernel \[36, 32\] there but kernel \[36, 16\] in this model/);
+  assert.throws(
+    () => ml.loadModelWeights(other, ck.model, 'ck.json'),
+    /ck.json was saved from another architecture: weight #0 is kernel \[36, 32\] there but kernel \[36, 16\] in this model/,
+  );
   const deeper = ml.buildBackbone({ ...spec(), hidden: [32, 8] });
   assert.throws(() => ml.loadModelWeights(deeper, ck.model, 'ck.json'), /it has 4 weight tensors, this model has 6/);
   fs.writeFileSync(path.join(dir, 'bad.json'), '{"format": "margin-lab-checkpoint", "vers');
@@ -155,7 +225,11 @@ test('checkpoints reload for inference and resume training where they stopped', 
 test('a run killed while writing a checkpoint leaves the previous one loadable', () => {
   for (const mode of ['mid-write', 'before-rename']) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ml-kill-${mode}-`));
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'crash-during-checkpoint.js'), dir, mode], { encoding: 'utf8', cwd: ROOT });
+    const r = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'test', 'fixtures', 'crash-during-checkpoint.js'), dir, mode],
+      { encoding: 'utf8', cwd: ROOT },
+    );
     assert.equal(r.signal, 'SIGKILL', `${mode}: child was not killed (${r.stdout} ${r.stderr})`);
     const ck = ml.readCheckpoint(path.join(dir, 'checkpoint.json'));
     assert.equal(ck.epoch, 1, `${mode}: the epoch-1 checkpoint survives`);
@@ -167,10 +241,29 @@ test('a run killed while writing a checkpoint leaves the previous one loadable',
 });
 
 test('progress: one formatted line with loss, accuracy, samples/s and ETA; log lines without repeats', () => {
-  const line = ml.formatProgress({ epoch: 2, epochs: 5, step: 6, steps: 12, loss: 1.23456, accuracy: 0.5, samplesPerSec: 1234.4, eta: 75, extra: { t: 0.25 } }, 10);
+  const line = ml.formatProgress(
+    {
+      epoch: 2,
+      epochs: 5,
+      step: 6,
+      steps: 12,
+      loss: 1.23456,
+      accuracy: 0.5,
+      samplesPerSec: 1234.4,
+      eta: 75,
+      extra: { t: 0.25 },
+    },
+    10,
+  );
   assert.equal(line, 'epoch 2/5 [====>     ]  50% 6/12 loss 1.2346 acc 50.0% t 0.2500 1234 samples/s ETA 1:15');
   const written: string[] = [];
-  const stream = { isTTY: false, write: (s: string) => { written.push(s); return true; } } as unknown as NodeJS.WriteStream;
+  const stream = {
+    isTTY: false,
+    write: (s: string) => {
+      written.push(s);
+      return true;
+    },
+  } as unknown as NodeJS.WriteStream;
   const rep = new ml.ProgressReporter('lines', stream);
   const state = (step: number) => ({ epoch: 1, epochs: 1, step, steps: 4, loss: 1, samplesPerSec: 10, eta: 0 });
   for (let s = 1; s <= 4; s++) rep.update(state(s));

@@ -36,7 +36,13 @@ test('the four kernels are replaced on wasm, and the stock ones are kept for the
   }
 });
 
-interface ConvInputCase { x: [number, number, number, number]; k: [number, number]; cout: number; strides: number; pad: 'same' | 'valid' | number }
+interface ConvInputCase {
+  x: [number, number, number, number];
+  k: [number, number];
+  cout: number;
+  strides: number;
+  pad: 'same' | 'valid' | number;
+}
 
 test('Conv2DBackpropInput matches cpu: stride 1 (ours) and stride 2 / numeric padding (stock)', async () => {
   const cases: ConvInputCase[] = [
@@ -104,7 +110,14 @@ test('MaxPoolGrad matches cpu, including ties after ReLU and overlapping / padde
         if (c.relu) x = tf.relu(x);
         const out = tf.maxPool(x, c.pool, c.strides, c.pad);
         const dy = tf.tensor4d(randomArray(size(out.shape), 60 + i), out.shape);
-        return tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, c.pool, c.strides, c.pad).mul(dy).sum())(x).dataSync() as Float32Array;
+        return tf
+          .grad((t: tf.Tensor) =>
+            tf
+              .maxPool(t as tf.Tensor4D, c.pool, c.strides, c.pad)
+              .mul(dy)
+              .sum(),
+          )(x)
+          .dataSync() as Float32Array;
       });
     const { ref, got } = await onBoth(run);
     const e = relError(got, ref);
@@ -144,7 +157,12 @@ test('MARGIN_LAB_THREADS: parsed strictly, defaults to the cores (at most 8)', (
   const def = requestedThreads({});
   assert.ok(def >= 1 && def <= 8, `default ${def}`);
   for (const bad of ['0', '9', 'two', '1.5', '-2']) {
-    assert.throws(() => requestedThreads({ MARGIN_LAB_THREADS: bad }), new RegExp(`MARGIN_LAB_THREADS=${JSON.stringify(bad).replace(/[.]/g, '\\.')} is not a thread count; expected an integer from 1 to 8`));
+    assert.throws(
+      () => requestedThreads({ MARGIN_LAB_THREADS: bad }),
+      new RegExp(
+        `MARGIN_LAB_THREADS=${JSON.stringify(bad).replace(/[.]/g, '\\.')} is not a thread count; expected an integer from 1 to 8`,
+      ),
+    );
   }
 });
 
@@ -164,7 +182,12 @@ function threadedRun(threads: string) {
       for (let i = 0; i < 3; i++) { const c = opt.minimize(() => head.compute(model.apply(x, { training: true }), y), true, vars); losses.push(c.dataSync()[0]); c.dispose(); }
       console.log(JSON.stringify({ line: r.line, threads: r.threads, losses }));
     })().catch((e) => { console.error(e.message); process.exit(1); });`;
-  return spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, MARGIN_LAB_BACKEND: '', MARGIN_LAB_THREADS: threads } });
+  return spawnSync(process.execPath, ['-e', script], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, MARGIN_LAB_BACKEND: '', MARGIN_LAB_THREADS: threads },
+  });
 }
 
 test('the threaded wasm build runs in Node: reported thread count, same training as one thread, and the process exits', () => {

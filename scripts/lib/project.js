@@ -63,4 +63,14 @@ function findJupyter() {
   return { bin, version: (v.stdout || v.stderr).trim() };
 }
 
-module.exports = { ROOT, JUPYTER_DATA, KERNEL_NAME, KERNEL_DIR, linkSelf, writeKernelspec, jupyterEnv, findPython, findJupyter };
+module.exports = {
+  ROOT,
+  JUPYTER_DATA,
+  KERNEL_NAME,
+  KERNEL_DIR,
+  linkSelf,
+  writeKernelspec,
+  jupyterEnv,
+  findPython,
+  findJupyter,
+};

@@ -36,7 +36,9 @@ export function requestedThreads(env: NodeJS.ProcessEnv = process.env): number {
   if (raw === undefined || raw === '') return Math.max(1, Math.min(MAX_WASM_THREADS, os.cpus().length));
   const n = Number(raw);
   if (!(/^\s*\d+\s*$/.test(raw) && Number.isInteger(n) && n >= 1 && n <= MAX_WASM_THREADS)) {
-    throw new Error(`MARGIN_LAB_THREADS=${JSON.stringify(raw)} is not a thread count; expected an integer from 1 to ${MAX_WASM_THREADS} (this machine has ${os.cpus().length} cores)`);
+    throw new Error(
+      `MARGIN_LAB_THREADS=${JSON.stringify(raw)} is not a thread count; expected an integer from 1 to ${MAX_WASM_THREADS} (this machine has ${os.cpus().length} cores)`,
+    );
   }
   return n;
 }
@@ -70,9 +72,15 @@ function cpuName(): string {
 /** Names of CUDA GPUs visible through nvidia-smi; [] when none or no driver. */
 export function visibleGpus(): string[] {
   try {
-    const r = spawnSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8', timeout: 10000 });
+    const r = spawnSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], {
+      encoding: 'utf8',
+      timeout: 10000,
+    });
     if (r.status !== 0 || !r.stdout) return [];
-    return r.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+    return r.stdout
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean);
   } catch {
     return [];
   }
@@ -93,7 +101,8 @@ function firstLine(e: unknown): string {
 }
 
 /** Tries tfjs-node-gpu then tfjs-node; returns the report or the reasons for failure. */
-function tryTensorflow(): { ok: true; device: string; provider: string; skipped: string[] } | { ok: false; reasons: string[] } {
+function tryTensorflow():
+  { ok: true; device: string; provider: string; skipped: string[] } | { ok: false; reasons: string[] } {
   const reasons: string[] = [];
   if (!isInstalled('@tensorflow/tfjs-node-gpu')) {
     reasons.push('tfjs-node-gpu not installed');
@@ -115,7 +124,12 @@ function tryTensorflow(): { ok: true; device: string; provider: string; skipped:
   } else {
     try {
       require('@tensorflow/tfjs-node');
-      return { ok: true, device: `${cpuName()} via libtensorflow`, provider: '@tensorflow/tfjs-node', skipped: reasons };
+      return {
+        ok: true,
+        device: `${cpuName()} via libtensorflow`,
+        provider: '@tensorflow/tfjs-node',
+        skipped: reasons,
+      };
     } catch (e) {
       reasons.push(`tfjs-node failed to load: ${firstLine(e)}`);
     }
@@ -142,10 +156,12 @@ async function tryWasm(threads: number): Promise<string | null> {
       // Already started in this process: the thread count cannot change any more.
       await activate('wasm');
       if (wasmThreads !== threads) {
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const running = (require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
+        const running = (
+          require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm')
+        ).getThreadsCount();
         wasmThreads = running;
-        if (running !== threads) return `wasm already runs with ${running} thread(s) in this process; ${threads} can only be chosen before it first starts`;
+        if (running !== threads)
+          return `wasm already runs with ${running} thread(s) in this process; ${threads} can only be chosen before it first starts`;
       }
       return null;
     }
@@ -174,12 +190,21 @@ function requestedBackend(env: NodeJS.ProcessEnv): BackendName | null {
   const raw = env.MARGIN_LAB_BACKEND;
   if (raw === undefined || raw === '') return null;
   if (!(BACKEND_NAMES as readonly string[]).includes(raw)) {
-    throw new Error(`MARGIN_LAB_BACKEND=${JSON.stringify(raw)} is not a backend; expected one of ${BACKEND_NAMES.join(', ')}`);
+    throw new Error(
+      `MARGIN_LAB_BACKEND=${JSON.stringify(raw)} is not a backend; expected one of ${BACKEND_NAMES.join(', ')}`,
+    );
   }
   return raw as BackendName;
 }
 
-function makeReport(backend: BackendName, device: string, provider: string, skipped: string[], forced: boolean, threads?: number): BackendReport {
+function makeReport(
+  backend: BackendName,
+  device: string,
+  provider: string,
+  skipped: string[],
+  forced: boolean,
+  threads?: number,
+): BackendReport {
   const why = skipped.length ? `; not used: ${skipped.join('; ')}` : '';
   const line = `margin-lab backend: ${backend} on ${device} [${provider}${forced ? ', forced by MARGIN_LAB_BACKEND' : ''}]${why}`;
   return { backend, device, provider, skipped, forced, line, ...(threads !== undefined ? { threads } : {}) };
@@ -208,11 +233,15 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
   const forced = requestedBackend(env);
   const threads = requestedThreads(env);
   let report: BackendReport;
-  const pkgTf = 'install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1); both download libtensorflow at install time';
+  const pkgTf =
+    'install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1); both download libtensorflow at install time';
 
   if (forced === 'tensorflow') {
     const r = tryTensorflow();
-    if (!r.ok) throw new Error(`MARGIN_LAB_BACKEND=tensorflow, but it cannot be loaded: ${r.reasons.join('; ')}. To use it, ${pkgTf}.`);
+    if (!r.ok)
+      throw new Error(
+        `MARGIN_LAB_BACKEND=tensorflow, but it cannot be loaded: ${r.reasons.join('; ')}. To use it, ${pkgTf}.`,
+      );
     await activate('tensorflow');
     report = makeReport('tensorflow', r.device, r.provider, r.skipped, true);
   } else if (forced === 'wasm') {

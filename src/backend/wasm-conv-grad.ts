@@ -18,7 +18,11 @@
 import * as tf from '@tensorflow/tfjs';
 
 type Info = tf.TensorInfo;
-type KernelFn = (args: { inputs: Record<string, Info>; backend: unknown; attrs?: Record<string, unknown> }) => Info | Info[];
+type KernelFn = (args: {
+  inputs: Record<string, Info>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}) => Info | Info[];
 
 function wasmKernel(name: string): KernelFn {
   const k = tf.getKernel(name, 'wasm');
@@ -35,17 +39,21 @@ export function checkSupportedConv(
   kernel: string,
   attrs: { strides?: unknown; dilations?: unknown; pad?: unknown; dataFormat?: unknown; dimRoundingMode?: unknown },
 ): void {
-  const pair = (v: unknown) => (typeof v === 'number' ? [v, v] : (v as number[] | undefined) ?? [1, 1]);
+  const pair = (v: unknown) => (typeof v === 'number' ? [v, v] : ((v as number[] | undefined) ?? [1, 1]));
   const [sh, sw] = pair(attrs.strides);
   const [dh, dw] = pair(attrs.dilations);
   if (sh !== 1 || sw !== 1) {
-    throw new Error(`margin-lab ${kernel} on wasm: strides must be 1, got [${sh}, ${sw}]. Use pooling for downsampling, or the cpu/tensorflow backend.`);
+    throw new Error(
+      `margin-lab ${kernel} on wasm: strides must be 1, got [${sh}, ${sw}]. Use pooling for downsampling, or the cpu/tensorflow backend.`,
+    );
   }
   if (dh !== 1 || dw !== 1) {
     throw new Error(`margin-lab ${kernel} on wasm: dilations must be 1, got [${dh}, ${dw}].`);
   }
   if (attrs.pad !== 'same' && attrs.pad !== 'valid') {
-    throw new Error(`margin-lab ${kernel} on wasm: padding must be 'same' or 'valid', got ${JSON.stringify(attrs.pad)}.`);
+    throw new Error(
+      `margin-lab ${kernel} on wasm: padding must be 'same' or 'valid', got ${JSON.stringify(attrs.pad)}.`,
+    );
   }
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC' && attrs.dataFormat !== 'channelsLast') {
     throw new Error(`margin-lab ${kernel} on wasm: dataFormat must be NHWC, got ${JSON.stringify(attrs.dataFormat)}.`);
@@ -60,9 +68,19 @@ export function stride1Padding(pad: 'same' | 'valid', k: number): [number, numbe
   return [before, total - before];
 }
 
-function conv2DBackpropFilter(args: { inputs: Record<string, Info>; backend: unknown; attrs?: Record<string, unknown> }): Info {
+function conv2DBackpropFilter(args: {
+  inputs: Record<string, Info>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}): Info {
   const { inputs, backend } = args;
-  const attrs = (args.attrs ?? {}) as { strides?: unknown; dilations?: unknown; pad?: unknown; dataFormat?: unknown; filterShape: number[] };
+  const attrs = (args.attrs ?? {}) as {
+    strides?: unknown;
+    dilations?: unknown;
+    pad?: unknown;
+    dataFormat?: unknown;
+    filterShape: number[];
+  };
   checkSupportedConv('Conv2DBackpropFilter', attrs);
   const { x, dy } = inputs;
   const [kh, kw] = attrs.filterShape;
@@ -78,7 +96,19 @@ function conv2DBackpropFilter(args: { inputs: Record<string, Info>; backend: unk
     temps.push(xT);
     let xIn = xT;
     if (pt + pb + pl + pr > 0) {
-      xIn = padV2({ inputs: { x: xT }, backend, attrs: { paddings: [[0, 0], [pt, pb], [pl, pr], [0, 0]], constantValue: 0 } }) as Info;
+      xIn = padV2({
+        inputs: { x: xT },
+        backend,
+        attrs: {
+          paddings: [
+            [0, 0],
+            [pt, pb],
+            [pl, pr],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      }) as Info;
       temps.push(xIn);
     }
     const dyT = transpose({ inputs: { x: dy }, backend, attrs: { perm: [1, 2, 0, 3] } }) as Info;

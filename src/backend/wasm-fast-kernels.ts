@@ -84,7 +84,14 @@ function isChannelsLast(dataFormat: unknown): boolean {
 export function fastConvInputApplies(attrs: Record<string, unknown>): boolean {
   const [sh, sw] = pair(attrs.strides, 1);
   const [dh, dw] = pair(attrs.dilations, 1);
-  return sh === 1 && sw === 1 && dh === 1 && dw === 1 && (attrs.pad === 'same' || attrs.pad === 'valid') && isChannelsLast(attrs.dataFormat);
+  return (
+    sh === 1 &&
+    sw === 1 &&
+    dh === 1 &&
+    dw === 1 &&
+    (attrs.pad === 'same' || attrs.pad === 'valid') &&
+    isChannelsLast(attrs.dataFormat)
+  );
 }
 
 function conv2DBackpropInput(args: KernelArgs): Info {
@@ -100,14 +107,25 @@ function conv2DBackpropInput(args: KernelArgs): Info {
   try {
     const flipped = kernelOf('Reverse', stock)({ inputs: { x: filter }, backend, attrs: { dims: [0, 1] } }) as Info;
     temps.push(flipped);
-    const swapped = kernelOf('Transpose', stock)({ inputs: { x: flipped }, backend, attrs: { perm: [0, 1, 3, 2] } }) as Info;
+    const swapped = kernelOf(
+      'Transpose',
+      stock,
+    )({ inputs: { x: flipped }, backend, attrs: { perm: [0, 1, 3, 2] } }) as Info;
     temps.push(swapped);
-    return kernelOf('Conv2D', stock)({
+    return kernelOf(
+      'Conv2D',
+      stock,
+    )({
       inputs: { x: dy, filter: swapped },
       backend,
       attrs: {
         strides: [1, 1],
-        pad: [[0, 0], [kh - 1 - pt, kh - 1 - pb], [kw - 1 - pl, kw - 1 - pr], [0, 0]],
+        pad: [
+          [0, 0],
+          [kh - 1 - pt, kh - 1 - pb],
+          [kw - 1 - pl, kw - 1 - pr],
+          [0, 0],
+        ],
         dataFormat: 'NHWC',
         dilations: [1, 1],
         dimRoundingMode: undefined,
@@ -167,7 +185,18 @@ function maxPoolGrad(args: KernelArgs): Info {
     attrs.pad as 'same' | 'valid' | number,
     attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
   );
-  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } = info;
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels: C,
+    outHeight,
+    outWidth,
+    strideHeight,
+    strideWidth,
+    filterHeight,
+    filterWidth,
+  } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
   const out = backend.makeOutput(input.shape, 'float32');
@@ -177,7 +206,16 @@ function maxPoolGrad(args: KernelArgs): Info {
   dx.fill(0);
   const rowX = inWidth * C;
   const imgX = inHeight * rowX;
-  if (filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 && padTop === 0 && padLeft === 0 && 2 * outHeight <= inHeight && 2 * outWidth <= inWidth) {
+  if (
+    filterHeight === 2 &&
+    filterWidth === 2 &&
+    strideHeight === 2 &&
+    strideWidth === 2 &&
+    padTop === 0 &&
+    padLeft === 0 &&
+    2 * outHeight <= inHeight &&
+    2 * outWidth <= inWidth
+  ) {
     // The common 2×2 / stride 2 pooling: four candidates, checked in the cpu backend's order.
     let o = 0;
     for (let n = 0; n < batchSize; n++) {
@@ -290,7 +328,13 @@ export function registerWasmFastKernels(): void {
     if (!own) throw new Error(`margin-lab: the wasm backend has no '${name}' kernel to replace`);
     stock.set(name, own.kernelFunc as unknown as KernelFn);
     tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc, setupFunc: own.setupFunc, disposeFunc: own.disposeFunc });
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: fn as unknown as tf.KernelFunc,
+      setupFunc: own.setupFunc,
+      disposeFunc: own.disposeFunc,
+    });
   }
   registered = true;
 }

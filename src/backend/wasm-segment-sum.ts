@@ -11,15 +11,22 @@ interface WasmLike {
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: ArrayLike<number>): tf.TensorInfo;
 }
 
-function unsortedSegmentSum(args: { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }): tf.TensorInfo {
+function unsortedSegmentSum(args: {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}): tf.TensorInfo {
   const { x, segmentIds } = args.inputs;
   const backend = args.backend as WasmLike;
   const numSegments = Number((args.attrs ?? {}).numSegments);
-  if (!(Number.isInteger(numSegments) && numSegments >= 0)) throw new Error(`UnsortedSegmentSum on wasm: numSegments must be a non-negative integer, got ${numSegments}`);
+  if (!(Number.isInteger(numSegments) && numSegments >= 0))
+    throw new Error(`UnsortedSegmentSum on wasm: numSegments must be a non-negative integer, got ${numSegments}`);
   const idsRank = segmentIds.shape.length;
   for (let i = 0; i < idsRank; i++) {
     if (segmentIds.shape[i] !== x.shape[i]) {
-      throw new Error(`UnsortedSegmentSum on wasm: segmentIds shape [${segmentIds.shape.join(', ')}] must be a prefix of x shape [${x.shape.join(', ')}]`);
+      throw new Error(
+        `UnsortedSegmentSum on wasm: segmentIds shape [${segmentIds.shape.join(', ')}] must be a prefix of x shape [${x.shape.join(', ')}]`,
+      );
     }
   }
   const inner = x.shape.slice(idsRank).reduce((a, b) => a * b, 1);
@@ -37,5 +44,9 @@ function unsortedSegmentSum(args: { inputs: Record<string, tf.TensorInfo>; backe
 /** Registers UnsortedSegmentSum on wasm unless the backend already has it (idempotent). */
 export function registerWasmSegmentSum(): void {
   if (tf.getKernel('UnsortedSegmentSum', 'wasm')) return;
-  tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc });
+  tf.registerKernel({
+    kernelName: 'UnsortedSegmentSum',
+    backendName: 'wasm',
+    kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
+  });
 }

@@ -67,9 +67,12 @@ interface EmscriptenThreads {
  */
 export async function withNodeWasmThreads(threads: number, init: () => Promise<void>): Promise<number> {
   if (!(Number.isInteger(threads) && threads >= 2 && threads <= 8)) {
-    throw new Error(`withNodeWasmThreads: threads must be an integer from 2 to 8 (XNNPACK's pool in tfjs-backend-wasm holds 8), got ${threads}`);
+    throw new Error(
+      `withNodeWasmThreads: threads must be an integer from 2 to 8 (XNNPACK's pool in tfjs-backend-wasm holds 8), got ${threads}`,
+    );
   }
-  if (typeof SharedArrayBuffer === 'undefined') throw new Error('this Node has no SharedArrayBuffer, which wasm threads need');
+  if (typeof SharedArrayBuffer === 'undefined')
+    throw new Error('this Node has no SharedArrayBuffer, which wasm threads need');
   if (typeof Blob === 'undefined' || typeof URL.createObjectURL !== 'function') {
     throw new Error('this Node has no global Blob / URL.createObjectURL (Node ≥ 18 is needed for wasm threads)');
   }
@@ -111,14 +114,14 @@ export async function withNodeWasmThreads(threads: number, init: () => Promise<v
   };
 
   fs.mkdirSync(dir, { recursive: true });
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+
   const tfcore = require('@tensorflow/tfjs') as typeof import('@tensorflow/tfjs');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+
   const wasmPkg = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   tfcore.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   wasmPkg.setThreadsCount(threads);
   // The os module object itself (an `import *` binding is a copy whose members cannot be replaced).
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+
   const nodeOs = require('os') as typeof import('os');
   const originalCpus = nodeOs.cpus;
   const realCpus = originalCpus();
@@ -135,6 +138,7 @@ export async function withNodeWasmThreads(threads: number, init: () => Promise<v
   const module = (tfcore.backend() as unknown as { wasm?: EmscriptenThreads }).wasm;
   for (const w of [...(module?.PThread?.runningWorkers ?? []), ...(module?.PThread?.unusedWorkers ?? [])]) w.unref();
   const got = wasmPkg.getThreadsCount();
-  if (got !== threads) throw new Error(`the threaded wasm build started with ${got} thread(s), not the ${threads} asked for`);
+  if (got !== threads)
+    throw new Error(`the threaded wasm build started with ${got} thread(s), not the ${threads} asked for`);
   return got;
 }

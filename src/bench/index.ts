@@ -48,7 +48,8 @@ function median(xs: number[]): number {
 
 function positiveInt(flag: string, raw: string): number {
   const n = Number(raw);
-  if (!(/^\d+$/.test(raw.trim()) && n >= 1)) throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(raw)}`);
+  if (!(/^\d+$/.test(raw.trim()) && n >= 1))
+    throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -96,31 +97,66 @@ function tfjsRun(backend: string, threads: number, req: StepRequest): Measuremen
 
 /** Finds a Python with torch; returns its path or why there is none. */
 function findTorchPython(preferred: string | undefined): { python: string; version: string } | { why: string } {
-  const candidates = preferred ? [preferred] : ['/usr/bin/python3', 'python3'].filter((p) => !p.startsWith('/') || fs.existsSync(p));
+  const candidates = preferred
+    ? [preferred]
+    : ['/usr/bin/python3', 'python3'].filter((p) => !p.startsWith('/') || fs.existsSync(p));
   const tried: string[] = [];
   for (const py of candidates) {
     const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 120_000 });
     if (r.status === 0) return { python: py, version: r.stdout.trim() };
     tried.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)}`);
   }
-  return { why: `no python3 with torch (${tried.join('; ') || 'none found'}); on Debian: apt-get install python3-torch` };
+  return {
+    why: `no python3 with torch (${tried.join('; ') || 'none found'}); on Debian: apt-get install python3-torch`,
+  };
 }
 
 function torchRun(python: string, threads: number, batch: number, steps: number, warmup: number): Measurement | string {
-  const r = spawnSync(python, [TORCH_SCRIPT, '--threads', String(threads), '--batch', String(batch), '--steps', String(steps), '--warmup', String(warmup)], {
-    encoding: 'utf8',
-    timeout: 30 * 60_000,
-  });
+  const r = spawnSync(
+    python,
+    [
+      TORCH_SCRIPT,
+      '--threads',
+      String(threads),
+      '--batch',
+      String(batch),
+      '--steps',
+      String(steps),
+      '--warmup',
+      String(warmup),
+    ],
+    {
+      encoding: 'utf8',
+      timeout: 30 * 60_000,
+    },
+  );
   if (r.status !== 0) return (r.stderr || `exit ${r.status}`).trim().split('\n').pop() ?? 'failed';
-  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { error?: string; threads: number; batch: number; step_ms: number[]; version: string };
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+    error?: string;
+    threads: number;
+    batch: number;
+    step_ms: number[];
+    version: string;
+  };
   if (res.error) return res.error;
   const mean = res.step_ms.reduce((a, b) => a + b, 0) / res.step_ms.length;
-  return { system: `PyTorch ${res.version}`, threads: res.threads, batch: res.batch, stepMs: median(res.step_ms), meanStepMs: mean, device: 'CPU' };
+  return {
+    system: `PyTorch ${res.version}`,
+    threads: res.threads,
+    batch: res.batch,
+    stepMs: median(res.step_ms),
+    meanStepMs: mean,
+    device: 'CPU',
+  };
 }
 
 function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((t) => t[i].length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const fmt = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   console.log(fmt(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const t of rows) console.log(fmt(t));
@@ -147,19 +183,28 @@ async function main(): Promise<void> {
   }
   const steps = positiveInt('--steps', String(values.steps));
   const warmup = Number(values.warmup);
-  if (!(Number.isInteger(warmup) && warmup >= 0)) throw new Error(`--warmup must be an integer ≥ 0, got ${JSON.stringify(values.warmup)}`);
-  const backends = String(values.backends).split(',').map((s) => s.trim());
+  if (!(Number.isInteger(warmup) && warmup >= 0))
+    throw new Error(`--warmup must be an integer ≥ 0, got ${JSON.stringify(values.warmup)}`);
+  const backends = String(values.backends)
+    .split(',')
+    .map((s) => s.trim());
   for (const b of backends) {
-    if (!['tensorflow', 'wasm', 'cpu'].includes(b)) throw new Error(`--backends: ${JSON.stringify(b)} is not a backend; expected tensorflow, wasm or cpu`);
+    if (!['tensorflow', 'wasm', 'cpu'].includes(b))
+      throw new Error(`--backends: ${JSON.stringify(b)} is not a backend; expected tensorflow, wasm or cpu`);
   }
   const cores = os.cpus().length;
   const threads = values.threads ? intList('--threads', values.threads) : [...new Set([1, Math.min(8, cores)])];
-  for (const t of threads) if (t > 8) throw new Error(`--threads: ${t} is more than the 8 threads tfjs-backend-wasm can use`);
+  for (const t of threads)
+    if (t > 8) throw new Error(`--threads: ${t} is more than the 8 threads tfjs-backend-wasm can use`);
   const batches = values.batches === 'none' ? [] : intList('--batches', String(values.batches));
   const batch = 128;
 
-  console.log(`margin-lab bench: reference conv net, ArcFace (s=64, m=0.5), Adam 1e-3; median of ${steps} steps after ${warmup} warm-up`);
-  console.log(`machine: ${os.cpus()[0]?.model.trim()} × ${cores} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`);
+  console.log(
+    `margin-lab bench: reference conv net, ArcFace (s=64, m=0.5), Adam 1e-3; median of ${steps} steps after ${warmup} warm-up`,
+  );
+  console.log(
+    `machine: ${os.cpus()[0]?.model.trim()} × ${cores} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`,
+  );
 
   let torchPython: string | null = null;
   if (values['no-torch']) console.log('torch: skipped (--no-torch)');
@@ -193,7 +238,8 @@ async function main(): Promise<void> {
   for (const s of skipped) console.log(s);
   if (rows.length === 0) return;
 
-  const torchAt = (t: number | null, bs: number) => rows.find((r) => r.system.startsWith('PyTorch') && r.threads === t && r.batch === bs);
+  const torchAt = (t: number | null, bs: number) =>
+    rows.find((r) => r.system.startsWith('PyTorch') && r.threads === t && r.batch === bs);
   console.log(`\nbatch ${batch}:`);
   printTable(
     ['system', 'threads', 'step ms', 'samples/s', 'vs PyTorch, same threads', 'head ms', 'device'],
@@ -213,12 +259,20 @@ async function main(): Promise<void> {
 
   const withTrainer = rows.filter((r) => r.trainerSamplesPerSec !== undefined);
   if (withTrainer.length > 0) {
-    console.log(`\nthe library's train() on the same model and step (one epoch of ${steps} steps after a warm-up epoch; bench: mean of its ${steps} steps):`);
+    console.log(
+      `\nthe library's train() on the same model and step (one epoch of ${steps} steps after a warm-up epoch; bench: mean of its ${steps} steps):`,
+    );
     printTable(
       ['system', 'threads', 'train() samples/s', 'bench samples/s', 'train() / bench'],
       withTrainer.map((r) => {
         const bench = (r.batch / r.meanStepMs) * 1000;
-        return [r.system, r.threads === null ? '-' : String(r.threads), r.trainerSamplesPerSec!.toFixed(0), bench.toFixed(0), `${((100 * r.trainerSamplesPerSec!) / bench).toFixed(1)}%`];
+        return [
+          r.system,
+          r.threads === null ? '-' : String(r.threads),
+          r.trainerSamplesPerSec!.toFixed(0),
+          bench.toFixed(0),
+          `${((100 * r.trainerSamplesPerSec!) / bench).toFixed(1)}%`,
+        ];
       }),
     );
   }
@@ -226,8 +280,15 @@ async function main(): Promise<void> {
   if (values.profile) {
     for (const r of rows.filter((x) => x.kernels)) {
       const total = r.kernels!.reduce((a, k) => a + k.ms, 0);
-      console.log(`\nprofile, ${r.system} (${r.threads ?? '-'} threads), one step, ${total.toFixed(1)} ms of kernel time; top 10:`);
-      printTable(['kernel', 'ms', 'share', 'calls'], r.kernels!.slice(0, 10).map((k) => [k.name, k.ms.toFixed(1), `${((100 * k.ms) / total).toFixed(1)}%`, String(k.calls)]));
+      console.log(
+        `\nprofile, ${r.system} (${r.threads ?? '-'} threads), one step, ${total.toFixed(1)} ms of kernel time; top 10:`,
+      );
+      printTable(
+        ['kernel', 'ms', 'share', 'calls'],
+        r
+          .kernels!.slice(0, 10)
+          .map((k) => [k.name, k.ms.toFixed(1), `${((100 * k.ms) / total).toFixed(1)}%`, String(k.calls)]),
+      );
     }
   }
 
@@ -243,7 +304,8 @@ async function main(): Promise<void> {
       if (torchPython) {
         const tm = torchRun(torchPython, t, bs, few, Math.min(warmup, 2));
         torchRow.push(typeof tm === 'string' ? 'failed' : tm.stepMs.toFixed(1));
-        if (typeof m !== 'string' && typeof tm !== 'string') wasmRow[wasmRow.length - 1] += ` (${(m.stepMs / tm.stepMs).toFixed(2)}×)`;
+        if (typeof m !== 'string' && typeof tm !== 'string')
+          wasmRow[wasmRow.length - 1] += ` (${(m.stepMs / tm.stepMs).toFixed(2)}×)`;
       }
     }
     scaling.push(wasmRow);

@@ -25,7 +25,17 @@ import { createLoss, PAIR_LOSSES, LossName } from '../losses';
 import { buildBackbone, BackboneName } from '../models';
 import { train } from '../train';
 import { embedImages } from '../eval/report';
-import { auc, eer, kFoldAccuracy, normalizeRows, openSetIdentification, pairScores, rankKAccuracy, roc, tarAtFar } from '../eval/metrics';
+import {
+  auc,
+  eer,
+  kFoldAccuracy,
+  normalizeRows,
+  openSetIdentification,
+  pairScores,
+  rankKAccuracy,
+  roc,
+  tarAtFar,
+} from '../eval/metrics';
 import { verificationPairs } from '../data/pairs';
 import { loadHangulGlyphs, seededClassSplit, splitByFace, GlyphDataset } from '../data/glyphs';
 import { selectClasses } from '../data/dataset';
@@ -36,7 +46,14 @@ import { Figure } from '../plot/show';
 import { axis, colour, titled } from '../plot/style';
 
 export const CORE_LOSSES: LossName[] = ['softmax', 'normface', 'sphereface', 'cosface', 'arcface', 'curricularface'];
-export const EXTRA_LOSSES: LossName[] = ['combined', 'subcenter-arcface', 'adaface', 'contrastive', 'triplet', 'softmax+center'];
+export const EXTRA_LOSSES: LossName[] = [
+  'combined',
+  'subcenter-arcface',
+  'adaface',
+  'contrastive',
+  'triplet',
+  'softmax+center',
+];
 
 export interface BenchmarkConfig {
   losses: LossName[];
@@ -112,7 +129,12 @@ export function benchmarkSplit(ds: GlyphDataset, c: BenchmarkConfig) {
 }
 
 /** Evaluates embeddings of unseen identities (see the module comment). */
-export function openSetMetrics(emb: Float32Array, dim: number, labels: Int32Array, seed = 0): Omit<RunResult, 'loss' | 'seed' | 'trainSeconds' | 'finalTrainLoss'> {
+export function openSetMetrics(
+  emb: Float32Array,
+  dim: number,
+  labels: Int32Array,
+  seed = 0,
+): Omit<RunResult, 'loss' | 'seed' | 'trainSeconds' | 'finalTrainLoss'> {
   const u = normalizeRows(emb, dim);
   const n = labels.length;
   // All pairs, exactly.
@@ -156,11 +178,27 @@ export function openSetMetrics(emb: Float32Array, dim: number, labels: Int32Arra
   };
   const probes = rows(probeIdx);
   const pl = probeIdx.map((i) => labels[i]);
-  const rank1 = rankKAccuracy(rows(galleryIdx), galleryIdx.map((i) => labels[i]), probes, pl, dim, [1])[1];
+  const rank1 = rankKAccuracy(
+    rows(galleryIdx),
+    galleryIdx.map((i) => labels[i]),
+    probes,
+    pl,
+    dim,
+    [1],
+  )[1];
   // Open set: half of the identities enrolled.
-  const enrolled = new Set(new Rng(seed + 13).shuffle(classes.slice()).slice(0, Math.floor(classes.length / 2)) as number[]);
+  const enrolled = new Set(
+    new Rng(seed + 13).shuffle(classes.slice()).slice(0, Math.floor(classes.length / 2)) as number[],
+  );
   const kg = galleryIdx.filter((i) => enrolled.has(labels[i]));
-  const dir = openSetIdentification(rows(kg), kg.map((i) => labels[i]), probes, pl, dim, [1e-2])[0];
+  const dir = openSetIdentification(
+    rows(kg),
+    kg.map((i) => labels[i]),
+    probes,
+    pl,
+    dim,
+    [1e-2],
+  )[0];
   return {
     tenFold: fold.mean,
     tenFoldStd: fold.std,
@@ -173,7 +211,10 @@ export function openSetMetrics(emb: Float32Array, dim: number, labels: Int32Arra
     dir1e2: dir.supported ? dir.dir : null,
     genuinePairs: curve.positives,
     impostorPairs: curve.negatives,
-    roc: { far: grid.filter((_, i) => rocGrid[i].supported), tar: rocGrid.filter((r) => r.supported).map((r) => r.tar as number) },
+    roc: {
+      far: grid.filter((_, i) => rocGrid[i].supported),
+      tar: rocGrid.filter((r) => r.supported).map((r) => r.tar as number),
+    },
   };
 }
 
@@ -194,8 +235,10 @@ export async function runOpenSetBenchmark(opts: BenchmarkOptions): Promise<RunRe
     results.push(JSON.parse(fs.readFileSync(f, 'utf8')) as RunResult);
     return false;
   });
-  log(`benchmark: ${runs.length} runs (${c.losses.length} losses × ${c.seeds.length} seeds), ${runs.length - todo.length} already done in ${opts.dir}; ` +
-    `training on ${split.seen.length} seen syllables (${split.train.y.length} images), testing on ${split.unseen.length} unseen syllables (${split.test.y.length} images in held-out faces)`);
+  log(
+    `benchmark: ${runs.length} runs (${c.losses.length} losses × ${c.seeds.length} seeds), ${runs.length - todo.length} already done in ${opts.dir}; ` +
+      `training on ${split.seen.length} seen syllables (${split.train.y.length} images), testing on ${split.unseen.length} unseen syllables (${split.test.y.length} images in held-out faces)`,
+  );
   const t0 = Date.now();
   let done = 0;
   for (const r of todo) {
@@ -204,22 +247,37 @@ export async function runOpenSetBenchmark(opts: BenchmarkOptions): Promise<RunRe
     const loss = createLoss(r.loss, { numClasses: split.seen.length, embeddingDim: c.dim, seed: r.seed });
     const pair = PAIR_LOSSES.includes(r.loss);
     const history = await train({
-      model, loss, backbone: { name: c.backbone, inputShape: split.train.shape, embeddingDim: c.dim, seed: r.seed },
+      model,
+      loss,
+      backbone: { name: c.backbone, inputShape: split.train.shape, embeddingDim: c.dim, seed: r.seed },
       data: { x: split.train.x, y: pair ? split.train.y : split.train.localY, shape: split.train.shape },
-      epochs: c.epochs, batchSize: c.batch, lr: c.lr, seed: r.seed, maxStepsPerEpoch: c.maxStepsPerEpoch, progress: opts.progress ?? 'auto',
+      epochs: c.epochs,
+      batchSize: c.batch,
+      lr: c.lr,
+      seed: r.seed,
+      maxStepsPerEpoch: c.maxStepsPerEpoch,
+      progress: opts.progress ?? 'auto',
     });
     const trainSeconds = (Date.now() - started) / 1000;
     const { emb, dim } = embedImages(model, split.test.x, split.test.shape);
     const metrics = openSetMetrics(emb, dim, split.test.y, 0);
-    const result: RunResult = { loss: r.loss, seed: r.seed, ...metrics, trainSeconds, finalTrainLoss: history.history[history.history.length - 1].loss };
+    const result: RunResult = {
+      loss: r.loss,
+      seed: r.seed,
+      ...metrics,
+      trainSeconds,
+      finalTrainLoss: history.history[history.history.length - 1].loss,
+    };
     writeFileAtomic(fileOf(r), JSON.stringify(result));
     results.push(result);
     model.dispose();
     loss.dispose();
     done++;
     const per = (Date.now() - t0) / 1000 / done;
-    log(`benchmark ${bar(runs.length - todo.length + done, runs.length)} ${runs.length - todo.length + done}/${runs.length} runs; ` +
-      `${r.loss} seed ${r.seed}: TAR@1e-4 ${fmtPct(result.tar1e4)}, rank-1 ${fmtPct(result.rank1)} (${trainSeconds.toFixed(0)} s); ETA ${hms(per * (todo.length - done))}`);
+    log(
+      `benchmark ${bar(runs.length - todo.length + done, runs.length)} ${runs.length - todo.length + done}/${runs.length} runs; ` +
+        `${r.loss} seed ${r.seed}: TAR@1e-4 ${fmtPct(result.tar1e4)}, rank-1 ${fmtPct(result.rank1)} (${trainSeconds.toFixed(0)} s); ETA ${hms(per * (todo.length - done))}`,
+    );
   }
   return results;
 }
@@ -244,7 +302,10 @@ const METRICS: Array<[keyof RunResult, string]> = [
 ];
 
 /** Mean and (sample) standard deviation over seeds of each metric, per loss, in `losses` order. */
-export function summarize(results: RunResult[], losses: string[]): Array<{ loss: string; runs: number; mean: Record<string, number | null>; std: Record<string, number | null> }> {
+export function summarize(
+  results: RunResult[],
+  losses: string[],
+): Array<{ loss: string; runs: number; mean: Record<string, number | null>; std: Record<string, number | null> }> {
   return losses
     .map((loss) => {
       const rs = results.filter((r) => r.loss === loss);
@@ -270,14 +331,38 @@ export function summarize(results: RunResult[], losses: string[]): Array<{ loss:
 export function summaryMarkdown(sum: ReturnType<typeof summarize>): string {
   const head = `| loss | runs | ${METRICS.map(([, h]) => h).join(' | ')} |`;
   const sep = `|---|---|${METRICS.map(() => '---').join('|')}|`;
-  const cell = (m: number | null, s: number | null) => (m === null ? 'n/a' : `${(100 * m).toFixed(2)} ± ${(100 * (s ?? 0)).toFixed(2)}`);
-  return [head, sep, ...sum.map((r) => `| ${r.loss} | ${r.runs} | ${METRICS.map(([k]) => cell(r.mean[k], r.std[k])).join(' | ')} |`)].join('\n');
+  const cell = (m: number | null, s: number | null) =>
+    m === null ? 'n/a' : `${(100 * m).toFixed(2)} ± ${(100 * (s ?? 0)).toFixed(2)}`;
+  return [
+    head,
+    sep,
+    ...sum.map((r) => `| ${r.loss} | ${r.runs} | ${METRICS.map(([k]) => cell(r.mean[k], r.std[k])).join(' | ')} |`),
+  ].join('\n');
 }
 
 /** One CSV row per run. */
 export function resultsCsv(results: RunResult[]): string {
-  const cols: Array<keyof RunResult> = ['loss', 'seed', 'tenFold', 'tenFoldStd', 'pairsPerFold', 'eer', 'auc', 'tar1e3', 'tar1e4', 'rank1', 'dir1e2', 'genuinePairs', 'impostorPairs', 'trainSeconds', 'finalTrainLoss'];
-  return [cols.join(','), ...results.map((r) => cols.map((k) => (r[k] === null ? '' : String(r[k]))).join(','))].join('\n') + '\n';
+  const cols: Array<keyof RunResult> = [
+    'loss',
+    'seed',
+    'tenFold',
+    'tenFoldStd',
+    'pairsPerFold',
+    'eer',
+    'auc',
+    'tar1e3',
+    'tar1e4',
+    'rank1',
+    'dir1e2',
+    'genuinePairs',
+    'impostorPairs',
+    'trainSeconds',
+    'finalTrainLoss',
+  ];
+  return (
+    [cols.join(','), ...results.map((r) => cols.map((k) => (r[k] === null ? '' : String(r[k]))).join(','))].join('\n') +
+    '\n'
+  );
 }
 
 /** Where and how a benchmark ran, for the report. */
@@ -287,7 +372,10 @@ export function machineLine(): string {
 }
 
 /** Grouped bars (mean over seeds, error bar = std) for TAR @ FAR = 1e-4 and rank-1, per loss. */
-export function benchmarkBars(sum: ReturnType<typeof summarize>, title = 'Unseen syllables: mean ± std over seeds'): Figure {
+export function benchmarkBars(
+  sum: ReturnType<typeof summarize>,
+  title = 'Unseen syllables: mean ± std over seeds',
+): Figure {
   const metrics: Array<[string, string]> = [
     ['tar1e4', 'TAR @ FAR = 1e-4'],
     ['rank1', 'rank-1 identification'],
@@ -301,23 +389,45 @@ export function benchmarkBars(sum: ReturnType<typeof summarize>, title = 'Unseen
       error_y: { type: 'data', array: sum.map((r) => 100 * ((r.std[k] as number | null) ?? 0)), visible: true },
       marker: { color: colour(i) },
     })),
-    layout: { title: titled(title), barmode: 'group', xaxis: axis('loss'), yaxis: axis('%', { range: [0, 100] }), height: 420 },
+    layout: {
+      title: titled(title),
+      barmode: 'group',
+      xaxis: axis('loss'),
+      yaxis: axis('%', { range: [0, 100] }),
+      height: 420,
+    },
   };
 }
 
 /** ROC curves on a log-FAR axis, one per loss (the mean TAR over seeds at each FAR of the grid). */
-export function benchmarkRocs(results: RunResult[], losses: string[], title = 'Verification ROC on unseen syllables (all pairs)'): Figure {
+export function benchmarkRocs(
+  results: RunResult[],
+  losses: string[],
+  title = 'Verification ROC on unseen syllables (all pairs)',
+): Figure {
   const data = losses
     .map((loss) => results.filter((r) => r.loss === loss))
     .filter((rs) => rs.length > 0)
     .map((rs, i) => {
       const far = rs[0].roc.far;
       const tar = far.map((_, j) => rs.reduce((a, r) => a + (r.roc.tar[j] ?? 0), 0) / rs.length);
-      return { type: 'scatter', mode: 'lines', name: `${rs[0].loss} (${rs.length} seed${rs.length > 1 ? 's' : ''})`, x: far, y: tar, line: { color: colour(i), width: 2 } };
+      return {
+        type: 'scatter',
+        mode: 'lines',
+        name: `${rs[0].loss} (${rs.length} seed${rs.length > 1 ? 's' : ''})`,
+        x: far,
+        y: tar,
+        line: { color: colour(i), width: 2 },
+      };
     });
   return {
     data,
-    layout: { title: titled(title), xaxis: axis('false accept rate (FAR, log scale)', { type: 'log' }), yaxis: axis('true accept rate (TAR)', { range: [0, 1.02] }), height: 460 },
+    layout: {
+      title: titled(title),
+      xaxis: axis('false accept rate (FAR, log scale)', { type: 'log' }),
+      yaxis: axis('true accept rate (TAR)', { range: [0, 1.02] }),
+      height: 460,
+    },
   };
 }
 
@@ -336,14 +446,21 @@ export function benchmarkFrame(sum: ReturnType<typeof summarize>): import('danfo
   const dfd = requireDanfo('benchmarkFrame()');
   const rows = sum.map((r) => {
     const row: Record<string, string | number> = { loss: r.loss, runs: r.runs };
-    for (const [k, h] of METRICS) row[h] = r.mean[k] === null ? 'n/a' : `${(100 * (r.mean[k] as number)).toFixed(2)} ± ${(100 * ((r.std[k] as number | null) ?? 0)).toFixed(2)}`;
+    for (const [k, h] of METRICS)
+      row[h] =
+        r.mean[k] === null
+          ? 'n/a'
+          : `${(100 * (r.mean[k] as number)).toFixed(2)} ± ${(100 * ((r.std[k] as number | null) ?? 0)).toFixed(2)}`;
     return row;
   });
   return new dfd.DataFrame(rows);
 }
 
 /** A contact sheet: the first `syllables` classes (columns) in the first `faces` faces (rows). */
-export function glyphContactSheet(ds: GlyphDataset, opts: { syllables?: number; faces?: number; title?: string } = {}): Figure {
+export function glyphContactSheet(
+  ds: GlyphDataset,
+  opts: { syllables?: number; faces?: number; title?: string } = {},
+): Figure {
   const C = Math.min(opts.syllables ?? 12, ds.meta.syllables.length);
   const F = Math.min(opts.faces ?? 8, ds.meta.faces.length);
   const S = ds.shape[0];
@@ -361,9 +478,20 @@ export function glyphContactSheet(ds: GlyphDataset, opts: { syllables?: number; 
     data: [{ type: 'heatmap', z, colorscale: 'Greys', reversescale: true, showscale: false, hoverinfo: 'skip' }],
     layout: {
       title: titled(opts.title ?? `${C} syllables (identities, columns) × ${F} font faces (capture conditions, rows)`),
-      xaxis: { tickvals: Array.from({ length: C }, (_, c) => c * S + S / 2), ticktext: ds.meta.syllables.slice(0, C), showgrid: false },
-      yaxis: { tickvals: Array.from({ length: F }, (_, f) => f * S + S / 2), ticktext: ds.meta.faces.slice(0, F).map((f) => `${f.family} ${f.style}`), autorange: 'reversed', scaleanchor: 'x', showgrid: false },
-      height: 80 + F * 42, margin: { l: 190 },
+      xaxis: {
+        tickvals: Array.from({ length: C }, (_, c) => c * S + S / 2),
+        ticktext: ds.meta.syllables.slice(0, C),
+        showgrid: false,
+      },
+      yaxis: {
+        tickvals: Array.from({ length: F }, (_, f) => f * S + S / 2),
+        ticktext: ds.meta.faces.slice(0, F).map((f) => `${f.family} ${f.style}`),
+        autorange: 'reversed',
+        scaleanchor: 'x',
+        showgrid: false,
+      },
+      height: 80 + F * 42,
+      margin: { l: 190 },
     },
   };
 }

@@ -25,12 +25,35 @@ async function trainerSpeed(req: StepRequest): Promise<number> {
     x[i] = r / 2 ** 32;
   }
   const y = Int32Array.from({ length: n }, (_, i) => i % 10);
-  const spec = { name: 'reference' as const, inputShape: [28, 28, 1] as [number, number, number], embeddingDim: 2, seed: 1 };
+  const spec = {
+    name: 'reference' as const,
+    inputShape: [28, 28, 1] as [number, number, number],
+    embeddingDim: 2,
+    seed: 1,
+  };
   const model = referenceNet(spec);
   const head = arcFace({ numClasses: 10, embeddingDim: 2, s: 64, m: 0.5 });
   const data = { x, y, shape: [28, 28, 1] as [number, number, number] };
-  await train({ model, backbone: spec, loss: head, data, epochs: 1, batchSize: req.batch, maxStepsPerEpoch: Math.max(1, req.warmup), progress: 'none' });
-  const res = await train({ model, backbone: spec, loss: head, data, epochs: 1, batchSize: req.batch, maxStepsPerEpoch: req.steps, progress: 'none' });
+  await train({
+    model,
+    backbone: spec,
+    loss: head,
+    data,
+    epochs: 1,
+    batchSize: req.batch,
+    maxStepsPerEpoch: Math.max(1, req.warmup),
+    progress: 'none',
+  });
+  const res = await train({
+    model,
+    backbone: spec,
+    loss: head,
+    data,
+    epochs: 1,
+    batchSize: req.batch,
+    maxStepsPerEpoch: req.steps,
+    progress: 'none',
+  });
   model.dispose();
   head.dispose();
   return res.history[0].samplesPerSec;
@@ -89,12 +112,22 @@ export async function measureStep(req: StepRequest): Promise<StepResult> {
   const labels = Array.from({ length: batch }, (_, i) => i % 10);
   const vars = [...model.trainableWeights.map((w) => w.read() as tf.Variable), ...head.trainableVariables];
   const step = () => {
-    const cost = opt.minimize(() => head.compute(model.apply(x, { training: true }) as tf.Tensor2D, labels), true, vars) as tf.Scalar;
+    const cost = opt.minimize(
+      () => head.compute(model.apply(x, { training: true }) as tf.Tensor2D, labels),
+      true,
+      vars,
+    ) as tf.Scalar;
     cost.dataSync();
     cost.dispose();
   };
   const stepMs = timeSteps(req.steps, req.warmup, step);
-  const out: StepResult = { backend: report.backend, device: report.device, threads: report.threads ?? null, batch, stepMs };
+  const out: StepResult = {
+    backend: report.backend,
+    device: report.device,
+    threads: report.threads ?? null,
+    batch,
+    stepMs,
+  };
   if (req.head) {
     const emb = tf.tidy(() => model.predict(x) as tf.Tensor2D);
     out.headMs = timeSteps(Math.max(req.steps, 20), req.warmup, () => {
@@ -113,7 +146,9 @@ export async function measureStep(req: StepRequest): Promise<StepResult> {
     const info = await tf.profile(() => step());
     const byName = new Map<string, KernelTime>();
     for (const k of info.kernels) {
-      const ms = await Promise.resolve(k.kernelTimeMs as number | { error: string } | Promise<number | { error: string }>);
+      const ms = await Promise.resolve(
+        k.kernelTimeMs as number | { error: string } | Promise<number | { error: string }>,
+      );
       const t = byName.get(k.name) ?? { name: k.name, ms: 0, calls: 0 };
       t.ms += typeof ms === 'number' ? ms : 0;
       t.calls++;

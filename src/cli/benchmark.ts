@@ -11,7 +11,18 @@ import { LOSS_NAMES, LossName } from '../losses';
 import { BACKBONES, BackboneName } from '../models';
 import { saveHtml } from '../plot/show';
 import {
-  benchmarkBars, benchmarkRocs, BenchmarkConfig, configKey, CORE_LOSSES, EXTRA_LOSSES, machineLine, resultsCsv, runOpenSetBenchmark, summarize, summaryMarkdown, RunResult,
+  benchmarkBars,
+  benchmarkRocs,
+  BenchmarkConfig,
+  configKey,
+  CORE_LOSSES,
+  EXTRA_LOSSES,
+  machineLine,
+  resultsCsv,
+  runOpenSetBenchmark,
+  summarize,
+  summaryMarkdown,
+  RunResult,
 } from '../bench/open-set';
 import { writeFileAtomic } from '../util/fs';
 import { FlagSpec, num, parseFlags, runMain, UsageError } from './common';
@@ -20,7 +31,10 @@ const QUICK = process.env.MARGIN_LAB_QUICK === '1';
 
 const FLAGS: Record<string, FlagSpec> = {
   all: { type: 'boolean', help: `also ${EXTRA_LOSSES.join(', ')}` },
-  losses: { type: 'string', help: `comma-separated losses (default: ${CORE_LOSSES.join(', ')}; quick mode: softmax, arcface)` },
+  losses: {
+    type: 'string',
+    help: `comma-separated losses (default: ${CORE_LOSSES.join(', ')}; quick mode: softmax, arcface)`,
+  },
   seeds: { type: 'string', help: 'comma-separated seeds (default 1,2,3; quick mode: 1)' },
   epochs: { type: 'string', help: 'epochs per run (default 3; quick mode: 2)' },
   'max-steps': { type: 'string', help: 'cap on steps per epoch (quick mode: 60)' },
@@ -29,12 +43,21 @@ const FLAGS: Record<string, FlagSpec> = {
   backbone: { type: 'string', help: `backbone: ${BACKBONES.join(', ')}`, default: 'reference' },
   lr: { type: 'string', help: 'Adam learning rate', default: '0.001' },
   identities: { type: 'string', help: 'use only the first N syllables (default: all 1,000 shipped; quick mode: 200)' },
-  out: { type: 'string', help: 'folder for runs, results.csv and figures.html (default benchmark, quick mode benchmark/quick)' },
-  docs: { type: 'string', help: 'Markdown report to write (default docs/benchmark.md; quick mode: <out>/benchmark.md)' },
+  out: {
+    type: 'string',
+    help: 'folder for runs, results.csv and figures.html (default benchmark, quick mode benchmark/quick)',
+  },
+  docs: {
+    type: 'string',
+    help: 'Markdown report to write (default docs/benchmark.md; quick mode: <out>/benchmark.md)',
+  },
 };
 
 function list(flag: string, raw: string): string[] {
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (items.length === 0) throw new UsageError(`--${flag} is empty`);
   return items;
 }
@@ -71,26 +94,38 @@ function anchorSection(sum: ReturnType<typeof summarize>): string {
       return `| ${a} > ${b} | ${claim} | ${cmp('tar1e4')} | ${cmp('rank1')} |`;
     });
   return [
-    '| pair | the papers\' claim (ArcFace paper, CASIA-WebFace, ResNet50) | TAR@1e-4 here | rank-1 here |',
+    "| pair | the papers' claim (ArcFace paper, CASIA-WebFace, ResNet50) | TAR@1e-4 here | rank-1 here |",
     '|---|---|---|---|',
     ...rows,
   ].join('\n');
 }
 
 async function main(): Promise<void> {
-  const v = parseFlags(process.argv.slice(2), FLAGS, 'usage: npm run benchmark -- [flags]\nTrains every loss the same way on the seen Hangul syllables and evaluates on unseen ones.');
-  let losses: LossName[] = v.losses !== undefined ? (list('losses', String(v.losses)) as LossName[]) : QUICK ? ['softmax', 'arcface'] : CORE_LOSSES.slice();
+  const v = parseFlags(
+    process.argv.slice(2),
+    FLAGS,
+    'usage: npm run benchmark -- [flags]\nTrains every loss the same way on the seen Hangul syllables and evaluates on unseen ones.',
+  );
+  let losses: LossName[] =
+    v.losses !== undefined
+      ? (list('losses', String(v.losses)) as LossName[])
+      : QUICK
+        ? ['softmax', 'arcface']
+        : CORE_LOSSES.slice();
   if (v.all) {
     if (v.losses !== undefined) throw new UsageError('--all and --losses contradict each other; give one');
     losses = [...CORE_LOSSES, ...EXTRA_LOSSES];
   }
-  for (const l of losses) if (!(LOSS_NAMES as readonly string[]).includes(l)) throw new UsageError(`--losses: ${JSON.stringify(l)} is not a loss; expected some of ${LOSS_NAMES.join(', ')}`);
+  for (const l of losses)
+    if (!(LOSS_NAMES as readonly string[]).includes(l))
+      throw new UsageError(`--losses: ${JSON.stringify(l)} is not a loss; expected some of ${LOSS_NAMES.join(', ')}`);
   const seeds = (v.seeds !== undefined ? list('seeds', String(v.seeds)) : QUICK ? ['1'] : ['1', '2', '3']).map((s) => {
     if (!/^\d+$/.test(s)) throw new UsageError(`--seeds: ${JSON.stringify(s)} is not a non-negative integer`);
     return Number(s);
   });
   const backbone = String(v.backbone);
-  if (!(BACKBONES as readonly string[]).includes(backbone)) throw new UsageError(`--backbone ${JSON.stringify(backbone)}: expected one of ${BACKBONES.join(', ')}`);
+  if (!(BACKBONES as readonly string[]).includes(backbone))
+    throw new UsageError(`--backbone ${JSON.stringify(backbone)}: expected one of ${BACKBONES.join(', ')}`);
   const config: BenchmarkConfig = {
     losses,
     seeds,
@@ -104,14 +139,23 @@ async function main(): Promise<void> {
     lr: num(v, 'lr', { min: 1e-9 })!,
   };
   const out = path.resolve(typeof v.out === 'string' ? v.out : QUICK ? path.join('benchmark', 'quick') : 'benchmark');
-  const docs = path.resolve(typeof v.docs === 'string' ? v.docs : QUICK ? path.join(out, 'benchmark.md') : path.join('docs', 'benchmark.md'));
+  const docs = path.resolve(
+    typeof v.docs === 'string' ? v.docs : QUICK ? path.join(out, 'benchmark.md') : path.join('docs', 'benchmark.md'),
+  );
   const report = await useBestBackend();
   const started = new Date();
   const results = await runOpenSetBenchmark({ config, dir: path.join(out, 'runs') });
   const sum = summarize(results, losses);
   const table = summaryMarkdown(sum);
-  writeFileAtomic(path.join(out, 'results.csv'), resultsCsv(results.slice().sort((a, b) => losses.indexOf(a.loss) - losses.indexOf(b.loss) || a.seed - b.seed)));
-  saveHtml([benchmarkBars(sum), benchmarkRocs(results, losses)], path.join(out, 'figures.html'), 'margin-lab open-set benchmark');
+  writeFileAtomic(
+    path.join(out, 'results.csv'),
+    resultsCsv(results.slice().sort((a, b) => losses.indexOf(a.loss) - losses.indexOf(b.loss) || a.seed - b.seed)),
+  );
+  saveHtml(
+    [benchmarkBars(sum), benchmarkRocs(results, losses)],
+    path.join(out, 'figures.html'),
+    'margin-lab open-set benchmark',
+  );
   const trainSec = results.reduce((a, r) => a + r.trainSeconds, 0);
   const first = results[0] as RunResult | undefined;
   const md = [
@@ -122,7 +166,9 @@ async function main(): Promise<void> {
     `- **Machine**: ${machineLine()}`,
     `- **Backend**: ${report.line}`,
     `- **Data**: data/hangul-glyphs (${config.identities ?? 'all 1,000'} syllables × 40 faces); identities split once (seed 0): 80 % seen, 20 % unseen; a quarter of the faces held out. Training: seen syllables in the other faces. Test: unseen syllables in the held-out faces` +
-      (first ? ` (${first.genuinePairs.toLocaleString('en')} genuine and ${first.impostorPairs.toLocaleString('en')} impostor pairs, all of them, exact ROC).` : '.'),
+      (first
+        ? ` (${first.genuinePairs.toLocaleString('en')} genuine and ${first.impostorPairs.toLocaleString('en')} impostor pairs, all of them, exact ROC).`
+        : '.'),
     `- **Budget, the same for every loss**: backbone \`${config.backbone}\`, ${config.dim}-D embeddings, Adam lr ${config.lr}, batch ${config.batch}, ${config.epochs} epochs${config.maxStepsPerEpoch ? ` of at most ${config.maxStepsPerEpoch} steps` : ''}; seeds ${seeds.join(', ')} (weights and batch order). Each loss at its paper defaults (the library's defaults).`,
     `- **Time**: ${(trainSec / 60).toFixed(1)} min of training over ${results.length} runs (configuration ${configKey(config)}).`,
     '',

@@ -15,26 +15,46 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 async function main(): Promise<void> {
-  const v = parseFlags(process.argv.slice(2), FLAGS, 'usage: npm run embed -- --run DIR --out FILE.csv|FILE.json [flags]\nExports embeddings and labels of a split.');
+  const v = parseFlags(
+    process.argv.slice(2),
+    FLAGS,
+    'usage: npm run embed -- --run DIR --out FILE.csv|FILE.json [flags]\nExports embeddings and labels of a split.',
+  );
   if (typeof v.out !== 'string') throw new UsageError('--out FILE is required (.csv or .json)');
   const ext = path.extname(v.out).toLowerCase();
   if (ext !== '.csv' && ext !== '.json') throw new UsageError(`--out ${v.out}: the file must end in .csv or .json`);
   const which = String(v.split);
-  if (!['unseen', 'seen', 'train'].includes(which)) throw new UsageError(`--split ${JSON.stringify(which)}: expected unseen, seen or train`);
+  if (!['unseen', 'seen', 'train'].includes(which))
+    throw new UsageError(`--split ${JSON.stringify(which)}: expected unseen, seen or train`);
   await useBestBackend();
   const file = runCheckpoint(v);
   const perClass = num(v, 'per-class', { int: true, min: 1 });
-  const { model, split } = loadRun(file, { testPerClass: perClass, trainPerClass: which === 'train' ? perClass : undefined });
+  const { model, split } = loadRun(file, {
+    testPerClass: perClass,
+    trainPerClass: which === 'train' ? perClass : undefined,
+  });
   const set = which === 'unseen' ? split.testUnseen : which === 'seen' ? split.testSeen : split.train;
   const { emb, dim } = embedImages(model, set.x, set.shape);
   const n = set.y.length;
   let text: string;
   if (ext === '.csv') {
     const header = ['label', 'class', ...Array.from({ length: dim }, (_, k) => `e${k}`)].join(',');
-    const rows = Array.from({ length: n }, (_, i) => [set.y[i], JSON.stringify(set.classNames[set.y[i]] ?? String(set.y[i])), ...Array.from(emb.subarray(i * dim, (i + 1) * dim))].join(','));
+    const rows = Array.from({ length: n }, (_, i) =>
+      [
+        set.y[i],
+        JSON.stringify(set.classNames[set.y[i]] ?? String(set.y[i])),
+        ...Array.from(emb.subarray(i * dim, (i + 1) * dim)),
+      ].join(','),
+    );
     text = [header, ...rows].join('\n') + '\n';
   } else {
-    text = JSON.stringify({ split: which, dim, classNames: set.classNames, labels: Array.from(set.y), embeddings: Array.from({ length: n }, (_, i) => Array.from(emb.subarray(i * dim, (i + 1) * dim))) });
+    text = JSON.stringify({
+      split: which,
+      dim,
+      classNames: set.classNames,
+      labels: Array.from(set.y),
+      embeddings: Array.from({ length: n }, (_, i) => Array.from(emb.subarray(i * dim, (i + 1) * dim))),
+    });
   }
   writeFileAtomic(path.resolve(v.out), text);
   console.log(`wrote ${n} embeddings of dimension ${dim} (${which} classes ${set.classes.join(',')}) to ${v.out}`);

@@ -15,20 +15,33 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 async function main(): Promise<void> {
-  const v = parseFlags(process.argv.slice(2), FLAGS, 'usage: npm run eval -- --run DIR [flags]\nEvaluates a run on the unseen classes of its open-set split.');
+  const v = parseFlags(
+    process.argv.slice(2),
+    FLAGS,
+    'usage: npm run eval -- --run DIR [flags]\nEvaluates a run on the unseen classes of its open-set split.',
+  );
   const file = runCheckpoint(v);
   const which = String(v.split);
-  if (which !== 'unseen' && which !== 'seen') throw new UsageError(`--split ${JSON.stringify(which)}: expected unseen or seen`);
+  if (which !== 'unseen' && which !== 'seen')
+    throw new UsageError(`--split ${JSON.stringify(which)}: expected unseen or seen`);
   await useBestBackend({ print: !v.json });
   const { model, data, meta, split } = loadRun(file, { testPerClass: num(v, 'per-class', { int: true, min: 2 }) });
   const set = which === 'unseen' ? split.testUnseen : split.testSeen;
   const { emb, dim } = embedImages(model, set.x, set.shape);
-  const r = evaluateEmbeddings(emb, dim, set.y, { folds: num(v, 'folds', { int: true, min: 2 }), perFold: num(v, 'pairs-per-fold', { int: true, min: 1 }), seed: meta.seed });
+  const r = evaluateEmbeddings(emb, dim, set.y, {
+    folds: num(v, 'folds', { int: true, min: 2 }),
+    perFold: num(v, 'pairs-per-fold', { int: true, min: 1 }),
+    seed: meta.seed,
+  });
   if (v.json) {
     const { roc: _roc, scores: _s, same: _y, ...rest } = r;
-    console.log(JSON.stringify({ checkpoint: file, split: which, classIds: set.classes, loss: data.loss, ...rest }, null, 2));
+    console.log(
+      JSON.stringify({ checkpoint: file, split: which, classIds: set.classes, loss: data.loss, ...rest }, null, 2),
+    );
   } else {
-    console.log(formatReport(r, `${String(data.loss.loss)} on ${meta.dataset} ${which} classes ${set.classes.join(',')}`));
+    console.log(
+      formatReport(r, `${String(data.loss.loss)} on ${meta.dataset} ${which} classes ${set.classes.join(',')}`),
+    );
   }
 }
 

@@ -3,7 +3,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { useBestBackend } from '../backend';
-import { createLoss, LOSS_NAMES, PAIR_LOSSES, LossName, lossEntry, lossFlagHelp, lossOptionsFromFlags } from '../losses';
+import {
+  createLoss,
+  LOSS_NAMES,
+  PAIR_LOSSES,
+  LossName,
+  lossEntry,
+  lossFlagHelp,
+  lossOptionsFromFlags,
+} from '../losses';
 import { BACKBONES, BackboneSpec, buildBackbone, BackboneName } from '../models';
 import { CheckpointData, readCheckpoint, train } from '../train';
 import { writeFileAtomic } from '../util/fs';
@@ -12,7 +20,11 @@ import { classes, datasetClassCount, FlagSpec, makeSplit, num, parseFlags, runMa
 const FLAGS: Record<string, FlagSpec> = {
   loss: { type: 'string', help: `loss: ${LOSS_NAMES.join(', ')}`, default: 'arcface' },
   dataset: { type: 'string', help: 'fashion-mnist, mnist or hangul-glyphs', default: 'fashion-mnist' },
-  seen: { type: 'string', help: 'classes to train on, e.g. 0-4, 0,2,4, or 80% (a seeded random 80% of the classes)', default: '0-4' },
+  seen: {
+    type: 'string',
+    help: 'classes to train on, e.g. 0-4, 0,2,4, or 80% (a seeded random 80% of the classes)',
+    default: '0-4',
+  },
   unseen: { type: 'string', help: 'classes held out for evaluation (default: all others)' },
   backbone: { type: 'string', help: `backbone: ${BACKBONES.join(', ')}`, default: 'reference' },
   width: { type: 'string', help: 'channel multiplier of conv backbones', default: '1' },
@@ -29,7 +41,10 @@ const FLAGS: Record<string, FlagSpec> = {
   'max-steps': { type: 'string', help: 'cap on steps per epoch' },
   seed: { type: 'string', help: 'seed for split, init and shuffling', default: '1' },
   run: { type: 'string', help: 'run folder for checkpoint.json and history.csv (default runs/<loss>-<time>)' },
-  resume: { type: 'boolean', help: 'continue the run in --run from its checkpoint (flags not given are taken from it)' },
+  resume: {
+    type: 'boolean',
+    help: 'continue the run in --run from its checkpoint (flags not given are taken from it)',
+  },
   overwrite: { type: 'boolean', help: 'train into an existing run folder, replacing its checkpoint and history' },
 };
 
@@ -66,7 +81,8 @@ function checkpointFlags(ck: CheckpointData): Record<string, string | undefined>
     ...Object.fromEntries(
       Object.entries(lossEntry(String(c.lossName ?? l.loss)).options).map(([flag, o]) => {
         let v: unknown = l;
-        for (const k of o.path ?? [flag]) v = v === undefined || v === null ? undefined : (v as Record<string, unknown>)[k];
+        for (const k of o.path ?? [flag])
+          v = v === undefined || v === null ? undefined : (v as Record<string, unknown>)[k];
         return [flag, str(v)];
       }),
     ),
@@ -82,7 +98,8 @@ function sameFlagValue(flag: string, a: string, b: string): boolean {
       return false; // e.g. "80%" against the stored list: reported as a difference
     }
   }
-  if (a.trim() !== '' && b.trim() !== '' && Number.isFinite(Number(a)) && Number.isFinite(Number(b))) return Number(a) === Number(b);
+  if (a.trim() !== '' && b.trim() !== '' && Number.isFinite(Number(a)) && Number.isFinite(Number(b)))
+    return Number(a) === Number(b);
   return a === b;
 }
 
@@ -90,18 +107,26 @@ function sameFlagValue(flag: string, a: string, b: string): boolean {
  * With --resume, checks the flags given against the checkpoint (every conflict listed) and
  * fills the flags not given from it.
  */
-function resumeFlags(v: Record<string, string | boolean | undefined>, given: Set<string>, ck: CheckpointData, file: string): void {
+function resumeFlags(
+  v: Record<string, string | boolean | undefined>,
+  given: Set<string>,
+  ck: CheckpointData,
+  file: string,
+): void {
   const stored = checkpointFlags(ck);
   const conflicts: string[] = [];
   for (const [flag, value] of Object.entries(stored)) {
     if (given.has(flag)) {
-      if (value === undefined || !sameFlagValue(flag, String(v[flag]), value)) conflicts.push(`--${flag} ${v[flag]} (the checkpoint has ${value === undefined ? 'none' : value})`);
+      if (value === undefined || !sameFlagValue(flag, String(v[flag]), value))
+        conflicts.push(`--${flag} ${v[flag]} (the checkpoint has ${value === undefined ? 'none' : value})`);
     } else if (value !== undefined) {
       v[flag] = value;
     }
   }
   if (conflicts.length) {
-    throw new UsageError(`--resume: these flags differ from the run in ${file}:\n  ${conflicts.join('\n  ')}\nDrop them to continue the run as it was, or start a new run (another --run folder, or --overwrite).`);
+    throw new UsageError(
+      `--resume: these flags differ from the run in ${file}:\n  ${conflicts.join('\n  ')}\nDrop them to continue the run as it was, or start a new run (another --run folder, or --overwrite).`,
+    );
   }
 }
 
@@ -114,41 +139,80 @@ function writeHistory(runDir: string, rows: Array<Record<string, number>>): void
 
 async function main(): Promise<void> {
   const given = new Set<string>();
-  const v = parseFlags(process.argv.slice(2), FLAGS, 'usage: npm run train -- [flags]\nTrains a backbone with a loss on the seen classes of an open-set split and writes a checkpoint.', given);
-  if (v.resume && v.overwrite) throw new UsageError('--resume and --overwrite contradict each other: --resume continues the run, --overwrite replaces it');
-  if (v.resume && typeof v.run !== 'string') throw new UsageError('--resume needs --run DIR, the folder of the run to continue');
-  const runDir = path.resolve(typeof v.run === 'string' ? v.run : path.join('runs', `${String(v.loss)}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  const v = parseFlags(
+    process.argv.slice(2),
+    FLAGS,
+    'usage: npm run train -- [flags]\nTrains a backbone with a loss on the seen classes of an open-set split and writes a checkpoint.',
+    given,
+  );
+  if (v.resume && v.overwrite)
+    throw new UsageError(
+      '--resume and --overwrite contradict each other: --resume continues the run, --overwrite replaces it',
+    );
+  if (v.resume && typeof v.run !== 'string')
+    throw new UsageError('--resume needs --run DIR, the folder of the run to continue');
+  const runDir = path.resolve(
+    typeof v.run === 'string'
+      ? v.run
+      : path.join('runs', `${String(v.loss)}-${new Date().toISOString().replace(/[:.]/g, '-')}`),
+  );
   const resumeFile = v.resume ? path.join(runDir, 'checkpoint.json') : undefined;
   if (resumeFile && !fs.existsSync(resumeFile)) throw new UsageError(`--resume: no checkpoint in ${runDir}`);
   if (!v.resume && !v.overwrite && fs.existsSync(runDir)) {
     const existing = ['checkpoint.json', 'history.csv'].filter((f) => fs.existsSync(path.join(runDir, f)));
     if (existing.length) {
-      throw new UsageError(`run folder ${runDir} already holds a run (${existing.join(', ')}); nothing was changed. Continue it with --resume, replace it with --overwrite, or choose another --run folder.`);
+      throw new UsageError(
+        `run folder ${runDir} already holds a run (${existing.join(', ')}); nothing was changed. Continue it with --resume, replace it with --overwrite, or choose another --run folder.`,
+      );
     }
   }
   const resumed = resumeFile ? readCheckpoint(resumeFile) : undefined;
   if (resumed) resumeFlags(v, given, resumed, resumeFile!);
   const lossName = String(v.loss);
-  if (!(LOSS_NAMES as readonly string[]).includes(lossName)) throw new UsageError(`--loss ${JSON.stringify(lossName)}: expected one of ${LOSS_NAMES.join(', ')}`);
+  if (!(LOSS_NAMES as readonly string[]).includes(lossName))
+    throw new UsageError(`--loss ${JSON.stringify(lossName)}: expected one of ${LOSS_NAMES.join(', ')}`);
   const backboneName = String(v.backbone);
-  if (!(BACKBONES as readonly string[]).includes(backboneName)) throw new UsageError(`--backbone ${JSON.stringify(backboneName)}: expected one of ${BACKBONES.join(', ')}`);
-  for (const [flag, allowed] of [['schedule', ['constant', 'step', 'cosine']], ['optimizer', ['adam', 'sgd']], ['dataset', ['fashion-mnist', 'mnist', 'hangul-glyphs']]] as const) {
-    if (!(allowed as readonly string[]).includes(String(v[flag]))) throw new UsageError(`--${flag} ${JSON.stringify(v[flag])}: expected one of ${allowed.join(', ')}`);
+  if (!(BACKBONES as readonly string[]).includes(backboneName))
+    throw new UsageError(`--backbone ${JSON.stringify(backboneName)}: expected one of ${BACKBONES.join(', ')}`);
+  for (const [flag, allowed] of [
+    ['schedule', ['constant', 'step', 'cosine']],
+    ['optimizer', ['adam', 'sgd']],
+    ['dataset', ['fashion-mnist', 'mnist', 'hangul-glyphs']],
+  ] as const) {
+    if (!(allowed as readonly string[]).includes(String(v[flag])))
+      throw new UsageError(`--${flag} ${JSON.stringify(v[flag])}: expected one of ${allowed.join(', ')}`);
   }
   const dim = num(v, 'dim', { int: true, min: 1 })!;
-  if (dim > 4096) throw new UsageError(`--dim ${dim}: at most 4096 (the papers use 128–512; larger embeddings only cost memory)`);
+  if (dim > 4096)
+    throw new UsageError(`--dim ${dim}: at most 4096 (the papers use 128–512; larger embeddings only cost memory)`);
   const seed = num(v, 'seed', { int: true, min: 0 })!;
-  const seen = classes(String(v.seen), 'seen', /%\s*$/.test(String(v.seen)) ? { numClasses: datasetClassCount(String(v.dataset)), seed } : undefined);
-  if (seen.length < 2) throw new UsageError(`--seen ${v.seen}: names ${seen.length} class; training needs at least 2 seen classes (a classifier must tell them apart, a pair loss needs impostors)`);
+  const seen = classes(
+    String(v.seen),
+    'seen',
+    /%\s*$/.test(String(v.seen)) ? { numClasses: datasetClassCount(String(v.dataset)), seed } : undefined,
+  );
+  if (seen.length < 2)
+    throw new UsageError(
+      `--seen ${v.seen}: names ${seen.length} class; training needs at least 2 seen classes (a classifier must tell them apart, a pair loss needs impostors)`,
+    );
   const unseen = typeof v.unseen === 'string' ? classes(v.unseen, 'unseen') : [];
 
   const report = await useBestBackend();
   const meta = {
-    dataset: String(v.dataset), seen, unseen, seed,
+    dataset: String(v.dataset),
+    seen,
+    unseen,
+    seed,
     trainPerClass: num(v, 'train-per-class', { int: true, min: 1 }),
   };
   const split = makeSplit(meta);
-  const spec: BackboneSpec = { name: backboneName as BackboneName, inputShape: split.train.shape, embeddingDim: dim, width: num(v, 'width', { min: 0.01 }), seed };
+  const spec: BackboneSpec = {
+    name: backboneName as BackboneName,
+    inputShape: split.train.shape,
+    embeddingDim: dim,
+    width: num(v, 'width', { min: 0.01 }),
+    seed,
+  };
   const lossFlags: Record<string, string | boolean> = {};
   for (const f of LOSS_FLAGS) if (v[f.flag] !== undefined) lossFlags[f.flag] = v[f.flag] as string;
   let lossOptions: Record<string, unknown>;
@@ -162,10 +226,14 @@ async function main(): Promise<void> {
   const loss = createLoss(lossName, params as never);
   const model = buildBackbone(spec);
   const list = (c: number[]) => (c.length <= 12 ? c.join(',') : `${c.slice(0, 8).join(',')},… (${c.length} classes)`);
-  console.log(`training ${lossName} on ${meta.dataset} classes ${list(seen)} (${split.train.y.length} images), unseen ${list(split.unseenClasses)}; backbone ${backboneName}, dim ${dim}; run ${runDir}`);
+  console.log(
+    `training ${lossName} on ${meta.dataset} classes ${list(seen)} (${split.train.y.length} images), unseen ${list(split.unseenClasses)}; backbone ${backboneName}, dim ${dim}; run ${runDir}`,
+  );
   const rows: Array<Record<string, number>> = resumed ? [...(resumed.history as Array<Record<string, number>>)] : [];
   const result = await train({
-    model, backbone: spec, loss,
+    model,
+    backbone: spec,
+    loss,
     data: { x: split.train.x, y: split.train.localY, shape: split.train.shape },
     epochs: num(v, 'epochs', { int: true, min: 1 })!,
     batchSize: num(v, 'batch', { int: true, min: 2 }),
@@ -177,7 +245,13 @@ async function main(): Promise<void> {
     maxStepsPerEpoch: num(v, 'max-steps', { int: true, min: 1 }),
     runDir,
     resume: resumeFile,
-    meta: { ...meta, lossName, unseen: split.unseenClasses, backend: report.line, pairLoss: (PAIR_LOSSES as readonly string[]).includes(lossName as LossName) },
+    meta: {
+      ...meta,
+      lossName,
+      unseen: split.unseenClasses,
+      backend: report.line,
+      pairLoss: (PAIR_LOSSES as readonly string[]).includes(lossName as LossName),
+    },
     // history.csv after every epoch (the checkpoint is written just before), not only at the end.
     onEpochEnd: (row) => {
       rows.push(row);

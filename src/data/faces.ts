@@ -40,7 +40,7 @@ export interface ImageFolderDataset extends Dataset {
 
 /** Decodes one image file to [h·w·c] floats in [0, 1]; errors name the file. */
 export async function decodeImage(file: string, size: [number, number], grayscale = false): Promise<Float32Array> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+   
   const sharp = require('sharp') as (input: string) => SharpImage;
   let raw: Buffer;
   try {

@@ -26,14 +26,18 @@ function counts(same: ArrayLike<number | boolean>): { pos: number; neg: number }
 function checkFiniteScores(scores: ArrayLike<number>, same: ArrayLike<number | boolean>, what: string): void {
   if (scores.length !== same.length) throw new Error(`${what}: ${scores.length} scores but ${same.length} labels`);
   for (let i = 0; i < scores.length; i++) {
-    if (!Number.isFinite(scores[i])) throw new Error(`${what}: score ${i} is ${scores[i]}; scores must be finite numbers (NaN embeddings from a diverged model?)`);
+    if (!Number.isFinite(scores[i]))
+      throw new Error(
+        `${what}: score ${i} is ${scores[i]}; scores must be finite numbers (NaN embeddings from a diverged model?)`,
+      );
   }
 }
 
 function checkScores(scores: ArrayLike<number>, same: ArrayLike<number | boolean>, what: string): void {
   checkFiniteScores(scores, same, what);
   const { pos, neg } = counts(same);
-  if (pos === 0 || neg === 0) throw new Error(`${what}: needs both genuine and impostor pairs (got ${pos} genuine, ${neg} impostor)`);
+  if (pos === 0 || neg === 0)
+    throw new Error(`${what}: needs both genuine and impostor pairs (got ${pos} genuine, ${neg} impostor)`);
 }
 
 /** Exact ROC in O(n log n): one point per distinct score, ties handled together. */
@@ -46,7 +50,7 @@ export function roc(scores: ArrayLike<number>, same: ArrayLike<number | boolean>
   const thresholds = [Infinity];
   let tp = 0;
   let fp = 0;
-  for (let k = 0; k < order.length; ) {
+  for (let k = 0; k < order.length;) {
     const s = scores[order[k]];
     while (k < order.length && scores[order[k]] === s) {
       if (same[order[k]]) tp++;
@@ -63,7 +67,8 @@ export function roc(scores: ArrayLike<number>, same: ArrayLike<number | boolean>
 /** Area under the ROC curve (trapezoids; equals P(genuine > impostor) + ½·P(tie)). */
 export function auc(curve: RocCurve): number {
   let a = 0;
-  for (let i = 1; i < curve.far.length; i++) a += ((curve.far[i] - curve.far[i - 1]) * (curve.tar[i] + curve.tar[i - 1])) / 2;
+  for (let i = 1; i < curve.far.length; i++)
+    a += ((curve.far[i] - curve.far[i - 1]) * (curve.tar[i] + curve.tar[i - 1])) / 2;
   return a;
 }
 
@@ -95,7 +100,13 @@ export interface TarAtFar {
 export function tarAtFar(curve: RocCurve, targets: number[] = [1e-1, 1e-2, 1e-3, 1e-4]): TarAtFar[] {
   return targets.map((f) => {
     if (curve.negatives * f < 1) {
-      return { far: f, tar: null, threshold: null, supported: false, note: `needs ≥ ${Math.ceil(1 / f)} impostor pairs, have ${curve.negatives}` };
+      return {
+        far: f,
+        tar: null,
+        threshold: null,
+        supported: false,
+        note: `needs ≥ ${Math.ceil(1 / f)} impostor pairs, have ${curve.negatives}`,
+      };
     }
     let best = 0;
     let thr = Infinity;
@@ -110,7 +121,10 @@ export function tarAtFar(curve: RocCurve, targets: number[] = [1e-1, 1e-2, 1e-3,
 }
 
 /** Best accuracy threshold on a set of pairs: accept score ≥ t. Returns threshold and accuracy. */
-export function bestThreshold(scores: ArrayLike<number>, same: ArrayLike<number | boolean>): { threshold: number; accuracy: number } {
+export function bestThreshold(
+  scores: ArrayLike<number>,
+  same: ArrayLike<number | boolean>,
+): { threshold: number; accuracy: number } {
   checkFiniteScores(scores, same, 'bestThreshold');
   const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
   const { neg } = counts(same);
@@ -120,7 +134,7 @@ export function bestThreshold(scores: ArrayLike<number>, same: ArrayLike<number 
   let bestT = scores.length ? scores[order[0]] + 1 : 0;
   let tp = 0;
   let fp = 0;
-  for (let k = 0; k < n; ) {
+  for (let k = 0; k < n;) {
     const s = scores[order[k]];
     while (k < n && scores[order[k]] === s) {
       if (same[order[k]]) tp++;
@@ -146,9 +160,14 @@ export interface FoldAccuracy {
 }
 
 /** LFW protocol: for each fold, the threshold is chosen on the other folds, accuracy measured on it. */
-export function kFoldAccuracy(scores: ArrayLike<number>, same: ArrayLike<number | boolean>, fold: ArrayLike<number>): FoldAccuracy {
+export function kFoldAccuracy(
+  scores: ArrayLike<number>,
+  same: ArrayLike<number | boolean>,
+  fold: ArrayLike<number>,
+): FoldAccuracy {
   checkScores(scores, same, 'kFoldAccuracy');
-  if (fold.length !== scores.length) throw new Error(`kFoldAccuracy: ${fold.length} fold ids for ${scores.length} pairs`);
+  if (fold.length !== scores.length)
+    throw new Error(`kFoldAccuracy: ${fold.length} fold ids for ${scores.length} pairs`);
   const ids = [...new Set(Array.from(fold))].sort((a, b) => a - b);
   if (ids.length < 2) throw new Error('kFoldAccuracy: needs at least 2 folds');
   const accs: number[] = [];
@@ -182,8 +201,10 @@ export function kFoldAccuracy(scores: ArrayLike<number>, same: ArrayLike<number 
 
 /** Rows of a flat [n, d] array scaled to unit length (zero rows stay zero). */
 export function normalizeRows(emb: Float32Array | Float64Array, d: number): Float64Array {
-  if (!(Number.isInteger(d) && d >= 1)) throw new Error(`normalizeRows: the embedding dimension must be a positive integer, got ${d}`);
-  if (emb.length % d !== 0) throw new Error(`normalizeRows: ${emb.length} values are not a whole number of ${d}-dimensional embeddings`);
+  if (!(Number.isInteger(d) && d >= 1))
+    throw new Error(`normalizeRows: the embedding dimension must be a positive integer, got ${d}`);
+  if (emb.length % d !== 0)
+    throw new Error(`normalizeRows: ${emb.length} values are not a whole number of ${d}-dimensional embeddings`);
   const n = emb.length / d;
   const out = new Float64Array(emb.length);
   for (let i = 0; i < n; i++) {
@@ -213,7 +234,14 @@ export function pairScores(u: Float64Array, d: number, a: ArrayLike<number>, b: 
  * Closed-set identification: each probe is matched to the gallery identity with the highest
  * cosine (max over that identity's gallery images); rank-k accuracy for each k.
  */
-export function rankKAccuracy(gallery: Float64Array, galleryLabels: ArrayLike<number>, probes: Float64Array, probeLabels: ArrayLike<number>, d: number, ks: number[] = [1, 5]): Record<number, number> {
+export function rankKAccuracy(
+  gallery: Float64Array,
+  galleryLabels: ArrayLike<number>,
+  probes: Float64Array,
+  probeLabels: ArrayLike<number>,
+  d: number,
+  ks: number[] = [1, 5],
+): Record<number, number> {
   const ids = [...new Set(Array.from(galleryLabels))];
   const hits = Object.fromEntries(ks.map((k) => [k, 0])) as Record<number, number>;
   const nP = probeLabels.length;
@@ -228,7 +256,14 @@ export function rankKAccuracy(gallery: Float64Array, galleryLabels: ArrayLike<nu
   return hits;
 }
 
-function identityScores(gallery: Float64Array, galleryLabels: ArrayLike<number>, probes: Float64Array, p: number, d: number, ids: number[]): number[] {
+function identityScores(
+  gallery: Float64Array,
+  galleryLabels: ArrayLike<number>,
+  probes: Float64Array,
+  p: number,
+  d: number,
+  ids: number[],
+): number[] {
   const best = new Map<number, number>(ids.map((id) => [id, -Infinity]));
   for (let g = 0; g < galleryLabels.length; g++) {
     let s = 0;
@@ -253,7 +288,14 @@ export interface OpenSetResult {
  * (their best gallery score ≥ threshold); DIR is the fraction of known probes whose top match
  * is right and scores ≥ threshold.
  */
-export function openSetIdentification(gallery: Float64Array, galleryLabels: ArrayLike<number>, probes: Float64Array, probeLabels: ArrayLike<number>, d: number, fars: number[] = [1e-1, 1e-2]): OpenSetResult[] {
+export function openSetIdentification(
+  gallery: Float64Array,
+  galleryLabels: ArrayLike<number>,
+  probes: Float64Array,
+  probeLabels: ArrayLike<number>,
+  d: number,
+  fars: number[] = [1e-1, 1e-2],
+): OpenSetResult[] {
   const ids = [...new Set(Array.from(galleryLabels))];
   const known = new Set(ids);
   const unknownTop: number[] = [];
@@ -265,10 +307,20 @@ export function openSetIdentification(gallery: Float64Array, galleryLabels: Arra
     if (known.has(probeLabels[p])) knownTop.push({ score: sc[bi], correct: ids[bi] === probeLabels[p] });
     else unknownTop.push(sc[bi]);
   }
-  if (knownTop.length === 0 || unknownTop.length === 0) throw new Error(`openSetIdentification: needs known and unknown probes (got ${knownTop.length} known, ${unknownTop.length} unknown)`);
+  if (knownTop.length === 0 || unknownTop.length === 0)
+    throw new Error(
+      `openSetIdentification: needs known and unknown probes (got ${knownTop.length} known, ${unknownTop.length} unknown)`,
+    );
   const sortedU = unknownTop.slice().sort((a, b) => b - a);
   return fars.map((far) => {
-    if (unknownTop.length * far < 1) return { far, dir: null, threshold: null, supported: false, note: `needs ≥ ${Math.ceil(1 / far)} unknown probes, have ${unknownTop.length}` };
+    if (unknownTop.length * far < 1)
+      return {
+        far,
+        dir: null,
+        threshold: null,
+        supported: false,
+        note: `needs ≥ ${Math.ceil(1 / far)} unknown probes, have ${unknownTop.length}`,
+      };
     // Accept a score s when s > threshold; at most floor(far·U) unknown probes may pass.
     const allowed = Math.floor(far * unknownTop.length);
     const threshold = sortedU[allowed] ?? -Infinity;
@@ -324,7 +376,11 @@ export function geometryStats(u: Float64Array, labels: ArrayLike<number>, d: num
 }
 
 /** Histograms (counts per bin of `binDegrees`, 0–180°) of the angles of genuine and impostor pairs. */
-export function pairAngleHistograms(scores: ArrayLike<number>, same: ArrayLike<number | boolean>, binDegrees = 5): { edges: number[]; genuine: number[]; impostor: number[] } {
+export function pairAngleHistograms(
+  scores: ArrayLike<number>,
+  same: ArrayLike<number | boolean>,
+  binDegrees = 5,
+): { edges: number[]; genuine: number[]; impostor: number[] } {
   const bins = Math.ceil(180 / binDegrees);
   const edges = Array.from({ length: bins + 1 }, (_, i) => Math.min(180, i * binDegrees));
   const genuine = new Array(bins).fill(0);

@@ -7,19 +7,39 @@ import * as tf from '@tensorflow/tfjs';
 import { verificationPairs } from '../data/pairs';
 import { Rng } from '../util/random';
 import {
-  auc, eer, FoldAccuracy, geometryStats, GeometryStats, kFoldAccuracy, normalizeRows, openSetIdentification,
-  OpenSetResult, pairScores, rankKAccuracy, roc, RocCurve, tarAtFar, TarAtFar,
+  auc,
+  eer,
+  FoldAccuracy,
+  geometryStats,
+  GeometryStats,
+  kFoldAccuracy,
+  normalizeRows,
+  openSetIdentification,
+  OpenSetResult,
+  pairScores,
+  rankKAccuracy,
+  roc,
+  RocCurve,
+  tarAtFar,
+  TarAtFar,
 } from './metrics';
 
 /** Embeddings of every image, [n·d] floats, computed in batches without keeping tensors. */
-export function embedImages(model: tf.LayersModel, x: Float32Array, shape: [number, number, number], batchSize = 256): { emb: Float32Array; dim: number } {
+export function embedImages(
+  model: tf.LayersModel,
+  x: Float32Array,
+  shape: [number, number, number],
+  batchSize = 256,
+): { emb: Float32Array; dim: number } {
   const per = shape[0] * shape[1] * shape[2];
   const n = x.length / per;
   const dim = (model.outputs[0].shape[1] as number) ?? 0;
   const emb = new Float32Array(n * dim);
   for (let s = 0; s < n; s += batchSize) {
     const e = Math.min(n, s + batchSize);
-    const out = tf.tidy(() => (model.predict(tf.tensor4d(x.subarray(s * per, e * per), [e - s, ...shape])) as tf.Tensor).dataSync());
+    const out = tf.tidy(() =>
+      (model.predict(tf.tensor4d(x.subarray(s * per, e * per), [e - s, ...shape])) as tf.Tensor).dataSync(),
+    );
     emb.set(out, s * dim);
   }
   return { emb, dim };
@@ -50,10 +70,18 @@ export interface EvalOptions {
 }
 
 /** Evaluates embeddings `emb` [n·dim] with labels. */
-export function evaluateEmbeddings(emb: Float32Array, dim: number, labels: Int32Array, opts: EvalOptions = {}): EvalReport {
-  if (!(Number.isInteger(dim) && dim >= 1)) throw new Error(`evaluateEmbeddings: dim must be a positive integer, got ${dim}`);
+export function evaluateEmbeddings(
+  emb: Float32Array,
+  dim: number,
+  labels: Int32Array,
+  opts: EvalOptions = {},
+): EvalReport {
+  if (!(Number.isInteger(dim) && dim >= 1))
+    throw new Error(`evaluateEmbeddings: dim must be a positive integer, got ${dim}`);
   if (emb.length !== labels.length * dim) {
-    throw new Error(`evaluateEmbeddings: ${emb.length} embedding values do not match ${labels.length} labels × dim ${dim} (= ${labels.length * dim})`);
+    throw new Error(
+      `evaluateEmbeddings: ${emb.length} embedding values do not match ${labels.length} labels × dim ${dim} (= ${labels.length * dim})`,
+    );
   }
   const u = normalizeRows(emb, dim);
   const folds = opts.folds ?? 10;
@@ -82,13 +110,28 @@ export function evaluateEmbeddings(emb: Float32Array, dim: number, labels: Int32
   const probes = rows(probeIdx);
   const gl = galleryIdx.map((i) => labels[i]);
   const pl = probeIdx.map((i) => labels[i]);
-  const rank = rankKAccuracy(gallery, gl, probes, pl, dim, [1, 5].filter((k) => k <= classes.length));
+  const rank = rankKAccuracy(
+    gallery,
+    gl,
+    probes,
+    pl,
+    dim,
+    [1, 5].filter((k) => k <= classes.length),
+  );
   // Open set: the gallery holds only the first half of the classes; probes of the rest are unknown.
   const knownClasses = new Set(classes.slice(0, Math.max(1, Math.floor(classes.length / 2))));
   const kg = galleryIdx.filter((i) => knownClasses.has(labels[i]));
-  const openSet = classes.length >= 2
-    ? openSetIdentification(rows(kg), kg.map((i) => labels[i]), probes, pl, dim, [1e-1, 1e-2])
-    : [];
+  const openSet =
+    classes.length >= 2
+      ? openSetIdentification(
+          rows(kg),
+          kg.map((i) => labels[i]),
+          probes,
+          pl,
+          dim,
+          [1e-1, 1e-2],
+        )
+      : [];
   return {
     samples: labels.length,
     classes: classes.length,
@@ -114,9 +157,13 @@ export function formatReport(r: EvalReport, title = 'evaluation'): string {
     `  ${'10-fold accuracy'.padEnd(22)} ${pct(r.tenFold.mean)} ± ${(r.tenFold.std * 100).toFixed(2)}%`,
     `  ${'AUC'.padEnd(22)} ${r.auc.toFixed(4)}`,
     `  ${'EER'.padEnd(22)} ${pct(r.eer)}`,
-    ...r.tarAtFar.map((t) => `  ${`TAR @ FAR=${t.far.toExponential(0)}`.padEnd(22)} ${t.supported ? pct(t.tar) : `n/a (${t.note})`}`),
+    ...r.tarAtFar.map(
+      (t) => `  ${`TAR @ FAR=${t.far.toExponential(0)}`.padEnd(22)} ${t.supported ? pct(t.tar) : `n/a (${t.note})`}`,
+    ),
     ...Object.entries(r.rank).map(([k, v]) => `  ${`rank-${k} identification`.padEnd(22)} ${pct(v)}`),
-    ...r.openSet.map((o) => `  ${`DIR @ FAR=${o.far.toExponential(0)}`.padEnd(22)} ${o.supported ? pct(o.dir) : `n/a (${o.note})`}`),
+    ...r.openSet.map(
+      (o) => `  ${`DIR @ FAR=${o.far.toExponential(0)}`.padEnd(22)} ${o.supported ? pct(o.dir) : `n/a (${o.note})`}`,
+    ),
     `  ${'mean angle to center'.padEnd(22)} ${(r.geometry.meanAngleToCenter.reduce((a, b) => a + b, 0) / r.geometry.meanAngleToCenter.length).toFixed(1)}°`,
     `  ${'min center angle'.padEnd(22)} ${r.geometry.minCenterAngle.degrees.toFixed(1)}° (classes ${r.geometry.minCenterAngle.pair.join(' & ')})`,
   ];

@@ -58,7 +58,7 @@ export class AdaFace extends CosineHead {
     this.runningStd = tf.variable(tf.scalar(opts.initialStd ?? 100), false);
   }
 
-  stateDict(): Record<string, tf.Variable> {
+  override stateDict(): Record<string, tf.Variable> {
     return { W: this.W, runningMean: this.runningMean, runningStd: this.runningStd };
   }
 
@@ -74,7 +74,7 @@ export class AdaFace extends CosineHead {
     return tf.clipByValue(norms, 0.001, 100) as tf.Tensor1D;
   }
 
-  protected updateState(_cosY: tf.Tensor1D, embeddings: tf.Tensor2D): void {
+  protected override updateState(_cosY: tf.Tensor1D, embeddings: tf.Tensor2D): void {
     const norms = this.safeNorms(embeddings);
     const n = norms.shape[0];
     const mean = tf.mean(norms);
@@ -92,7 +92,8 @@ export class AdaFace extends CosineHead {
   }
 
   protected target(cosY: tf.Tensor1D, ctx: TargetContext): tf.Tensor1D {
-    const scaler = ctx.marginScaler !== undefined ? tf.fill(cosY.shape, ctx.marginScaler) : this.marginScaler(ctx.embeddings);
+    const scaler =
+      ctx.marginScaler !== undefined ? tf.fill(cosY.shape, ctx.marginScaler) : this.marginScaler(ctx.embeddings);
     const c = tf.clipByValue(cosY, -1 + ADAFACE_EPS, 1 - ADAFACE_EPS);
     const gAngle = tf.mul(scaler, -this.m);
     const gAdd = tf.add(tf.mul(scaler, this.m), this.m);
@@ -100,7 +101,7 @@ export class AdaFace extends CosineHead {
     return tf.sub(tf.cos(theta), gAdd) as tf.Tensor1D;
   }
 
-  protected negatives(cos: tf.Tensor2D): tf.Tensor2D {
+  protected override negatives(cos: tf.Tensor2D): tf.Tensor2D {
     // The authors clip the whole cosine matrix, so non-target logits see the clip too.
     return tf.clipByValue(cos, -1 + ADAFACE_EPS, 1 - ADAFACE_EPS) as tf.Tensor2D;
   }
@@ -110,10 +111,18 @@ export class AdaFace extends CosineHead {
   }
 
   config(): Record<string, unknown> {
-    return { loss: 'adaface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s, m: this.m, h: this.h, alpha: this.alpha };
+    return {
+      loss: 'adaface',
+      numClasses: this.numClasses,
+      embeddingDim: this.embeddingDim,
+      s: this.s,
+      m: this.m,
+      h: this.h,
+      alpha: this.alpha,
+    };
   }
 
-  dispose(): void {
+  override dispose(): void {
     super.dispose();
     this.runningMean.dispose();
     this.runningStd.dispose();

@@ -52,7 +52,14 @@ export class ArcFace extends CosineHead {
   }
 
   config(): Record<string, unknown> {
-    return { loss: 'arcface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s, m: this.m, easyMargin: this.easyMargin };
+    return {
+      loss: 'arcface',
+      numClasses: this.numClasses,
+      embeddingDim: this.embeddingDim,
+      s: this.s,
+      m: this.m,
+      easyMargin: this.easyMargin,
+    };
   }
 }
 

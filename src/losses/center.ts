@@ -36,7 +36,9 @@ export class CenterLoss implements EmbeddingLoss {
     checkRange('centerLoss', 'alpha', this.alpha, 0, 1, true);
     const init = opts.centers ? tf.tensor2d(opts.centers) : tf.zeros([opts.numClasses, opts.embeddingDim]);
     if (init.shape[0] !== opts.numClasses || init.shape[1] !== opts.embeddingDim) {
-      throw new Error(`centerLoss: centers must have shape [${opts.numClasses}, ${opts.embeddingDim}], got [${init.shape.join(', ')}]`);
+      throw new Error(
+        `centerLoss: centers must have shape [${opts.numClasses}, ${opts.embeddingDim}], got [${init.shape.join(', ')}]`,
+      );
     }
     this.centers = tf.variable(init, false);
     init.dispose();
@@ -103,12 +105,25 @@ export class SoftmaxCenterLoss implements ClassifierHead {
     this.center = new CenterLoss({ numClasses: opts.numClasses, embeddingDim: opts.embeddingDim, alpha: opts.alpha });
   }
 
-  get numClasses(): number { return this.softmax.numClasses; }
-  get embeddingDim(): number { return this.softmax.embeddingDim; }
-  get W(): tf.Variable { return this.softmax.W; }
-  get trainableVariables(): tf.Variable[] { return this.softmax.trainableVariables; }
-  get training(): boolean { return this.center.training; }
-  set training(v: boolean) { this.center.training = v; this.softmax.training = v; }
+  get numClasses(): number {
+    return this.softmax.numClasses;
+  }
+  get embeddingDim(): number {
+    return this.softmax.embeddingDim;
+  }
+  get W(): tf.Variable {
+    return this.softmax.W;
+  }
+  get trainableVariables(): tf.Variable[] {
+    return this.softmax.trainableVariables;
+  }
+  get training(): boolean {
+    return this.center.training;
+  }
+  set training(v: boolean) {
+    this.center.training = v;
+    this.softmax.training = v;
+  }
 
   step(): void {}
 
@@ -117,7 +132,13 @@ export class SoftmaxCenterLoss implements ClassifierHead {
   }
 
   config(): Record<string, unknown> {
-    return { loss: 'softmax+center', numClasses: this.numClasses, embeddingDim: this.embeddingDim, lambda: this.lambda, alpha: this.center.alpha };
+    return {
+      loss: 'softmax+center',
+      numClasses: this.numClasses,
+      embeddingDim: this.embeddingDim,
+      lambda: this.lambda,
+      alpha: this.center.alpha,
+    };
   }
 
   logits(embeddings: tf.Tensor2D, labels?: LabelsLike): tf.Tensor2D {
@@ -129,7 +150,13 @@ export class SoftmaxCenterLoss implements ClassifierHead {
   }
 
   compute(embeddings: tf.Tensor2D, labels: LabelsLike, options: ComputeOptions = {}): tf.Scalar {
-    return tf.tidy(() => tf.add(this.softmax.compute(embeddings, labels), tf.mul(this.center.compute(embeddings, labels, options), this.lambda)) as tf.Scalar);
+    return tf.tidy(
+      () =>
+        tf.add(
+          this.softmax.compute(embeddings, labels),
+          tf.mul(this.center.compute(embeddings, labels, options), this.lambda),
+        ) as tf.Scalar,
+    );
   }
 
   dispose(): void {

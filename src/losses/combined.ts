@@ -53,7 +53,15 @@ export class CombinedMargin extends CosineHead {
   }
 
   config(): Record<string, unknown> {
-    return { loss: 'combined', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s, m1: this.m1, m2: this.m2, m3: this.m3 };
+    return {
+      loss: 'combined',
+      numClasses: this.numClasses,
+      embeddingDim: this.embeddingDim,
+      s: this.s,
+      m1: this.m1,
+      m2: this.m2,
+      m3: this.m3,
+    };
   }
 }
 

@@ -32,7 +32,9 @@ export class ContrastiveLoss implements EmbeddingLoss {
   constructor(opts: ContrastiveOptions = {}) {
     this.distance = opts.distance ?? 'euclidean';
     if (this.distance !== 'euclidean' && this.distance !== 'cosine') {
-      throw new LossInputError(`contrastiveLoss: distance must be 'euclidean' or 'cosine', got ${JSON.stringify(this.distance)}`);
+      throw new LossInputError(
+        `contrastiveLoss: distance must be 'euclidean' or 'cosine', got ${JSON.stringify(this.distance)}`,
+      );
     }
     this.margin = opts.margin ?? (this.distance === 'cosine' ? 0.5 : 1);
     checkPositive('contrastiveLoss', 'margin', this.margin);
@@ -67,7 +69,8 @@ export class ContrastiveLoss implements EmbeddingLoss {
   compute(embeddings: tf.Tensor2D, labels: LabelsLike, _options?: ComputeOptions): tf.Scalar {
     checkEmbeddings(this.name, embeddings);
     const n = embeddings.shape[0];
-    if (n < 2) throw new LossInputError(`contrastiveLoss: a batch needs at least 2 embeddings to form a pair, got ${n}`);
+    if (n < 2)
+      throw new LossInputError(`contrastiveLoss: a batch needs at least 2 embeddings to form a pair, got ${n}`);
     return tf.tidy(() => {
       const { values } = readLabels(this.name, labels, n);
       const upper: number[] = [];
@@ -91,17 +94,24 @@ export class ContrastiveLoss implements EmbeddingLoss {
     checkEmbeddings(this.name, a);
     checkEmbeddings(this.name, b);
     if (a.shape[0] !== b.shape[0] || a.shape[1] !== b.shape[1]) {
-      throw new LossInputError(`contrastiveLoss: pair sides must have the same shape, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+      throw new LossInputError(
+        `contrastiveLoss: pair sides must have the same shape, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`,
+      );
     }
     const yv = y instanceof tf.Tensor ? y.dataSync() : y;
-    if (yv.length !== a.shape[0]) throw new LossInputError(`contrastiveLoss: ${yv.length} pair labels for ${a.shape[0]} pairs`);
+    if (yv.length !== a.shape[0])
+      throw new LossInputError(`contrastiveLoss: ${yv.length} pair labels for ${a.shape[0]} pairs`);
     for (let i = 0; i < yv.length; i++) {
-      if (yv[i] !== 0 && yv[i] !== 1) throw new LossInputError(`contrastiveLoss: pair label y[${i}] = ${yv[i]} must be 0 (same identity) or 1 (different)`);
+      if (yv[i] !== 0 && yv[i] !== 1)
+        throw new LossInputError(
+          `contrastiveLoss: pair label y[${i}] = ${yv[i]} must be 0 (same identity) or 1 (different)`,
+        );
     }
     return tf.tidy(() => {
       const xa = this.prepare(a);
       const xb = this.prepare(b);
-      const dist = this.distance === 'cosine' ? tf.sub(1, tf.sum(tf.mul(xa, xb), 1)) : tf.sum(tf.square(tf.sub(xa, xb)), 1);
+      const dist =
+        this.distance === 'cosine' ? tf.sub(1, tf.sum(tf.mul(xa, xb), 1)) : tf.sum(tf.square(tf.sub(xa, xb)), 1);
       return tf.mean(this.pairTerms(dist, tf.tensor1d(Array.from(yv)), this.distance === 'euclidean')) as tf.Scalar;
     });
   }

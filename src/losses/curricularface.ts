@@ -52,11 +52,11 @@ export class CurricularFace extends CosineHead {
     return this.tVar.dataSync()[0];
   }
 
-  stateDict(): Record<string, tf.Variable> {
+  override stateDict(): Record<string, tf.Variable> {
     return { W: this.W, t: this.tVar };
   }
 
-  protected updateState(cosY: tf.Tensor1D): void {
+  protected override updateState(cosY: tf.Tensor1D): void {
     // No gradient flows into t: it is read back as a constant below.
     this.tVar.assign(tf.add(tf.mul(tf.mean(cosY), this.alpha), tf.mul(this.tVar, 1 - this.alpha)) as tf.Scalar);
   }
@@ -65,7 +65,13 @@ export class CurricularFace extends CosineHead {
     return angularMarginTarget(cosY, this.m) as tf.Tensor1D;
   }
 
-  protected negatives(cos: tf.Tensor2D, _cosY: tf.Tensor1D, targetY: tf.Tensor1D, oneHot: tf.Tensor2D, _ctx: TargetContext): tf.Tensor2D {
+  protected override negatives(
+    cos: tf.Tensor2D,
+    _cosY: tf.Tensor1D,
+    targetY: tf.Tensor1D,
+    oneHot: tf.Tensor2D,
+    _ctx: TargetContext,
+  ): tf.Tensor2D {
     return modulateHardNegatives(cos, targetY, oneHot, this.tVar);
   }
 
@@ -79,17 +85,29 @@ export class CurricularFace extends CosineHead {
   }
 
   config(): Record<string, unknown> {
-    return { loss: 'curricularface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s, m: this.m, alpha: this.alpha };
+    return {
+      loss: 'curricularface',
+      numClasses: this.numClasses,
+      embeddingDim: this.embeddingDim,
+      s: this.s,
+      m: this.m,
+      alpha: this.alpha,
+    };
   }
 
-  dispose(): void {
+  override dispose(): void {
     super.dispose();
     this.tVar.dispose();
   }
 }
 
 /** cos θ_j > target_y  →  cos θ_j·(t + cos θ_j); other entries unchanged. */
-export function modulateHardNegatives(cos: tf.Tensor2D, targetY: tf.Tensor1D, oneHot: tf.Tensor2D, t: tf.Tensor): tf.Tensor2D {
+export function modulateHardNegatives(
+  cos: tf.Tensor2D,
+  targetY: tf.Tensor1D,
+  oneHot: tf.Tensor2D,
+  t: tf.Tensor,
+): tf.Tensor2D {
   const hard = constantMask(() => tf.logicalAnd(tf.greater(cos, tf.expandDims(targetY, 1)), tf.equal(oneHot, 0)), cos);
   const tConst = stopGradient(t); // t steers the curriculum but is not trained
   return select(hard, tf.mul(cos, tf.add(tConst, cos)), cos) as tf.Tensor2D;

@@ -7,7 +7,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { cosineMatrix, softmaxCrossEntropy } from './ops';
-import { checkEmbeddings, checkPositive, checkPositiveInteger, LabelsLike, LossInputError, readLabels } from './validate';
+import {
+  checkEmbeddings,
+  checkPositive,
+  checkPositiveInteger,
+  LabelsLike,
+  LossInputError,
+  readLabels,
+} from './validate';
 
 export type { LabelsLike } from './validate';
 
@@ -70,7 +77,9 @@ export function createWeights(loss: string, opts: HeadOptions, columns: number):
     if (opts.weights !== undefined) {
       w = opts.weights instanceof tf.Tensor ? opts.weights.clone() : tf.tensor2d(opts.weights);
       if (w.rank !== 2 || w.shape[0] !== D || w.shape[1] !== columns) {
-        throw new LossInputError(`${loss}: weights must have shape [${D}, ${columns}] (embeddingDim × classes${columns !== opts.numClasses ? ' × sub-centers' : ''}), got [${w.shape.join(', ')}]`);
+        throw new LossInputError(
+          `${loss}: weights must have shape [${D}, ${columns}] (embeddingDim × classes${columns !== opts.numClasses ? ' × sub-centers' : ''}), got [${w.shape.join(', ')}]`,
+        );
       }
     } else {
       const std = Math.sqrt(2 / (D + columns));
@@ -119,7 +128,13 @@ export abstract class CosineHead implements ClassifierHead {
   protected abstract target(cosY: tf.Tensor1D, ctx: TargetContext): tf.Tensor1D;
 
   /** Hook for modifying non-target cosines (CurricularFace); default unchanged. */
-  protected negatives(cos: tf.Tensor2D, _cosY: tf.Tensor1D, _targetY: tf.Tensor1D, _oneHot: tf.Tensor2D, _ctx: TargetContext): tf.Tensor2D {
+  protected negatives(
+    cos: tf.Tensor2D,
+    _cosY: tf.Tensor1D,
+    _targetY: tf.Tensor1D,
+    _oneHot: tf.Tensor2D,
+    _ctx: TargetContext,
+  ): tf.Tensor2D {
     return cos;
   }
 
@@ -166,7 +181,11 @@ export abstract class CosineHead implements ClassifierHead {
   }
 
   /** Logits and one-hot targets; call inside tf.tidy. */
-  private build(embeddings: tf.Tensor2D, labels: LabelsLike, options: ComputeOptions): { logits: tf.Tensor2D; oneHot: tf.Tensor2D } {
+  private build(
+    embeddings: tf.Tensor2D,
+    labels: LabelsLike,
+    options: ComputeOptions,
+  ): { logits: tf.Tensor2D; oneHot: tf.Tensor2D } {
     checkEmbeddings(this.name, embeddings, this.embeddingDim);
     const lab = readLabels(this.name, labels, embeddings.shape[0], this.numClasses);
     const training = options.training ?? this.training;

@@ -26,10 +26,18 @@ export function angularMarginTarget(cos: tf.Tensor, m: number, easyMargin = fals
   if (easyMargin) {
     // Margin only where θ < π/2 (cos θ > 0); elsewhere plain cos θ. NOT monotonic: the target
     // jumps up from −sin m to 0 at θ = π/2, which is why it is off by default.
-    return select(constantMask(() => tf.greater(cos, 0), cos), shifted, cos);
+    return select(
+      constantMask(() => tf.greater(cos, 0), cos),
+      shifted,
+      cos,
+    );
   }
   // θ + m ≤ π  ⇔  cos θ ≥ cos(π − m) = −cos m.
-  return select(constantMask(() => tf.greaterEqual(cos, -Math.cos(m)), cos), shifted, tf.sub(cos, m * Math.sin(m)));
+  return select(
+    constantMask(() => tf.greaterEqual(cos, -Math.cos(m)), cos),
+    shifted,
+    tf.sub(cos, m * Math.sin(m)),
+  );
 }
 
 /** Chebyshev polynomial T_m(c) = cos(m·acos c): exact, smooth, no acos. */
@@ -50,7 +58,8 @@ export function sphereTarget(cos: tf.Tensor, m: number): tf.Tensor {
   // k = #{ j in 1..m−1 : θ ≥ jπ/m } = #{ j : cos θ ≤ cos(jπ/m) }; comparisons carry no gradient.
   const k = constantMask(() => {
     let count: tf.Tensor = tf.zerosLike(cos);
-    for (let j = 1; j < m; j++) count = tf.add(count, tf.cast(tf.lessEqual(cos, Math.cos((j * Math.PI) / m)), 'float32'));
+    for (let j = 1; j < m; j++)
+      count = tf.add(count, tf.cast(tf.lessEqual(cos, Math.cos((j * Math.PI) / m)), 'float32'));
     return count;
   }, cos);
   const sign = tf.sub(1, tf.mul(2, tf.mod(k, 2)));

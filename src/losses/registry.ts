@@ -49,13 +49,36 @@ export interface LossEntry {
 }
 
 const s = (dflt: number): LossOption => ({ type: 'number', min: 1e-6, help: `scale s (default ${dflt})` });
-const angular = (dflt: number): LossOption => ({ type: 'number', min: 0, max: Math.PI / 2, help: `additive angular margin m in radians (default ${dflt})` });
+const angular = (dflt: number): LossOption => ({
+  type: 'number',
+  min: 0,
+  max: Math.PI / 2,
+  help: `additive angular margin m in radians (default ${dflt})`,
+});
 
 const entries = [
-  { id: 'softmax', kind: 'head', cls: SoftmaxLoss, factory: softmaxLoss, summary: 'linear classifier with bias + cross-entropy', options: {} },
-  { id: 'normface', kind: 'head', cls: NormFace, factory: normFace, summary: 's·cos θ_j for every class (normalized softmax)', options: { s: s(16) } },
   {
-    id: 'sphereface', kind: 'head', cls: SphereFace, factory: sphereFace, summary: 'A-Softmax: ψ(θ_y) = (−1)^k cos(mθ_y) − 2k, annealed by λ',
+    id: 'softmax',
+    kind: 'head',
+    cls: SoftmaxLoss,
+    factory: softmaxLoss,
+    summary: 'linear classifier with bias + cross-entropy',
+    options: {},
+  },
+  {
+    id: 'normface',
+    kind: 'head',
+    cls: NormFace,
+    factory: normFace,
+    summary: 's·cos θ_j for every class (normalized softmax)',
+    options: { s: s(16) },
+  },
+  {
+    id: 'sphereface',
+    kind: 'head',
+    cls: SphereFace,
+    factory: sphereFace,
+    summary: 'A-Softmax: ψ(θ_y) = (−1)^k cos(mθ_y) − 2k, annealed by λ',
     options: {
       m: { type: 'integer', min: 1, max: 8, help: 'multiplicative angular margin m (default 4)' },
       s: { type: 'number', min: 1e-6, help: 'scale when --normalized (default 30)' },
@@ -68,13 +91,32 @@ const entries = [
     },
     stats: (l: EmbeddingLoss) => ({ lambda: (l as SphereFace).lambda }),
   },
-  { id: 'cosface', kind: 'head', cls: CosFace, factory: cosFace, summary: 's·(cos θ_y − m)', options: { s: s(64), m: { type: 'number', min: 0, max: 2, help: 'additive cosine margin m (default 0.35)' } } },
   {
-    id: 'arcface', kind: 'head', cls: ArcFace, factory: arcFace, summary: 's·cos(θ_y + m)',
-    options: { s: s(64), m: angular(0.5), 'easy-margin': { type: 'boolean', path: ['easyMargin'], help: 'margin only where θ_y < π/2' } },
+    id: 'cosface',
+    kind: 'head',
+    cls: CosFace,
+    factory: cosFace,
+    summary: 's·(cos θ_y − m)',
+    options: { s: s(64), m: { type: 'number', min: 0, max: 2, help: 'additive cosine margin m (default 0.35)' } },
   },
   {
-    id: 'combined', kind: 'head', cls: CombinedMargin, factory: combinedMargin, summary: 's·(cos(m1·θ_y + m2) − m3)',
+    id: 'arcface',
+    kind: 'head',
+    cls: ArcFace,
+    factory: arcFace,
+    summary: 's·cos(θ_y + m)',
+    options: {
+      s: s(64),
+      m: angular(0.5),
+      'easy-margin': { type: 'boolean', path: ['easyMargin'], help: 'margin only where θ_y < π/2' },
+    },
+  },
+  {
+    id: 'combined',
+    kind: 'head',
+    cls: CombinedMargin,
+    factory: combinedMargin,
+    summary: 's·(cos(m1·θ_y + m2) − m3)',
     options: {
       s: s(64),
       m1: { type: 'number', min: 1e-6, help: 'multiplicative angular margin m1 (default 1)' },
@@ -83,16 +125,37 @@ const entries = [
     },
   },
   {
-    id: 'curricularface', kind: 'head', cls: CurricularFace, factory: curricularFace, summary: 'ArcFace target; hard negatives scaled by (t + cos θ_j)',
-    options: { s: s(64), m: angular(0.5), alpha: { type: 'number', min: 0, max: 1, help: 'momentum of t: t ← α·mean cos θ_y + (1 − α)·t (default 0.01)' } },
+    id: 'curricularface',
+    kind: 'head',
+    cls: CurricularFace,
+    factory: curricularFace,
+    summary: 'ArcFace target; hard negatives scaled by (t + cos θ_j)',
+    options: {
+      s: s(64),
+      m: angular(0.5),
+      alpha: { type: 'number', min: 0, max: 1, help: 'momentum of t: t ← α·mean cos θ_y + (1 − α)·t (default 0.01)' },
+    },
     stats: (l: EmbeddingLoss) => ({ t: (l as CurricularFace).t }),
   },
   {
-    id: 'subcenter-arcface', kind: 'head', cls: SubCenterArcFace, factory: subCenterArcFace, summary: 'ArcFace over the nearest of K sub-centers per class',
-    options: { s: s(64), m: angular(0.5), 'easy-margin': { type: 'boolean', path: ['easyMargin'], help: 'margin only where θ_y < π/2' }, K: { type: 'integer', min: 1, max: 64, help: 'sub-centers per class (default 3)' } },
+    id: 'subcenter-arcface',
+    kind: 'head',
+    cls: SubCenterArcFace,
+    factory: subCenterArcFace,
+    summary: 'ArcFace over the nearest of K sub-centers per class',
+    options: {
+      s: s(64),
+      m: angular(0.5),
+      'easy-margin': { type: 'boolean', path: ['easyMargin'], help: 'margin only where θ_y < π/2' },
+      K: { type: 'integer', min: 1, max: 64, help: 'sub-centers per class (default 3)' },
+    },
   },
   {
-    id: 'adaface', kind: 'head', cls: AdaFace, factory: adaFace, summary: 'margin adapted to the feature norm (image quality)',
+    id: 'adaface',
+    kind: 'head',
+    cls: AdaFace,
+    factory: adaFace,
+    summary: 'margin adapted to the feature norm (image quality)',
     options: {
       s: s(64),
       m: { type: 'number', min: 0, max: Math.PI / 2, help: 'margin m (default 0.4)' },
@@ -102,7 +165,11 @@ const entries = [
     stats: (l: EmbeddingLoss) => ({ normMean: (l as AdaFace).normStats.mean }),
   },
   {
-    id: 'contrastive', kind: 'pair', cls: ContrastiveLoss, factory: contrastiveLoss, summary: 'pulls genuine pairs together, pushes impostors beyond a margin',
+    id: 'contrastive',
+    kind: 'pair',
+    cls: ContrastiveLoss,
+    factory: contrastiveLoss,
+    summary: 'pulls genuine pairs together, pushes impostors beyond a margin',
     options: {
       margin: { type: 'number', min: 0, help: 'margin (default 1 for euclidean)' },
       distance: { type: 'enum', values: ['euclidean', 'cosine'], help: 'pair distance' },
@@ -110,16 +177,29 @@ const entries = [
     },
   },
   {
-    id: 'triplet', kind: 'pair', cls: TripletLoss, factory: tripletLoss, summary: 'max(0, d(a,p) − d(a,n) + margin) over mined triplets',
+    id: 'triplet',
+    kind: 'pair',
+    cls: TripletLoss,
+    factory: tripletLoss,
+    summary: 'max(0, d(a,p) − d(a,n) + margin) over mined triplets',
     options: {
       margin: { type: 'number', min: 0, help: 'margin α (default 0.2)' },
       miner: { type: 'enum', values: ['batchAll', 'batchHard', 'semiHard'], help: 'triplet miner (default semiHard)' },
-      reduction: { type: 'enum', values: ['mean-active', 'mean'], help: 'average over active triplets or all mined ones' },
+      reduction: {
+        type: 'enum',
+        values: ['mean-active', 'mean'],
+        help: 'average over active triplets or all mined ones',
+      },
     },
-    stats: (l: EmbeddingLoss) => ((l as TripletLoss).lastStats ? { activeTriplets: (l as TripletLoss).lastStats!.active } : {}),
+    stats: (l: EmbeddingLoss) =>
+      (l as TripletLoss).lastStats ? { activeTriplets: (l as TripletLoss).lastStats!.active } : {},
   },
   {
-    id: 'softmax+center', kind: 'head+centres', cls: SoftmaxCenterLoss, factory: softmaxCenterLoss, summary: 'softmax + λ·½‖x − c_y‖² (Wen et al.)',
+    id: 'softmax+center',
+    kind: 'head+centres',
+    cls: SoftmaxCenterLoss,
+    factory: softmaxCenterLoss,
+    summary: 'softmax + λ·½‖x − c_y‖² (Wen et al.)',
     options: {
       lambda: { type: 'number', min: 0, help: 'weight λ of the center term (default 0.003)' },
       alpha: { type: 'number', min: 0, max: 1, help: 'center update rate α (default 0.5)' },
@@ -133,7 +213,9 @@ export const LOSS_NAMES = entries.map((e) => e.id) as unknown as readonly (typeo
 export type LossName = (typeof entries)[number]['id'];
 
 /** Losses that need P×K batches (positives inside every batch) rather than shuffled ones. */
-export const PAIR_LOSSES: readonly LossName[] = LOSS_TABLE.filter((e) => e.kind === 'pair').map((e) => e.id as LossName);
+export const PAIR_LOSSES: readonly LossName[] = LOSS_TABLE.filter((e) => e.kind === 'pair').map(
+  (e) => e.id as LossName,
+);
 
 /** The table entry of a loss id; unknown ids throw, listing the valid ones. */
 export function lossEntry(id: string): LossEntry {
@@ -185,11 +267,17 @@ export function createLoss(name: string, params: LossParams): EmbeddingLoss {
   const allowed = factoryKeys(e);
   for (const key of Object.keys(params)) {
     if (STRUCTURAL.includes(key) || allowed.has(key) || params[key] === undefined) continue;
-    const cli = Object.entries(Object.fromEntries(LOSS_TABLE.flatMap((x) => Object.entries(x.options)))).find(([, o]) => (o.path ?? [])[0] === key)?.[0] ?? key;
+    const cli =
+      Object.entries(Object.fromEntries(LOSS_TABLE.flatMap((x) => Object.entries(x.options)))).find(
+        ([, o]) => (o.path ?? [])[0] === key,
+      )?.[0] ?? key;
     const takers = LOSS_TABLE.filter((x) => factoryKeys(x).has(key)).map((x) => x.id);
-    throw new Error(`${key} is not an option of ${name}; ${takers.length ? `losses with ${cli}: ${takers.join(', ')}` : `${name} takes: ${[...allowed].join(', ') || 'no options'}`}`);
+    throw new Error(
+      `${key} is not an option of ${name}; ${takers.length ? `losses with ${cli}: ${takers.join(', ')}` : `${name} takes: ${[...allowed].join(', ') || 'no options'}`}`,
+    );
   }
-  if (params.loss !== undefined && params.loss !== name) throw new Error(`createLoss(${JSON.stringify(name)}): the options say loss ${JSON.stringify(params.loss)}`);
+  if (params.loss !== undefined && params.loss !== name)
+    throw new Error(`createLoss(${JSON.stringify(name)}): the options say loss ${JSON.stringify(params.loss)}`);
   const { loss: _drop, ...rest } = params;
   void _drop;
   return e.factory(rest);
@@ -207,7 +295,9 @@ export function lossOptionsFromFlags(id: string, flags: Record<string, string | 
     const o = e.options[flag];
     if (!o) {
       const takers = lossesWithOption(flag);
-      throw new Error(`--${flag} is not an option of ${id}; ${takers.length ? `losses with ${flag}: ${takers.join(', ')}` : 'no loss takes it'}`);
+      throw new Error(
+        `--${flag} is not an option of ${id}; ${takers.length ? `losses with ${flag}: ${takers.join(', ')}` : 'no loss takes it'}`,
+      );
     }
     let v: unknown;
     if (o.type === 'boolean') {
@@ -215,14 +305,29 @@ export function lossOptionsFromFlags(id: string, flags: Record<string, string | 
       else if (raw === 'true' || raw === 'false') v = raw === 'true';
       else throw new Error(`--${flag} ${JSON.stringify(raw)}: expected true or false`);
     } else if (o.type === 'enum') {
-      if (!o.values!.includes(String(raw))) throw new Error(`--${flag} ${JSON.stringify(raw)}: expected one of ${o.values!.join(', ')}`);
+      if (!o.values!.includes(String(raw)))
+        throw new Error(`--${flag} ${JSON.stringify(raw)}: expected one of ${o.values!.join(', ')}`);
       v = String(raw);
     } else {
       const n = Number(raw);
       const okInt = o.type !== 'integer' || Number.isInteger(n);
-      if (typeof raw === 'boolean' || String(raw).trim() === '' || !Number.isFinite(n) || !okInt || (o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
-        const range = o.min !== undefined && o.max !== undefined ? ` from ${o.min} to ${+o.max.toFixed(4)}` : o.min !== undefined ? ` ≥ ${o.min}` : '';
-        throw new Error(`--${flag} ${JSON.stringify(raw)}: ${id} expects ${o.type === 'integer' ? 'an integer' : 'a number'}${range}`);
+      if (
+        typeof raw === 'boolean' ||
+        String(raw).trim() === '' ||
+        !Number.isFinite(n) ||
+        !okInt ||
+        (o.min !== undefined && n < o.min) ||
+        (o.max !== undefined && n > o.max)
+      ) {
+        const range =
+          o.min !== undefined && o.max !== undefined
+            ? ` from ${o.min} to ${+o.max.toFixed(4)}`
+            : o.min !== undefined
+              ? ` ≥ ${o.min}`
+              : '';
+        throw new Error(
+          `--${flag} ${JSON.stringify(raw)}: ${id} expects ${o.type === 'integer' ? 'an integer' : 'a number'}${range}`,
+        );
       }
       v = n;
     }
@@ -238,7 +343,8 @@ export function lossOptionsFromFlags(id: string, flags: Record<string, string | 
 const SHARED_HELP: Record<string, string> = {
   s: 'scale s (defaults: 64; normface 16; sphereface 30 with --normalized)',
   m: 'margin m (cosface: cosine margin, default 0.35; arcface, curricularface, subcenter-arcface: angle in radians, 0.5; adaface 0.4; sphereface: integer multiplier, 4)',
-  alpha: 'update rate α of a running statistic (curricularface t, adaface norms: 0.01) or of the centres (softmax+center: 0.5)',
+  alpha:
+    'update rate α of a running statistic (curricularface t, adaface norms: 0.01) or of the centres (softmax+center: 0.5)',
   lambda: 'λ: sphereface: a fixed λ instead of the schedule; softmax+center: weight of the center term (default 0.003)',
   margin: 'margin of the pair loss (contrastive: default 1; triplet: α, default 0.2)',
 };
@@ -248,7 +354,12 @@ export function lossFlagHelp(): Array<{ flag: string; type: LossOption['type']; 
   const seen = new Map<string, { flag: string; type: LossOption['type']; help: string; losses: string[] }>();
   for (const e of LOSS_TABLE) {
     for (const [flag, o] of Object.entries(e.options)) {
-      const row = seen.get(flag) ?? { flag, type: o.type, help: o.help + (o.values ? ` (${o.values.join(', ')})` : ''), losses: [] };
+      const row = seen.get(flag) ?? {
+        flag,
+        type: o.type,
+        help: o.help + (o.values ? ` (${o.values.join(', ')})` : ''),
+        losses: [],
+      };
       row.losses.push(e.id);
       if (row.losses.length > 1 && SHARED_HELP[flag]) row.help = SHARED_HELP[flag];
       seen.set(flag, row);

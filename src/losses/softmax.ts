@@ -22,7 +22,8 @@ export class SoftmaxLoss implements ClassifierHead {
     this.embeddingDim = opts.embeddingDim;
     this.W = createWeights(this.name, opts, opts.numClasses);
     this.b = tf.variable(opts.bias ? tf.tensor1d(opts.bias) : tf.zeros([opts.numClasses]), true);
-    if (this.b.shape[0] !== this.numClasses) throw new Error(`${this.name}: bias must have ${this.numClasses} entries, got ${this.b.shape[0]}`);
+    if (this.b.shape[0] !== this.numClasses)
+      throw new Error(`${this.name}: bias must have ${this.numClasses} entries, got ${this.b.shape[0]}`);
   }
 
   get trainableVariables(): tf.Variable[] {

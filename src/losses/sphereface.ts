@@ -82,7 +82,8 @@ export class SphereFace extends CosineHead {
 
   constructor(opts: SphereFaceOptions) {
     const m = opts.m ?? 4;
-    if (!(Number.isInteger(m) && m >= 1)) throw new LossInputError(`sphereFace: m must be a positive integer (the paper uses 4), got ${m}`);
+    if (!(Number.isInteger(m) && m >= 1))
+      throw new LossInputError(`sphereFace: m must be a positive integer (the paper uses 4), got ${m}`);
     const s = opts.s ?? 30;
     if (opts.normalized) checkScale('sphereFace', s);
     if (opts.lambda !== undefined) checkNonNegative('sphereFace', 'lambda', opts.lambda);
@@ -90,7 +91,10 @@ export class SphereFace extends CosineHead {
     this.m = m;
     this.normalized = opts.normalized ?? false;
     this.s = s;
-    this.schedule = opts.lambda !== undefined ? new LambdaSchedule({ base: opts.lambda, gamma: 0, lambdaMin: opts.lambda }) : new LambdaSchedule(opts.schedule);
+    this.schedule =
+      opts.lambda !== undefined
+        ? new LambdaSchedule({ base: opts.lambda, gamma: 0, lambdaMin: opts.lambda })
+        : new LambdaSchedule(opts.schedule);
   }
 
   /** Current λ of the annealed target. */
@@ -98,7 +102,7 @@ export class SphereFace extends CosineHead {
     return this.schedule.value;
   }
 
-  step(): void {
+  override step(): void {
     this.schedule.step();
   }
 
@@ -122,9 +126,19 @@ export class SphereFace extends CosineHead {
   config(): Record<string, unknown> {
     const sch = this.schedule;
     return {
-      loss: 'sphereface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, m: this.m, normalized: this.normalized,
+      loss: 'sphereface',
+      numClasses: this.numClasses,
+      embeddingDim: this.embeddingDim,
+      m: this.m,
+      normalized: this.normalized,
       ...(this.normalized ? { s: this.s } : {}),
-      schedule: { base: sch.base, gamma: sch.gamma, power: sch.power, lambdaMin: sch.lambdaMin, iteration: sch.iteration },
+      schedule: {
+        base: sch.base,
+        gamma: sch.gamma,
+        power: sch.power,
+        lambdaMin: sch.lambdaMin,
+        iteration: sch.iteration,
+      },
     };
   }
 }
@@ -136,4 +150,3 @@ export class SphereFace extends CosineHead {
 export function sphereFace(opts: SphereFaceOptions): SphereFace {
   return new SphereFace(opts);
 }
-

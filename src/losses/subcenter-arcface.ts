@@ -24,7 +24,7 @@ export class SubCenterArcFace extends ArcFace {
     this.K = K;
   }
 
-  config(): Record<string, unknown> {
+  override config(): Record<string, unknown> {
     return { ...super.config(), loss: 'subcenter-arcface', K: this.K };
   }
 

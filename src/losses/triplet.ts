@@ -40,7 +40,10 @@ export class TripletLoss implements EmbeddingLoss {
     checkPositive('tripletLoss', 'margin', this.margin);
     const m = opts.miner ?? 'semiHard';
     if (typeof m === 'string') {
-      if (!(m in miners)) throw new LossInputError(`tripletLoss: unknown miner ${JSON.stringify(m)}; expected one of ${Object.keys(miners).join(', ')}`);
+      if (!(m in miners))
+        throw new LossInputError(
+          `tripletLoss: unknown miner ${JSON.stringify(m)}; expected one of ${Object.keys(miners).join(', ')}`,
+        );
       this.miner = miners[m];
       this.minerName = m;
     } else {
@@ -49,7 +52,9 @@ export class TripletLoss implements EmbeddingLoss {
     }
     this.reduction = opts.reduction ?? 'mean-active';
     if (this.reduction !== 'mean-active' && this.reduction !== 'mean') {
-      throw new LossInputError(`tripletLoss: reduction must be 'mean-active' or 'mean', got ${JSON.stringify(this.reduction)}`);
+      throw new LossInputError(
+        `tripletLoss: reduction must be 'mean-active' or 'mean', got ${JSON.stringify(this.reduction)}`,
+      );
     }
   }
 

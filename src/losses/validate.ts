@@ -14,41 +14,64 @@ export class LossInputError extends Error {
   }
 }
 
-export function checkEmbeddings(loss: string, embeddings: tf.Tensor, embeddingDim?: number): asserts embeddings is tf.Tensor2D {
+export function checkEmbeddings(
+  loss: string,
+  embeddings: tf.Tensor,
+  embeddingDim?: number,
+): asserts embeddings is tf.Tensor2D {
   if (!(embeddings instanceof tf.Tensor)) {
     throw new LossInputError(`${loss}: embeddings must be a tf.Tensor of shape [N, D], got ${typeof embeddings}`);
   }
   if (embeddings.rank !== 2) {
     throw new LossInputError(`${loss}: embeddings must have shape [N, D], got shape [${embeddings.shape.join(', ')}]`);
   }
-  if (embeddings.shape[0] < 1) throw new LossInputError(`${loss}: embeddings is an empty batch (shape [${embeddings.shape.join(', ')}])`);
+  if (embeddings.shape[0] < 1)
+    throw new LossInputError(`${loss}: embeddings is an empty batch (shape [${embeddings.shape.join(', ')}])`);
   if (embeddingDim !== undefined && embeddings.shape[1] !== embeddingDim) {
-    throw new LossInputError(`${loss}: embeddings have dimension ${embeddings.shape[1]} but the head was built for embeddingDim = ${embeddingDim}`);
+    throw new LossInputError(
+      `${loss}: embeddings have dimension ${embeddings.shape[1]} but the head was built for embeddingDim = ${embeddingDim}`,
+    );
   }
-  if (embeddings.dtype !== 'float32') throw new LossInputError(`${loss}: embeddings must be float32, got ${embeddings.dtype}`);
+  if (embeddings.dtype !== 'float32')
+    throw new LossInputError(`${loss}: embeddings must be float32, got ${embeddings.dtype}`);
 }
 
 /**
  * Reads and checks labels: N integers, each in [0, numClasses) when numClasses is given.
  * Returns the values (for mining / state updates) and an int32 tensor the caller must dispose.
  */
-export function readLabels(loss: string, labels: LabelsLike, n: number, numClasses?: number): { values: Int32Array; tensor: tf.Tensor1D } {
+export function readLabels(
+  loss: string,
+  labels: LabelsLike,
+  n: number,
+  numClasses?: number,
+): { values: Int32Array; tensor: tf.Tensor1D } {
   let raw: ArrayLike<number>;
   if (labels instanceof tf.Tensor) {
-    if (labels.rank !== 1) throw new LossInputError(`${loss}: labels must have shape [N], got shape [${labels.shape.join(', ')}]`);
+    if (labels.rank !== 1)
+      throw new LossInputError(`${loss}: labels must have shape [N], got shape [${labels.shape.join(', ')}]`);
     raw = labels.dataSync();
-  } else if (labels !== null && typeof labels === 'object' && typeof (labels as ArrayLike<number>).length === 'number') {
+  } else if (
+    labels !== null &&
+    typeof labels === 'object' &&
+    typeof (labels as ArrayLike<number>).length === 'number'
+  ) {
     raw = labels;
   } else {
-    throw new LossInputError(`${loss}: labels must be a tf.Tensor1D or an array of integers, got ${labels === null ? 'null' : typeof labels}`);
+    throw new LossInputError(
+      `${loss}: labels must be a tf.Tensor1D or an array of integers, got ${labels === null ? 'null' : typeof labels}`,
+    );
   }
-  if (raw.length !== n) throw new LossInputError(`${loss}: labels has ${raw.length} entries but embeddings has ${n} rows`);
+  if (raw.length !== n)
+    throw new LossInputError(`${loss}: labels has ${raw.length} entries but embeddings has ${n} rows`);
   const values = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const v = raw[i];
     if (!Number.isInteger(v)) throw new LossInputError(`${loss}: labels[${i}] = ${v} is not an integer class index`);
     if (numClasses !== undefined && (v < 0 || v >= numClasses)) {
-      throw new LossInputError(`${loss}: labels[${i}] = ${v} is out of range [0, ${numClasses}) for numClasses = ${numClasses}`);
+      throw new LossInputError(
+        `${loss}: labels[${i}] = ${v} is out of range [0, ${numClasses}) for numClasses = ${numClasses}`,
+      );
     }
     if (numClasses === undefined && v < 0) throw new LossInputError(`${loss}: labels[${i}] = ${v} must be ≥ 0`);
     values[i] = v;
@@ -57,22 +80,35 @@ export function readLabels(loss: string, labels: LabelsLike, n: number, numClass
 }
 
 export function checkPositive(loss: string, name: string, v: number): void {
-  if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new LossInputError(`${loss}: ${name} must be a finite number > 0, got ${v}`);
+  if (!(typeof v === 'number' && Number.isFinite(v) && v > 0))
+    throw new LossInputError(`${loss}: ${name} must be a finite number > 0, got ${v}`);
 }
 
 export function checkNonNegative(loss: string, name: string, v: number): void {
-  if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new LossInputError(`${loss}: ${name} must be a finite number ≥ 0, got ${v}`);
+  if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0))
+    throw new LossInputError(`${loss}: ${name} must be a finite number ≥ 0, got ${v}`);
 }
 
-export function checkRange(loss: string, name: string, v: number, lo: number, hi: number, hiInclusive = false, why = ''): void {
+export function checkRange(
+  loss: string,
+  name: string,
+  v: number,
+  lo: number,
+  hi: number,
+  hiInclusive = false,
+  why = '',
+): void {
   const ok = typeof v === 'number' && Number.isFinite(v) && v >= lo && (hiInclusive ? v <= hi : v < hi);
   if (!ok) {
-    throw new LossInputError(`${loss}: ${name} must be in [${lo}, ${hiInclusive ? `${hi}]` : `${fmt(hi)})`}, got ${v}${why ? ` (${why})` : ''}`);
+    throw new LossInputError(
+      `${loss}: ${name} must be in [${lo}, ${hiInclusive ? `${hi}]` : `${fmt(hi)})`}, got ${v}${why ? ` (${why})` : ''}`,
+    );
   }
 }
 
 export function checkPositiveInteger(loss: string, name: string, v: number): void {
-  if (!(Number.isInteger(v) && v >= 1)) throw new LossInputError(`${loss}: ${name} must be a positive integer, got ${v}`);
+  if (!(Number.isInteger(v) && v >= 1))
+    throw new LossInputError(`${loss}: ${name} must be a positive integer, got ${v}`);
 }
 
 function fmt(x: number): string {

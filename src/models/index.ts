@@ -32,7 +32,9 @@ function ch(base: number, width: number): number {
 export function mlp(spec: BackboneSpec): tf.LayersModel {
   const seed = spec.seed ?? 1;
   const layers: tf.layers.Layer[] = [tf.layers.flatten({ inputShape: spec.inputShape })];
-  (spec.hidden ?? [256, 128]).forEach((units, i) => layers.push(tf.layers.dense({ units, activation: 'relu', kernelInitializer: init(seed, i) })));
+  (spec.hidden ?? [256, 128]).forEach((units, i) =>
+    layers.push(tf.layers.dense({ units, activation: 'relu', kernelInitializer: init(seed, i) })),
+  );
   layers.push(tf.layers.dense({ units: spec.embeddingDim, kernelInitializer: init(seed, 99), name: 'embedding' }));
   return tf.sequential({ layers, name: 'mlp' });
 }
@@ -49,10 +51,15 @@ export function lenetPlusPlus(spec: BackboneSpec): tf.LayersModel {
   let k = 0;
   [32, 64, 128].forEach((c, stage) => {
     for (let j = 0; j < 2; j++) {
-      layers.push(tf.layers.conv2d({
-        ...(stage === 0 && j === 0 ? { inputShape: spec.inputShape } : {}),
-        filters: ch(c, w), kernelSize: 5, padding: 'same', kernelInitializer: init(seed, k++),
-      }));
+      layers.push(
+        tf.layers.conv2d({
+          ...(stage === 0 && j === 0 ? { inputShape: spec.inputShape } : {}),
+          filters: ch(c, w),
+          kernelSize: 5,
+          padding: 'same',
+          kernelInitializer: init(seed, k++),
+        }),
+      );
       layers.push(tf.layers.prelu({ alphaInitializer: tf.initializers.constant({ value: 0.25 }) }));
     }
     layers.push(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same' }));
@@ -69,16 +76,20 @@ export function smallResNet(spec: BackboneSpec): tf.LayersModel {
   let k = 0;
   const input = tf.input({ shape: spec.inputShape });
   const conv = (x: tf.SymbolicTensor, filters: number, size: number, activation?: 'relu') =>
-    tf.layers.conv2d({ filters, kernelSize: size, padding: 'same', activation, kernelInitializer: init(seed, k++) }).apply(x) as tf.SymbolicTensor;
+    tf.layers
+      .conv2d({ filters, kernelSize: size, padding: 'same', activation, kernelInitializer: init(seed, k++) })
+      .apply(x) as tf.SymbolicTensor;
   let x = conv(input, ch(16, w), 3, 'relu');
   for (const c of [16, 32, 64].map((v) => ch(v, w))) {
-    const shortcut = (x.shape[3] === c ? x : conv(x, c, 1));
+    const shortcut = x.shape[3] === c ? x : conv(x, c, 1);
     const h = conv(conv(x, c, 3, 'relu'), c, 3);
     x = tf.layers.activation({ activation: 'relu' }).apply(tf.layers.add().apply([h, shortcut])) as tf.SymbolicTensor;
     x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor;
   }
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: spec.embeddingDim, kernelInitializer: init(seed, 99), name: 'embedding' }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units: spec.embeddingDim, kernelInitializer: init(seed, 99), name: 'embedding' })
+    .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out, name: 'resnet' });
 }
 
@@ -91,9 +102,22 @@ export function referenceNet(spec: BackboneSpec): tf.LayersModel {
   return tf.sequential({
     name: 'reference',
     layers: [
-      tf.layers.conv2d({ inputShape: spec.inputShape, filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(seed, 0) }),
+      tf.layers.conv2d({
+        inputShape: spec.inputShape,
+        filters: 32,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(seed, 0),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(seed, 1) }),
+      tf.layers.conv2d({
+        filters: 64,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(seed, 1),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(seed, 2) }),
@@ -107,11 +131,16 @@ export function buildBackbone(spec: BackboneSpec): tf.LayersModel {
   if (!(BACKBONES as readonly string[]).includes(spec.name)) {
     throw new Error(`unknown backbone ${JSON.stringify(spec.name)}; expected one of ${BACKBONES.join(', ')}`);
   }
-  if (!(Number.isInteger(spec.embeddingDim) && spec.embeddingDim >= 1)) throw new Error(`embeddingDim must be a positive integer, got ${spec.embeddingDim}`);
+  if (!(Number.isInteger(spec.embeddingDim) && spec.embeddingDim >= 1))
+    throw new Error(`embeddingDim must be a positive integer, got ${spec.embeddingDim}`);
   switch (spec.name) {
-    case 'mlp': return mlp(spec);
-    case 'lenetpp': return lenetPlusPlus(spec);
-    case 'resnet': return smallResNet(spec);
-    case 'reference': return referenceNet(spec);
+    case 'mlp':
+      return mlp(spec);
+    case 'lenetpp':
+      return lenetPlusPlus(spec);
+    case 'resnet':
+      return smallResNet(spec);
+    case 'reference':
+      return referenceNet(spec);
   }
 }

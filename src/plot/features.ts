@@ -54,11 +54,24 @@ export function featuresEuclidean2d(points: Points, labels: ArrayLike<number>, o
   checkDim(rows, 2, 'featuresEuclidean2d');
   const data = groups(labels).map((c) => {
     const pts = rows.filter((_, i) => labels[i] === c);
-    return { type: 'scatter', mode: 'markers', name: className(opts.classNames, c), x: pts.map((p) => p[0]), y: pts.map((p) => p[1]), marker: { size: opts.size ?? 4, color: colour(c), opacity: 0.7 } };
+    return {
+      type: 'scatter',
+      mode: 'markers',
+      name: className(opts.classNames, c),
+      x: pts.map((p) => p[0]),
+      y: pts.map((p) => p[1]),
+      marker: { size: opts.size ?? 4, color: colour(c), opacity: 0.7 },
+    };
   });
   return {
     data,
-    layout: { title: titled(opts.title ?? 'Features (Euclidean view)'), xaxis: axis('feature 1'), yaxis: axis('feature 2', { scaleanchor: 'x', scaleratio: 1 }), height: 480, legend: { title: { text: 'class' } } },
+    layout: {
+      title: titled(opts.title ?? 'Features (Euclidean view)'),
+      xaxis: axis('feature 1'),
+      yaxis: axis('feature 2', { scaleanchor: 'x', scaleratio: 1 }),
+      height: 480,
+      legend: { title: { text: 'class' } },
+    },
   };
 }
 
@@ -69,24 +82,53 @@ export function featuresOnCircle(points: Points, labels: ArrayLike<number>, opts
   const cls = groups(labels);
   const circle = Array.from({ length: 181 }, (_, i) => (2 * Math.PI * i) / 180);
   const data: Array<Record<string, unknown>> = [
-    { type: 'scatter', mode: 'lines', name: 'unit circle', x: circle.map(Math.cos), y: circle.map(Math.sin), line: { color: '#bbbbbb', width: 1 }, hoverinfo: 'skip', showlegend: false },
+    {
+      type: 'scatter',
+      mode: 'lines',
+      name: 'unit circle',
+      x: circle.map(Math.cos),
+      y: circle.map(Math.sin),
+      line: { color: '#bbbbbb', width: 1 },
+      hoverinfo: 'skip',
+      showlegend: false,
+    },
   ];
   cls.forEach((c) => {
     const pts = rows.filter((_, i) => labels[i] === c);
-    data.push({ type: 'scatter', mode: 'markers', name: className(opts.classNames, c), legendgroup: `c${c}`, x: pts.map((p) => p[0]), y: pts.map((p) => p[1]), marker: { size: opts.size ?? 5, color: colour(c), opacity: 0.6 } });
+    data.push({
+      type: 'scatter',
+      mode: 'markers',
+      name: className(opts.classNames, c),
+      legendgroup: `c${c}`,
+      x: pts.map((p) => p[0]),
+      y: pts.map((p) => p[1]),
+      marker: { size: opts.size ?? 5, color: colour(c), opacity: 0.6 },
+    });
   });
   const dirs = weightDirections(opts.weights, Math.max(...cls) + 1);
   if (dirs) {
     cls.forEach((c) => {
-      data.push({ type: 'scatter', mode: 'lines', name: `W of ${className(opts.classNames, c)}`, legendgroup: `c${c}`, showlegend: false, x: [0, 1.15 * dirs[c][0]], y: [0, 1.15 * dirs[c][1]], line: { color: colour(c), width: 3 } });
+      data.push({
+        type: 'scatter',
+        mode: 'lines',
+        name: `W of ${className(opts.classNames, c)}`,
+        legendgroup: `c${c}`,
+        showlegend: false,
+        x: [0, 1.15 * dirs[c][0]],
+        y: [0, 1.15 * dirs[c][1]],
+        line: { color: colour(c), width: 3 },
+      });
     });
   }
   return {
     data,
     layout: {
       title: titled(opts.title ?? 'Normalized features on the unit circle (rays: class weights W_j)'),
-      xaxis: axis('x̂₁', { range: [-1.25, 1.25] }), yaxis: axis('x̂₂', { range: [-1.25, 1.25], scaleanchor: 'x', scaleratio: 1 }),
-      height: 520, width: 600, legend: { title: { text: 'class' } },
+      xaxis: axis('x̂₁', { range: [-1.25, 1.25] }),
+      yaxis: axis('x̂₂', { range: [-1.25, 1.25], scaleanchor: 'x', scaleratio: 1 }),
+      height: 520,
+      width: 600,
+      legend: { title: { text: 'class' } },
     },
   };
 }
@@ -103,49 +145,141 @@ export function featuresOnSphere(points: Points, labels: ArrayLike<number>, opts
   const sz: number[][] = [];
   for (let i = 0; i <= nV; i++) {
     const v = (Math.PI * i) / nV;
-    sx.push([]); sy.push([]); sz.push([]);
+    sx.push([]);
+    sy.push([]);
+    sz.push([]);
     for (let j = 0; j <= nU; j++) {
       const u = (2 * Math.PI * j) / nU;
-      sx[i].push(Math.sin(v) * Math.cos(u)); sy[i].push(Math.sin(v) * Math.sin(u)); sz[i].push(Math.cos(v));
+      sx[i].push(Math.sin(v) * Math.cos(u));
+      sy[i].push(Math.sin(v) * Math.sin(u));
+      sz[i].push(Math.cos(v));
     }
   }
   const data: Array<Record<string, unknown>> = [
-    { type: 'surface', x: sx, y: sy, z: sz, opacity: 0.15, showscale: false, colorscale: [[0, '#cccccc'], [1, '#cccccc']], hoverinfo: 'skip', name: 'unit sphere' },
+    {
+      type: 'surface',
+      x: sx,
+      y: sy,
+      z: sz,
+      opacity: 0.15,
+      showscale: false,
+      colorscale: [
+        [0, '#cccccc'],
+        [1, '#cccccc'],
+      ],
+      hoverinfo: 'skip',
+      name: 'unit sphere',
+    },
   ];
   cls.forEach((c) => {
     const pts = rows.filter((_, i) => labels[i] === c);
-    data.push({ type: 'scatter3d', mode: 'markers', name: className(opts.classNames, c), legendgroup: `c${c}`, x: pts.map((p) => p[0]), y: pts.map((p) => p[1]), z: pts.map((p) => p[2]), marker: { size: opts.size ?? 2.5, color: colour(c), opacity: 0.8 } });
+    data.push({
+      type: 'scatter3d',
+      mode: 'markers',
+      name: className(opts.classNames, c),
+      legendgroup: `c${c}`,
+      x: pts.map((p) => p[0]),
+      y: pts.map((p) => p[1]),
+      z: pts.map((p) => p[2]),
+      marker: { size: opts.size ?? 2.5, color: colour(c), opacity: 0.8 },
+    });
   });
   const dirs = weightDirections(opts.weights, Math.max(...cls) + 1);
   if (dirs) {
     cls.forEach((c) => {
       const d = dirs[c];
-      data.push({ type: 'scatter3d', mode: 'lines', legendgroup: `c${c}`, showlegend: false, name: `W of ${className(opts.classNames, c)}`, x: [0, 1.2 * d[0]], y: [0, 1.2 * d[1]], z: [0, 1.2 * d[2]], line: { color: colour(c), width: 6 } });
-      data.push({ type: 'cone', showscale: false, showlegend: false, colorscale: [[0, colour(c)], [1, colour(c)]], x: [1.2 * d[0]], y: [1.2 * d[1]], z: [1.2 * d[2]], u: [d[0]], v: [d[1]], w: [d[2]], sizemode: 'absolute', sizeref: 0.15, anchor: 'tail', name: `W of ${className(opts.classNames, c)}` });
+      data.push({
+        type: 'scatter3d',
+        mode: 'lines',
+        legendgroup: `c${c}`,
+        showlegend: false,
+        name: `W of ${className(opts.classNames, c)}`,
+        x: [0, 1.2 * d[0]],
+        y: [0, 1.2 * d[1]],
+        z: [0, 1.2 * d[2]],
+        line: { color: colour(c), width: 6 },
+      });
+      data.push({
+        type: 'cone',
+        showscale: false,
+        showlegend: false,
+        colorscale: [
+          [0, colour(c)],
+          [1, colour(c)],
+        ],
+        x: [1.2 * d[0]],
+        y: [1.2 * d[1]],
+        z: [1.2 * d[2]],
+        u: [d[0]],
+        v: [d[1]],
+        w: [d[2]],
+        sizemode: 'absolute',
+        sizeref: 0.15,
+        anchor: 'tail',
+        name: `W of ${className(opts.classNames, c)}`,
+      });
     });
   }
   return {
     data,
     layout: {
       title: titled(opts.title ?? 'Normalized 3-D features on the unit sphere (arrows: class weights)'),
-      scene: { aspectmode: 'cube', xaxis: axis('x̂₁', { range: [-1.3, 1.3] }), yaxis: axis('x̂₂', { range: [-1.3, 1.3] }), zaxis: axis('x̂₃', { range: [-1.3, 1.3] }) },
-      height: 560, legend: { title: { text: 'class' } },
+      scene: {
+        aspectmode: 'cube',
+        xaxis: axis('x̂₁', { range: [-1.3, 1.3] }),
+        yaxis: axis('x̂₂', { range: [-1.3, 1.3] }),
+        zaxis: axis('x̂₃', { range: [-1.3, 1.3] }),
+      },
+      height: 560,
+      legend: { title: { text: 'class' } },
     },
   };
 }
 
 /** Per-class histograms of the angle (degrees) between each feature and its class weight. */
-export function angleHistogram(points: Points, labels: ArrayLike<number>, weights: ArrayLike<number>[], opts: FeatureOptions & { binDegrees?: number } = {}): Figure {
+export function angleHistogram(
+  points: Points,
+  labels: ArrayLike<number>,
+  weights: ArrayLike<number>[],
+  opts: FeatureOptions & { binDegrees?: number } = {},
+): Figure {
   const rows = unitRows(rowsOf(points));
   const cls = groups(labels);
   const dirs = weightDirections(weights, Math.max(...cls) + 1)!;
   checkDim(rows, dirs[0].length, 'angleHistogram');
   const data = cls.map((c) => {
-    const angles = rows.filter((_, i) => labels[i] === c).map((r) => Math.acos(Math.max(-1, Math.min(1, r.reduce((s, v, k) => s + v * dirs[c][k], 0)))) * DEG);
-    return { type: 'histogram', name: className(opts.classNames, c), x: angles, opacity: 0.6, marker: { color: colour(c) }, xbins: { start: 0, end: 180, size: opts.binDegrees ?? 5 } };
+    const angles = rows
+      .filter((_, i) => labels[i] === c)
+      .map(
+        (r) =>
+          Math.acos(
+            Math.max(
+              -1,
+              Math.min(
+                1,
+                r.reduce((s, v, k) => s + v * dirs[c][k], 0),
+              ),
+            ),
+          ) * DEG,
+      );
+    return {
+      type: 'histogram',
+      name: className(opts.classNames, c),
+      x: angles,
+      opacity: 0.6,
+      marker: { color: colour(c) },
+      xbins: { start: 0, end: 180, size: opts.binDegrees ?? 5 },
+    };
   });
   return {
     data,
-    layout: { title: titled(opts.title ?? 'Angle between each feature and its class weight'), barmode: 'overlay', xaxis: axis('θ_y (degrees)', { range: [0, 180] }), yaxis: axis('count'), height: 420, legend: { title: { text: 'class' } } },
+    layout: {
+      title: titled(opts.title ?? 'Angle between each feature and its class weight'),
+      barmode: 'overlay',
+      xaxis: axis('θ_y (degrees)', { range: [0, 180] }),
+      yaxis: axis('count'),
+      height: 420,
+      legend: { title: { text: 'class' } },
+    },
   };
 }

@@ -18,29 +18,46 @@ export function findChromium(): string | null {
 }
 
 /** Writes `file` (.png or .svg) showing the figure; returns its absolute path. */
-export async function saveImage(fig: Figure, file: string, opts: { width?: number; height?: number; scale?: number } = {}): Promise<string> {
+export async function saveImage(
+  fig: Figure,
+  file: string,
+  opts: { width?: number; height?: number; scale?: number } = {},
+): Promise<string> {
   validateFigure(fig);
   const ext = path.extname(file).toLowerCase();
   if (ext !== '.png' && ext !== '.svg') throw new Error(`saveImage: ${file} must end in .png or .svg`);
   const exe = findChromium();
   if (!exe) {
-    throw new Error(`saveImage needs Chromium, which was not found (${process.env.CHROMIUM_PATH ? `CHROMIUM_PATH=${process.env.CHROMIUM_PATH} does not exist` : `looked for ${CHROMIUM_CANDIDATES.join(', ')}`}). Install it (sudo apt-get install chromium) or set CHROMIUM_PATH; or use saveHtml().`);
+    throw new Error(
+      `saveImage needs Chromium, which was not found (${process.env.CHROMIUM_PATH ? `CHROMIUM_PATH=${process.env.CHROMIUM_PATH} does not exist` : `looked for ${CHROMIUM_CANDIDATES.join(', ')}`}). Install it (sudo apt-get install chromium) or set CHROMIUM_PATH; or use saveHtml().`,
+    );
   }
-  let chromium: { launch(o: Record<string, unknown>): Promise<{ newPage(): Promise<PageLike>; close(): Promise<void> }> };
+  let chromium: {
+    launch(o: Record<string, unknown>): Promise<{ newPage(): Promise<PageLike>; close(): Promise<void> }>;
+  };
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     chromium = require('playwright-core').chromium;
   } catch {
     throw new Error('saveImage needs the npm package playwright-core (npm install playwright-core)');
   }
-  const width = checkPixels('saveImage width', opts.width ?? ((fig.layout?.width as number | undefined) ?? 800));
-  const height = checkPixels('saveImage height', opts.height ?? ((fig.layout?.height as number | undefined) ?? 500));
+  const width = checkPixels('saveImage width', opts.width ?? (fig.layout?.width as number | undefined) ?? 800);
+  const height = checkPixels('saveImage height', opts.height ?? (fig.layout?.height as number | undefined) ?? 500);
   const scale = opts.scale ?? 2;
-  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0 || scale > 10) throw new Error(`saveImage scale must be a number in (0, 10], got ${JSON.stringify(scale)}`);
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0 || scale > 10)
+    throw new Error(`saveImage scale must be a number in (0, 10], got ${JSON.stringify(scale)}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'margin-lab-img-'));
   const page0 = path.join(dir, 'figure.html');
   fs.writeFileSync(page0, figuresPage([fig]));
-  const browser = await chromium.launch({ executablePath: exe, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath: exe,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
   try {
     const page = await browser.newPage();
     await page.goto('file://' + page0);
@@ -51,7 +68,9 @@ export async function saveImage(fig: Figure, file: string, opts: { width?: numbe
     const comma = url.indexOf(',');
     const meta = url.slice(0, comma);
     const body = url.slice(comma + 1);
-    const bytes = meta.endsWith(';base64') ? Buffer.from(body, 'base64') : Buffer.from(decodeURIComponent(body), 'utf8');
+    const bytes = meta.endsWith(';base64')
+      ? Buffer.from(body, 'base64')
+      : Buffer.from(decodeURIComponent(body), 'utf8');
     const out = path.resolve(file);
     writeFileAtomic(out, bytes);
     return out;

@@ -51,7 +51,10 @@ export function boundaryPoints(curve: MarginCurve, n = 361): Boundary {
     c1.push(Math.cos(theta));
     c2.push(f[i]);
   });
-  return { class1: { theta1: t1, theta2: t2, cos1: c1, cos2: c2 }, class2: { theta1: t2, theta2: t1, cos1: c2, cos2: c1 } };
+  return {
+    class1: { theta1: t1, theta2: t2, cos1: c1, cos2: c2 },
+    class2: { theta1: t2, theta2: t1, cos1: c2, cos2: c1 },
+  };
 }
 
 export interface BoundaryPlotOptions {
@@ -69,42 +72,130 @@ export function decisionBoundaries(curves: MarginCurve[], opts: BoundaryPlotOpti
     const b = boundaryPoints(curve);
     const xa = k === 0 ? 'x' : `x${k + 1}`;
     const ya = k === 0 ? 'y' : `y${k + 1}`;
-    const pick = (side: Boundary['class1']) => (plane === 'cos' ? { x: side.cos1, y: side.cos2 } : { x: side.theta1.map((v) => v * DEG), y: side.theta2.map((v) => v * DEG) });
+    const pick = (side: Boundary['class1']) =>
+      plane === 'cos'
+        ? { x: side.cos1, y: side.cos2 }
+        : { x: side.theta1.map((v) => v * DEG), y: side.theta2.map((v) => v * DEG) };
     const one = pick(b.class1);
     const two = pick(b.class2);
     // Margin region: the polygon between the two boundaries.
-    data.push({ type: 'scatter', mode: 'none', fill: 'toself', fillcolor: 'rgba(153,153,153,0.35)', name: 'margin', showlegend: k === 0, legendgroup: 'margin', hoverinfo: 'skip', x: [...one.x, ...two.x.slice().reverse()], y: [...one.y, ...two.y.slice().reverse()], xaxis: xa, yaxis: ya });
-    data.push({ type: 'scatter', mode: 'lines', name: 'class 1 boundary', showlegend: k === 0, legendgroup: 'b1', x: one.x, y: one.y, line: { color: colour(0), width: 2.5 }, xaxis: xa, yaxis: ya });
-    data.push({ type: 'scatter', mode: 'lines', name: 'class 2 boundary', showlegend: k === 0, legendgroup: 'b2', x: two.x, y: two.y, line: { color: colour(1), width: 2.5, dash: 'dash' }, xaxis: xa, yaxis: ya });
+    data.push({
+      type: 'scatter',
+      mode: 'none',
+      fill: 'toself',
+      fillcolor: 'rgba(153,153,153,0.35)',
+      name: 'margin',
+      showlegend: k === 0,
+      legendgroup: 'margin',
+      hoverinfo: 'skip',
+      x: [...one.x, ...two.x.slice().reverse()],
+      y: [...one.y, ...two.y.slice().reverse()],
+      xaxis: xa,
+      yaxis: ya,
+    });
+    data.push({
+      type: 'scatter',
+      mode: 'lines',
+      name: 'class 1 boundary',
+      showlegend: k === 0,
+      legendgroup: 'b1',
+      x: one.x,
+      y: one.y,
+      line: { color: colour(0), width: 2.5 },
+      xaxis: xa,
+      yaxis: ya,
+    });
+    data.push({
+      type: 'scatter',
+      mode: 'lines',
+      name: 'class 2 boundary',
+      showlegend: k === 0,
+      legendgroup: 'b2',
+      x: two.x,
+      y: two.y,
+      line: { color: colour(1), width: 2.5, dash: 'dash' },
+      xaxis: xa,
+      yaxis: ya,
+    });
   });
   const layout: Record<string, unknown> = {
-    title: titled(opts.title ?? (plane === 'cos' ? 'Decision boundaries in the (cos θ1, cos θ2) plane' : 'Decision boundaries in the (θ1, θ2) plane')),
+    title: titled(
+      opts.title ??
+        (plane === 'cos'
+          ? 'Decision boundaries in the (cos θ1, cos θ2) plane'
+          : 'Decision boundaries in the (θ1, θ2) plane'),
+    ),
     grid: { rows: 1, columns: n, pattern: 'independent' },
-    height: 380, width: Math.max(420, 300 * n),
-    annotations: curves.map((c, k) => ({ text: c.name, showarrow: false, xref: `${k === 0 ? 'x' : `x${k + 1}`} domain`, yref: `${k === 0 ? 'y' : `y${k + 1}`} domain`, x: 0.5, y: 1.08, font: { size: 13 } })),
+    height: 380,
+    width: Math.max(420, 300 * n),
+    annotations: curves.map((c, k) => ({
+      text: c.name,
+      showarrow: false,
+      xref: `${k === 0 ? 'x' : `x${k + 1}`} domain`,
+      yref: `${k === 0 ? 'y' : `y${k + 1}`} domain`,
+      x: 0.5,
+      y: 1.08,
+      font: { size: 13 },
+    })),
   };
   curves.forEach((_, k) => {
     const sfx = k === 0 ? '' : String(k + 1);
     const xr = plane === 'cos' ? [-1, 1] : [0, 180];
     layout[`xaxis${sfx}`] = axis(plane === 'cos' ? 'cos θ1' : 'θ1 (degrees)', { range: xr, constrain: 'domain' });
-    layout[`yaxis${sfx}`] = axis(plane === 'cos' ? 'cos θ2' : 'θ2 (degrees)', { range: xr, scaleanchor: `x${sfx}`, scaleratio: 1 });
+    layout[`yaxis${sfx}`] = axis(plane === 'cos' ? 'cos θ2' : 'θ2 (degrees)', {
+      range: xr,
+      scaleanchor: `x${sfx}`,
+      scaleratio: 1,
+    });
   });
   return { data, layout };
 }
 
 /** Target logit (cos space) vs θ for several losses, with cos θ for reference. */
-export function targetLogitCurves(curves: MarginCurve[], opts: { title?: string; curricularT?: number[] } = {}): Figure {
+export function targetLogitCurves(
+  curves: MarginCurve[],
+  opts: { title?: string; curricularT?: number[] } = {},
+): Figure {
   const th = grid(361);
   const data: Array<Record<string, unknown>> = [
-    { type: 'scatter', mode: 'lines', name: 'cos θ (no margin)', x: th.map((t) => t * DEG), y: th.map(Math.cos), line: { color: '#999999', dash: 'dot' } },
+    {
+      type: 'scatter',
+      mode: 'lines',
+      name: 'cos θ (no margin)',
+      x: th.map((t) => t * DEG),
+      y: th.map(Math.cos),
+      line: { color: '#999999', dash: 'dot' },
+    },
   ];
-  curves.forEach((c, k) => data.push({ type: 'scatter', mode: 'lines', name: c.name, x: th.map((t) => t * DEG), y: c.target(th), line: { color: colour(k), width: 2 } }));
+  curves.forEach((c, k) =>
+    data.push({
+      type: 'scatter',
+      mode: 'lines',
+      name: c.name,
+      x: th.map((t) => t * DEG),
+      y: c.target(th),
+      line: { color: colour(k), width: 2 },
+    }),
+  );
   (opts.curricularT ?? []).forEach((t, k) => {
-    data.push({ type: 'scatter', mode: 'lines', name: `CurricularFace hard negative, t = ${t}`, x: th.map((v) => v * DEG), y: th.map((v) => Math.cos(v) * (t + Math.cos(v))), line: { color: colour(curves.length + k), dash: 'dash' } });
+    data.push({
+      type: 'scatter',
+      mode: 'lines',
+      name: `CurricularFace hard negative, t = ${t}`,
+      x: th.map((v) => v * DEG),
+      y: th.map((v) => Math.cos(v) * (t + Math.cos(v))),
+      line: { color: colour(curves.length + k), dash: 'dash' },
+    });
   });
   return {
     data,
-    layout: { title: titled(opts.title ?? 'Target logit / s as a function of the angle θ'), xaxis: axis('θ (degrees)', { range: [0, 180], dtick: 30 }), yaxis: axis('logit / s'), height: 450, legend: { title: { text: 'loss' } } },
+    layout: {
+      title: titled(opts.title ?? 'Target logit / s as a function of the angle θ'),
+      xaxis: axis('θ (degrees)', { range: [0, 180], dtick: 30 }),
+      yaxis: axis('logit / s'),
+      height: 450,
+      legend: { title: { text: 'loss' } },
+    },
   };
 }
 
@@ -132,9 +223,35 @@ export function marginExplorer(losses: ExplorerLoss[], opts: { title?: string; i
     const idx = data.length;
     tracesOf.push([idx, idx + 1, idx + 2]);
     const vis = li === 0;
-    data.push({ type: 'scatter', mode: 'none', fill: 'toself', fillcolor: 'rgba(153,153,153,0.35)', name: 'margin', visible: vis, x: [...toDeg(b.class1.theta1), ...toDeg(b.class2.theta1).reverse()], y: [...toDeg(b.class1.theta2), ...toDeg(b.class2.theta2).reverse()], hoverinfo: 'skip' });
-    data.push({ type: 'scatter', mode: 'lines', name: 'class 1 boundary', visible: vis, x: toDeg(b.class1.theta1), y: toDeg(b.class1.theta2), line: { color: colour(0), width: 2.5 } });
-    data.push({ type: 'scatter', mode: 'lines', name: 'class 2 boundary', visible: vis, x: toDeg(b.class2.theta1), y: toDeg(b.class2.theta2), line: { color: colour(1), width: 2.5, dash: 'dash' } });
+    data.push({
+      type: 'scatter',
+      mode: 'none',
+      fill: 'toself',
+      fillcolor: 'rgba(153,153,153,0.35)',
+      name: 'margin',
+      visible: vis,
+      x: [...toDeg(b.class1.theta1), ...toDeg(b.class2.theta1).reverse()],
+      y: [...toDeg(b.class1.theta2), ...toDeg(b.class2.theta2).reverse()],
+      hoverinfo: 'skip',
+    });
+    data.push({
+      type: 'scatter',
+      mode: 'lines',
+      name: 'class 1 boundary',
+      visible: vis,
+      x: toDeg(b.class1.theta1),
+      y: toDeg(b.class1.theta2),
+      line: { color: colour(0), width: 2.5 },
+    });
+    data.push({
+      type: 'scatter',
+      mode: 'lines',
+      name: 'class 2 boundary',
+      visible: vis,
+      x: toDeg(b.class2.theta1),
+      y: toDeg(b.class2.theta2),
+      line: { color: colour(1), width: 2.5, dash: 'dash' },
+    });
   });
   const sliderFor = (li: number) => ({
     active: Math.min(opts.initial ?? Math.floor(losses[li].margins.length / 2), losses[li].margins.length - 1),
@@ -147,8 +264,16 @@ export function marginExplorer(losses: ExplorerLoss[], opts: { title?: string; i
         method: 'restyle',
         args: [
           {
-            x: [[...toDeg(b.class1.theta1), ...toDeg(b.class2.theta1).reverse()], toDeg(b.class1.theta1), toDeg(b.class2.theta1)],
-            y: [[...toDeg(b.class1.theta2), ...toDeg(b.class2.theta2).reverse()], toDeg(b.class1.theta2), toDeg(b.class2.theta2)],
+            x: [
+              [...toDeg(b.class1.theta1), ...toDeg(b.class2.theta1).reverse()],
+              toDeg(b.class1.theta1),
+              toDeg(b.class2.theta1),
+            ],
+            y: [
+              [...toDeg(b.class1.theta2), ...toDeg(b.class2.theta2).reverse()],
+              toDeg(b.class1.theta2),
+              toDeg(b.class2.theta2),
+            ],
           },
           tracesOf[li],
         ],
@@ -162,16 +287,27 @@ export function marginExplorer(losses: ExplorerLoss[], opts: { title?: string; i
       title: titled(opts.title ?? 'Margin explorer: pick a loss, slide its margin'),
       xaxis: axis('θ1 (degrees)', { range: [0, 180], dtick: 30 }),
       yaxis: axis('θ2 (degrees)', { range: [0, 180], dtick: 30, scaleanchor: 'x', scaleratio: 1 }),
-      height: 620, width: 620,
+      height: 620,
+      width: 620,
       sliders: [sliderFor(0)],
-      updatemenus: [{
-        type: 'dropdown', x: 1.0, xanchor: 'right', y: 1.12, yanchor: 'top', active: 0,
-        buttons: losses.map((l, li) => ({
-          label: l.name,
-          method: 'update',
-          args: [{ visible: Array.from({ length: total }, (_, t) => tracesOf[li].includes(t)) }, { sliders: [sliderFor(li)] }],
-        })),
-      }],
+      updatemenus: [
+        {
+          type: 'dropdown',
+          x: 1.0,
+          xanchor: 'right',
+          y: 1.12,
+          yanchor: 'top',
+          active: 0,
+          buttons: losses.map((l, li) => ({
+            label: l.name,
+            method: 'update',
+            args: [
+              { visible: Array.from({ length: total }, (_, t) => tracesOf[li].includes(t)) },
+              { sliders: [sliderFor(li)] },
+            ],
+          })),
+        },
+      ],
     },
   };
 }

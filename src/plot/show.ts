@@ -36,7 +36,6 @@ export function plotlyBundle(): string {
 
 /** plotly.js version of the shipped bundle. */
 export function plotlyVersion(): string {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   return (require('plotly.js-dist-min/package.json') as { version: string }).version;
 }
 
@@ -62,10 +61,13 @@ function safeJson(value: unknown): string {
 /** Checks a figure's shape so that mistakes show up in Node, not as a blank browser div. */
 export function validateFigure(fig: Figure): void {
   if (fig === null || typeof fig !== 'object' || !Array.isArray(fig.data)) {
-    throw new Error(`show(): expected a figure {data: [...], layout?: {...}}, got ${fig === null ? 'null' : typeof fig}`);
+    throw new Error(
+      `show(): expected a figure {data: [...], layout?: {...}}, got ${fig === null ? 'null' : typeof fig}`,
+    );
   }
   fig.data.forEach((t, i) => {
-    if (t === null || typeof t !== 'object') throw new Error(`show(): figure.data[${i}] must be a trace object, got ${String(t)}`);
+    if (t === null || typeof t !== 'object')
+      throw new Error(`show(): figure.data[${i}] must be a trace object, got ${String(t)}`);
   });
   for (const k of ['width', 'height'] as const) {
     const v = fig.layout?.[k];
@@ -87,9 +89,17 @@ const ID_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 export function figureHtml(fig: Figure, opts: { id?: string; height?: number } = {}): string {
   validateFigure(fig);
   const id = opts.id ?? `ml-fig-${crypto.randomBytes(6).toString('hex')}`;
-  if (!ID_RE.test(id)) throw new Error(`figureHtml: id ${JSON.stringify(id)} must start with a letter and hold only letters, digits, _ and - (at most 64)`);
-  const height = checkPixels('figureHtml height', opts.height ?? ((fig.layout?.height as number | undefined) ?? 450));
-  const spec = { data: fig.data, layout: fig.layout ?? {}, config: { responsive: true, ...(fig.config ?? {}) }, frames: fig.frames };
+  if (!ID_RE.test(id))
+    throw new Error(
+      `figureHtml: id ${JSON.stringify(id)} must start with a letter and hold only letters, digits, _ and - (at most 64)`,
+    );
+  const height = checkPixels('figureHtml height', opts.height ?? (fig.layout?.height as number | undefined) ?? 450);
+  const spec = {
+    data: fig.data,
+    layout: fig.layout ?? {},
+    config: { responsive: true, ...(fig.config ?? {}) },
+    frames: fig.frames,
+  };
   return [
     `<div id="${id}" class="margin-lab-figure" style="width:100%;height:${height}px;"></div>`,
     '<script type="text/javascript">',
@@ -137,7 +147,12 @@ export function figureMimeBundle(fig: Figure, includeLoader: boolean): Record<st
   validateFigure(fig);
   const html = (includeLoader ? plotlyLoaderHtml() + '\n' : '') + figureHtml(fig);
   return {
-    'application/vnd.plotly.v1+json': { data: fig.data, layout: fig.layout ?? {}, config: fig.config ?? {}, frames: fig.frames },
+    'application/vnd.plotly.v1+json': {
+      data: fig.data,
+      layout: fig.layout ?? {},
+      config: fig.config ?? {},
+      frames: fig.frames,
+    },
     'text/html': html,
     'text/plain': plainSummary(fig),
   };

@@ -1,7 +1,18 @@
 /** Shared look: a colour-blind-safe palette (Okabe–Ito, extended) and axis helpers. */
 
 /** Okabe & Ito's eight colours plus two from Paul Tol's palettes: distinguishable with common colour-vision deficiencies. */
-export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000', '#999999', '#882255'];
+export const PALETTE = [
+  '#0072B2',
+  '#E69F00',
+  '#009E73',
+  '#CC79A7',
+  '#56B4E9',
+  '#D55E00',
+  '#F0E442',
+  '#000000',
+  '#999999',
+  '#882255',
+];
 
 export function colour(i: number): string {
   return PALETTE[((i % PALETTE.length) + PALETTE.length) % PALETTE.length];

@@ -46,12 +46,16 @@ async function store(t: tf.Tensor): Promise<StoredTensor> {
 function restore(s: StoredTensor, what: string): tf.Tensor {
   const buf = Buffer.from(s.data, 'base64');
   const n = s.shape.reduce((a, b) => a * b, 1);
-  if (buf.length !== n * 4) throw new Error(`checkpoint: ${what} has ${buf.length} bytes, expected ${n * 4} for shape [${s.shape.join(', ')}]`);
+  if (buf.length !== n * 4)
+    throw new Error(`checkpoint: ${what} has ${buf.length} bytes, expected ${n * 4} for shape [${s.shape.join(', ')}]`);
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
   const arr = s.dtype === 'int32' ? new Int32Array(ab) : new Float32Array(ab);
   if (arr instanceof Float32Array) {
     const bad = arr.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new Error(`checkpoint: ${what} holds ${arr[bad]} at element ${bad} (of shape [${s.shape.join(', ')}]); it was saved from a diverged run or is damaged`);
+    if (bad >= 0)
+      throw new Error(
+        `checkpoint: ${what} holds ${arr[bad]} at element ${bad} (of shape [${s.shape.join(', ')}]); it was saved from a diverged run or is damaged`,
+      );
   }
   return tf.tensor(arr, s.shape, s.dtype);
 }
@@ -101,7 +105,9 @@ export async function saveCheckpoint(input: SaveInput): Promise<void> {
       try {
         JSON.parse(bytes.toString('utf8'));
       } catch (e) {
-        throw new Error(`checkpoint ${input.file}: the written copy does not parse (${(e as Error).message}); the previous checkpoint is kept`);
+        throw new Error(
+          `checkpoint ${input.file}: the written copy does not parse (${(e as Error).message}); the previous checkpoint is kept`,
+        );
       }
     },
   });
@@ -116,8 +122,10 @@ export function readCheckpoint(file: string): CheckpointData {
   } catch (e) {
     throw new Error(`checkpoint ${file} is not valid JSON (${(e as Error).message}); it may be truncated`);
   }
-  if (data.format !== CHECKPOINT_FORMAT) throw new Error(`${file} is not a margin-lab checkpoint (format ${JSON.stringify(data.format)})`);
-  if (data.version !== CHECKPOINT_VERSION) throw new Error(`${file}: checkpoint version ${data.version} is not supported (expected ${CHECKPOINT_VERSION})`);
+  if (data.format !== CHECKPOINT_FORMAT)
+    throw new Error(`${file} is not a margin-lab checkpoint (format ${JSON.stringify(data.format)})`);
+  if (data.version !== CHECKPOINT_VERSION)
+    throw new Error(`${file}: checkpoint version ${data.version} is not supported (expected ${CHECKPOINT_VERSION})`);
   return data;
 }
 
@@ -127,17 +135,25 @@ function weightKind(name: string): string {
 }
 
 /** Copies stored weights into a model, refusing any architecture mismatch. */
-export function loadModelWeights(model: tf.LayersModel, stored: Array<{ name: string } & StoredTensor>, file = 'checkpoint'): void {
+export function loadModelWeights(
+  model: tf.LayersModel,
+  stored: Array<{ name: string } & StoredTensor>,
+  file = 'checkpoint',
+): void {
   const weights = model.weights;
   if (weights.length !== stored.length) {
-    throw new Error(`${file} was saved from another architecture: it has ${stored.length} weight tensors, this model has ${weights.length}`);
+    throw new Error(
+      `${file} was saved from another architecture: it has ${stored.length} weight tensors, this model has ${weights.length}`,
+    );
   }
   const tensors: tf.Tensor[] = [];
   try {
     weights.forEach((w, i) => {
       const s = stored[i];
       if (s.name !== weightKind(w.originalName) || s.shape.join(',') !== w.shape.join(',')) {
-        throw new Error(`${file} was saved from another architecture: weight #${i} is ${s.name} [${s.shape.join(', ')}] there but ${weightKind(w.originalName)} [${w.shape.join(', ')}] in this model`);
+        throw new Error(
+          `${file} was saved from another architecture: weight #${i} is ${s.name} [${s.shape.join(', ')}] there but ${weightKind(w.originalName)} [${w.shape.join(', ')}] in this model`,
+        );
       }
       tensors.push(restore(s, `weight #${i}`));
     });
@@ -152,7 +168,8 @@ export function loadLossState(loss: EmbeddingLoss, stored: Record<string, Stored
   for (const [name, v] of Object.entries(loss.stateDict())) {
     const s = stored[name];
     if (!s) throw new Error(`${file}: the loss state has no "${name}" (saved from a different loss?)`);
-    if (s.shape.join(',') !== v.shape.join(',')) throw new Error(`${file}: loss ${name} has shape [${s.shape.join(', ')}] there but [${v.shape.join(', ')}] here`);
+    if (s.shape.join(',') !== v.shape.join(','))
+      throw new Error(`${file}: loss ${name} has shape [${s.shape.join(', ')}] there but [${v.shape.join(', ')}] here`);
     const t = restore(s, name);
     v.assign(t);
     t.dispose();

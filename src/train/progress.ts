@@ -30,7 +30,10 @@ function clock(sec: number): string {
 export function formatProgress(p: ProgressState, width = 24): string {
   const frac = p.steps ? p.step / p.steps : 1;
   const filled = Math.min(width, Math.round(frac * width));
-  const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? (filled === width ? '=' : '>') : '') + ' '.repeat(width - filled);
+  const bar =
+    '='.repeat(Math.max(0, filled - 1)) +
+    (filled > 0 ? (filled === width ? '=' : '>') : '') +
+    ' '.repeat(width - filled);
   const parts = [
     `epoch ${p.epoch}/${p.epochs}`,
     `[${bar}]`,
@@ -53,7 +56,10 @@ export class ProgressReporter {
   private lastLinePct = -1;
   private lastLine = '';
 
-  constructor(mode: ProgressMode = 'auto', private readonly stream: NodeJS.WriteStream = process.stderr) {
+  constructor(
+    mode: ProgressMode = 'auto',
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {
     this.mode = mode === 'auto' ? (inNotebook() ? 'notebook' : stream.isTTY ? 'tty' : 'lines') : mode;
   }
 
@@ -64,7 +70,8 @@ export class ProgressReporter {
     if (this.mode === 'tty') {
       if (force || now - this.lastDraw > 100) this.stream.write(`\r${line}\x1b[K`);
     } else if (this.mode === 'notebook') {
-      if (force || now - this.lastDraw > 250) this.live.set({ 'text/plain': line, 'text/html': `<pre style="margin:0">${line}</pre>` });
+      if (force || now - this.lastDraw > 250)
+        this.live.set({ 'text/plain': line, 'text/html': `<pre style="margin:0">${line}</pre>` });
     } else {
       const pct = Math.floor((p.step / Math.max(1, p.steps)) * 4) * 25;
       if ((force || pct !== this.lastLinePct) && line !== this.lastLine) {

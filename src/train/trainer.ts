@@ -28,7 +28,13 @@ export interface ScheduleOptions {
 }
 
 /** Learning rate at a step (0-based) of a run of totalSteps, stepsPerEpoch steps each epoch. */
-export function learningRateAt(lr: number, s: ScheduleOptions, step: number, stepsPerEpoch: number, totalSteps: number): number {
+export function learningRateAt(
+  lr: number,
+  s: ScheduleOptions,
+  step: number,
+  stepsPerEpoch: number,
+  totalSteps: number,
+): number {
   const warm = s.warmupSteps ?? 0;
   if (step < warm) return (lr * (step + 1)) / warm;
   if (s.type === 'step') {
@@ -44,8 +50,15 @@ export function learningRateAt(lr: number, s: ScheduleOptions, step: number, ste
 }
 
 export class TrainingDivergedError extends Error {
-  constructor(readonly epoch: number, readonly step: number, readonly loss: number, hint: string) {
-    super(`training diverged at epoch ${epoch}, step ${step}: ${hint}. The update was not applied; weights are those before this step.`);
+  constructor(
+    readonly epoch: number,
+    readonly step: number,
+    readonly loss: number,
+    hint: string,
+  ) {
+    super(
+      `training diverged at epoch ${epoch}, step ${step}: ${hint}. The update was not applied; weights are those before this step.`,
+    );
     this.name = 'TrainingDivergedError';
   }
 }
@@ -154,10 +167,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { model, loss, data } = opts;
   const n = data.y.length;
   const per = data.shape[0] * data.shape[1] * data.shape[2];
-  if (data.x.length !== n * per) throw new Error(`train: ${data.x.length} pixel values do not match ${n} images of shape [${data.shape.join(', ')}]`);
-  if (!(Number.isInteger(opts.epochs) && opts.epochs >= 1)) throw new Error(`train: epochs must be a positive integer, got ${opts.epochs}`);
+  if (data.x.length !== n * per)
+    throw new Error(
+      `train: ${data.x.length} pixel values do not match ${n} images of shape [${data.shape.join(', ')}]`,
+    );
+  if (!(Number.isInteger(opts.epochs) && opts.epochs >= 1))
+    throw new Error(`train: epochs must be a positive integer, got ${opts.epochs}`);
   const batchSize = opts.batchSize ?? 128;
-  if (!(Number.isInteger(batchSize) && batchSize >= 2)) throw new Error(`train: batchSize must be an integer ≥ 2, got ${batchSize}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 2))
+    throw new Error(`train: batchSize must be an integer ≥ 2, got ${batchSize}`);
   const optName = opts.optimizer ?? 'adam';
   const lr0 = opts.lr ?? (optName === 'adam' ? 1e-3 : 0.05);
   if (!(lr0 > 0 && Number.isFinite(lr0))) throw new Error(`train: lr must be > 0, got ${lr0}`);
@@ -171,13 +189,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const defaultP = Math.max(2, Math.min(identities, Math.floor(batchSize / 4)));
   const pk = opts.pk ?? (pairLoss ? { P: defaultP, K: Math.max(2, Math.floor(batchSize / defaultP)) } : undefined);
   if (pk) {
-    if (identities < 2) throw new Error(`train: ${loss.name} needs images of at least 2 identities per P×K batch; the data has ${identities}`);
+    if (identities < 2)
+      throw new Error(
+        `train: ${loss.name} needs images of at least 2 identities per P×K batch; the data has ${identities}`,
+      );
     if (n < pk.P * pk.K) {
-      throw new Error(`train: ${loss.name} draws P×K batches of P = ${pk.P} identities × K = ${pk.K} images = ${pk.P * pk.K}, but the data has only ${n} images; give at least ${pk.P * pk.K} images (${pk.P} identities with ${pk.K} or more each), or a smaller batchSize / pk`);
+      throw new Error(
+        `train: ${loss.name} draws P×K batches of P = ${pk.P} identities × K = ${pk.K} images = ${pk.P * pk.K}, but the data has only ${n} images; give at least ${pk.P * pk.K} images (${pk.P} identities with ${pk.K} or more each), or a smaller batchSize / pk`,
+      );
     }
   } else {
     const numClasses = (loss as ClassifierHead).numClasses;
-    if (typeof numClasses === 'number' && numClasses < 2) throw new Error(`train: a classifier head needs at least 2 classes, ${loss.name} has ${numClasses}`);
+    if (typeof numClasses === 'number' && numClasses < 2)
+      throw new Error(`train: a classifier head needs at least 2 classes, ${loss.name} has ${numClasses}`);
   }
   const stepsPerEpochFull = pk ? Math.floor(n / (pk.P * pk.K)) : Math.ceil(n / batchSize);
   const stepsPerEpoch = Math.max(1, Math.min(stepsPerEpochFull, opts.maxStepsPerEpoch ?? Infinity));
@@ -186,7 +210,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const history: EpochRow[] = [];
   let step = 0;
   let startEpoch = 1;
-  const runConfig = { optimizer: optName, lr: lr0, momentum: opts.momentum ?? 0.9, batchSize, schedule, pk, seed, epochs: opts.epochs, maxStepsPerEpoch: opts.maxStepsPerEpoch, ...(opts.meta ?? {}) };
+  const runConfig = {
+    optimizer: optName,
+    lr: lr0,
+    momentum: opts.momentum ?? 0.9,
+    batchSize,
+    schedule,
+    pk,
+    seed,
+    epochs: opts.epochs,
+    maxStepsPerEpoch: opts.maxStepsPerEpoch,
+    ...(opts.meta ?? {}),
+  };
 
   if (opts.resume) {
     const ck = readCheckpoint(opts.resume);
@@ -205,7 +240,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const trainableSet = new Set<tf.Variable>(loss.trainableVariables);
   const stateVars = Object.values(loss.stateDict()).filter((v) => !trainableSet.has(v));
   const accuracyEvery = opts.accuracyEvery ?? 1;
-  if (!(Number.isInteger(accuracyEvery) && accuracyEvery >= 0)) throw new Error(`train: accuracyEvery must be an integer ≥ 0, got ${accuracyEvery}`);
+  if (!(Number.isInteger(accuracyEvery) && accuracyEvery >= 0))
+    throw new Error(`train: accuracyEvery must be an integer ≥ 0, got ${accuracyEvery}`);
   const checkpointFile = opts.runDir ? path.join(opts.runDir, 'checkpoint.json') : undefined;
   loss.training = true;
 
@@ -240,10 +276,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           // One read for the loss, the gradient norm and (with the step's own embeddings, under the
           // class weights of this step) the batch accuracy.
           const stats = tf.tidy(() => {
-            const parts = [tf.reshape(v, [1]), tf.reshape(tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))), [1])];
+            const parts = [
+              tf.reshape(v, [1]),
+              tf.reshape(tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))), [1]),
+            ];
             if (emb) {
               const scores = classScores(loss as ClassifierHead, emb);
-              parts.push(tf.reshape(tf.mean(tf.cast(tf.equal(tf.argMax(scores, 1), tf.tensor1d(yb, 'int32')), 'float32')), [1]));
+              parts.push(
+                tf.reshape(tf.mean(tf.cast(tf.equal(tf.argMax(scores, 1), tf.tensor1d(yb, 'int32')), 'float32')), [1]),
+              );
             }
             return tf.concat(parts).dataSync();
           });
@@ -254,9 +295,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           if (!Number.isFinite(value) || !Number.isFinite(gradNorm)) {
             stateVars.forEach((v, i) => v.assign(before[i]));
             const cfg = loss.config();
-            const sm = ['s', 'm', 'm1', 'm2', 'm3'].filter((k) => k in cfg).map((k) => `${k} = ${cfg[k]}`).join(', ');
-            throw new TrainingDivergedError(epoch, step, value,
-              `loss = ${value}, gradient norm = ${gradNorm}. Try a lower learning rate (now ${lr.toPrecision(3)})${sm ? `, or check the loss's scale and margin (${sm})` : ''}, and check the inputs for NaN`);
+            const sm = ['s', 'm', 'm1', 'm2', 'm3']
+              .filter((k) => k in cfg)
+              .map((k) => `${k} = ${cfg[k]}`)
+              .join(', ');
+            throw new TrainingDivergedError(
+              epoch,
+              step,
+              value,
+              `loss = ${value}, gradient norm = ${gradNorm}. Try a lower learning rate (now ${lr.toPrecision(3)})${sm ? `, or check the loss's scale and margin (${sm})` : ''}, and check the inputs for NaN`,
+            );
           }
           if (emb) {
             accSum += stats[2];
@@ -275,23 +323,55 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const sps = seen / Math.max(elapsed, 1e-6);
         const stepsLeft = (opts.epochs - epoch) * stepsPerEpoch + (stepsPerEpoch - s - 1);
         reporter.update({
-          epoch, epochs: opts.epochs, step: s + 1, steps: stepsPerEpoch, loss: lossSum / (s + 1),
-          accuracy: accCount ? accSum / accCount : undefined, samplesPerSec: sps,
-          eta: (stepsLeft * elapsed) / (s + 1), extra: lossExtras(loss),
+          epoch,
+          epochs: opts.epochs,
+          step: s + 1,
+          steps: stepsPerEpoch,
+          loss: lossSum / (s + 1),
+          accuracy: accCount ? accSum / accCount : undefined,
+          samplesPerSec: sps,
+          eta: (stepsLeft * elapsed) / (s + 1),
+          extra: lossExtras(loss),
         });
         // Let the event loop turn: notebook output (progress) is sent, interrupts are seen.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       const seconds = (Date.now() - t0) / 1000;
       const row: EpochRow = {
-        epoch, loss: lossSum / stepsPerEpoch, accuracy: accCount ? accSum / accCount : NaN,
-        lr: learningRateAt(lr0, schedule, step - 1, stepsPerEpoch, totalSteps), samplesPerSec: seen / seconds, seconds, ...lossExtras(loss),
+        epoch,
+        loss: lossSum / stepsPerEpoch,
+        accuracy: accCount ? accSum / accCount : NaN,
+        lr: learningRateAt(lr0, schedule, step - 1, stepsPerEpoch, totalSteps),
+        samplesPerSec: seen / seconds,
+        seconds,
+        ...lossExtras(loss),
       };
       history.push(row);
-      reporter.endEpoch({ epoch, epochs: opts.epochs, step: stepsPerEpoch, steps: stepsPerEpoch, loss: row.loss, accuracy: accCount ? row.accuracy : undefined, samplesPerSec: row.samplesPerSec, eta: (opts.epochs - epoch) * seconds, extra: lossExtras(loss) });
+      reporter.endEpoch({
+        epoch,
+        epochs: opts.epochs,
+        step: stepsPerEpoch,
+        steps: stepsPerEpoch,
+        loss: row.loss,
+        accuracy: accCount ? row.accuracy : undefined,
+        samplesPerSec: row.samplesPerSec,
+        eta: (opts.epochs - epoch) * seconds,
+        extra: lossExtras(loss),
+      });
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (checkpointFile) {
-        await saveCheckpoint({ file: checkpointFile, model, backbone: opts.backbone, loss, optimizer, config: runConfig, epoch, step, rngState: rng.seedState, history: history as unknown as Array<Record<string, number>> });
+        await saveCheckpoint({
+          file: checkpointFile,
+          model,
+          backbone: opts.backbone,
+          loss,
+          optimizer,
+          config: runConfig,
+          epoch,
+          step,
+          rngState: rng.seedState,
+          history: history as unknown as Array<Record<string, number>>,
+        });
       }
       opts.onEpochEnd?.(row);
     }
@@ -303,8 +383,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const warnings: string[] = [];
   const last = history[history.length - 1];
   const classes = (loss as Partial<ClassifierHead>).numClasses;
-  if (!pairLoss && last && typeof classes === 'number' && Number.isFinite(last.accuracy) && last.accuracy <= 1.5 / classes && history.length >= 2) {
-    warnings.push(`final training accuracy ${(100 * last.accuracy).toFixed(1)}% is at chance level (1/${classes} = ${(100 / classes).toFixed(1)}%) after ${history.length} epochs: the model did not learn. Try a lower learning rate (now ${lr0}) or check the labels.`);
+  if (
+    !pairLoss &&
+    last &&
+    typeof classes === 'number' &&
+    Number.isFinite(last.accuracy) &&
+    last.accuracy <= 1.5 / classes &&
+    history.length >= 2
+  ) {
+    warnings.push(
+      `final training accuracy ${(100 * last.accuracy).toFixed(1)}% is at chance level (1/${classes} = ${(100 / classes).toFixed(1)}%) after ${history.length} epochs: the model did not learn. Try a lower learning rate (now ${lr0}) or check the labels.`,
+    );
   }
   for (const w of warnings) console.warn(`warning: ${w}`);
   return {

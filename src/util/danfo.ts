@@ -6,7 +6,6 @@
  */
 export function requireDanfo(what: string): typeof import('danfojs-node') {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require('danfojs-node') as typeof import('danfojs-node');
   } catch (e) {
     throw new Error(

@@ -12,8 +12,13 @@ export interface WriteAtomicOptions {
 
 /** The disk (or quota) is full: the new file was not written and the old one is kept. */
 export class DiskFullError extends Error {
-  constructor(readonly file: string, detail: string) {
-    super(`disk full: could not write ${file} (${detail}); ${fs.existsSync(file) ? 'the previous file is kept unchanged' : 'nothing was written'}. Free some space and try again.`);
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
+    super(
+      `disk full: could not write ${file} (${detail}); ${fs.existsSync(file) ? 'the previous file is kept unchanged' : 'nothing was written'}. Free some space and try again.`,
+    );
     this.name = 'DiskFullError';
   }
 }
@@ -35,7 +40,10 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
     let done = 0;
     while (done < bytes.length) {
       const n = fs.writeSync(fd, bytes, done, bytes.length - done);
-      if (!(n > 0)) throw Object.assign(new Error(`write returned ${n} after ${done} of ${bytes.length} bytes`), { code: 'ENOSPC' });
+      if (!(n > 0))
+        throw Object.assign(new Error(`write returned ${n} after ${done} of ${bytes.length} bytes`), {
+          code: 'ENOSPC',
+        });
       done += n;
     }
     fs.fsyncSync(fd);

@@ -6,12 +6,15 @@
  */
 import * as crypto from 'crypto';
 
-type WriteDisplay = (content: { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: Record<string, unknown> }, update: boolean) => void;
+type WriteDisplay = (
+  content: { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: Record<string, unknown> },
+  update: boolean,
+) => void;
 
 function tslabWriter(): WriteDisplay | null {
   try {
     // Resolved from this package so the kernel's own module instance is used.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+
     const jupyter = require('tslab/dist/jupyter') as { lastWriteDisplayData?: WriteDisplay | null };
     return jupyter.lastWriteDisplayData ?? null;
   } catch {

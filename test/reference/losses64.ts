@@ -36,7 +36,13 @@ export function crossEntropy(z: number[], y: number): number {
 const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
 
 /** Mean cross-entropy where row i's logits are s_i · (cos with target entry replaced). */
-function marginCE(cos: Mat, labels: number[], target: (c: number, i: number) => number, scale: (i: number) => number, other: (c: number, i: number) => number = (c) => c): number {
+function marginCE(
+  cos: Mat,
+  labels: number[],
+  target: (c: number, i: number) => number,
+  scale: (i: number) => number,
+  other: (c: number, i: number) => number = (c) => c,
+): number {
   return mean(
     cos.map((row, i) => {
       const y = labels[i];
@@ -75,22 +81,52 @@ export function combinedTarget(c: number, m1: number, m2: number, m3: number): n
 // ---- losses ----
 
 export function softmaxRef(x: Mat, W: Mat, b: number[], labels: number[]): number {
-  return mean(x.map((xi, i) => crossEntropy(b.map((bj, j) => dot(xi, column(W, j)) + bj), labels[i])));
+  return mean(
+    x.map((xi, i) =>
+      crossEntropy(
+        b.map((bj, j) => dot(xi, column(W, j)) + bj),
+        labels[i],
+      ),
+    ),
+  );
 }
 
 export function normFaceRef(x: Mat, W: Mat, labels: number[], s: number): number {
-  return marginCE(cosMatrix(x, W), labels, (c) => c, () => s);
+  return marginCE(
+    cosMatrix(x, W),
+    labels,
+    (c) => c,
+    () => s,
+  );
 }
 
 export function cosFaceRef(x: Mat, W: Mat, labels: number[], s: number, m: number): number {
-  return marginCE(cosMatrix(x, W), labels, (c) => c - m, () => s);
+  return marginCE(
+    cosMatrix(x, W),
+    labels,
+    (c) => c - m,
+    () => s,
+  );
 }
 
 export function arcFaceRef(x: Mat, W: Mat, labels: number[], s: number, m: number, easy = false): number {
-  return marginCE(cosMatrix(x, W), labels, (c) => arcTarget(c, m, easy), () => s);
+  return marginCE(
+    cosMatrix(x, W),
+    labels,
+    (c) => arcTarget(c, m, easy),
+    () => s,
+  );
 }
 
-export function sphereFaceRef(x: Mat, W: Mat, labels: number[], m: number, lambda: number, normalized: boolean, s = 30): number {
+export function sphereFaceRef(
+  x: Mat,
+  W: Mat,
+  labels: number[],
+  m: number,
+  lambda: number,
+  normalized: boolean,
+  s = 30,
+): number {
   return marginCE(
     cosMatrix(x, W),
     labels,
@@ -100,7 +136,12 @@ export function sphereFaceRef(x: Mat, W: Mat, labels: number[], m: number, lambd
 }
 
 export function combinedRef(x: Mat, W: Mat, labels: number[], s: number, m1: number, m2: number, m3: number): number {
-  return marginCE(cosMatrix(x, W), labels, (c) => combinedTarget(c, m1, m2, m3), () => s);
+  return marginCE(
+    cosMatrix(x, W),
+    labels,
+    (c) => combinedTarget(c, m1, m2, m3),
+    () => s,
+  );
 }
 
 /** Sub-center ArcFace: W has C·K columns, class j's sub-centers at j·K … j·K+K−1. */
@@ -108,11 +149,25 @@ export function subCenterRef(x: Mat, W: Mat, labels: number[], K: number, s: num
   const all = cosMatrix(x, W);
   const C = W[0].length / K;
   const cos = all.map((row) => Array.from({ length: C }, (_, j) => Math.max(...row.slice(j * K, j * K + K))));
-  return marginCE(cos, labels, (c) => arcTarget(c, m), () => s);
+  return marginCE(
+    cos,
+    labels,
+    (c) => arcTarget(c, m),
+    () => s,
+  );
 }
 
 /** CurricularFace; returns the loss and the updated t (t updated first in training mode). */
-export function curricularRef(x: Mat, W: Mat, labels: number[], s: number, m: number, t0: number, training: boolean, alpha = 0.01): { loss: number; t: number } {
+export function curricularRef(
+  x: Mat,
+  W: Mat,
+  labels: number[],
+  s: number,
+  m: number,
+  t0: number,
+  training: boolean,
+  alpha = 0.01,
+): { loss: number; t: number } {
   const cos = cosMatrix(x, W);
   const cosY = cos.map((row, i) => row[labels[i]]);
   const t = training ? alpha * mean(cosY) + (1 - alpha) * t0 : t0;
@@ -129,7 +184,19 @@ export function curricularRef(x: Mat, W: Mat, labels: number[], s: number, m: nu
 
 /** AdaFace (authors' code); returns the loss and the updated running statistics. */
 export function adaFaceRef(
-  x: Mat, W: Mat, labels: number[], p: { s: number; m: number; h: number; alpha: number; mean: number; std: number; training: boolean; fixedNorms?: number[] },
+  x: Mat,
+  W: Mat,
+  labels: number[],
+  p: {
+    s: number;
+    m: number;
+    h: number;
+    alpha: number;
+    mean: number;
+    std: number;
+    training: boolean;
+    fixedNorms?: number[];
+  },
 ): { loss: number; mean: number; std: number } {
   const eps = 1e-3;
   // The authors detach the norms; for finite differences the caller passes them fixed.
@@ -149,14 +216,23 @@ export function adaFaceRef(
       const zhat = clamp((p.h * (norms[i] - mu)) / (sd + eps), -1, 1);
       const theta = clamp(Math.acos(row[y]) - p.m * zhat, eps, Math.PI - eps);
       const target = Math.cos(theta) - (p.m * zhat + p.m);
-      return crossEntropy(row.map((c, j) => p.s * (j === y ? target : c)), y);
+      return crossEntropy(
+        row.map((c, j) => p.s * (j === y ? target : c)),
+        y,
+      );
     }),
   );
   return { loss, mean: mu, std: sd };
 }
 
 /** Contrastive loss over all pairs i < j. */
-export function contrastiveRef(x: Mat, labels: number[], margin: number, distance: 'euclidean' | 'cosine', normalize: boolean): number {
+export function contrastiveRef(
+  x: Mat,
+  labels: number[],
+  margin: number,
+  distance: 'euclidean' | 'cosine',
+  normalize: boolean,
+): number {
   const v = distance === 'cosine' || normalize ? x.map(unit) : x;
   const terms: number[] = [];
   for (let i = 0; i < v.length; i++) {
@@ -170,7 +246,13 @@ export function contrastiveRef(x: Mat, labels: number[], margin: number, distanc
 }
 
 /** Triplet loss with its own float64 mining. */
-export function tripletRef(x: Mat, labels: number[], alpha: number, miner: 'batchAll' | 'batchHard' | 'semiHard', reduction: 'mean-active' | 'mean'): { loss: number; mined: number; active: number } {
+export function tripletRef(
+  x: Mat,
+  labels: number[],
+  alpha: number,
+  miner: 'batchAll' | 'batchHard' | 'semiHard',
+  reduction: 'mean-active' | 'mean',
+): { loss: number; mined: number; active: number } {
   const u = x.map(unit);
   const n = u.length;
   const d = (i: number, j: number) => u[i].reduce((s, v, k) => s + (v - u[j][k]) ** 2, 0);
