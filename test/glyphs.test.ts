@@ -69,7 +69,7 @@ test('loader validation: missing, mismatched and wrongly typed files are clear e
   fs.writeFileSync(path.join(dir, 'labels-idx1-short.gz'), zlib.gzipSync(ml.encodeIdx([n], new Uint8Array(n))));
   assert.throws(
     () => ml.loadHangulGlyphs({ dir }),
-    /labels-idx1-short\.gz: data type 0x08 is not supported here; expected 0x0b \(16-bit integer\)/,
+    /labels-idx1-short\.gz: data type 0x08 is not supported; expected 0x0b \(16-bit integer\)/,
   );
   // A label beyond the syllable list.
   const bad = new Int16Array(n);

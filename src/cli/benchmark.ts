@@ -100,6 +100,36 @@ function anchorSection(sum: ReturnType<typeof summarize>): string {
   ].join('\n');
 }
 
+/** Losses ranked per seed (best first) by a metric, and whether every seed gives the same ranking. */
+export function orderingSection(results: RunResult[], losses: string[]): string {
+  const seeds = [...new Set(results.map((r) => r.seed))].sort((a, b) => a - b);
+  const lines: string[] = ['| metric | seed | ranking, best first |', '|---|---|---|'];
+  const verdicts: string[] = [];
+  for (const [k, label] of [
+    ['tar1e4', 'TAR@1e-4'],
+    ['rank1', 'rank-1'],
+  ] as const) {
+    const rankings: string[] = [];
+    for (const seed of seeds) {
+      const rs = losses
+        .map((l) => results.find((r) => r.loss === l && r.seed === seed))
+        .filter((r): r is RunResult => !!r && r[k] !== null);
+      const ranking = rs
+        .slice()
+        .sort((a, b) => (b[k] as number) - (a[k] as number))
+        .map((r) => r.loss)
+        .join(' > ');
+      rankings.push(ranking);
+      lines.push(`| ${label} | ${seed} | ${ranking} |`);
+    }
+    const same = rankings.length > 1 && rankings.every((r) => r === rankings[0]);
+    verdicts.push(
+      `${label}: ${rankings.length < 2 ? 'one seed only' : same ? 'the same ranking for every seed' : 'the ranking changes between seeds'}`,
+    );
+  }
+  return `${lines.join('\n')}\n\n${verdicts.join('; ')}.`;
+}
+
 async function main(): Promise<void> {
   const v = parseFlags(
     process.argv.slice(2),
@@ -175,6 +205,10 @@ async function main(): Promise<void> {
     'Mean ± std over seeds, in %. TAR@FAR from the exact ROC over all pairs; 10-fold accuracy on 10 × (k + k) pairs (k = 300, fewer for small sets; see results.csv); rank-1 against one gallery image per syllable; DIR@1e-2 with half of the unseen syllables enrolled.',
     '',
     table,
+    '',
+    '## Is the ordering stable across seeds?',
+    '',
+    orderingSection(results, losses),
     '',
     '## Beside the ArcFace paper',
     '',

@@ -36,7 +36,7 @@ export function parseIdxTyped(buf: Uint8Array, name: string, type: typeof IDX_UI
     throw new DataFileError(`${name}: bad magic number 0x${hex(buf[0])}${hex(buf[1])}${hex(buf[2])}${hex(buf[3])}; an IDX file starts with 0x0000 then the type and rank (e.g. 0x00000803 for images)`);
   }
   if (buf[2] !== type) {
-    throw new DataFileError(`${name}: data type 0x${hex(buf[2])} is not supported here; expected 0x${hex(type)} (${type === IDX_UINT8 ? 'unsigned byte' : '16-bit integer'})`);
+    throw new DataFileError(`${name}: data type 0x${hex(buf[2])} is not supported; expected 0x${hex(type)} (${type === IDX_UINT8 ? 'unsigned byte' : '16-bit integer'})`);
   }
   const size = type === IDX_INT16 ? 2 : 1;
   const ndim = buf[3];
