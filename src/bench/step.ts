@@ -34,26 +34,19 @@ async function trainerSpeed(req: StepRequest): Promise<number> {
   const model = referenceNet(spec);
   const head = arcFace({ numClasses: 10, embeddingDim: 2, s: 64, m: 0.5 });
   const data = { x, y, shape: [28, 28, 1] as [number, number, number] };
-  await train({
-    model,
-    backbone: spec,
-    loss: head,
-    data,
-    epochs: 1,
-    batchSize: req.batch,
-    maxStepsPerEpoch: Math.max(1, req.warmup),
-    progress: 'none',
-  });
-  const res = await train({
-    model,
-    backbone: spec,
-    loss: head,
-    data,
-    epochs: 1,
-    batchSize: req.batch,
-    maxStepsPerEpoch: req.steps,
-    progress: 'none',
-  });
+  const epoch = (steps: number) =>
+    train({
+      model,
+      backbone: spec,
+      loss: head,
+      data,
+      epochs: 1,
+      batchSize: req.batch,
+      maxStepsPerEpoch: steps,
+      progress: 'none',
+    });
+  await epoch(Math.max(1, req.warmup)); // warm-up epoch
+  const res = await epoch(req.steps);
   model.dispose();
   head.dispose();
   return res.history[0].samplesPerSec;

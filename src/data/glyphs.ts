@@ -27,12 +27,15 @@ export function hangulSyllables(): string[] {
 }
 
 export interface GlyphFaceMeta {
+  /** `file#index`: the face's id. */
   id: string;
   file: string;
   index: number;
   family: string;
   style: string;
+  /** fontconfig weight (80 regular, 200 bold, 205 extra-bold, ...). */
   weight: number;
+  /** Debian package that ships the file, and its version ('' when not from a package). */
   package: string;
   version: string;
 }

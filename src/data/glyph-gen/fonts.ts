@@ -9,22 +9,12 @@
  * told apart by Pango and only the one fontconfig prefers is kept.
  */
 import { spawnSync } from 'child_process';
-import { hangulSyllables } from '../glyphs';
+import { GlyphFaceMeta, hangulSyllables } from '../glyphs';
 
-export interface FontFace {
-  /** `file#index`: the face's id in meta.json. */
-  id: string;
-  file: string;
-  index: number;
-  family: string;
-  style: string;
-  /** fontconfig weight (80 regular, 200 bold, 205 extra-bold, ...). */
-  weight: number;
+/** A usable face: what meta.json records, plus the Pango weight word that selects it. */
+export interface FontFace extends GlyphFaceMeta {
   /** Pango weight word used in the font description ('' for regular). */
   pangoWeight: string;
-  /** Debian package that ships the file, and its version ('' when not from a package). */
-  package: string;
-  version: string;
 }
 
 export interface ExcludedFace {
