@@ -178,7 +178,7 @@ test('image folders load per identity, resized, with clear errors for bad layout
   await makeFolder(path.join(root, 'broken'), { gina: 2 });
   fs.writeFileSync(path.join(root, 'broken', 'gina', 'gina_0003.jpg'), 'not a jpeg at all');
   await assert.rejects(
-    ml.loadImageFolder(path.join(root, 'broken'), { size: [4, 4] }),
+    ml.loadImageFolder(path.join(root, 'broken'), { size: [4, 4], strict: true }),
     /cannot read image .*gina_0003.jpg/,
   );
 });

@@ -405,3 +405,48 @@ test('clear errors instead of crashes: one class, huge dim, too few images for P
   );
   model.dispose();
 });
+
+test('face folders: non-images and undecodable files are skipped and reported (strict stops); non-UTF-8 names show their bytes', async () => {
+  const sharp = require('sharp');
+  const root = tmp('ml-facefolder-');
+  for (const id of ['ann', 'ben']) {
+    fs.mkdirSync(path.join(root, id));
+    for (let i = 1; i <= 3; i++) {
+      await sharp({ create: { width: 10, height: 10, channels: 3, background: { r: 20 * i, g: 0, b: 0 } } })
+        .png()
+        .toFile(path.join(root, id, `${id}_${i}.png`));
+    }
+  }
+  fs.writeFileSync(path.join(root, 'ann', 'notes.txt'), 'not an image');
+  fs.writeFileSync(path.join(root, 'ben', 'broken.jpg'), 'this is not a JPEG');
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (m: string) => warnings.push(m);
+  let ds: ml.ImageFolderDataset;
+  try {
+    ds = await ml.loadImageFolder(root, { size: [4, 4] });
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(ds.y.length, 6, 'the six good images load');
+  assert.equal(ds.files.length, 6);
+  assert.deepEqual(
+    ds.skipped.map((s) => [path.basename(s.file), s.reason.split(':')[0]]),
+    [
+      ['notes.txt', 'not .jpg, .jpeg or .png'],
+      ['broken.jpg', 'not decodable'],
+    ],
+  );
+  assert.equal(warnings.length, 1);
+  assert.match(
+    warnings[0],
+    /skipped 2 file\(s\): ann\/notes\.txt \(not \.jpg, \.jpeg or \.png\); ben\/broken\.jpg \(not decodable: /,
+  );
+  await assert.rejects(ml.loadImageFolder(root, { size: [4, 4], strict: true }), /cannot read image .*broken\.jpg/);
+  const bad = Buffer.concat([Buffer.from(root + '/'), Buffer.from([0x63, 0xff, 0x64])]);
+  fs.mkdirSync(bad);
+  await assert.rejects(
+    ml.loadImageFolder(root, { size: [4, 4] }),
+    /the name is not valid UTF-8 \(raw bytes 63 ff 64\); rename it/,
+  );
+});

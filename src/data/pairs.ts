@@ -19,11 +19,16 @@ export interface VerificationPairs {
  * Balanced pairs in folds, as in the LFW protocol (10 folds × (300 same + 300 different)).
  * Pairs are distinct within the set; every same pair has two different samples.
  */
-export function verificationPairs(labels: ArrayLike<number>, opts: { folds?: number; perFold?: number; seed?: number } = {}): VerificationPairs {
+export function verificationPairs(
+  labels: ArrayLike<number>,
+  opts: { folds?: number; perFold?: number; seed?: number } = {},
+): VerificationPairs {
   const folds = opts.folds ?? 10;
   const perFold = opts.perFold ?? 300;
-  if (!(Number.isInteger(folds) && folds >= 1)) throw new Error(`verificationPairs: folds must be a positive integer, got ${folds}`);
-  if (!(Number.isInteger(perFold) && perFold >= 1)) throw new Error(`verificationPairs: perFold must be a positive integer, got ${perFold}`);
+  if (!(Number.isInteger(folds) && folds >= 1))
+    throw new Error(`verificationPairs: folds must be a positive integer, got ${folds}`);
+  if (!(Number.isInteger(perFold) && perFold >= 1))
+    throw new Error(`verificationPairs: perFold must be a positive integer, got ${perFold}`);
   const rng = new Rng(opts.seed ?? 0);
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < labels.length; i++) {
@@ -33,17 +38,24 @@ export function verificationPairs(labels: ArrayLike<number>, opts: { folds?: num
   }
   const classes = [...byClass.keys()];
   const multi = classes.filter((c) => byClass.get(c)!.length >= 2);
-  if (multi.length === 0) throw new Error('verificationPairs: no class has two samples, so no same-identity pair exists');
+  if (multi.length === 0)
+    throw new Error('verificationPairs: no class has two samples, so no same-identity pair exists');
   if (classes.length < 2) throw new Error('verificationPairs: only one class, so no different-identity pair exists');
   const n = labels.length;
   const total = folds * perFold;
   let maxSame = 0;
   for (const c of multi) maxSame += (byClass.get(c)!.length * (byClass.get(c)!.length - 1)) / 2;
-  if (maxSame < total) throw new Error(`verificationPairs: ${total} same pairs requested (${folds} folds × ${perFold}) but only ${maxSame} exist; ask for fewer pairs per fold or give more images per class`);
+  if (maxSame < total)
+    throw new Error(
+      `verificationPairs: ${total} same pairs requested (${folds} folds × ${perFold}) but only ${maxSame} exist; ask for fewer pairs per fold or give more images per class`,
+    );
   let sameAll = 0;
   for (const c of classes) sameAll += (byClass.get(c)!.length * (byClass.get(c)!.length - 1)) / 2;
   const maxDifferent = (n * (n - 1)) / 2 - sameAll;
-  if (maxDifferent < total) throw new Error(`verificationPairs: ${total} different-identity pairs requested (${folds} folds × ${perFold}) but only ${maxDifferent} exist; ask for fewer pairs per fold or give more classes`);
+  if (maxDifferent < total)
+    throw new Error(
+      `verificationPairs: ${total} different-identity pairs requested (${folds} folds × ${perFold}) but only ${maxDifferent} exist; ask for fewer pairs per fold or give more classes`,
+    );
   const seen = new Set<string>();
   const key = (i: number, j: number) => (i < j ? `${i},${j}` : `${j},${i}`);
   const a: number[] = [];
@@ -58,7 +70,10 @@ export function verificationPairs(labels: ArrayLike<number>, opts: { folds?: num
         const j = members[rng.int(members.length)];
         if (i === j || seen.has(key(i, j))) continue;
         seen.add(key(i, j));
-        a.push(i); b.push(j); same.push(1); fold.push(f);
+        a.push(i);
+        b.push(j);
+        same.push(1);
+        fold.push(f);
         break;
       }
       for (;;) {
@@ -66,12 +81,21 @@ export function verificationPairs(labels: ArrayLike<number>, opts: { folds?: num
         const j = rng.int(n);
         if (labels[i] === labels[j] || seen.has(key(i, j))) continue;
         seen.add(key(i, j));
-        a.push(i); b.push(j); same.push(0); fold.push(f);
+        a.push(i);
+        b.push(j);
+        same.push(0);
+        fold.push(f);
         break;
       }
     }
   }
-  return { a: Int32Array.from(a), b: Int32Array.from(b), same: Uint8Array.from(same), fold: Int32Array.from(fold), folds };
+  return {
+    a: Int32Array.from(a),
+    b: Int32Array.from(b),
+    same: Uint8Array.from(same),
+    fold: Int32Array.from(fold),
+    folds,
+  };
 }
 
 /**
@@ -85,7 +109,8 @@ export function pkBatches(labels: ArrayLike<number>, P: number, K: number, seed:
     byClass.get(labels[i])!.push(i);
   }
   const classes = [...byClass.keys()];
-  if (P < 2 || P > classes.length) throw new Error(`pkBatches: P = ${P} must be between 2 and the number of classes (${classes.length})`);
+  if (P < 2 || P > classes.length)
+    throw new Error(`pkBatches: P = ${P} must be between 2 and the number of classes (${classes.length})`);
   if (K < 2) throw new Error(`pkBatches: K = ${K} must be at least 2 to give every anchor a positive`);
   const rng = new Rng(seed);
   const pools = new Map<number, number[]>();

@@ -53,7 +53,9 @@ export function classOrder(seed: number): string[] {
 
 function runJob(job: RenderJob): Promise<{ result: RenderResult; pixels: Buffer }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'render-face.js'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(__dirname, 'render-face.js'), JSON.stringify(job)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -93,12 +95,20 @@ export async function buildGlyphSet(o: BuildOptions): Promise<GlyphMeta> {
   try {
     const { faces: candidates, excluded } = discoverFaces();
     log(`faces: ${candidates.length} cover all 2,350 syllables and can be selected (${excluded.length} left out)`);
-    if (candidates.length === 0) throw new Error('no usable Korean font face is installed; see data/hangul-glyphs/README.md for the apt line');
+    if (candidates.length === 0)
+      throw new Error('no usable Korean font face is installed; see data/hangul-glyphs/README.md for the apt line');
 
     // Duplicates, from centred renders of a fixed probe set.
     const probeSet = classOrder(o.seed + 1).slice(0, o.probe);
     const job = (f: FontFace, syllables: string[], jitter: JitterRange | null, tag: string): RenderJob => ({
-      file: f.file, family: f.family, pangoWeight: f.pangoWeight, faceId: f.id, syllables, size: o.size, jitter, seed: o.seed,
+      file: f.file,
+      family: f.family,
+      pangoWeight: f.pangoWeight,
+      faceId: f.id,
+      syllables,
+      size: o.size,
+      jitter,
+      seed: o.seed,
       out: path.join(tmp, `${tag}-${candidates.indexOf(f)}.bin`),
     });
     const probes = await pool(candidates, o.jobs, (f) => runJob(job(f, probeSet, null, 'probe')));
@@ -108,7 +118,12 @@ export async function buildGlyphSet(o: BuildOptions): Promise<GlyphMeta> {
     for (const [i, f] of candidates.entries()) {
       const px = probes[i].pixels;
       if (probes[i].result.blank.length) {
-        allExcluded.push({ id: f.id, family: f.family, style: f.style, reason: `draws ${probes[i].result.blank.join(' ')} blank` });
+        allExcluded.push({
+          id: f.id,
+          family: f.family,
+          style: f.style,
+          reason: `draws ${probes[i].result.blank.join(' ')} blank`,
+        });
         continue;
       }
       let dupOf = -1;
@@ -124,7 +139,12 @@ export async function buildGlyphSet(o: BuildOptions): Promise<GlyphMeta> {
         }
       }
       if (dupOf >= 0) {
-        allExcluded.push({ id: f.id, family: f.family, style: f.style, reason: `duplicates ${distinct[dupOf].id} (${distinct[dupOf].family} ${distinct[dupOf].style})` });
+        allExcluded.push({
+          id: f.id,
+          family: f.family,
+          style: f.style,
+          reason: `duplicates ${distinct[dupOf].id} (${distinct[dupOf].family} ${distinct[dupOf].style})`,
+        });
         continue;
       }
       distinct.push(f);
@@ -134,8 +154,10 @@ export async function buildGlyphSet(o: BuildOptions): Promise<GlyphMeta> {
 
     const syllables = o.syllables === 'all' ? classOrder(o.seed) : classOrder(o.seed).slice(0, o.syllables);
     const wanted = o.faces === 'all' ? distinct.length : o.faces;
-    if (wanted > distinct.length) throw new Error(`--faces ${wanted}: only ${distinct.length} distinct faces are installed`);
-    const faceOrder = o.faces === 'all' ? distinct.slice() : (new Rng(o.seed * 31 + 5).shuffle(distinct.slice()) as FontFace[]);
+    if (wanted > distinct.length)
+      throw new Error(`--faces ${wanted}: only ${distinct.length} distinct faces are installed`);
+    const faceOrder =
+      o.faces === 'all' ? distinct.slice() : (new Rng(o.seed * 31 + 5).shuffle(distinct.slice()) as FontFace[]);
 
     // Render the chosen syllables; a face with a blank drawing is replaced by the next one.
     const chosen: Array<{ face: FontFace; pixels: Buffer }> = [];
@@ -146,16 +168,25 @@ export async function buildGlyphSet(o: BuildOptions): Promise<GlyphMeta> {
       const t0 = Date.now();
       const rendered = await pool(batch, o.jobs, async (f, i) => {
         const r = await runJob(job(f, syllables, o.jitter, 'faces'));
-        log(`  ${f.family} ${f.style} (${chosen.length + i + 1}/${wanted}): ${r.result.count} syllables${r.result.blank.length ? `, blank: ${r.result.blank.join(' ')}` : ''}`);
+        log(
+          `  ${f.family} ${f.style} (${chosen.length + i + 1}/${wanted}): ${r.result.count} syllables${r.result.blank.length ? `, blank: ${r.result.blank.join(' ')}` : ''}`,
+        );
         return r;
       });
       for (const [i, f] of batch.entries()) {
-        if (rendered[i].result.blank.length) allExcluded.push({ id: f.id, family: f.family, style: f.style, reason: `draws ${rendered[i].result.blank.join(' ')} blank` });
+        if (rendered[i].result.blank.length)
+          allExcluded.push({
+            id: f.id,
+            family: f.family,
+            style: f.style,
+            reason: `draws ${rendered[i].result.blank.join(' ')} blank`,
+          });
         else chosen.push({ face: f, pixels: rendered[i].pixels });
       }
       log(`rendered ${batch.length} faces in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
-    if (chosen.length < wanted && o.faces !== 'all') throw new Error(`only ${chosen.length} faces draw every chosen syllable; asked for ${wanted}`);
+    if (chosen.length < wanted && o.faces !== 'all')
+      throw new Error(`only ${chosen.length} faces draw every chosen syllable; asked for ${wanted}`);
     chosen.sort((a, b) => (a.face.id < b.face.id ? -1 : 1));
 
     // Samples ordered by class, then face.
@@ -178,7 +209,16 @@ export async function buildGlyphSet(o: BuildOptions): Promise<GlyphMeta> {
       format: 'margin-lab-hangul-glyphs',
       version: 1,
       syllables,
-      faces: chosen.map(({ face: f }) => ({ id: f.id, file: f.file, index: f.index, family: f.family, style: f.style, weight: f.weight, package: f.package, version: f.version })),
+      faces: chosen.map(({ face: f }) => ({
+        id: f.id,
+        file: f.file,
+        index: f.index,
+        family: f.family,
+        style: f.style,
+        weight: f.weight,
+        package: f.package,
+        version: f.version,
+      })),
       excluded: allExcluded,
       seed: o.seed,
       size: o.size,
@@ -216,7 +256,8 @@ Builds the Hangul glyph-identity set from the installed Korean fonts.
 function count(flag: string, raw: string): number | 'all' {
   if (raw === 'all') return 'all';
   const n = Number(raw);
-  if (!(/^\d+$/.test(raw) && n >= 1)) throw new Error(`${flag} must be a positive integer or all, got ${JSON.stringify(raw)}`);
+  if (!(/^\d+$/.test(raw) && n >= 1))
+    throw new Error(`${flag} must be a positive integer or all, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -241,16 +282,27 @@ async function main(): Promise<void> {
   }
   const syllables = values.full ? 'all' : count('--syllables', String(values.syllables));
   const faces = values.full ? 'all' : count('--faces', String(values.faces));
-  if (typeof syllables === 'number' && syllables > 2350) throw new Error(`--syllables ${syllables}: there are 2,350 syllables`);
+  if (typeof syllables === 'number' && syllables > 2350)
+    throw new Error(`--syllables ${syllables}: there are 2,350 syllables`);
   const seed = Number(values.seed);
-  if (!(/^\d+$/.test(String(values.seed)) && Number.isSafeInteger(seed))) throw new Error(`--seed must be an integer ≥ 0, got ${JSON.stringify(values.seed)}`);
+  if (!(/^\d+$/.test(String(values.seed)) && Number.isSafeInteger(seed)))
+    throw new Error(`--seed must be an integer ≥ 0, got ${JSON.stringify(values.seed)}`);
   const jobs = count('--jobs', String(values.jobs));
   const probe = count('--probe', String(values.probe));
   const dupThreshold = Number(values['dup-threshold']);
-  if (!(dupThreshold >= 0)) throw new Error(`--dup-threshold must be a number ≥ 0, got ${JSON.stringify(values['dup-threshold'])}`);
+  if (!(dupThreshold >= 0))
+    throw new Error(`--dup-threshold must be a number ≥ 0, got ${JSON.stringify(values['dup-threshold'])}`);
   const out = path.resolve(values.out ?? path.join(dataDir(), values.full ? 'hangul-glyphs-full' : 'hangul-glyphs'));
   await buildGlyphSet({
-    out, syllables, faces, seed, size: 32, jobs: jobs as number, probe: probe as number, dupThreshold, jitter: DEFAULT_JITTER,
+    out,
+    syllables,
+    faces,
+    seed,
+    size: 32,
+    jobs: jobs as number,
+    probe: probe as number,
+    dupThreshold,
+    jitter: DEFAULT_JITTER,
   });
 }
 

@@ -26,7 +26,8 @@ export interface ExcludedFace {
 
 function run(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.error) throw new Error(`${cmd} could not run (${r.error.message}); install fontconfig (apt-get install fontconfig)`);
+  if (r.error)
+    throw new Error(`${cmd} could not run (${r.error.message}); install fontconfig (apt-get install fontconfig)`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.trim()}`);
   return r.stdout;
 }
@@ -76,7 +77,12 @@ function packagesOf(files: string[]): Map<string, { package: string; version: st
   }
   if (pkgs.size) {
     const v = spawnSync('dpkg-query', ['-W', '-f=${Package} ${Version}\n', ...pkgs], { encoding: 'utf8' });
-    const versions = new Map((v.stdout ?? '').split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+    const versions = new Map(
+      (v.stdout ?? '')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ') as [string, string]),
+    );
     for (const info of out.values()) info.version = versions.get(info.package) ?? '';
   }
   return out;
@@ -88,12 +94,23 @@ function packagesOf(files: string[]): Map<string, { package: string; version: st
  */
 export function discoverFaces(): { faces: FontFace[]; excluded: ExcludedFace[] } {
   const codes = hangulSyllables().map((s) => s.codePointAt(0)!);
-  const text = run('fc-list', [':lang=ko', '--format', '%{file}\t%{index}\t%{family[0]}\t%{style[0]}\t%{weight}\t%{charset}\n']);
+  const text = run('fc-list', [
+    ':lang=ko',
+    '--format',
+    '%{file}\t%{index}\t%{family[0]}\t%{style[0]}\t%{weight}\t%{charset}\n',
+  ]);
   const rows = text
     .split('\n')
     .filter(Boolean)
     .map((l) => l.split('\t'))
-    .map(([file, index, family, style, weight, charset]) => ({ file, index: Number(index), family, style, weight: Number(weight), charset }))
+    .map(([file, index, family, style, weight, charset]) => ({
+      file,
+      index: Number(index),
+      family,
+      style,
+      weight: Number(weight),
+      charset,
+    }))
     .sort((a, b) => (a.file === b.file ? a.index - b.index : a.file < b.file ? -1 : 1));
   const pk = packagesOf([...new Set(rows.map((r) => r.file))]);
   const faces: FontFace[] = [];
@@ -102,17 +119,37 @@ export function discoverFaces(): { faces: FontFace[]; excluded: ExcludedFace[] }
     const id = `${r.file}#${r.index}`;
     const missing = coversAll(r.charset, codes);
     if (missing.length) {
-      excluded.push({ id, family: r.family, style: r.style, reason: `lacks ${missing.length} of the 2,350 syllables (e.g. ${String.fromCodePoint(missing[0])})` });
+      excluded.push({
+        id,
+        family: r.family,
+        style: r.style,
+        reason: `lacks ${missing.length} of the 2,350 syllables (e.g. ${String.fromCodePoint(missing[0])})`,
+      });
       continue;
     }
     const [word, asked] = nearestPangoWeight(r.weight);
     const match = run('fc-match', ['-f', '%{file}\t%{index}', `${r.family}:weight=${asked}`]).split('\t');
     if (match[0] !== r.file || Number(match[1]) !== r.index) {
-      excluded.push({ id, family: r.family, style: r.style, reason: `Pango cannot select it: "${r.family}" at weight ${asked} resolves to ${match[0]}#${match[1]}` });
+      excluded.push({
+        id,
+        family: r.family,
+        style: r.style,
+        reason: `Pango cannot select it: "${r.family}" at weight ${asked} resolves to ${match[0]}#${match[1]}`,
+      });
       continue;
     }
     const p = pk.get(r.file) ?? { package: '', version: '' };
-    faces.push({ id, file: r.file, index: r.index, family: r.family, style: r.style, weight: r.weight, pangoWeight: word, package: p.package, version: p.version });
+    faces.push({
+      id,
+      file: r.file,
+      index: r.index,
+      family: r.family,
+      style: r.style,
+      weight: r.weight,
+      pangoWeight: word,
+      package: p.package,
+      version: p.version,
+    });
   }
   return { faces, excluded };
 }

@@ -56,7 +56,13 @@ export async function renderFace(job: RenderJob): Promise<RenderResult> {
     }
     const { data, info } = rendered;
     const j = job.jitter ? drawJitter(job.jitter, sampleSeed(job.seed, ch, job.faceId)) : NO_JITTER;
-    const img = composeGlyph(new Uint8Array(data.buffer, data.byteOffset, data.length), info.width, info.height, job.size, j);
+    const img = composeGlyph(
+      new Uint8Array(data.buffer, data.byteOffset, data.length),
+      info.width,
+      info.height,
+      job.size,
+      j,
+    );
     if (!img) blank.push(ch);
     else out.set(img, i * job.size * job.size);
   }
