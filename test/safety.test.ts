@@ -450,3 +450,32 @@ test('face folders: non-images and undecodable files are skipped and reported (s
     /the name is not valid UTF-8 \(raw bytes 63 ff 64\); rename it/,
   );
 });
+
+test('plot builders: empty, NaN and mismatched inputs are clear errors', () => {
+  assert.throws(() => ml.featuresOnCircle([], []), /featuresOnCircle: no points to draw/);
+  assert.throws(
+    () =>
+      ml.featuresOnCircle(
+        [
+          [1, 0],
+          [NaN, 1],
+        ],
+        [0, 1],
+      ),
+    /featuresOnCircle: point 1 has NaN in coordinate 0 \(NaN embeddings/,
+  );
+  assert.throws(() => ml.featuresOnSphere([[1, 0, 0]], [0, 1]), /featuresOnSphere: 1 points but 2 labels/);
+  assert.throws(() => ml.featuresEuclidean2d([[1, Infinity]], [0]), /point 0 has Infinity in coordinate 1/);
+  assert.throws(() => ml.rocCurves([]), /rocCurves: no runs to draw/);
+  assert.throws(() => ml.trainingCurves([]), /trainingCurves: the history is empty/);
+  assert.ok(
+    ml.featuresOnCircle(
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      [0, 1],
+    ).data.length > 0,
+    'good input still draws',
+  );
+});

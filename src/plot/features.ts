@@ -29,9 +29,15 @@ export function weightDirections(W: ArrayLike<number>[] | undefined, numClasses:
   return unitRows(Array.from({ length: numClasses }, (_, j) => Array.from({ length: D }, (_, d) => W[d][j])));
 }
 
-function checkDim(rows: number[][], dim: number, what: string): void {
+function checkDim(rows: number[][], dim: number, what: string, labels?: ArrayLike<number>): void {
+  if (rows.length === 0) throw new Error(`${what}: no points to draw (an empty embedding set)`);
+  if (labels && labels.length !== rows.length)
+    throw new Error(`${what}: ${rows.length} points but ${labels.length} labels`);
   rows.forEach((r, i) => {
     if (r.length !== dim) throw new Error(`${what}: point ${i} has dimension ${r.length}, expected ${dim}`);
+    const bad = r.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0)
+      throw new Error(`${what}: point ${i} has ${r[bad]} in coordinate ${bad} (NaN embeddings from a diverged model?)`);
   });
 }
 
@@ -51,7 +57,7 @@ export interface FeatureOptions {
 /** 2-D features as they come out of the network (Euclidean view), coloured by class. */
 export function featuresEuclidean2d(points: Points, labels: ArrayLike<number>, opts: FeatureOptions = {}): Figure {
   const rows = rowsOf(points);
-  checkDim(rows, 2, 'featuresEuclidean2d');
+  checkDim(rows, 2, 'featuresEuclidean2d', labels);
   const data = groups(labels).map((c) => {
     const pts = rows.filter((_, i) => labels[i] === c);
     return {
@@ -77,8 +83,9 @@ export function featuresEuclidean2d(points: Points, labels: ArrayLike<number>, o
 
 /** Normalized 2-D features on the unit circle, with each class's weight direction as a ray. */
 export function featuresOnCircle(points: Points, labels: ArrayLike<number>, opts: FeatureOptions = {}): Figure {
-  const rows = unitRows(rowsOf(points));
-  checkDim(rows, 2, 'featuresOnCircle');
+  const raw = rowsOf(points);
+  checkDim(raw, 2, 'featuresOnCircle', labels);
+  const rows = unitRows(raw);
   const cls = groups(labels);
   const circle = Array.from({ length: 181 }, (_, i) => (2 * Math.PI * i) / 180);
   const data: Array<Record<string, unknown>> = [
@@ -135,8 +142,9 @@ export function featuresOnCircle(points: Points, labels: ArrayLike<number>, opts
 
 /** Normalized 3-D features on a translucent unit sphere, class weights as arrows (rotatable). */
 export function featuresOnSphere(points: Points, labels: ArrayLike<number>, opts: FeatureOptions = {}): Figure {
-  const rows = unitRows(rowsOf(points));
-  checkDim(rows, 3, 'featuresOnSphere');
+  const raw = rowsOf(points);
+  checkDim(raw, 3, 'featuresOnSphere', labels);
+  const rows = unitRows(raw);
   const cls = groups(labels);
   const nU = 30;
   const nV = 15;
@@ -243,10 +251,11 @@ export function angleHistogram(
   weights: ArrayLike<number>[],
   opts: FeatureOptions & { binDegrees?: number } = {},
 ): Figure {
-  const rows = unitRows(rowsOf(points));
+  const raw = rowsOf(points);
   const cls = groups(labels);
   const dirs = weightDirections(weights, Math.max(...cls) + 1)!;
-  checkDim(rows, dirs[0].length, 'angleHistogram');
+  checkDim(raw, dirs[0].length, 'angleHistogram', labels);
+  const rows = unitRows(raw);
   const data = cls.map((c) => {
     const angles = rows
       .filter((_, i) => labels[i] === c)

@@ -18,6 +18,13 @@ function tarAt(roc: RocCurve, far: number): number | null {
 
 /** ROC curves of several runs on a log-FAR axis, TAR @ FAR = 1e-3 marked on each. */
 export function rocCurves(runs: RocRun[], opts: { title?: string; markFar?: number } = {}): Figure {
+  if (runs.length === 0) throw new Error('rocCurves: no runs to draw');
+  for (const r of runs) {
+    if (!r.roc || r.roc.far.length < 2 || r.roc.far.length !== r.roc.tar.length)
+      throw new Error(`rocCurves: run ${JSON.stringify(r.name)} has no ROC curve (use roc(scores, same))`);
+    const bad = [...r.roc.far, ...r.roc.tar].findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`rocCurves: run ${JSON.stringify(r.name)} has a non-finite ROC point`);
+  }
   const markFar = opts.markFar ?? 1e-3;
   const data: Array<Record<string, unknown>> = [];
   let minFar = 1;
@@ -133,6 +140,7 @@ export function trainingCurves(
   history: Array<{ epoch: number; loss: number; accuracy?: number }>,
   opts: { title?: string } = {},
 ): Figure {
+  if (history.length === 0) throw new Error('trainingCurves: the history is empty (train for at least one epoch)');
   const epochs = history.map((h) => h.epoch);
   const data: Array<Record<string, unknown>> = [
     {
