@@ -16,19 +16,6 @@ export interface Dataset {
   classNames: string[];
 }
 
-export function datasetSize(ds: Dataset): number {
-  return ds.y.length;
-}
-
-export function checkDataset(ds: Dataset): void {
-  const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  if (ds.x.length !== ds.y.length * per) {
-    throw new DataFileError(
-      `${ds.name}: ${ds.x.length} pixel values do not match ${ds.y.length} images of shape [${ds.shape.join(', ')}]`,
-    );
-  }
-}
-
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
   'Trouser',

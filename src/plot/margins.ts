@@ -8,6 +8,7 @@
  * confident enough. Without a margin (f = cos) both boundaries coincide.
  */
 import { Figure } from './show';
+import { CurricularFace } from '../losses/curricularface';
 import { axis, colour, DEG, titled } from './style';
 
 /** Anything with a target curve: every CosineHead, or a plain function. */
@@ -183,7 +184,7 @@ export function targetLogitCurves(
       mode: 'lines',
       name: `CurricularFace hard negative, t = ${t}`,
       x: th.map((v) => v * DEG),
-      y: th.map((v) => Math.cos(v) * (t + Math.cos(v))),
+      y: th.map((v) => CurricularFace.modulation(Math.cos(v), t)),
       line: { color: colour(curves.length + k), dash: 'dash' },
     });
   });

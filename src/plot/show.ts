@@ -137,11 +137,6 @@ export function setupPlotly(): boolean {
   return ok;
 }
 
-/** For tests: forget that the bundle was sent in this kernel session. */
-export function resetPlotlyLoader(): void {
-  loaderSent = false;
-}
-
 /** The MIME bundle `show()` emits (exported for tests). */
 export function figureMimeBundle(fig: Figure, includeLoader: boolean): Record<string, unknown> {
   validateFigure(fig);
