@@ -2,9 +2,12 @@
  * AdaFace (Kim et al., CVPR 2022): the margin adapts to image quality, using the feature norm
  * ‖z‖ as its proxy. With the norm standardized against running batch statistics,
  *   ẑ = clip(h·(‖z‖ − μ) / (σ + ε), −1, 1),
- * the target is  cos(θ_y − m·ẑ) − (m·ẑ + m):  high-norm (good) samples get an angular
- * (ArcFace-like) margin, low-norm (poor) samples a smaller, cosine (CosFace-like) one, so hard,
- * low-quality images are not over-emphasized. Follows the authors' code: ‖z‖ clipped to
+ * the target is  cos(θ_y − m·ẑ) − (m·ẑ + m).  A low-norm (poor) sample, ẑ = −1, gets the
+ * angular, ArcFace-like margin cos(θ_y + m); an average one, ẑ = 0, the CosFace-like
+ * cos θ_y − m; a high-norm (good) sample, ẑ = 1, a *negative* angular margin with a larger
+ * additive one, cos(θ_y − m) − 2m. The angular margin pushes hardest on samples near the class
+ * weight, which for poor images would over-emphasize unrecognizable ones; shifting the margin
+ * toward the additive form as quality rises emphasizes hard but recognizable samples instead. Follows the authors' code: ‖z‖ clipped to
  * [0.001, 100] and treated as a constant; μ, σ updated first in training mode with momentum
  * 0.01 (μ₀ = 20, σ₀ = 100, σ the unbiased batch std, 0 for a batch of one); θ + g clipped to
  * [ε, π − ε]; cos θ clipped to [−1 + ε, 1 − ε].

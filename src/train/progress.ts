@@ -67,11 +67,20 @@ export class ProgressReporter {
     const now = Date.now();
     const line = formatProgress(p);
     if (this.mode === 'none') return;
+    // lastDraw moves only when something is drawn: with steps faster than the interval, the
+    // line still redraws every interval instead of never.
     if (this.mode === 'tty') {
-      if (force || now - this.lastDraw > 100) this.stream.write(`\r${line}\x1b[K`);
+      if (force || now - this.lastDraw > 100) {
+        this.stream.write(`\r${line}\x1b[K`);
+        this.lastDraw = now;
+      }
+      return;
     } else if (this.mode === 'notebook') {
-      if (force || now - this.lastDraw > 250)
+      if (force || now - this.lastDraw > 250) {
         this.live.set({ 'text/plain': line, 'text/html': `<pre style="margin:0">${line}</pre>` });
+        this.lastDraw = now;
+      }
+      return;
     } else {
       const pct = Math.floor((p.step / Math.max(1, p.steps)) * 4) * 25;
       if ((force || pct !== this.lastLinePct) && line !== this.lastLine) {
