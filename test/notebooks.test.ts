@@ -228,3 +228,41 @@ test('every notebook runs clean, and its exported HTML draws the Plotly figure i
   assert.notEqual(after, before, 'moving the slider did not change the boundary');
   assert.deepEqual(problems, []);
 });
+
+test('every committed notebook equals its source in notebooks/src (cell kinds and text)', () => {
+  const srcDir = path.join(ROOT, 'notebooks', 'src');
+  const sources = fs.readdirSync(srcDir).filter((f) => f.endsWith('.ts.md'));
+  assert.ok(sources.length >= 5);
+  for (const f of sources) {
+    const cells: Array<{ kind: string; text: string }> = [];
+    let cur: { kind: string; lines: string[] } | null = null;
+    const flush = () => {
+      if (cur)
+        cells.push({
+          kind: cur.kind === 'md' ? 'markdown' : 'code',
+          text: cur.lines.join('\n').replace(/^\n+|\n+$/g, ''),
+        });
+    };
+    for (const line of fs.readFileSync(path.join(srcDir, f), 'utf8').split(/\r?\n/)) {
+      if (line.startsWith('%% ')) {
+        flush();
+        cur = { kind: line.slice(3).trim(), lines: [] };
+      } else cur?.lines.push(line);
+    }
+    flush();
+    const nbFile = path.join(ROOT, 'notebooks', f.replace(/\.ts\.md$/, '.ipynb'));
+    assert.ok(fs.existsSync(nbFile), `${f} has no notebook ${nbFile}`);
+    const nb = JSON.parse(fs.readFileSync(nbFile, 'utf8')) as {
+      cells: Array<{ cell_type: string; source: string | string[] }>;
+    };
+    const got = nb.cells.map((c) => ({
+      kind: c.cell_type,
+      text: Array.isArray(c.source) ? c.source.join('') : c.source,
+    }));
+    assert.deepEqual(
+      got,
+      cells,
+      `${path.basename(nbFile)} differs from notebooks/src/${f}: regenerate it with scripts/make_notebook.py`,
+    );
+  }
+});
