@@ -778,3 +778,37 @@ test('sub-center ArcFace: nearest sub-center is the argmax of cosines over the C
   );
   head.dispose();
 });
+
+test('safeAcos: float32 derivative equals the float64 one near c = ±1 (to 1e-6), and is finite at ±1', () => {
+  const f32 = new Float32Array(1);
+  const cs: number[] = [];
+  for (let k = 1; k <= 3000; k += 7) {
+    f32[0] = 1 - k * 2 ** -24;
+    cs.push(f32[0]);
+    f32[0] = -1 + k * 2 ** -24;
+    cs.push(f32[0]);
+  }
+  for (const c of [0.5, 0.9, -0.3, 0.99999, 1e-3]) {
+    f32[0] = c;
+    cs.push(f32[0]);
+  }
+  const g = tf.tidy(() =>
+    tf
+      .grad((x: tf.Tensor) => L.safeAcos(x).sum())(tf.tensor1d(cs))
+      .dataSync(),
+  );
+  let worst = 0;
+  cs.forEach((c, i) => {
+    const truth = -1 / Math.sqrt(1 - c * c);
+    worst = Math.max(worst, Math.abs(g[i] - truth) / Math.abs(truth));
+  });
+  assert.ok(worst <= 1e-6, `worst relative error ${worst}`);
+  const ends = tf.tidy(() =>
+    Array.from(
+      tf
+        .grad((x: tf.Tensor) => L.safeAcos(x).sum())(tf.tensor1d([1, -1]))
+        .dataSync(),
+    ),
+  );
+  assert.deepEqual(ends, [-1e6, -1e6], 'at ±1 the derivative is the documented finite 1/√GRAD_EPS');
+});
