@@ -115,7 +115,8 @@ test('npm run benchmark, quick mode: trains 2 losses, writes CSV, figures and re
   assert.match(md, /\| softmax \| 1 \| \d+\.\d\d ± 0\.00 \|/);
   assert.match(md, /## Is the ordering stable across seeds\?/);
   assert.match(md, /^\| TAR@1e-4 \| 1 \| (softmax > arcface|arcface > softmax) \|$/m);
-  assert.match(md, /TAR@1e-4: one seed only; rank-1: one seed only\./);
+  assert.match(md, /^- TAR@1e-4: one seed only\.$/m);
+  assert.match(md, /^- rank-1: one seed only\.$/m);
   assert.match(md, /## Beside the ArcFace paper/);
   assert.match(
     md,

@@ -123,11 +123,32 @@ export function orderingSection(results: RunResult[], losses: string[]): string 
       lines.push(`| ${label} | ${seed} | ${ranking} |`);
     }
     const same = rankings.length > 1 && rankings.every((r) => r === rankings[0]);
+    // Pairwise: which "a beats b" hold in every seed, and which flip.
+    const held: string[] = [];
+    const flipped: string[] = [];
+    for (let i = 0; i < losses.length; i++) {
+      for (let j = i + 1; j < losses.length; j++) {
+        const signs = seeds
+          .map((seed) => {
+            const a = results.find((r) => r.loss === losses[i] && r.seed === seed)?.[k];
+            const b = results.find((r) => r.loss === losses[j] && r.seed === seed)?.[k];
+            return typeof a === 'number' && typeof b === 'number' ? Math.sign(a - b) : NaN;
+          })
+          .filter((x) => !Number.isNaN(x));
+        if (signs.length < 2) continue;
+        if (signs.every((x) => x > 0)) held.push(`${losses[i]} > ${losses[j]}`);
+        else if (signs.every((x) => x < 0)) held.push(`${losses[j]} > ${losses[i]}`);
+        else flipped.push(`${losses[i]} / ${losses[j]}`);
+      }
+    }
     verdicts.push(
-      `${label}: ${rankings.length < 2 ? 'one seed only' : same ? 'the same ranking for every seed' : 'the ranking changes between seeds'}`,
+      `${label}: ${rankings.length < 2 ? 'one seed only' : same ? 'the same ranking for every seed' : 'the full ranking changes between seeds'}` +
+        (held.length + flipped.length > 0
+          ? `. Pairs that hold in every seed: ${held.join(', ') || 'none'}. Pairs that flip: ${flipped.join(', ') || 'none'}`
+          : ''),
     );
   }
-  return `${lines.join('\n')}\n\n${verdicts.join('; ')}.`;
+  return `${lines.join('\n')}\n\n${verdicts.map((v) => `- ${v}.`).join('\n')}`;
 }
 
 async function main(): Promise<void> {
