@@ -267,10 +267,8 @@ export function createLoss(name: string, params: LossParams): EmbeddingLoss {
   const allowed = factoryKeys(e);
   for (const key of Object.keys(params)) {
     if (STRUCTURAL.includes(key) || allowed.has(key) || params[key] === undefined) continue;
-    const cli =
-      Object.entries(Object.fromEntries(LOSS_TABLE.flatMap((x) => Object.entries(x.options)))).find(
-        ([, o]) => (o.path ?? [])[0] === key,
-      )?.[0] ?? key;
+    // The flag that sets a nested or renamed key (easyMargin → easy-margin), for the message.
+    const cli = LOSS_TABLE.flatMap((x) => Object.entries(x.options)).find(([, o]) => o.path?.[0] === key)?.[0] ?? key;
     const takers = LOSS_TABLE.filter((x) => factoryKeys(x).has(key)).map((x) => x.id);
     throw new Error(
       `${key} is not an option of ${name}; ${takers.length ? `losses with ${cli}: ${takers.join(', ')}` : `${name} takes: ${[...allowed].join(', ') || 'no options'}`}`,

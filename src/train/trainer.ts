@@ -134,11 +134,6 @@ export function classScores(loss: ClassifierHead, emb: tf.Tensor2D): tf.Tensor2D
   return loss instanceof SoftmaxLoss || loss instanceof SoftmaxCenterLoss ? loss.logits(emb) : loss.cosines(emb);
 }
 
-/** Extra per-epoch facts from losses with schedules or running statistics (from the loss table). */
-function lossExtras(loss: EmbeddingLoss): Record<string, number> {
-  return lossStats(loss);
-}
-
 function makeOptimizer(name: OptimizerName, lr: number, momentum: number): tf.Optimizer {
   if (name === 'adam') return tf.train.adam(lr);
   if (name === 'sgd') return tf.train.momentum(lr, momentum);
@@ -331,7 +326,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           accuracy: accCount ? accSum / accCount : undefined,
           samplesPerSec: sps,
           eta: (stepsLeft * elapsed) / (s + 1),
-          extra: lossExtras(loss),
+          extra: lossStats(loss),
         });
         // Let the event loop turn: notebook output (progress) is sent, interrupts are seen.
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -344,7 +339,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         lr: learningRateAt(lr0, schedule, step - 1, stepsPerEpoch, totalSteps),
         samplesPerSec: seen / seconds,
         seconds,
-        ...lossExtras(loss),
+        ...lossStats(loss),
       };
       history.push(row);
       reporter.endEpoch({
@@ -356,7 +351,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         accuracy: accCount ? row.accuracy : undefined,
         samplesPerSec: row.samplesPerSec,
         eta: (opts.epochs - epoch) * seconds,
-        extra: lossExtras(loss),
+        extra: lossStats(loss),
       });
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (checkpointFile) {
