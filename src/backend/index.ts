@@ -3,12 +3,15 @@
  * in order of speed, records why each better one was skipped, and prints a one-line report.
  *
  *   1. `tensorflow` via @tensorflow/tfjs-node-gpu, when a CUDA device is visible
- *   2. `tensorflow` via @tensorflow/tfjs-node (libtensorflow on the CPU)
- *   3. `wasm`       via @tensorflow/tfjs-backend-wasm (XNNPACK; faster gradient kernels registered by us,
+ *   2. `webgpu`     via @tensorflow/tfjs-backend-webgpu on Dawn (npm `webgpu`), on a hardware adapter
+ *                   (Vulkan, Metal or D3D12; see `webgpu.ts`)
+ *   3. `tensorflow` via @tensorflow/tfjs-node (libtensorflow on the CPU)
+ *   4. `wasm`       via @tensorflow/tfjs-backend-wasm (XNNPACK; faster gradient kernels registered by us,
  *                   multi-threaded in Node through `wasm-threads.ts`)
- *   4. `cpu`        plain JavaScript, ~100x slower than wasm for conv training
+ *   5. `cpu`        plain JavaScript, ~100x slower than wasm for conv training
  *
- * `MARGIN_LAB_BACKEND=tensorflow|wasm|cpu` forces one and throws if it cannot be loaded.
+ * `MARGIN_LAB_BACKEND=tensorflow|webgpu|wasm|cpu` forces one and throws if it cannot be loaded;
+ * webgpu on a software adapter (SwiftShader, lavapipe) is used only when forced.
  * `MARGIN_LAB_THREADS=N` sets wasm's thread count (default: the number of cores, at most 8;
  * 1 uses the single-threaded SIMD build).
  */
@@ -20,7 +23,18 @@ import { registerWasmSegmentSum } from './wasm-segment-sum';
 import { registerWasmFastKernels } from './wasm-fast-kernels';
 import { withNodeWasmThreads } from './wasm-threads';
 
+import { AdapterSummary, adapterLine, probeAdapters, startWebgpu } from './webgpu';
+
 export { registerWasmConvGradients, checkSupportedConv } from './wasm-conv-grad';
+export {
+  AdapterSummary,
+  ProbeResult,
+  probeAdapters,
+  adapterLine,
+  activeAdapter,
+  readSyncAvailable,
+  dawnBinary,
+} from './webgpu';
 export { registerWasmSegmentSum } from './wasm-segment-sum';
 export { registerWasmFastKernels } from './wasm-fast-kernels';
 
@@ -43,8 +57,8 @@ export function requestedThreads(env: NodeJS.ProcessEnv = process.env): number {
   return n;
 }
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 export interface BackendReport {
   /** tfjs backend name now active. */
@@ -61,6 +75,8 @@ export interface BackendReport {
   line: string;
   /** wasm only: the threads XNNPACK uses (1 = the single-threaded SIMD build). */
   threads?: number;
+  /** webgpu only: the adapter it runs on. */
+  adapter?: AdapterSummary;
 }
 
 function cpuName(): string {
@@ -100,41 +116,64 @@ function firstLine(e: unknown): string {
   return msg.split('\n')[0];
 }
 
-/** Tries tfjs-node-gpu then tfjs-node; returns the report or the reasons for failure. */
-function tryTensorflow():
-  { ok: true; device: string; provider: string; skipped: string[] } | { ok: false; reasons: string[] } {
-  const reasons: string[] = [];
-  if (!isInstalled('@tensorflow/tfjs-node-gpu')) {
-    reasons.push('tfjs-node-gpu not installed');
-  } else {
-    const gpus = visibleGpus();
-    if (gpus.length === 0) {
-      reasons.push('tfjs-node-gpu installed but no CUDA device visible (nvidia-smi lists none)');
-    } else {
-      try {
-        require('@tensorflow/tfjs-node-gpu');
-        return { ok: true, device: `GPU (${gpus[0]})`, provider: '@tensorflow/tfjs-node-gpu', skipped: [] };
-      } catch (e) {
-        reasons.push(`tfjs-node-gpu failed to load (needs CUDA 11.2 + cuDNN 8.1): ${firstLine(e)}`);
-      }
-    }
+type Tried = { ok: true; device: string; provider: string } | { ok: false; reasons: string[] };
+
+/** Tries tfjs-node-gpu on a visible CUDA device. */
+function tryTensorflowGpu(): Tried {
+  if (!isInstalled('@tensorflow/tfjs-node-gpu')) return { ok: false, reasons: ['tfjs-node-gpu not installed'] };
+  const gpus = visibleGpus();
+  if (gpus.length === 0)
+    return { ok: false, reasons: ['tfjs-node-gpu installed but no CUDA device visible (nvidia-smi lists none)'] };
+  try {
+    require('@tensorflow/tfjs-node-gpu');
+    return { ok: true, device: `GPU (${gpus[0]})`, provider: '@tensorflow/tfjs-node-gpu' };
+  } catch (e) {
+    return { ok: false, reasons: [`tfjs-node-gpu failed to load (needs CUDA 11.2 + cuDNN 8.1): ${firstLine(e)}`] };
   }
-  if (!isInstalled('@tensorflow/tfjs-node')) {
-    reasons.push('tfjs-node not installed');
-  } else {
-    try {
-      require('@tensorflow/tfjs-node');
-      return {
-        ok: true,
-        device: `${cpuName()} via libtensorflow`,
-        provider: '@tensorflow/tfjs-node',
-        skipped: reasons,
-      };
-    } catch (e) {
-      reasons.push(`tfjs-node failed to load: ${firstLine(e)}`);
-    }
+}
+
+/** Tries tfjs-node (libtensorflow on the CPU). */
+function tryTensorflowCpu(): Tried {
+  if (!isInstalled('@tensorflow/tfjs-node')) return { ok: false, reasons: ['tfjs-node not installed'] };
+  try {
+    require('@tensorflow/tfjs-node');
+    return { ok: true, device: `${cpuName()} via libtensorflow`, provider: '@tensorflow/tfjs-node' };
+  } catch (e) {
+    return { ok: false, reasons: [`tfjs-node failed to load: ${firstLine(e)}`] };
   }
-  return { ok: false, reasons };
+}
+
+/** Tries tfjs-node-gpu, then tfjs-node (for MARGIN_LAB_BACKEND=tensorflow). */
+function tryTensorflow(): Tried {
+  const g = tryTensorflowGpu();
+  if (g.ok) return g;
+  const c = tryTensorflowCpu();
+  return c.ok ? c : { ok: false, reasons: [...g.reasons, ...c.reasons] };
+}
+
+/**
+ * Starts webgpu on the first hardware adapter (or, when `allowSoftware`, on a software one if no
+ * hardware adapter exists). Returns the adapter, or why webgpu was not used.
+ */
+async function tryWebgpu(allowSoftware: boolean): Promise<{ ok: true; adapter: AdapterSummary } | { ok: false; reasons: string[] }> {
+  const probe = probeAdapters();
+  if (probe.problems.length > 0) return { ok: false, reasons: probe.problems.map((p) => `webgpu: ${p}`) };
+  const hardware = probe.adapters.filter((a) => !a.fallback);
+  const pick = hardware[0] ?? (allowSoftware ? probe.adapters[0] : undefined);
+  if (!pick) {
+    return {
+      ok: false,
+      reasons: [
+        `webgpu: only a software adapter (${probe.adapters.map(adapterLine).join('; ')}), used only when forced with MARGIN_LAB_BACKEND=webgpu`,
+      ],
+    };
+  }
+  try {
+    await startWebgpu(pick);
+    return { ok: true, adapter: pick };
+  } catch (e) {
+    return { ok: false, reasons: [`webgpu on ${adapterLine(pick)} failed to start: ${firstLine(e)}`] };
+  }
 }
 
 async function activate(name: BackendName): Promise<void> {
@@ -210,6 +249,17 @@ function makeReport(
   return { backend, device, provider, skipped, forced, line, ...(threads !== undefined ? { threads } : {}) };
 }
 
+function webgpuReport(adapter: AdapterSummary, skipped: string[], forced: boolean): BackendReport {
+  const r = makeReport(
+    'webgpu',
+    `${adapter.fallback ? 'software adapter' : 'GPU'} ${adapterLine({ ...adapter, fallback: false })}`,
+    '@tensorflow/tfjs-backend-webgpu on Dawn (webgpu)',
+    skipped,
+    forced,
+  );
+  return { ...r, adapter };
+}
+
 let lastReport: BackendReport | null = null;
 
 /** The report of the last `useBestBackend()` call, or null when it was never called. */
@@ -243,7 +293,11 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
         `MARGIN_LAB_BACKEND=tensorflow, but it cannot be loaded: ${r.reasons.join('; ')}. To use it, ${pkgTf}.`,
       );
     await activate('tensorflow');
-    report = makeReport('tensorflow', r.device, r.provider, r.skipped, true);
+    report = makeReport('tensorflow', r.device, r.provider, [], true);
+  } else if (forced === 'webgpu') {
+    const r = await tryWebgpu(true);
+    if (!r.ok) throw new Error(`MARGIN_LAB_BACKEND=webgpu, but it cannot be used: ${r.reasons.join('; ')}`);
+    report = webgpuReport(r.adapter, [], true);
   } else if (forced === 'wasm') {
     const err = await tryWasm(threads);
     if (err) throw new Error(`MARGIN_LAB_BACKEND=wasm, but ${err}`);
@@ -253,12 +307,21 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
     report = makeReport('cpu', cpuName(), '@tensorflow/tfjs (plain JS)', [], true);
   } else {
     const skipped: string[] = [];
-    const r = tryTensorflow();
-    if (r.ok) {
+    const gpu = tryTensorflowGpu();
+    const web = gpu.ok ? null : await tryWebgpu(false);
+    const tfCpu = gpu.ok || web?.ok ? null : tryTensorflowCpu();
+    if (gpu.ok) {
       await activate('tensorflow');
-      report = makeReport('tensorflow', r.device, r.provider, r.skipped, false);
+      report = makeReport('tensorflow', gpu.device, gpu.provider, skipped, false);
+    } else if (web?.ok) {
+      skipped.push(...gpu.reasons);
+      report = webgpuReport(web.adapter, skipped, false);
+    } else if (tfCpu?.ok) {
+      skipped.push(...gpu.reasons, ...(web && !web.ok ? web.reasons : []));
+      await activate('tensorflow');
+      report = makeReport('tensorflow', tfCpu.device, tfCpu.provider, skipped, false);
     } else {
-      skipped.push(...r.reasons);
+      skipped.push(...gpu.reasons, ...(web && !web.ok ? web.reasons : []), ...(tfCpu && !tfCpu.ok ? tfCpu.reasons : []));
       const err = await tryWasm(threads);
       if (!err) {
         report = makeReport('wasm', wasmDevice(wasmThreads), wasmProvider(wasmThreads), skipped, false, wasmThreads);

@@ -24,7 +24,7 @@ import { backendReport } from '../backend';
 import { createLoss, PAIR_LOSSES, LossName } from '../losses';
 import { buildBackbone, BackboneName } from '../models';
 import { train } from '../train';
-import { embedImages } from '../eval/report';
+import { embedImagesAsync } from '../eval/report';
 import {
   auc,
   eer,
@@ -259,7 +259,7 @@ export async function runOpenSetBenchmark(opts: BenchmarkOptions): Promise<RunRe
       progress: opts.progress ?? 'auto',
     });
     const trainSeconds = (Date.now() - started) / 1000;
-    const { emb, dim } = embedImages(model, split.test.x, split.test.shape);
+    const { emb, dim } = await embedImagesAsync(model, split.test.x, split.test.shape);
     const metrics = openSetMetrics(emb, dim, split.test.y, 0);
     const result: RunResult = {
       loss: r.loss,

@@ -2,7 +2,7 @@
 /** `npm run embed -- --run runs/x --out emb.csv`: embeddings + labels of a split, for other tools. */
 import * as path from 'path';
 import { useBestBackend } from '../backend';
-import { embedImages } from '../eval';
+import { embedImagesAsync } from '../eval';
 import { writeFileAtomic } from '../util/fs';
 import { FlagSpec, loadRun, num, parseFlags, runCheckpoint, runMain, UsageError } from './common';
 
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     trainPerClass: which === 'train' ? perClass : undefined,
   });
   const set = which === 'unseen' ? split.testUnseen : which === 'seen' ? split.testSeen : split.train;
-  const { emb, dim } = embedImages(model, set.x, set.shape);
+  const { emb, dim } = await embedImagesAsync(model, set.x, set.shape);
   const n = set.y.length;
   let text: string;
   if (ext === '.csv') {

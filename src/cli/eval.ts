@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** `npm run eval -- --run runs/x`: open-set metrics of a trained run on its unseen classes. */
 import { useBestBackend } from '../backend';
-import { embedImages, evaluateEmbeddings, formatReport } from '../eval';
+import { embedImagesAsync, evaluateEmbeddings, formatReport } from '../eval';
 import { FlagSpec, loadRun, num, parseFlags, runCheckpoint, runMain, UsageError } from './common';
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   await useBestBackend({ print: !v.json });
   const { model, data, meta, split } = loadRun(file, { testPerClass: num(v, 'per-class', { int: true, min: 2 }) });
   const set = which === 'unseen' ? split.testUnseen : split.testSeen;
-  const { emb, dim } = embedImages(model, set.x, set.shape);
+  const { emb, dim } = await embedImagesAsync(model, set.x, set.shape);
   const r = evaluateEmbeddings(emb, dim, set.y, {
     folds: num(v, 'folds', { int: true, min: 2 }),
     perFold: num(v, 'pairs-per-fold', { int: true, min: 1 }),

@@ -31,18 +31,54 @@ export function embedImages(
   shape: [number, number, number],
   batchSize = 256,
 ): { emb: Float32Array; dim: number } {
-  const per = shape[0] * shape[1] * shape[2];
-  const n = x.length / per;
-  const dim = (model.outputs[0].shape[1] as number) ?? 0;
-  const emb = new Float32Array(n * dim);
+  const { n, per, dim, emb } = embedPlan(model, x, shape);
   for (let s = 0; s < n; s += batchSize) {
     const e = Math.min(n, s + batchSize);
-    const out = tf.tidy(() =>
-      (model.predict(tf.tensor4d(x.subarray(s * per, e * per), [e - s, ...shape])) as tf.Tensor).dataSync(),
-    );
+    const out = tf.tidy(() => embedBatch(model, x, shape, per, s, e).dataSync());
     emb.set(out, s * dim);
   }
   return { emb, dim };
+}
+
+/**
+ * `embedImages` with asynchronous reads: the same numbers, and it also runs on webgpu in Node,
+ * which cannot read synchronously. The CLI and the benchmark use this one.
+ */
+export async function embedImagesAsync(
+  model: tf.LayersModel,
+  x: Float32Array,
+  shape: [number, number, number],
+  batchSize = 256,
+): Promise<{ emb: Float32Array; dim: number }> {
+  const { n, per, dim, emb } = embedPlan(model, x, shape);
+  for (let s = 0; s < n; s += batchSize) {
+    const e = Math.min(n, s + batchSize);
+    const t = tf.tidy(() => embedBatch(model, x, shape, per, s, e));
+    try {
+      emb.set(await t.data(), s * dim);
+    } finally {
+      t.dispose();
+    }
+  }
+  return { emb, dim };
+}
+
+function embedPlan(model: tf.LayersModel, x: Float32Array, shape: [number, number, number]) {
+  const per = shape[0] * shape[1] * shape[2];
+  const n = x.length / per;
+  const dim = (model.outputs[0].shape[1] as number) ?? 0;
+  return { n, per, dim, emb: new Float32Array(n * dim) };
+}
+
+function embedBatch(
+  model: tf.LayersModel,
+  x: Float32Array,
+  shape: [number, number, number],
+  per: number,
+  s: number,
+  e: number,
+): tf.Tensor {
+  return model.predict(tf.tensor4d(x.subarray(s * per, e * per), [e - s, ...shape])) as tf.Tensor;
 }
 
 export interface EvalReport {

@@ -4,11 +4,17 @@
  * Which triplets are used is the miner's job (miners.ts). The loss is the mean over triplets
  * with positive loss ('mean-active', as in batch-all training) or over all mined ones ('mean').
  * After each call `lastStats` says how many triplets were mined and how many were active.
+ *
+ * Mining reads the distance matrix on the CPU. Where synchronous reads do not exist (webgpu in
+ * Node), the three built-in miners run as masked reductions on the device instead: the same
+ * triplets and the same loss, and `lastStats` arrives once the device has answered (a step late
+ * at most). A custom miner function needs the CPU path and says so.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ComputeOptions, EmbeddingLoss, LabelsLike } from './head';
 import { checkTripletBatch, MinerName, miners, TripletMiner } from './miners';
 import { l2Normalize, pairwiseSquaredDistances, selectRows } from './ops';
+import { readSyncAvailable } from '../backend/webgpu';
 import { checkEmbeddings, checkPositive, LossInputError, readLabels } from './validate';
 
 export interface TripletOptions {
@@ -74,6 +80,7 @@ export class TripletLoss implements EmbeddingLoss {
     const { values, tensor } = readLabels(this.name, labels, n);
     tensor.dispose();
     checkTripletBatch(values);
+    if (!readSyncAvailable()) return this.computeMasked(embeddings, values);
     return tf.tidy(() => {
       const x = l2Normalize(embeddings, 1) as tf.Tensor2D;
       const dist = tf.tidy(() => pairwiseSquaredDistances(x).dataSync());
@@ -93,6 +100,77 @@ export class TripletLoss implements EmbeddingLoss {
       const denom = this.reduction === 'mean' ? t.anchors.length : Math.max(active, 1);
       return tf.div(tf.sum(losses), denom) as tf.Scalar;
     });
+  }
+
+  /**
+   * The built-in miners as masked reductions over the distance matrix, for backends that cannot
+   * read synchronously (`compute` calls it there; public so that tests compare it with the CPU
+   * path on any backend). Labels are on the CPU already, so the label masks are built there.
+   */
+  computeMasked(embeddings: tf.Tensor2D, labels: Int32Array): tf.Scalar {
+    if (!(this.minerName in miners) || this.miner !== miners[this.minerName as MinerName]) {
+      throw new LossInputError(
+        `tripletLoss: the custom miner ${JSON.stringify(this.minerName)} reads distances on the CPU, which the ${tf.getBackend()} backend cannot do synchronously in Node; use one of ${Object.keys(miners).join(', ')}, or run on wasm (MARGIN_LAB_BACKEND=wasm)`,
+      );
+    }
+    const n = labels.length;
+    const pos = new Float32Array(n * n);
+    const neg = new Float32Array(n * n);
+    for (let a = 0; a < n; a++) {
+      for (let j = 0; j < n; j++) {
+        if (labels[a] === labels[j]) pos[a * n + j] = a === j ? 0 : 1;
+        else neg[a * n + j] = 1;
+      }
+    }
+    const BIG = 1e9;
+    const margin = this.margin;
+    const kept = tf.tidy(() => {
+      const x = l2Normalize(embeddings, 1) as tf.Tensor2D;
+      const d = pairwiseSquaredDistances(x);
+      const P = tf.tensor2d(pos, [n, n]);
+      const N = tf.tensor2d(neg, [n, n]);
+      let losses: tf.Tensor;
+      let valid: tf.Tensor;
+      if (this.minerName === 'batchHard') {
+        // Farthest positive and closest negative of each anchor that has both.
+        const dap = tf.max(tf.where(tf.cast(P, 'bool'), d, tf.fill([n, n], -BIG)), 1);
+        const dan = tf.min(tf.where(tf.cast(N, 'bool'), d, tf.fill([n, n], BIG)), 1);
+        valid = tf.mul(tf.cast(tf.greater(tf.sum(P, 1), 0), 'float32'), tf.cast(tf.greater(tf.sum(N, 1), 0), 'float32'));
+        losses = tf.mul(tf.relu(tf.add(tf.sub(dap, dan), margin)), valid);
+      } else {
+        const dap = tf.expandDims(d, 2); // [a, p, 1]
+        const daq = tf.expandDims(d, 1); // [a, 1, q]
+        const isNeg = tf.expandDims(N, 1);
+        if (this.minerName === 'batchAll') {
+          const mask = tf.mul(tf.expandDims(P, 2), isNeg); // every (a, p, q)
+          valid = mask;
+          losses = tf.mul(tf.relu(tf.add(tf.sub(dap, daq), margin)), mask);
+        } else {
+          // Semi-hard: for each (a, p), the closest negative q with d(a,p) < d(a,q) < d(a,p) + α.
+          // The masks use step() (its gradient is zero) rather than comparisons, which have no
+          // gradient in tfjs and would stop backpropagation.
+          const ok = tf.mul(tf.mul(isNeg, tf.step(tf.sub(daq, dap))), tf.step(tf.sub(tf.add(dap, margin), daq)));
+          const best = tf.min(tf.add(tf.mul(daq, ok), tf.mul(tf.sub(1, ok), BIG)), 2);
+          valid = tf.mul(P, tf.max(ok, 2));
+          losses = tf.mul(tf.relu(tf.add(tf.sub(d, best), margin)), valid);
+        }
+      }
+      const mined = tf.sum(valid);
+      const active = tf.sum(tf.sign(losses)); // losses ≥ 0, so sign counts the positive ones
+      const denom = this.reduction === 'mean' ? tf.maximum(mined, 1) : tf.maximum(active, 1);
+      // A batch with nothing mined gives 0 that still depends on the input, like the CPU path.
+      const value = tf.add(tf.div(tf.sum(losses), denom), tf.mul(tf.sum(x), 0)) as tf.Scalar;
+      return { value, stats: tf.stack([mined, active]) };
+    });
+    const stats = tf.keep(kept.stats);
+    stats.data().then(
+      (v) => {
+        this.lastStats = { mined: v[0], active: v[1] };
+        stats.dispose();
+      },
+      () => stats.dispose(),
+    );
+    return kept.value;
   }
 
   dispose(): void {}

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackboneSpec } from '../models';
 import { EmbeddingLoss, ClassifierHead, SoftmaxLoss, SoftmaxCenterLoss, lossStats } from '../losses';
 import { pkBatches } from '../data/pairs';
+import { readSyncAvailable } from '../backend/webgpu';
 import { Rng } from '../util/random';
 import { requireDanfo } from '../util/danfo';
 import { ProgressMode, ProgressReporter } from './progress';
@@ -270,7 +271,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           }, vars);
           // One read for the loss, the gradient norm and (with the step's own embeddings, under the
           // class weights of this step) the batch accuracy.
-          const stats = tf.tidy(() => {
+          const statsT = tf.tidy(() => {
             const parts = [
               tf.reshape(v, [1]),
               tf.reshape(tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))), [1]),
@@ -281,8 +282,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
                 tf.reshape(tf.mean(tf.cast(tf.equal(tf.argMax(scores, 1), tf.tensor1d(yb, 'int32')), 'float32')), [1]),
               );
             }
-            return tf.concat(parts).dataSync();
+            return tf.concat(parts);
           });
+          // Asynchronous: webgpu in Node has no synchronous read.
+          const stats = await statsT.data().finally(() => statsT.dispose());
           value = stats[0];
           gradNorm = stats[1];
           if (Number.isFinite(value) && Number.isFinite(gradNorm)) optimizer.applyGradients(grads);
@@ -311,6 +314,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           if (emb) (emb as tf.Tensor).dispose();
         }
         loss.step();
+        // The loss's running state (CurricularFace t, AdaFace norm statistics) is read for the
+        // progress line; where only asynchronous reads exist, read it that way first (it stays cached).
+        if (!readSyncAvailable()) await Promise.all(stateVars.map((v) => v.data()));
         step++;
         lossSum += value;
         seen += idx.length;
