@@ -155,7 +155,9 @@ function tryTensorflow(): Tried {
  * Starts webgpu on the first hardware adapter (or, when `allowSoftware`, on a software one if no
  * hardware adapter exists). Returns the adapter, or why webgpu was not used.
  */
-async function tryWebgpu(allowSoftware: boolean): Promise<{ ok: true; adapter: AdapterSummary } | { ok: false; reasons: string[] }> {
+async function tryWebgpu(
+  allowSoftware: boolean,
+): Promise<{ ok: true; adapter: AdapterSummary } | { ok: false; reasons: string[] }> {
   const probe = probeAdapters();
   if (probe.problems.length > 0) return { ok: false, reasons: probe.problems.map((p) => `webgpu: ${p}`) };
   const hardware = probe.adapters.filter((a) => !a.fallback);
@@ -321,7 +323,11 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
       await activate('tensorflow');
       report = makeReport('tensorflow', tfCpu.device, tfCpu.provider, skipped, false);
     } else {
-      skipped.push(...gpu.reasons, ...(web && !web.ok ? web.reasons : []), ...(tfCpu && !tfCpu.ok ? tfCpu.reasons : []));
+      skipped.push(
+        ...gpu.reasons,
+        ...(web && !web.ok ? web.reasons : []),
+        ...(tfCpu && !tfCpu.ok ? tfCpu.reasons : []),
+      );
       const err = await tryWasm(threads);
       if (!err) {
         report = makeReport('wasm', wasmDevice(wasmThreads), wasmProvider(wasmThreads), skipped, false, wasmThreads);

@@ -22,6 +22,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import { registerAccurateWebgpuKernels } from './webgpu-kernels';
 
 /** One adapter as Dawn describes it. */
 export interface AdapterSummary {
@@ -86,7 +87,12 @@ interface GpuLike {
 /** Options under which adapters are asked for; together they reach every adapter Dawn exposes. */
 const ASKS: Array<{ flags: string[]; opts: Record<string, unknown> }> = [];
 for (const backend of ['', 'vulkan', 'metal', 'd3d12', 'opengles']) {
-  for (const opts of [{}, { powerPreference: 'high-performance' }, { powerPreference: 'low-power' }, { forceFallbackAdapter: true }]) {
+  for (const opts of [
+    {},
+    { powerPreference: 'high-performance' },
+    { powerPreference: 'low-power' },
+    { forceFallbackAdapter: true },
+  ]) {
     ASKS.push({ flags: backend ? [`backend=${backend}`] : [], opts });
   }
 }
@@ -118,7 +124,10 @@ function adapterKey(a: AdapterSummary): string {
  */
 function ensureRuntimeDir(): void {
   if (process.platform !== 'linux' || process.env.XDG_RUNTIME_DIR) return;
-  const dir = path.join(os.tmpdir(), `margin-lab-runtime-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`);
+  const dir = path.join(
+    os.tmpdir(),
+    `margin-lab-runtime-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`,
+  );
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fs.chmodSync(dir, 0o700);
@@ -181,7 +190,9 @@ export function probeAdapters(refresh = false): ProbeResult {
   try {
     require.resolve('@tensorflow/tfjs-backend-webgpu');
   } catch {
-    problems.push('the optional package @tensorflow/tfjs-backend-webgpu is not installed: npm install @tensorflow/tfjs-backend-webgpu@4.22.0');
+    problems.push(
+      'the optional package @tensorflow/tfjs-backend-webgpu is not installed: npm install @tensorflow/tfjs-backend-webgpu@4.22.0',
+    );
   }
   if ('error' in bin) {
     probed = { adapters: [], problems, driverLog: [] };
@@ -230,9 +241,7 @@ function noAdapterHint(log: string[]): string {
 
 /** One line that names an adapter. */
 export function adapterLine(a: AdapterSummary): string {
-  const what = [a.description || a.device, a.backendType !== 'default' ? a.backendType : '']
-    .filter(Boolean)
-    .join(', ');
+  const what = [a.description || a.device, a.backendType !== 'default' ? a.backendType : ''].filter(Boolean).join(', ');
   return `${a.vendor} ${a.architecture}${what ? ` (${what})` : ''}${a.fallback ? ', software/fallback adapter' : ''}`;
 }
 
@@ -257,14 +266,21 @@ export async function startWebgpu(adapter: AdapterSummary): Promise<void> {
   }
   if (!g.navigator) g.navigator = { userAgent: `Node.js/${process.version}` };
   if (!g.navigator.gpu) g.navigator.gpu = gpu;
-  let wg: { WebGPUBackend: new (device: unknown, info: unknown) => tf.KernelBackend };
+  let wg: {
+    WebGPUBackend: new (device: unknown, info: unknown) => tf.KernelBackend;
+    webgpu_util: Parameters<typeof registerAccurateWebgpuKernels>[0];
+  };
   try {
     wg = require('@tensorflow/tfjs-backend-webgpu');
   } catch (e) {
     throw new Error(`@tensorflow/tfjs-backend-webgpu failed to load: ${(e as Error).message.split('\n')[0]}`);
   }
+  registerAccurateWebgpuKernels(wg.webgpu_util);
   const want = adapterKey(adapter);
-  const engine = tf.engine() as unknown as { registryFactory: Record<string, unknown>; registry: Record<string, unknown> };
+  const engine = tf.engine() as unknown as {
+    registryFactory: Record<string, unknown>;
+    registry: Record<string, unknown>;
+  };
   if (engine.registry.webgpu !== undefined && active && adapterKey(active) === want) {
     await tf.setBackend('webgpu');
     return;
@@ -274,7 +290,12 @@ export async function startWebgpu(adapter: AdapterSummary): Promise<void> {
     'webgpu',
     async () => {
       let chosen: GpuAdapterLike | null = null;
-      for (const ask of [{}, { powerPreference: 'high-performance' }, { powerPreference: 'low-power' }, { forceFallbackAdapter: true }]) {
+      for (const ask of [
+        {},
+        { powerPreference: 'high-performance' },
+        { powerPreference: 'low-power' },
+        { forceFallbackAdapter: true },
+      ]) {
         const a = await gpu.requestAdapter(ask);
         if (a && adapterKey(summarize(a, adapter.backendType)) === want) {
           chosen = a;
@@ -303,7 +324,8 @@ export async function startWebgpu(adapter: AdapterSummary): Promise<void> {
   );
   const ok = await tf.setBackend('webgpu');
   await tf.ready();
-  if (!ok || tf.getBackend() !== 'webgpu') throw new Error(`tf.setBackend('webgpu') failed (active: ${tf.getBackend()})`);
+  if (!ok || tf.getBackend() !== 'webgpu')
+    throw new Error(`tf.setBackend('webgpu') failed (active: ${tf.getBackend()})`);
   active = adapter;
 }
 
@@ -330,5 +352,7 @@ function explainSyncReads(backend: tf.KernelBackend): void {
  * t.data()`. Code that must read mid-computation checks this and says so.
  */
 export function readSyncAvailable(): boolean {
-  return tf.getBackend() !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined';
+  return (
+    tf.getBackend() !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined'
+  );
 }

@@ -10,7 +10,7 @@
  * Flags:
  *   --steps N       timed steps per measurement (default 20; the batch-size table uses at most 10)
  *   --warmup N      untimed steps first (default 3)
- *   --backends a,b  tfjs backends (default tensorflow,wasm; cpu is ~100× slower than wasm)
+ *   --backends a,b  tfjs backends (default tensorflow,wasm; also webgpu; cpu is ~100× slower than wasm)
  *   --threads a,b   wasm / torch thread counts (default 1 and the number of cores)
  *   --batches a,b   batch sizes of the scaling table (default 32,128,512; "none" skips it)
  *   --profile       also list the 10 longest kernels of one step per tfjs backend
@@ -31,7 +31,7 @@ Times one training step of the reference model on each tfjs backend and in PyTor
 
   --steps N       timed steps per measurement (default 20; the batch-size table uses at most 10)
   --warmup N      untimed steps first (default 3)
-  --backends a,b  tfjs backends: tensorflow, wasm, cpu (default tensorflow,wasm)
+  --backends a,b  tfjs backends: tensorflow, webgpu, wasm, cpu (default tensorflow,wasm)
   --threads a,b   wasm / PyTorch thread counts (default 1 and the number of cores)
   --batches a,b   batch sizes of the scaling table (default 32,128,512; none skips it)
   --profile       also list the 10 longest kernels of one step per tfjs backend
@@ -189,8 +189,8 @@ async function main(): Promise<void> {
     .split(',')
     .map((s) => s.trim());
   for (const b of backends) {
-    if (!['tensorflow', 'wasm', 'cpu'].includes(b))
-      throw new Error(`--backends: ${JSON.stringify(b)} is not a backend; expected tensorflow, wasm or cpu`);
+    if (!['tensorflow', 'webgpu', 'wasm', 'cpu'].includes(b))
+      throw new Error(`--backends: ${JSON.stringify(b)} is not a backend; expected tensorflow, webgpu, wasm or cpu`);
   }
   const cores = os.cpus().length;
   const threads = values.threads ? intList('--threads', values.threads) : [...new Set([1, Math.min(8, cores)])];
@@ -221,7 +221,7 @@ async function main(): Promise<void> {
   const skipped: string[] = [];
   const req: StepRequest = { batch, steps, warmup, profile: values.profile, head: true, trainer: true };
   for (const b of backends) {
-    const counts = b === 'wasm' ? threads : [Math.min(8, cores)];
+    const counts = b === 'wasm' ? threads : [Math.min(8, cores)]; // (tensorflow's pool; webgpu ignores it)
     for (const t of counts) {
       const m = tfjsRun(b, t, req);
       if (typeof m === 'string') skipped.push(`tfjs ${b}: not available (${m})`);
@@ -242,15 +242,26 @@ async function main(): Promise<void> {
     rows.find((r) => r.system.startsWith('PyTorch') && r.threads === t && r.batch === bs);
   console.log(`\nbatch ${batch}:`);
   printTable(
-    ['system', 'threads', 'step ms', 'samples/s', 'vs PyTorch, same threads', 'head ms', 'device'],
+    [
+      'system',
+      'threads',
+      'step ms',
+      'samples/s',
+      'vs PyTorch, same threads',
+      'vs wasm, most threads',
+      'head ms',
+      'device',
+    ],
     rows.map((r) => {
       const ref = torchAt(r.threads, batch);
+      const wasm = rows.filter((w) => w.system === 'tfjs wasm').sort((a, b) => (b.threads ?? 0) - (a.threads ?? 0))[0];
       return [
         r.system,
         r.threads === null ? '-' : String(r.threads),
         r.stepMs.toFixed(1),
         ((r.batch / r.stepMs) * 1000).toFixed(0),
         ref ? `${(r.stepMs / ref.stepMs).toFixed(2)}×` : 'n/a',
+        wasm && r !== wasm ? `${(r.stepMs / wasm.stepMs).toFixed(2)}×` : '-',
         r.headMs !== undefined ? `${r.headMs.toFixed(2)} (${((100 * r.headMs) / r.stepMs).toFixed(1)}%)` : '-',
         r.device,
       ];
@@ -292,25 +303,54 @@ async function main(): Promise<void> {
     }
   }
 
-  if (batches.length > 0 && backends.includes('wasm')) {
+  const tfjsScaled = backends.filter((b) => rows.some((r) => r.system === `tfjs ${b}`));
+  if (batches.length > 0 && tfjsScaled.length > 0) {
     const t = Math.max(...threads);
     const few = Math.min(steps, 10);
     const scaling: string[][] = [];
-    const wasmRow = ['tfjs wasm'];
-    const torchRow = ['PyTorch'];
-    for (const bs of batches) {
-      const m = tfjsRun('wasm', t, { batch: bs, steps: few, warmup: Math.min(warmup, 2), profile: false, head: false });
-      wasmRow.push(typeof m === 'string' ? 'failed' : m.stepMs.toFixed(1));
-      if (torchPython) {
+    const torchMs = new Map<number, number>();
+    if (torchPython) {
+      const torchRow = ['PyTorch'];
+      for (const bs of batches) {
         const tm = torchRun(torchPython, t, bs, few, Math.min(warmup, 2));
+        if (typeof tm !== 'string') torchMs.set(bs, tm.stepMs);
         torchRow.push(typeof tm === 'string' ? 'failed' : tm.stepMs.toFixed(1));
-        if (typeof m !== 'string' && typeof tm !== 'string')
-          wasmRow[wasmRow.length - 1] += ` (${(m.stepMs / tm.stepMs).toFixed(2)}×)`;
       }
+      scaling.push(torchRow);
     }
-    scaling.push(wasmRow);
-    if (torchPython) scaling.push(torchRow);
-    console.log(`\nstep ms by batch size (${t} threads, median of ${few} steps; in brackets: vs PyTorch):`);
+    const wasmMs = new Map<number, number>();
+    const measured: Array<{ backend: string; ms: Map<number, number> }> = [];
+    for (const b of tfjsScaled) {
+      const ms = new Map<number, number>();
+      for (const bs of batches) {
+        const m = tfjsRun(b, b === 'wasm' ? t : Math.min(8, cores), {
+          batch: bs,
+          steps: few,
+          warmup: Math.min(warmup, 2),
+          profile: false,
+          head: false,
+        });
+        if (typeof m !== 'string') ms.set(bs, m.stepMs);
+      }
+      if (b === 'wasm') for (const [k, v] of ms) wasmMs.set(k, v);
+      measured.push({ backend: b, ms });
+    }
+    for (const { backend, ms } of measured) {
+      scaling.push([
+        `tfjs ${backend}`,
+        ...batches.map((bs) => {
+          const v = ms.get(bs);
+          if (v === undefined) return 'failed';
+          const ratios: string[] = [];
+          if (torchMs.has(bs)) ratios.push(`${(v / torchMs.get(bs)!).toFixed(2)}× PyTorch`);
+          if (backend !== 'wasm' && wasmMs.has(bs)) ratios.push(`${(v / wasmMs.get(bs)!).toFixed(2)}× wasm`);
+          return `${v.toFixed(1)}${ratios.length ? ` (${ratios.join(', ')})` : ''}`;
+        }),
+      ]);
+    }
+    console.log(
+      `\nstep ms by batch size (wasm and PyTorch with ${t} threads; median of ${few} steps; in brackets: step-time ratios measured in this run):`,
+    );
     printTable(['system', ...batches.map((b) => `batch ${b}`)], scaling);
   }
 }

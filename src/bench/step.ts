@@ -83,12 +83,13 @@ export interface StepResult {
   trainerSamplesPerSec?: number;
 }
 
-function timeSteps(n: number, warmup: number, fn: () => void): number[] {
-  for (let i = 0; i < warmup; i++) fn();
+/** Times `fn`, which ends with an (asynchronous) read so that the device has finished. */
+async function timeSteps(n: number, warmup: number, fn: () => Promise<void>): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await fn();
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
-    fn();
+    await fn();
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   return times;
@@ -104,16 +105,17 @@ export async function measureStep(req: StepRequest): Promise<StepResult> {
   const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 1);
   const labels = Array.from({ length: batch }, (_, i) => i % 10);
   const vars = [...model.trainableWeights.map((w) => w.read() as tf.Variable), ...head.trainableVariables];
-  const step = () => {
+  // Reads are asynchronous: webgpu in Node has no synchronous read, and on wasm the two cost the same.
+  const step = async () => {
     const cost = opt.minimize(
       () => head.compute(model.apply(x, { training: true }) as tf.Tensor2D, labels),
       true,
       vars,
     ) as tf.Scalar;
-    cost.dataSync();
+    await cost.data();
     cost.dispose();
   };
-  const stepMs = timeSteps(req.steps, req.warmup, step);
+  const stepMs = await timeSteps(req.steps, req.warmup, step);
   const out: StepResult = {
     backend: report.backend,
     device: report.device,
@@ -123,14 +125,15 @@ export async function measureStep(req: StepRequest): Promise<StepResult> {
   };
   if (req.head) {
     const emb = tf.tidy(() => model.predict(x) as tf.Tensor2D);
-    out.headMs = timeSteps(Math.max(req.steps, 20), req.warmup, () => {
-      tf.tidy(() => {
-        const g = tf.grads((e: tf.Tensor, w: tf.Tensor) => {
+    out.headMs = await timeSteps(Math.max(req.steps, 20), req.warmup, async () => {
+      const g = tf.tidy(() =>
+        tf.grads((e: tf.Tensor, w: tf.Tensor) => {
           void w;
           return head.compute(e as tf.Tensor2D, labels);
-        })([emb, head.W]);
-        g[0].dataSync();
-      });
+        })([emb, head.W]),
+      );
+      await g[0].data();
+      tf.dispose(g);
     });
     emb.dispose();
   }

@@ -135,7 +135,10 @@ export class TripletLoss implements EmbeddingLoss {
         // Farthest positive and closest negative of each anchor that has both.
         const dap = tf.max(tf.where(tf.cast(P, 'bool'), d, tf.fill([n, n], -BIG)), 1);
         const dan = tf.min(tf.where(tf.cast(N, 'bool'), d, tf.fill([n, n], BIG)), 1);
-        valid = tf.mul(tf.cast(tf.greater(tf.sum(P, 1), 0), 'float32'), tf.cast(tf.greater(tf.sum(N, 1), 0), 'float32'));
+        valid = tf.mul(
+          tf.cast(tf.greater(tf.sum(P, 1), 0), 'float32'),
+          tf.cast(tf.greater(tf.sum(N, 1), 0), 'float32'),
+        );
         losses = tf.mul(tf.relu(tf.add(tf.sub(dap, dan), margin)), valid);
       } else {
         const dap = tf.expandDims(d, 2); // [a, p, 1]
