@@ -49,6 +49,8 @@ for (const p of [
   '@tensorflow/tfjs-backend-wasm',
   '@tensorflow/tfjs-node',
   '@tensorflow/tfjs-node-gpu',
+  '@tensorflow/tfjs-backend-webgpu',
+  'webgpu',
 ]) {
   let v = 'not installed';
   try {
@@ -58,12 +60,24 @@ for (const p of [
 }
 console.log(lines.join('\n'));
 
+/** Prints one line at once, in the table's layout. */
+function say2(k, v) {
+  console.log(`${k.padEnd(18)} ${v}`);
+}
 const dist = path.join(ROOT, 'dist', 'index.js');
 if (!fs.existsSync(dist)) {
   console.log(`backend            unknown: the library is not built (${dist} missing): run npm run build`);
   process.exit(1);
 }
-require(dist)
+const lib = require(dist);
+// Every WebGPU adapter Dawn can see (probed in a child process, so a driver crash cannot take this
+// one down), with whatever the driver printed: the first thing to read when webgpu is not chosen.
+const probe = lib.probeAdapters();
+if (probe.adapters.length === 0) say2('webgpu adapters', `none: ${probe.problems.join('; ')}`);
+probe.adapters.forEach((a, i) => say2(i === 0 ? 'webgpu adapters' : '', lib.adapterLine(a)));
+for (const l of probe.driverLog.slice(0, 12)) say2('  driver said', l);
+if (probe.driverLog.length > 12) say2('  driver said', `(${probe.driverLog.length - 12} more lines)`);
+lib
   .useBestBackend({ print: false })
   .then((r) => {
     console.log(`backend            ${r.line}`);

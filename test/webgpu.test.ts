@@ -294,3 +294,26 @@ test('webgpu: one training step of referenceNet + ArcFace equals wasm and the pl
     await useBestBackend({ print: false, env: { ...process.env, MARGIN_LAB_BACKEND: 'webgpu' } });
   }
 });
+
+test('webgpu: addN of more inputs than the device binds storage buffers (gradient norms of a deep net)', async (t) => {
+  if (!ready(t)) return;
+  const n = 23;
+  const xs = Array.from({ length: n }, (_, i) => tf.fill([5], i + 1));
+  const sum = tf.addN(xs);
+  const got = await sum.data();
+  tf.dispose([sum, ...xs]);
+  assert.deepEqual(Array.from(got), Array(5).fill((n * (n + 1)) / 2));
+});
+
+// Last: it leaves this process's webgpu backend poisoned, as it should be.
+test('webgpu: a command the GPU rejects makes the next read throw instead of returning stale values', async (t) => {
+  if (!ready(t)) return;
+  const backend = tf.backend() as unknown as { device: { createBuffer(d: object): unknown } };
+  backend.device.createBuffer({ size: 16, usage: 0 }); // usage 0 is a validation error
+  const x = tf.ones([64, 64]);
+  await assert.rejects(
+    () => x.data(),
+    /webgpu: the GPU rejected a command, so results since then are wrong \(first error: /,
+  );
+  x.dispose();
+});

@@ -11,6 +11,10 @@
  * range reduction to [−π/4, π/4] with π/4 split into three parts, then minimax polynomials, the
  * classic single-precision scheme of the Cephes library (about 1 ulp in float32). acos goes
  * through asin of a half-angle argument near ±1, so it keeps its relative accuracy there.
+ *
+ * And an `AddN` that splits its inputs: the stock kernel binds one storage buffer per input, and
+ * past the device's `maxStorageBuffersPerShaderStage` (8 by default) its pipeline is invalid, so
+ * summing the gradient norms of a net with more than 7 weight tensors failed on the GPU.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -133,8 +137,48 @@ class AccurateUnaryProgram {
 /** Kernels replaced, by tfjs kernel name → WGSL function above. */
 const KERNELS: Record<string, string> = { Acos: 'ml_acos', Cos: 'ml_cos', Sin: 'ml_sin' };
 
-/** Registers the accurate kernels for 'webgpu' (replacing the stock ones). Idempotent. */
+/** The stock AddN, kept the first time it is replaced (registering twice must not wrap the wrapper). */
+let stockAddN: tf.KernelFunc | null = null;
+
+interface WebgpuBackendLike {
+  device: { limits: { maxStorageBuffersPerShaderStage: number } };
+  disposeData(id: object): void;
+}
+
+/** AddN in groups of at most `maxStorageBuffersPerShaderStage − 1` inputs (one buffer is the output). */
+function registerChunkedAddN(): void {
+  if (!stockAddN) stockAddN = tf.getKernel('AddN', 'webgpu')?.kernelFunc ?? null;
+  const stock = stockAddN;
+  if (!stock) return;
+  const kernelFunc = (args: Parameters<tf.KernelFunc>[0]) => {
+    const b = args.backend as unknown as WebgpuBackendLike;
+    const max = Math.max(2, b.device.limits.maxStorageBuffersPerShaderStage - 1);
+    let ins = args.inputs as unknown as tf.TensorInfo[];
+    const partial: tf.TensorInfo[] = [];
+    while (ins.length > max) {
+      const next: tf.TensorInfo[] = [];
+      for (let i = 0; i < ins.length; i += max) {
+        const part = ins.slice(i, i + max);
+        if (part.length === 1) next.push(part[0]);
+        else {
+          const sum = stock({ ...args, inputs: part as unknown as tf.NamedTensorInfoMap }) as tf.TensorInfo;
+          partial.push(sum);
+          next.push(sum);
+        }
+      }
+      ins = next;
+    }
+    const out = stock({ ...args, inputs: ins as unknown as tf.NamedTensorInfoMap });
+    for (const t of partial) b.disposeData(t.dataId);
+    return out;
+  };
+  tf.unregisterKernel('AddN', 'webgpu');
+  tf.registerKernel({ kernelName: 'AddN', backendName: 'webgpu', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+}
+
+/** Registers the accurate kernels and the chunked AddN for 'webgpu' (replacing the stock ones). Idempotent. */
 export function registerAccurateWebgpuKernels(util: WebgpuUtil): void {
+  registerChunkedAddN();
   for (const [kernelName, fn] of Object.entries(KERNELS)) {
     const kernelFunc = ({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }) => {
       const x = inputs.x as tf.TensorInfo;

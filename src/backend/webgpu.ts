@@ -318,6 +318,7 @@ export async function startWebgpu(adapter: AdapterSummary): Promise<void> {
       });
       const backend = new wg.WebGPUBackend(device, chosen.info);
       explainSyncReads(backend);
+      failOnGpuErrors(backend, device as GpuDeviceLike);
       return backend;
     },
     1,
@@ -327,6 +328,43 @@ export async function startWebgpu(adapter: AdapterSummary): Promise<void> {
   if (!ok || tf.getBackend() !== 'webgpu')
     throw new Error(`tf.setBackend('webgpu') failed (active: ${tf.getBackend()})`);
   active = adapter;
+}
+
+interface GpuDeviceLike {
+  onuncapturederror: ((ev: { error?: { message?: string } }) => void) | null;
+}
+
+/**
+ * A WebGPU validation or out-of-memory error does not throw where it happens: the command is
+ * dropped and the tensors it should have written keep stale values. Dawn only prints it. So every
+ * such error is recorded here, and the next read of any tensor throws it, with the kernel's name,
+ * instead of returning numbers computed from garbage.
+ */
+function failOnGpuErrors(backend: tf.KernelBackend, device: GpuDeviceLike): void {
+  let first: string | null = null;
+  let count = 0;
+  device.onuncapturederror = (ev) => {
+    count++;
+    if (first === null) first = (ev.error?.message ?? String(ev.error)).trim();
+  };
+  const check = () => {
+    if (first === null) return;
+    const msg = `webgpu: the GPU rejected ${count === 1 ? 'a command' : `${count} commands`}, so results since then are wrong (first error: ${first.split('\n').slice(0, 3).join(' ')}); please report it with the output of npm run doctor, and use MARGIN_LAB_BACKEND=wasm meanwhile`;
+    throw new Error(msg);
+  };
+  const b = backend as unknown as { read(id: object): Promise<unknown>; readSync(id: object): unknown };
+  const read = b.read.bind(b);
+  const readSync = b.readSync.bind(b);
+  b.read = async (id: object) => {
+    check();
+    const out = await read(id);
+    check();
+    return out;
+  };
+  b.readSync = (id: object) => {
+    check();
+    return readSync(id);
+  };
 }
 
 /** Replaces the OffscreenCanvas failure of a synchronous read with an error that says what to do. */

@@ -1,0 +1,75 @@
+/**
+ * The GPU check's front doors: scripts/gpu-check.sh and scripts/gpu-pack.js refuse bad arguments
+ * with a message that names them, and never replace a folder that is not an earlier bundle. (The
+ * whole pack → unpack → run cycle takes ten minutes on the software adapter; it is the dry run
+ * `bash gpu-pack/gpu-check.sh --quick`, not a unit test.)
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { ROOT } from './helpers/paths';
+
+const CHECK = path.join(ROOT, 'scripts', 'gpu-check.sh');
+const PACK = path.join(ROOT, 'scripts', 'gpu-pack.js');
+
+function run(cmd: string, args: string[], cwd = ROOT) {
+  return spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 60_000 });
+}
+
+test('gpu-check.sh: an unknown argument is named, with the accepted ones', () => {
+  const r = run('bash', [CHECK, '--fast']);
+  assert.equal(r.status, 2);
+  assert.match(
+    r.stderr,
+    /unknown argument '--fast' \(expected --quick, --in-place, --workdir DIR, --log FILE, --data DIR/,
+  );
+});
+
+test('gpu-check.sh: --workdir and --data are refused with --in-place (they would be ignored)', () => {
+  const r = run('bash', [CHECK, '--in-place', '--workdir', os.tmpdir()]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--workdir and --data apply to a bundle, not to --in-place/);
+});
+
+test('gpu-check.sh outside a bundle says where to run it from', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-gpu-check-'));
+  fs.copyFileSync(CHECK, path.join(dir, 'gpu-check.sh'));
+  const r = run('bash', [path.join(dir, 'gpu-check.sh')], dir);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /margin-lab-gpu\.tar\.xz not found: run this script from the folder npm run gpu:pack made/);
+  assert.ok(!fs.existsSync(path.join(dir, 'gpu-check.log')), 'nothing written before the bundle is found');
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('gpu-check.sh --help prints its usage', () => {
+  const r = run('bash', [CHECK, '--help']);
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /bash gpu-check\.sh \[--quick\]/);
+  assert.match(r.stdout, /npm run bench -- --backends webgpu,wasm --batches 128,512/);
+});
+
+test('gpu:pack: bad flag values are named', () => {
+  for (const [args, msg] of [
+    [['--split', 'x'], /--split needs a positive number of megabytes, got 'x'/],
+    [['--max-mb', '-3'], /--max-mb needs a positive number of megabytes, got '-3'/],
+    [['--out'], /--out needs a folder/],
+    [['--zip'], /unknown argument '--zip'/],
+  ] as const) {
+    const r = run(process.execPath, [PACK, ...args]);
+    assert.equal(r.status, 1, args.join(' '));
+    assert.match(r.stderr, msg);
+  }
+});
+
+test('gpu:pack never replaces a folder that is not an earlier bundle', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-gpu-pack-'));
+  fs.writeFileSync(path.join(dir, 'precious.txt'), 'keep me');
+  const r = run(process.execPath, [PACK, '--out', dir]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /exists and is not an earlier bundle \(no MANIFEST\.txt\): choose another --out/);
+  assert.equal(fs.readFileSync(path.join(dir, 'precious.txt'), 'utf8'), 'keep me');
+  fs.rmSync(dir, { recursive: true });
+});
