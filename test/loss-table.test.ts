@@ -144,3 +144,69 @@ test('train CLI: loss flags from the table, with errors naming the losses that t
   assert.equal(ck.loss.m, 3);
   assert.equal(ck.loss.schedule.base, 100);
 });
+
+test('every loss factory refuses option keys it does not take, naming them and what it takes', () => {
+  const head = { numClasses: 3, embeddingDim: 4 };
+  const cases: [string, () => unknown, RegExp][] = [
+    [
+      'softmaxLoss',
+      () => ml.softmaxLoss({ ...head, s: 30 } as never),
+      /softmaxLoss: "s" is not an option of softmaxLoss; it takes numClasses, embeddingDim, weights, seed, bias/,
+    ],
+    ['normFace', () => ml.normFace({ ...head, m: 0.2 } as never), /normFace: "m" is not an option/],
+    ['sphereFace', () => ml.sphereFace({ ...head, margin: 4 } as never), /sphereFace: "margin" is not an option/],
+    [
+      'sphereFace schedule',
+      () => ml.sphereFace({ ...head, schedule: { gama: 0.1 } } as never),
+      /sphereFace schedule: "gama" is not an option of sphereFace schedule; it takes base, gamma, power, lambdaMin, iteration/,
+    ],
+    [
+      'cosFace',
+      () => ml.cosFace({ ...head, margin: 0.35 } as never),
+      /cosFace: "margin" is not an option of cosFace; it takes numClasses, embeddingDim, weights, seed, s, m$/,
+    ],
+    ['arcFace', () => ml.arcFace({ ...head, bias: [0, 0, 0] } as never), /arcFace: "bias" is not an option/],
+    ['combinedMargin', () => ml.combinedMargin({ ...head, m: 0.5 } as never), /combinedMargin: "m" is not an option/],
+    [
+      'curricularFace',
+      () => ml.curricularFace({ ...head, easyMargin: true } as never),
+      /curricularFace: "easyMargin" is not an option/,
+    ],
+    [
+      'subCenterArcFace',
+      () => ml.subCenterArcFace({ ...head, k: 3 } as never),
+      /subCenterArcFace: "k" is not an option/,
+    ],
+    ['adaFace', () => ml.adaFace({ ...head, H: 0.3, t: 1 } as never), /adaFace: "H", "t" are not options of adaFace/],
+    ['centerLoss', () => ml.centerLoss({ ...head, lambda: 0.1 } as never), /centerLoss: "lambda" is not an option/],
+    [
+      'softmaxCenterLoss',
+      () => ml.softmaxCenterLoss({ ...head, centres: [] } as never),
+      /softmaxCenterLoss: "centres" is not an option/,
+    ],
+    [
+      'contrastiveLoss',
+      () => ml.contrastiveLoss({ numClasses: 3 } as never),
+      /contrastiveLoss: "numClasses" is not an option of contrastiveLoss; it takes margin, distance, normalize/,
+    ],
+    [
+      'tripletLoss',
+      () => ml.tripletLoss({ alpha: 0.2 } as never),
+      /tripletLoss: "alpha" is not an option of tripletLoss; it takes margin, miner, reduction/,
+    ],
+    [
+      'tripletLoss (not an object)',
+      () => ml.tripletLoss(0.2 as never),
+      /tripletLoss: options must be an object with keys among margin, miner, reduction; got 0\.2/,
+    ],
+  ];
+  for (const [name, make, msg] of cases) assert.throws(make, msg, name);
+  // Every key each factory documents is still accepted (undefined values included).
+  const ok = [
+    ml.arcFace({ ...head, s: 30, m: 0.4, easyMargin: true, seed: 1, weights: undefined }),
+    ml.sphereFace({ ...head, m: 3, schedule: { base: 100, gamma: 0.1, power: 1, lambdaMin: 5, iteration: 7 } }),
+    ml.tripletLoss({ margin: 0.3, miner: 'batchHard', reduction: 'mean' }),
+  ];
+  assert.equal((ok[1] as ml.SphereFace).schedule.iteration, 7);
+  ok.forEach((l) => l.dispose());
+});

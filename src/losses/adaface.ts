@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkAngularMargin } from './arcface';
 import { checkScale, CosineHead, HeadOptions, TargetContext } from './head';
 import { safeAcos, stopGradient } from './ops';
-import { checkPositive, checkRange } from './validate';
+import { checkPositive, checkRange, checkOptionKeys, optionKeys } from './validate';
 
 export interface AdaFaceOptions extends HeadOptions {
   /** Scale s (paper: 64). */
@@ -132,7 +132,22 @@ export class AdaFace extends CosineHead {
   }
 }
 
+/** The option keys adaFace() accepts (the compiler checks the list is complete). */
+const ADA_FACE_OPTIONS = optionKeys<AdaFaceOptions>()(
+  'numClasses',
+  'embeddingDim',
+  'weights',
+  'seed',
+  's',
+  'm',
+  'h',
+  'alpha',
+  'initialMean',
+  'initialStd',
+);
+
 /** AdaFace: norm-adaptive margin cos(θ_y − m·ẑ) − m·(1 + ẑ). Defaults: s = 64, m = 0.4, h = 0.333. */
 export function adaFace(opts: AdaFaceOptions): AdaFace {
+  checkOptionKeys('adaFace', opts, ADA_FACE_OPTIONS);
   return new AdaFace(opts);
 }

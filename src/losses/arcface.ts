@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkScale, CosineHead, HeadOptions } from './head';
 import { angularMarginTarget } from './margin';
-import { checkRange } from './validate';
+import { checkRange, checkOptionKeys, optionKeys } from './validate';
 
 export interface ArcFaceOptions extends HeadOptions {
   /** Scale s (paper: 64). */
@@ -63,7 +63,19 @@ export class ArcFace extends CosineHead {
   }
 }
 
+/** The option keys arcFace() accepts (the compiler checks the list is complete). */
+const ARC_FACE_OPTIONS = optionKeys<ArcFaceOptions>()(
+  'numClasses',
+  'embeddingDim',
+  'weights',
+  'seed',
+  's',
+  'm',
+  'easyMargin',
+);
+
 /** ArcFace: s·cos(θ_y + m) (fallback cos θ_y − m·sin m past π). Defaults: s = 64, m = 0.5. */
 export function arcFace(opts: ArcFaceOptions): ArcFace {
+  checkOptionKeys('arcFace', opts, ARC_FACE_OPTIONS);
   return new ArcFace(opts);
 }

@@ -6,7 +6,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { ClassifierHead, ComputeOptions, EmbeddingLoss, HeadOptions, LabelsLike } from './head';
 import { SoftmaxLoss } from './softmax';
-import { checkEmbeddings, checkNonNegative, checkPositiveInteger, checkRange, readLabels } from './validate';
+import {
+  checkEmbeddings,
+  checkNonNegative,
+  checkPositiveInteger,
+  checkRange,
+  readLabels,
+  checkOptionKeys,
+  optionKeys,
+} from './validate';
 
 export interface CenterLossOptions {
   numClasses: number;
@@ -80,8 +88,12 @@ export class CenterLoss implements EmbeddingLoss {
   }
 }
 
+/** The option keys centerLoss() accepts (the compiler checks the list is complete). */
+const CENTER_LOSS_OPTIONS = optionKeys<CenterLossOptions>()('numClasses', 'embeddingDim', 'alpha', 'centers');
+
 /** Center loss ½‖x − c_y‖² with centers updated at rate α. Defaults: α = 0.5. */
 export function centerLoss(opts: CenterLossOptions): CenterLoss {
+  checkOptionKeys('centerLoss', opts, CENTER_LOSS_OPTIONS);
   return new CenterLoss(opts);
 }
 
@@ -165,7 +177,18 @@ export class SoftmaxCenterLoss implements ClassifierHead {
   }
 }
 
+/** The option keys softmaxCenterLoss() accepts (the compiler checks the list is complete). */
+const SOFTMAX_CENTER_OPTIONS = optionKeys<SoftmaxCenterOptions>()(
+  'numClasses',
+  'embeddingDim',
+  'weights',
+  'seed',
+  'lambda',
+  'alpha',
+);
+
 /** Softmax loss plus λ·center loss (Wen et al. 2016). Defaults: λ = 0.01, α = 0.5. */
 export function softmaxCenterLoss(opts: SoftmaxCenterOptions): SoftmaxCenterLoss {
+  checkOptionKeys('softmaxCenterLoss', opts, SOFTMAX_CENTER_OPTIONS);
   return new SoftmaxCenterLoss(opts);
 }

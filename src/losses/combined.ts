@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkScale, CosineHead, HeadOptions } from './head';
 import { combinedMarginTarget } from './margin';
-import { checkNonNegative, checkPositive } from './validate';
+import { checkNonNegative, checkPositive, checkOptionKeys, optionKeys } from './validate';
 import { checkAngularMargin } from './arcface';
 
 export interface CombinedMarginOptions extends HeadOptions {
@@ -65,8 +65,21 @@ export class CombinedMargin extends CosineHead {
   }
 }
 
+/** The option keys combinedMargin() accepts (the compiler checks the list is complete). */
+const COMBINED_MARGIN_OPTIONS = optionKeys<CombinedMarginOptions>()(
+  'numClasses',
+  'embeddingDim',
+  'weights',
+  'seed',
+  's',
+  'm1',
+  'm2',
+  'm3',
+);
+
 /** Combined margin s·(cos(m1·θ_y + m2) − m3). Defaults: s = 64, (m1, m2, m3) = (1, 0.3, 0.2). */
 export function combinedMargin(opts: CombinedMarginOptions): CombinedMargin {
+  checkOptionKeys('combinedMargin', opts, COMBINED_MARGIN_OPTIONS);
   return new CombinedMargin(opts);
 }
 

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ComputeOptions, EmbeddingLoss, LabelsLike } from './head';
 import { l2Normalize, pairwiseSquaredDistances, safeSqrt } from './ops';
-import { checkEmbeddings, checkPositive, LossInputError, readLabels } from './validate';
+import { checkEmbeddings, checkPositive, LossInputError, readLabels, checkOptionKeys, optionKeys } from './validate';
 
 export type PairDistance = 'euclidean' | 'cosine';
 
@@ -119,7 +119,11 @@ export class ContrastiveLoss implements EmbeddingLoss {
   dispose(): void {}
 }
 
+/** The option keys contrastiveLoss() accepts (the compiler checks the list is complete). */
+const CONTRASTIVE_LOSS_OPTIONS = optionKeys<ContrastiveOptions>()('margin', 'distance', 'normalize');
+
 /** Contrastive loss (1 − Y)·½D² + Y·½·max(0, m − D)². Defaults: Euclidean, m = 1. */
 export function contrastiveLoss(opts: ContrastiveOptions = {}): ContrastiveLoss {
+  checkOptionKeys('contrastiveLoss', opts, CONTRASTIVE_LOSS_OPTIONS);
   return new ContrastiveLoss(opts);
 }

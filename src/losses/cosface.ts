@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkScale, CosineHead, HeadOptions } from './head';
 import { cosineMarginTarget } from './margin';
-import { checkRange } from './validate';
+import { checkRange, checkOptionKeys, optionKeys } from './validate';
 
 export interface CosFaceOptions extends HeadOptions {
   /** Scale s (paper: 64). */
@@ -43,7 +43,11 @@ export class CosFace extends CosineHead {
   }
 }
 
+/** The option keys cosFace() accepts (the compiler checks the list is complete). */
+const COS_FACE_OPTIONS = optionKeys<CosFaceOptions>()('numClasses', 'embeddingDim', 'weights', 'seed', 's', 'm');
+
 /** CosFace (LMCL): s·(cos θ_y − m). Defaults: s = 64, m = 0.35. */
 export function cosFace(opts: CosFaceOptions): CosFace {
+  checkOptionKeys('cosFace', opts, COS_FACE_OPTIONS);
   return new CosFace(opts);
 }

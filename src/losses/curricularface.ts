@@ -12,7 +12,7 @@ import { checkAngularMargin } from './arcface';
 import { checkScale, CosineHead, HeadOptions, TargetContext } from './head';
 import { angularMarginTarget } from './margin';
 import { constantMask, select, stopGradient } from './ops';
-import { checkRange } from './validate';
+import { checkRange, checkOptionKeys, optionKeys } from './validate';
 
 export interface CurricularFaceOptions extends HeadOptions {
   /** Scale s (paper: 64). */
@@ -113,7 +113,20 @@ export function modulateHardNegatives(
   return select(hard, tf.mul(cos, tf.add(tConst, cos)), cos) as tf.Tensor2D;
 }
 
+/** The option keys curricularFace() accepts (the compiler checks the list is complete). */
+const CURRICULAR_FACE_OPTIONS = optionKeys<CurricularFaceOptions>()(
+  'numClasses',
+  'embeddingDim',
+  'weights',
+  'seed',
+  's',
+  'm',
+  'alpha',
+  't',
+);
+
 /** CurricularFace: ArcFace target, hard negatives cos θ_j·(t + cos θ_j). Defaults: s = 64, m = 0.5. */
 export function curricularFace(opts: CurricularFaceOptions): CurricularFace {
+  checkOptionKeys('curricularFace', opts, CURRICULAR_FACE_OPTIONS);
   return new CurricularFace(opts);
 }

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkScale, CosineHead, HeadOptions } from './head';
+import { checkOptionKeys, optionKeys } from './validate';
 
 export interface NormFaceOptions extends HeadOptions {
   /** Scale s (default 16: enough for the softmax to saturate with few classes). */
@@ -34,7 +35,11 @@ export class NormFace extends CosineHead {
   }
 }
 
+/** The option keys normFace() accepts (the compiler checks the list is complete). */
+const NORM_FACE_OPTIONS = optionKeys<NormFaceOptions>()('numClasses', 'embeddingDim', 'weights', 'seed', 's');
+
 /** NormFace: logits s·cos θ_j, no margin. Defaults: s = 16. */
 export function normFace(opts: NormFaceOptions): NormFace {
+  checkOptionKeys('normFace', opts, NORM_FACE_OPTIONS);
   return new NormFace(opts);
 }

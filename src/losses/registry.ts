@@ -278,6 +278,8 @@ export function createLoss(name: string, params: LossParams): EmbeddingLoss {
     throw new Error(`createLoss(${JSON.stringify(name)}): the options say loss ${JSON.stringify(params.loss)}`);
   const { loss: _drop, ...rest } = params;
   void _drop;
+  // Callers pass the classifier's shape for every loss; a pair loss has no classifier.
+  if (e.kind === 'pair') for (const k of ['numClasses', 'embeddingDim', 'seed'] as const) delete rest[k];
   return e.factory(rest);
 }
 

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ClassifierHead, ComputeOptions, createWeights, HeadOptions, LabelsLike } from './head';
 import { cosineMatrix, softmaxCrossEntropy } from './ops';
-import { checkEmbeddings, readLabels } from './validate';
+import { checkEmbeddings, readLabels, checkOptionKeys, optionKeys } from './validate';
 
 export class SoftmaxLoss implements ClassifierHead {
   readonly name = 'softmaxLoss';
@@ -66,7 +66,17 @@ export class SoftmaxLoss implements ClassifierHead {
   }
 }
 
+/** The option keys softmaxLoss() accepts (the compiler checks the list is complete). */
+const SOFTMAX_LOSS_OPTIONS = optionKeys<HeadOptions & { bias?: number[] }>()(
+  'numClasses',
+  'embeddingDim',
+  'weights',
+  'seed',
+  'bias',
+);
+
 /** Softmax loss (linear classifier + bias + cross-entropy): the baseline. */
 export function softmaxLoss(opts: HeadOptions & { bias?: number[] }): SoftmaxLoss {
+  checkOptionKeys('softmaxLoss', opts, SOFTMAX_LOSS_OPTIONS);
   return new SoftmaxLoss(opts);
 }

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkScale, CosineHead, HeadOptions } from './head';
 import { sphereTarget } from './margin';
 import { rowNorms } from './ops';
-import { checkNonNegative, LossInputError } from './validate';
+import { checkNonNegative, LossInputError, checkOptionKeys, optionKeys } from './validate';
 
 export interface LambdaScheduleOptions {
   /** λ at iteration 0 (paper code: 1000). */
@@ -24,6 +24,8 @@ export interface LambdaScheduleOptions {
   power?: number;
   /** Floor of λ (paper: 5; 0 = full margin eventually). */
   lambdaMin?: number;
+  /** The iteration to start from (default 0): a restored run's schedule goes on where it stopped. */
+  iteration?: number;
 }
 
 /** λ(it) = max(λ_min, base·(1 + γ·it)^(−power)), the SphereFace annealing schedule. */
@@ -43,6 +45,12 @@ export class LambdaSchedule {
     checkNonNegative('LambdaSchedule', 'gamma', this.gamma);
     checkNonNegative('LambdaSchedule', 'power', this.power);
     checkNonNegative('LambdaSchedule', 'lambdaMin', this.lambdaMin);
+    if (opts.iteration !== undefined) {
+      checkNonNegative('LambdaSchedule', 'iteration', opts.iteration);
+      if (!Number.isInteger(opts.iteration))
+        throw new LossInputError(`LambdaSchedule: iteration must be a whole number of steps, got ${opts.iteration}`);
+      this.iteration = opts.iteration;
+    }
   }
 
   /** λ at a given iteration. */
@@ -143,10 +151,26 @@ export class SphereFace extends CosineHead {
   }
 }
 
+/** The option keys sphereFace() accepts (the compiler checks the list is complete). */
+const SCHEDULE_OPTIONS = optionKeys<LambdaScheduleOptions>()('base', 'gamma', 'power', 'lambdaMin', 'iteration');
+const SPHERE_FACE_OPTIONS = optionKeys<SphereFaceOptions>()(
+  'numClasses',
+  'embeddingDim',
+  'weights',
+  'seed',
+  'm',
+  'schedule',
+  'lambda',
+  'normalized',
+  's',
+);
+
 /**
  * SphereFace (A-Softmax): ‖x‖·(λ cos θ_y + ψ(θ_y))/(1 + λ). Defaults: m = 4, λ from 1000
  * (γ = 0.12, power 1) down to 5; `normalized: true` uses s = 30 instead of ‖x‖.
  */
 export function sphereFace(opts: SphereFaceOptions): SphereFace {
+  checkOptionKeys('sphereFace', opts, SPHERE_FACE_OPTIONS);
+  if (opts.schedule !== undefined) checkOptionKeys('sphereFace schedule', opts.schedule, SCHEDULE_OPTIONS);
   return new SphereFace(opts);
 }

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ArcFace, ArcFaceOptions } from './arcface';
 import { cosineMatrix } from './ops';
-import { checkPositiveInteger } from './validate';
+import { checkPositiveInteger, checkOptionKeys, optionKeys } from './validate';
 
 export interface SubCenterArcFaceOptions extends ArcFaceOptions {
   /** Sub-centers per class K (paper: 3). */
@@ -37,7 +37,20 @@ export class SubCenterArcFace extends ArcFace {
   }
 }
 
+/** The option keys subCenterArcFace() accepts (the compiler checks the list is complete). */
+const SUB_CENTER_ARC_FACE_OPTIONS = optionKeys<SubCenterArcFaceOptions>()(
+  'numClasses',
+  'embeddingDim',
+  'weights',
+  'seed',
+  's',
+  'm',
+  'easyMargin',
+  'K',
+);
+
 /** Sub-center ArcFace: max over K sub-centers per class, then ArcFace. Defaults: K = 3, s = 64, m = 0.5. */
 export function subCenterArcFace(opts: SubCenterArcFaceOptions): SubCenterArcFace {
+  checkOptionKeys('subCenterArcFace', opts, SUB_CENTER_ARC_FACE_OPTIONS);
   return new SubCenterArcFace(opts);
 }

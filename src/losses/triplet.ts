@@ -15,7 +15,7 @@ import { ComputeOptions, EmbeddingLoss, LabelsLike } from './head';
 import { checkTripletBatch, MinerName, miners, TripletMiner } from './miners';
 import { l2Normalize, pairwiseSquaredDistances, selectRows } from './ops';
 import { readSyncAvailable } from '../backend/webgpu';
-import { checkEmbeddings, checkPositive, LossInputError, readLabels } from './validate';
+import { checkEmbeddings, checkPositive, LossInputError, readLabels, checkOptionKeys, optionKeys } from './validate';
 
 export interface TripletOptions {
   /** Margin α (FaceNet: 0.2). */
@@ -179,7 +179,11 @@ export class TripletLoss implements EmbeddingLoss {
   dispose(): void {}
 }
 
+/** The option keys tripletLoss() accepts (the compiler checks the list is complete). */
+const TRIPLET_LOSS_OPTIONS = optionKeys<TripletOptions>()('margin', 'miner', 'reduction');
+
 /** FaceNet triplet loss max(0, ‖a−p‖² − ‖a−n‖² + α) on normalized embeddings. Defaults: α = 0.2, semi-hard mining. */
 export function tripletLoss(opts: TripletOptions = {}): TripletLoss {
+  checkOptionKeys('tripletLoss', opts, TRIPLET_LOSS_OPTIONS);
   return new TripletLoss(opts);
 }

@@ -116,3 +116,30 @@ function fmt(x: number): string {
   if (Math.abs(x - Math.PI) < 1e-12) return 'π';
   return String(x);
 }
+
+/**
+ * Every key of an options interface as a runtime list, for `checkOptionKeys`. The compiler checks
+ * that the list is complete: leaving out a key of T is a type error, so an option cannot be added
+ * to an interface and then be rejected as unknown.
+ */
+export function optionKeys<T>() {
+  return <K extends (keyof T & string)[]>(
+    ...keys: K & (Exclude<keyof T, K[number]> extends never ? unknown : never)
+  ): readonly string[] => keys;
+}
+
+/**
+ * Options must be a plain object whose keys the loss knows: a misspelt or misplaced option (`margin`
+ * for ArcFace's `m`) would otherwise be ignored without a word.
+ */
+export function checkOptionKeys(loss: string, opts: unknown, keys: readonly string[]): void {
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
+    throw new LossInputError(
+      `${loss}: options must be an object with keys among ${keys.join(', ')}; got ${Array.isArray(opts) ? 'an array' : String(opts)}`,
+    );
+  const unknown = Object.keys(opts).filter((k) => !keys.includes(k));
+  if (unknown.length > 0)
+    throw new LossInputError(
+      `${loss}: ${unknown.map((k) => JSON.stringify(k)).join(', ')} ${unknown.length === 1 ? 'is not an option' : 'are not options'} of ${loss}; it takes ${keys.join(', ')}`,
+    );
+}
