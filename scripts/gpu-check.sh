@@ -163,7 +163,7 @@ RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/margin-lab-gpu-check-XXXXXX")/run"
 
 step "doctor" "$NODE" scripts/doctor.js
 step "webgpu correctness tests" "$NODE" --test build/test/webgpu.test.js
-step "bench webgpu vs wasm" env MARGIN_LAB_BACKEND= "$NODE" dist/bench/index.js --backends webgpu,wasm \
+step "bench webgpu vs wasm" env MARGIN_LAB_BACKEND= "$NODE" dist/cli/bench.js --backends webgpu,wasm \
   --batches "$BATCHES" "${BENCH_STEPS[@]}"
 step "train fashion-mnist 2 epochs" env MARGIN_LAB_BACKEND=webgpu "$NODE" dist/cli/train.js --dataset fashion-mnist \
   --backbone reference --loss arcface --epochs 2 --run "$RUN_DIR" "${TRAIN_CAP[@]}"

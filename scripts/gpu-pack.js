@@ -121,7 +121,7 @@ function main() {
     fail(
       `the bundle carries this Node binary, so it must be made on linux-x64 (this is ${os.platform()}-${os.arch()})`,
     );
-  for (const need of ['dist/index.js', 'dist/bench/index.js', 'dist/cli/train.js', 'build/test/webgpu.test.js'])
+  for (const need of ['dist/index.js', 'dist/cli/bench.js', 'dist/cli/train.js', 'build/test/webgpu.test.js'])
     if (!fs.existsSync(path.join(ROOT, need)))
       fail(`${need} is missing: build first (npm run build && npm run build:test; npm run gpu:pack does both)`);
   if (fs.existsSync(o.out) && !fs.existsSync(path.join(o.out, 'MANIFEST.txt')))

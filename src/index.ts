@@ -31,5 +31,5 @@ export {
   glyphContactSheet,
   CORE_LOSSES,
   EXTRA_LOSSES,
-} from './bench/open-set';
-export type { BenchmarkConfig, RunResult as BenchmarkRunResult } from './bench/open-set';
+} from './eval/open-set-benchmark';
+export type { BenchmarkConfig, RunResult as BenchmarkRunResult } from './eval/open-set-benchmark';

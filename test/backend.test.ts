@@ -20,12 +20,21 @@ test('useBestBackend reports the backend, its device and why faster ones were sk
   assert.equal(backendReport(), r);
   assert.match(r.line, new RegExp(`^margin-lab backend: ${r.backend} on `));
   assert.ok(r.device.length > 0);
-  if (!hasNative) {
-    // This machine (and CI) has no libtensorflow: wasm must win and say why.
+  if (!hasNative && r.backend === 'webgpu') {
+    // A GPU machine: webgpu wins only on a hardware adapter, and the line names it.
+    assert.ok(r.adapter && !r.adapter.fallback, r.line);
+    assert.match(r.line, /^margin-lab backend: webgpu on GPU /);
+  } else if (!hasNative) {
+    // This machine (and CI) has no libtensorflow and no GPU: wasm must win and say why, webgpu too
+    // (no adapter, or only a software one, which is used only when forced).
     assert.equal(r.backend, 'wasm');
     assert.ok(r.skipped.includes('tfjs-node-gpu not installed'), r.line);
     assert.ok(r.skipped.includes('tfjs-node not installed'), r.line);
-    assert.match(r.line, /not used: tfjs-node-gpu not installed; tfjs-node not installed/);
+    assert.ok(
+      r.skipped.some((s) => /^webgpu: (no adapter|no usable adapter|only a software adapter)/.test(s)),
+      r.line,
+    );
+    assert.match(r.line, /not used: tfjs-node-gpu not installed; webgpu: [^;]+; tfjs-node not installed/);
   } else {
     assert.equal(r.backend, 'tensorflow');
   }
@@ -46,8 +55,8 @@ test('a forced backend that cannot load fails loudly, naming what is missing', a
     );
   }
   await assert.rejects(
-    useBestBackend({ print: false, env: { MARGIN_LAB_BACKEND: 'webgpu' } }),
-    /"webgpu" is not a backend; expected one of tensorflow, wasm, cpu/,
+    useBestBackend({ print: false, env: { MARGIN_LAB_BACKEND: 'webgl' } }),
+    /MARGIN_LAB_BACKEND="webgl" is not a backend; expected one of tensorflow, webgpu, wasm, cpu/,
   );
   const cpu = await useBestBackend({ print: false, env: { MARGIN_LAB_BACKEND: 'cpu' } });
   assert.equal(cpu.backend, 'cpu');

@@ -10,7 +10,7 @@ import { spawnSync } from 'child_process';
 import { ROOT } from './helpers/paths';
 
 function bench(args: string[]) {
-  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', 'index.js'), ...args], {
+  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'bench.js'), ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 300_000,
@@ -57,7 +57,7 @@ test('bench: --help, and bad flags are errors that name the value', () => {
   assert.notEqual(a.status, 0);
   assert.match(a.stderr, /--threads must be a positive integer, got "0"/);
   const b = bench(['--backends', 'webgl']);
-  assert.match(b.stderr, /--backends: "webgl" is not a backend; expected tensorflow, wasm or cpu/);
+  assert.match(b.stderr, /--backends: "webgl" is not a backend; expected tensorflow, webgpu, wasm or cpu/);
   const c = bench(['--threads', '9']);
   assert.match(c.stderr, /--threads: 9 is more than the 8 threads tfjs-backend-wasm can use/);
 });

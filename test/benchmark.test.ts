@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { openSetMetrics, summarize, summaryMarkdown, RunResult } from 'margin-lab/dist/bench/open-set';
+import { openSetMetrics, summarize, summaryMarkdown, RunResult } from 'margin-lab/dist/eval/open-set-benchmark';
 import { ROOT } from './helpers/paths';
 
 /** n identities × k images; `spread` = 0 puts every image of an identity on one direction. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run benchmark`: the open-set benchmark of the losses on the Hangul glyph identities
- * (src/bench/open-set.ts). Resumable: finished runs are kept in <out>/runs and skipped.
+ * (src/eval/open-set-benchmark.ts). Resumable: finished runs are kept in <out>/runs and skipped.
  * MARGIN_LAB_QUICK=1 runs a tiny configuration that checks the pipeline, not the ordering.
  */
 import * as fs from 'fs';
@@ -23,7 +23,7 @@ import {
   summarize,
   summaryMarkdown,
   RunResult,
-} from '../bench/open-set';
+} from '../eval/open-set-benchmark';
 import { writeFileAtomic } from '../util/fs';
 import { FlagSpec, num, parseFlags, runMain, UsageError } from './common';
 

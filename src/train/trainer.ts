@@ -158,9 +158,27 @@ function gatherBatch(data: TrainData, idx: ArrayLike<number>): { xb: tf.Tensor4D
   return { xb: tf.tensor4d(buf, [idx.length, ...data.shape]), yb };
 }
 
-/** Trains `model` with `loss`; returns the per-epoch history. */
-export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const { model, loss, data } = opts;
+/** Everything train() derives from its options before the first step, validated in one place. */
+interface TrainPlan {
+  batchSize: number;
+  optName: OptimizerName;
+  lr0: number;
+  momentum: number;
+  schedule: ScheduleOptions;
+  seed: number;
+  pairLoss: boolean;
+  /** P×K batches for pair losses; undefined for classifier heads (shuffled batches). */
+  pk?: { P: number; K: number };
+  stepsPerEpoch: number;
+  totalSteps: number;
+  accuracyEvery: number;
+  /** What the checkpoint records about the run. */
+  runConfig: Record<string, unknown>;
+}
+
+/** Checks the options against the data and works out the batches, steps and learning rate. */
+function planTraining(opts: TrainOptions): TrainPlan {
+  const { loss, data } = opts;
   const n = data.y.length;
   const per = data.shape[0] * data.shape[1] * data.shape[2];
   if (data.x.length !== n * per)
@@ -175,10 +193,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const optName = opts.optimizer ?? 'adam';
   const lr0 = opts.lr ?? (optName === 'adam' ? 1e-3 : 0.05);
   if (!(lr0 > 0 && Number.isFinite(lr0))) throw new Error(`train: lr must be > 0, got ${lr0}`);
-  const schedule = opts.schedule ?? { type: 'constant' };
-  const optimizer = makeOptimizer(optName, lr0, opts.momentum ?? 0.9);
-  const seed = opts.seed ?? 0;
-  const rng = new Rng(seed);
+  const accuracyEvery = opts.accuracyEvery ?? 1;
+  if (!(Number.isInteger(accuracyEvery) && accuracyEvery >= 0))
+    throw new Error(`train: accuracyEvery must be an integer ≥ 0, got ${accuracyEvery}`);
   const pairLoss = !isClassifier(loss);
   // Default P×K: as many identities as fit with K ≥ 4 (at most all of them), K filling the batch.
   const identities = new Set(Array.from(data.y)).size;
@@ -201,164 +218,248 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   const stepsPerEpochFull = pk ? Math.floor(n / (pk.P * pk.K)) : Math.ceil(n / batchSize);
   const stepsPerEpoch = Math.max(1, Math.min(stepsPerEpochFull, opts.maxStepsPerEpoch ?? Infinity));
-  const totalSteps = stepsPerEpoch * opts.epochs;
-  const vars = [...model.trainableWeights.map((w) => w.read() as tf.Variable), ...loss.trainableVariables];
+  const schedule = opts.schedule ?? { type: 'constant' };
+  const momentum = opts.momentum ?? 0.9;
+  const seed = opts.seed ?? 0;
+  return {
+    batchSize,
+    optName,
+    lr0,
+    momentum,
+    schedule,
+    seed,
+    pairLoss,
+    pk,
+    stepsPerEpoch,
+    totalSteps: stepsPerEpoch * opts.epochs,
+    accuracyEvery,
+    runConfig: {
+      optimizer: optName,
+      lr: lr0,
+      momentum,
+      batchSize,
+      schedule,
+      pk,
+      seed,
+      epochs: opts.epochs,
+      maxStepsPerEpoch: opts.maxStepsPerEpoch,
+      ...(opts.meta ?? {}),
+    },
+  };
+}
+
+/** What one step needs that stays the same for the whole run. */
+interface StepContext {
+  model: tf.LayersModel;
+  loss: EmbeddingLoss;
+  optimizer: tf.Optimizer;
+  /** The variables the optimizer updates (backbone and loss). */
+  vars: tf.Variable[];
+  /** The loss's running state that its forward pass updates (not trained by the optimizer). */
+  stateVars: tf.Variable[];
+}
+
+/**
+ * One optimizer step on a batch. The update is applied only when the loss and the gradient norm
+ * are finite; otherwise the loss's running state is put back and TrainingDivergedError is thrown,
+ * so the weights and state are those before the step. Returns the loss and, when asked for, the
+ * batch accuracy of the step's own embeddings under that step's class weights.
+ */
+async function trainStep(
+  ctx: StepContext,
+  xb: tf.Tensor4D,
+  yb: Int32Array,
+  wantAccuracy: boolean,
+  where: { epoch: number; step: number; lr: number },
+): Promise<{ value: number; accuracy?: number }> {
+  const { model, loss, optimizer, vars, stateVars } = ctx;
+  let emb: tf.Tensor2D | null = null;
+  // Clones share the data (no copy); a rejected step assigns them back.
+  const before = stateVars.map((v) => tf.clone(v));
+  try {
+    const { value: v, grads } = optimizer.computeGradients(() => {
+      const e = model.apply(xb, { training: true }) as tf.Tensor2D;
+      if (wantAccuracy) emb = tf.keep(e);
+      return loss.compute(e, yb);
+    }, vars);
+    // One read for the loss, the gradient norm and the batch accuracy.
+    const statsT = tf.tidy(() => {
+      const parts = [
+        tf.reshape(v, [1]),
+        tf.reshape(tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))), [1]),
+      ];
+      if (emb) {
+        const scores = classScores(loss as ClassifierHead, emb);
+        parts.push(
+          tf.reshape(tf.mean(tf.cast(tf.equal(tf.argMax(scores, 1), tf.tensor1d(yb, 'int32')), 'float32')), [1]),
+        );
+      }
+      return tf.concat(parts);
+    });
+    // Asynchronous: webgpu in Node has no synchronous read.
+    const stats = await statsT.data().finally(() => statsT.dispose());
+    const [value, gradNorm] = [stats[0], stats[1]];
+    const finite = Number.isFinite(value) && Number.isFinite(gradNorm);
+    if (finite) optimizer.applyGradients(grads);
+    tf.dispose([v, ...Object.values(grads)]);
+    if (!finite) {
+      stateVars.forEach((sv, i) => sv.assign(before[i]));
+      const cfg = loss.config();
+      const sm = ['s', 'm', 'm1', 'm2', 'm3']
+        .filter((k) => k in cfg)
+        .map((k) => `${k} = ${cfg[k]}`)
+        .join(', ');
+      throw new TrainingDivergedError(
+        where.epoch,
+        where.step,
+        value,
+        `loss = ${value}, gradient norm = ${gradNorm}. Try a lower learning rate (now ${where.lr.toPrecision(3)})${sm ? `, or check the loss's scale and margin (${sm})` : ''}, and check the inputs for NaN`,
+      );
+    }
+    return { value, accuracy: emb ? stats[2] : undefined };
+  } finally {
+    tf.dispose(before);
+    if (emb) (emb as tf.Tensor).dispose();
+  }
+}
+
+/** A warning when a classifier's final training accuracy is at chance level (Adam can get there without NaN). */
+function chanceLevelWarning(loss: EmbeddingLoss, history: EpochRow[], lr0: number): string | null {
+  const last = history[history.length - 1];
+  const classes = (loss as Partial<ClassifierHead>).numClasses;
+  if (
+    isClassifier(loss) &&
+    last &&
+    typeof classes === 'number' &&
+    Number.isFinite(last.accuracy) &&
+    last.accuracy <= 1.5 / classes &&
+    history.length >= 2
+  )
+    return `final training accuracy ${(100 * last.accuracy).toFixed(1)}% is at chance level (1/${classes} = ${(100 / classes).toFixed(1)}%) after ${history.length} epochs: the model did not learn. Try a lower learning rate (now ${lr0}) or check the labels.`;
+  return null;
+}
+
+/** One epoch of steps: shuffled (or P×K) batches, progress after each step; returns the epoch's row. */
+async function runEpoch(
+  opts: TrainOptions,
+  plan: TrainPlan,
+  ctx: StepContext,
+  rng: Rng,
+  reporter: ProgressReporter,
+  epoch: number,
+  firstStep: number,
+): Promise<EpochRow> {
+  const { data, loss } = opts;
+  const { batchSize, lr0, schedule, pk, stepsPerEpoch, totalSteps } = plan;
+  const n = data.y.length;
+  let step = firstStep;
+  const t0 = Date.now();
+  const order = pk ? null : (rng.shuffle(Array.from({ length: n }, (_, i) => i)) as number[]);
+  const pkList = pk ? pkBatches(data.y, pk.P, pk.K, rng.int(2 ** 31)) : null;
+  let lossSum = 0;
+  let accSum = 0;
+  let accCount = 0;
+  let seen = 0;
+  for (let s = 0; s < stepsPerEpoch; s++) {
+    const lr = learningRateAt(lr0, schedule, step, stepsPerEpoch, totalSteps);
+    setLearningRate(ctx.optimizer, lr);
+    const idx = pkList ? pkList[s] : order!.slice(s * batchSize, Math.min(n, (s + 1) * batchSize));
+    const { xb, yb } = gatherBatch(data, idx);
+    const wantAccuracy = !plan.pairLoss && plan.accuracyEvery > 0 && s % plan.accuracyEvery === 0;
+    let result: { value: number; accuracy?: number };
+    try {
+      result = await trainStep(ctx, xb, yb, wantAccuracy, { epoch, step, lr });
+    } finally {
+      xb.dispose();
+    }
+    if (result.accuracy !== undefined) {
+      accSum += result.accuracy;
+      accCount++;
+    }
+    loss.step();
+    // The loss's running state (CurricularFace t, AdaFace norm statistics) is read for the
+    // progress line; where only asynchronous reads exist, read it that way first (it stays cached).
+    if (!readSyncAvailable()) await Promise.all(ctx.stateVars.map((v) => v.data()));
+    step++;
+    lossSum += result.value;
+    seen += idx.length;
+    const elapsed = (Date.now() - t0) / 1000;
+    const stepsLeft = (opts.epochs - epoch) * stepsPerEpoch + (stepsPerEpoch - s - 1);
+    reporter.update({
+      epoch,
+      epochs: opts.epochs,
+      step: s + 1,
+      steps: stepsPerEpoch,
+      loss: lossSum / (s + 1),
+      accuracy: accCount ? accSum / accCount : undefined,
+      samplesPerSec: seen / Math.max(elapsed, 1e-6),
+      eta: (stepsLeft * elapsed) / (s + 1),
+      extra: lossStats(loss),
+    });
+    // Let the event loop turn: notebook output (progress) is sent, interrupts are seen.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  const row: EpochRow = {
+    epoch,
+    loss: lossSum / stepsPerEpoch,
+    accuracy: accCount ? accSum / accCount : NaN,
+    lr: learningRateAt(lr0, schedule, step - 1, stepsPerEpoch, totalSteps),
+    samplesPerSec: seen / seconds,
+    seconds,
+    ...lossStats(loss),
+  };
+  reporter.endEpoch({
+    epoch,
+    epochs: opts.epochs,
+    step: stepsPerEpoch,
+    steps: stepsPerEpoch,
+    loss: row.loss,
+    accuracy: accCount ? row.accuracy : undefined,
+    samplesPerSec: row.samplesPerSec,
+    eta: (opts.epochs - epoch) * seconds,
+    extra: lossStats(loss),
+  });
+  return row;
+}
+
+/** Trains `model` with `loss`; returns the per-epoch history. */
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { model, loss } = opts;
+  const plan = planTraining(opts);
+  const optimizer = makeOptimizer(plan.optName, plan.lr0, plan.momentum);
+  const rng = new Rng(plan.seed);
   const history: EpochRow[] = [];
   let step = 0;
   let startEpoch = 1;
-  const runConfig = {
-    optimizer: optName,
-    lr: lr0,
-    momentum: opts.momentum ?? 0.9,
-    batchSize,
-    schedule,
-    pk,
-    seed,
-    epochs: opts.epochs,
-    maxStepsPerEpoch: opts.maxStepsPerEpoch,
-    ...(opts.meta ?? {}),
-  };
-
   if (opts.resume) {
     const ck = readCheckpoint(opts.resume);
     loadModelWeights(model, ck.model, opts.resume);
     loadLossState(loss, ck.lossState, opts.resume);
     loss.loadConfigState?.(ck.loss);
-    const ow = optimizerWeights(ck);
-    await optimizer.setWeights(ow);
+    await optimizer.setWeights(optimizerWeights(ck));
     history.push(...(ck.history as EpochRow[]));
     step = ck.step;
     startEpoch = ck.epoch + 1;
     rng.seedState = ck.rngState;
   }
-
-  const reporter = new ProgressReporter(opts.progress ?? 'auto');
   const trainableSet = new Set<tf.Variable>(loss.trainableVariables);
-  const stateVars = Object.values(loss.stateDict()).filter((v) => !trainableSet.has(v));
-  const accuracyEvery = opts.accuracyEvery ?? 1;
-  if (!(Number.isInteger(accuracyEvery) && accuracyEvery >= 0))
-    throw new Error(`train: accuracyEvery must be an integer ≥ 0, got ${accuracyEvery}`);
+  const ctx: StepContext = {
+    model,
+    loss,
+    optimizer,
+    vars: [...model.trainableWeights.map((w) => w.read() as tf.Variable), ...loss.trainableVariables],
+    stateVars: Object.values(loss.stateDict()).filter((v) => !trainableSet.has(v)),
+  };
+  const reporter = new ProgressReporter(opts.progress ?? 'auto');
   const checkpointFile = opts.runDir ? path.join(opts.runDir, 'checkpoint.json') : undefined;
   loss.training = true;
 
   try {
     for (let epoch = startEpoch; epoch <= opts.epochs; epoch++) {
-      const t0 = Date.now();
-      const order = pk ? null : (rng.shuffle(Array.from({ length: n }, (_, i) => i)) as number[]);
-      const pkList = pk ? pkBatches(data.y, pk.P, pk.K, rng.int(2 ** 31)) : null;
-      let lossSum = 0;
-      let accSum = 0;
-      let accCount = 0;
-      let seen = 0;
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        const lr = learningRateAt(lr0, schedule, step, stepsPerEpoch, totalSteps);
-        setLearningRate(optimizer, lr);
-        const idx = pkList ? pkList[s] : order!.slice(s * batchSize, Math.min(n, (s + 1) * batchSize));
-        const { xb, yb } = gatherBatch(data, idx);
-        let value = NaN;
-        let gradNorm = NaN;
-        const wantAccuracy = !pairLoss && accuracyEvery > 0 && s % accuracyEvery === 0;
-        let emb: tf.Tensor2D | null = null;
-        // Running state the loss updates during its forward pass (CurricularFace t, AdaFace norm
-        // statistics, center-loss centres): kept (clones share the data, no copy) so that a
-        // rejected step can put it back.
-        const before = stateVars.map((v) => tf.clone(v));
-        try {
-          const { value: v, grads } = optimizer.computeGradients(() => {
-            const e = model.apply(xb, { training: true }) as tf.Tensor2D;
-            if (wantAccuracy) emb = tf.keep(e);
-            return loss.compute(e, yb);
-          }, vars);
-          // One read for the loss, the gradient norm and (with the step's own embeddings, under the
-          // class weights of this step) the batch accuracy.
-          const statsT = tf.tidy(() => {
-            const parts = [
-              tf.reshape(v, [1]),
-              tf.reshape(tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))), [1]),
-            ];
-            if (emb) {
-              const scores = classScores(loss as ClassifierHead, emb);
-              parts.push(
-                tf.reshape(tf.mean(tf.cast(tf.equal(tf.argMax(scores, 1), tf.tensor1d(yb, 'int32')), 'float32')), [1]),
-              );
-            }
-            return tf.concat(parts);
-          });
-          // Asynchronous: webgpu in Node has no synchronous read.
-          const stats = await statsT.data().finally(() => statsT.dispose());
-          value = stats[0];
-          gradNorm = stats[1];
-          if (Number.isFinite(value) && Number.isFinite(gradNorm)) optimizer.applyGradients(grads);
-          tf.dispose([v, ...Object.values(grads)]);
-          if (!Number.isFinite(value) || !Number.isFinite(gradNorm)) {
-            stateVars.forEach((v, i) => v.assign(before[i]));
-            const cfg = loss.config();
-            const sm = ['s', 'm', 'm1', 'm2', 'm3']
-              .filter((k) => k in cfg)
-              .map((k) => `${k} = ${cfg[k]}`)
-              .join(', ');
-            throw new TrainingDivergedError(
-              epoch,
-              step,
-              value,
-              `loss = ${value}, gradient norm = ${gradNorm}. Try a lower learning rate (now ${lr.toPrecision(3)})${sm ? `, or check the loss's scale and margin (${sm})` : ''}, and check the inputs for NaN`,
-            );
-          }
-          if (emb) {
-            accSum += stats[2];
-            accCount++;
-          }
-        } finally {
-          xb.dispose();
-          tf.dispose(before);
-          if (emb) (emb as tf.Tensor).dispose();
-        }
-        loss.step();
-        // The loss's running state (CurricularFace t, AdaFace norm statistics) is read for the
-        // progress line; where only asynchronous reads exist, read it that way first (it stays cached).
-        if (!readSyncAvailable()) await Promise.all(stateVars.map((v) => v.data()));
-        step++;
-        lossSum += value;
-        seen += idx.length;
-        const elapsed = (Date.now() - t0) / 1000;
-        const sps = seen / Math.max(elapsed, 1e-6);
-        const stepsLeft = (opts.epochs - epoch) * stepsPerEpoch + (stepsPerEpoch - s - 1);
-        reporter.update({
-          epoch,
-          epochs: opts.epochs,
-          step: s + 1,
-          steps: stepsPerEpoch,
-          loss: lossSum / (s + 1),
-          accuracy: accCount ? accSum / accCount : undefined,
-          samplesPerSec: sps,
-          eta: (stepsLeft * elapsed) / (s + 1),
-          extra: lossStats(loss),
-        });
-        // Let the event loop turn: notebook output (progress) is sent, interrupts are seen.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      const seconds = (Date.now() - t0) / 1000;
-      const row: EpochRow = {
-        epoch,
-        loss: lossSum / stepsPerEpoch,
-        accuracy: accCount ? accSum / accCount : NaN,
-        lr: learningRateAt(lr0, schedule, step - 1, stepsPerEpoch, totalSteps),
-        samplesPerSec: seen / seconds,
-        seconds,
-        ...lossStats(loss),
-      };
+      const row = await runEpoch(opts, plan, ctx, rng, reporter, epoch, step);
+      step += plan.stepsPerEpoch;
       history.push(row);
-      reporter.endEpoch({
-        epoch,
-        epochs: opts.epochs,
-        step: stepsPerEpoch,
-        steps: stepsPerEpoch,
-        loss: row.loss,
-        accuracy: accCount ? row.accuracy : undefined,
-        samplesPerSec: row.samplesPerSec,
-        eta: (opts.epochs - epoch) * seconds,
-        extra: lossStats(loss),
-      });
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (checkpointFile) {
         await saveCheckpoint({
@@ -367,7 +468,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           backbone: opts.backbone,
           loss,
           optimizer,
-          config: runConfig,
+          config: plan.runConfig,
           epoch,
           step,
           rngState: rng.seedState,
@@ -381,21 +482,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     optimizer.dispose();
     loss.training = false;
   }
-  const warnings: string[] = [];
-  const last = history[history.length - 1];
-  const classes = (loss as Partial<ClassifierHead>).numClasses;
-  if (
-    !pairLoss &&
-    last &&
-    typeof classes === 'number' &&
-    Number.isFinite(last.accuracy) &&
-    last.accuracy <= 1.5 / classes &&
-    history.length >= 2
-  ) {
-    warnings.push(
-      `final training accuracy ${(100 * last.accuracy).toFixed(1)}% is at chance level (1/${classes} = ${(100 / classes).toFixed(1)}%) after ${history.length} epochs: the model did not learn. Try a lower learning rate (now ${lr0}) or check the labels.`,
-    );
-  }
+  const warning = chanceLevelWarning(loss, history, plan.lr0);
+  const warnings = warning ? [warning] : [];
   for (const w of warnings) console.warn(`warning: ${w}`);
   return {
     warnings,

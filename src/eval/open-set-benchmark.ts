@@ -24,7 +24,7 @@ import { backendReport } from '../backend';
 import { createLoss, PAIR_LOSSES, LossName } from '../losses';
 import { buildBackbone, BackboneName } from '../models';
 import { train } from '../train';
-import { embedImagesAsync } from '../eval/report';
+import { embedImagesAsync } from './report';
 import {
   auc,
   eer,
@@ -35,7 +35,7 @@ import {
   rankKAccuracy,
   roc,
   tarAtFar,
-} from '../eval/metrics';
+} from './metrics';
 import { verificationPairs } from '../data/pairs';
 import { loadHangulGlyphs, seededClassSplit, splitByFace, GlyphDataset } from '../data/glyphs';
 import { selectClasses } from '../data/dataset';

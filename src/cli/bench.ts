@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: training speed of the reference step (src/bench/step.ts: referenceNet, ArcFace
+ * `npm run bench`: training speed of the reference step (src/cli/bench-step.ts: referenceNet, ArcFace
  * s = 64 m = 0.5, Adam, batch 128) on every tfjs backend that loads here, wasm at 1 thread and at
  * the core count, and PyTorch running exactly the same model and step (bench/torch_reference.py)
  * when a `python3` with torch is available — all in one run, so the ratios compare like with like.
@@ -22,7 +22,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { spawnSync } from 'child_process';
-import type { StepRequest, StepResult } from './step';
+import type { StepRequest, StepResult } from './bench-step';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -72,7 +72,7 @@ interface Measurement {
 
 /** Runs one tfjs measurement in a child process; returns it or why it could not run. */
 function tfjsRun(backend: string, threads: number, req: StepRequest): Measurement | string {
-  const r = spawnSync(process.execPath, [path.join(__dirname, 'step.js'), JSON.stringify(req)], {
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'bench-step.js'), JSON.stringify(req)], {
     encoding: 'utf8',
     env: { ...process.env, MARGIN_LAB_BACKEND: backend, MARGIN_LAB_THREADS: String(threads) },
     timeout: 30 * 60_000,
