@@ -11,6 +11,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { spawnSync } from 'child_process';
 import * as ml from 'margin-lab';
+import { parseIdxTyped, IDX_INT16 } from 'margin-lab/dist/data/idx';
 import { ROOT } from './helpers/paths';
 
 const SHIPPED = path.join(ROOT, 'data', 'hangul-glyphs');
@@ -86,7 +87,7 @@ test('loader validation: missing, mismatched and wrongly typed files are clear e
   );
   // int16 round trip of the IDX encoder.
   const v = new Int16Array([0, 1, -2, 2349, 32767, -32768]);
-  assert.deepEqual(Array.from(ml.parseIdxTyped(ml.encodeIdx([6], v), 'x', ml.IDX_INT16).data), Array.from(v));
+  assert.deepEqual(Array.from(parseIdxTyped(ml.encodeIdx([6], v), 'x', IDX_INT16).data), Array.from(v));
 });
 
 test('seeded splits: classes identity-disjoint, faces disjoint, both deterministic', () => {

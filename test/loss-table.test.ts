@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as fs from 'fs';
 import { spawnSync } from 'child_process';
 import * as ml from 'margin-lab';
+import { lossOptionsFromFlags } from 'margin-lab/dist/losses/registry';
 import { ROOT } from './helpers/paths';
 
 test('one id per loss: the table id, config().loss and createLoss agree, and the entry is found from the object', async () => {
@@ -43,40 +44,37 @@ test('createLoss refuses unknown option keys, naming the losses that take them',
 
 test('flags become typed options: ranges, integers, enums, booleans and nested schedule keys', () => {
   assert.deepEqual(
-    ml.lossOptionsFromFlags('sphereface', { m: '3', 'lambda-base': '500', 'lambda-min': '2', normalized: true }),
+    lossOptionsFromFlags('sphereface', { m: '3', 'lambda-base': '500', 'lambda-min': '2', normalized: true }),
     { m: 3, schedule: { base: 500, lambdaMin: 2 }, normalized: true },
   );
-  assert.deepEqual(ml.lossOptionsFromFlags('triplet', { miner: 'batchHard', reduction: 'mean', margin: '0.3' }), {
+  assert.deepEqual(lossOptionsFromFlags('triplet', { miner: 'batchHard', reduction: 'mean', margin: '0.3' }), {
     miner: 'batchHard',
     reduction: 'mean',
     margin: 0.3,
   });
-  assert.deepEqual(ml.lossOptionsFromFlags('adaface', { h: '0.5', alpha: '0.02' }), { h: 0.5, alpha: 0.02 });
-  assert.deepEqual(ml.lossOptionsFromFlags('curricularface', { alpha: '0.05' }), { alpha: 0.05 });
-  assert.deepEqual(ml.lossOptionsFromFlags('softmax+center', { lambda: '0.01', alpha: '0.3' }), {
+  assert.deepEqual(lossOptionsFromFlags('adaface', { h: '0.5', alpha: '0.02' }), { h: 0.5, alpha: 0.02 });
+  assert.deepEqual(lossOptionsFromFlags('curricularface', { alpha: '0.05' }), { alpha: 0.05 });
+  assert.deepEqual(lossOptionsFromFlags('softmax+center', { lambda: '0.01', alpha: '0.3' }), {
     lambda: 0.01,
     alpha: 0.3,
   });
   assert.throws(
-    () => ml.lossOptionsFromFlags('softmax', { m: '0.5' }),
+    () => lossOptionsFromFlags('softmax', { m: '0.5' }),
     /--m is not an option of softmax; losses with m: sphereface, cosface, arcface/,
   );
   assert.throws(
-    () => ml.lossOptionsFromFlags('sphereface', { m: '2.5' }),
+    () => lossOptionsFromFlags('sphereface', { m: '2.5' }),
     /--m "2\.5": sphereface expects an integer from 1 to 8/,
   );
   assert.throws(
-    () => ml.lossOptionsFromFlags('arcface', { m: '-1' }),
+    () => lossOptionsFromFlags('arcface', { m: '-1' }),
     /--m "-1": arcface expects a number from 0 to 1\.5708/,
   );
   assert.throws(
-    () => ml.lossOptionsFromFlags('triplet', { miner: 'semihard' }),
+    () => lossOptionsFromFlags('triplet', { miner: 'semihard' }),
     /--miner "semihard": expected one of batchAll, batchHard, semiHard/,
   );
-  assert.throws(
-    () => ml.lossOptionsFromFlags('cosface', { s: 'abc' }),
-    /--s "abc": cosface expects a number ≥ 0\.000001/,
-  );
+  assert.throws(() => lossOptionsFromFlags('cosface', { s: 'abc' }), /--s "abc": cosface expects a number ≥ 0\.000001/);
   // Every loss's per-epoch statistics come from the table.
   const sph = ml.sphereFace({ numClasses: 3, embeddingDim: 4 });
   assert.deepEqual(Object.keys(ml.lossStats(sph)), ['lambda']);

@@ -3,7 +3,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { figureMimeBundle, figureHtml, saveHtml, plotlyBundle, type Figure } from 'margin-lab';
+import { figureHtml, saveHtml, plotlyBundle, type Figure } from 'margin-lab';
+import { figureMimeBundle } from 'margin-lab/dist/plot/show';
 
 const fig: Figure = {
   data: [{ type: 'scatter', x: [0, 1], y: [1, 0], name: 'a</script><b>' }],

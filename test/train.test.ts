@@ -6,6 +6,8 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import * as ml from 'margin-lab';
 import { tf } from 'margin-lab';
+import { readCheckpoint, loadModelWeights } from 'margin-lab/dist/train/checkpoint';
+import { formatProgress } from 'margin-lab/dist/train/progress';
 import { ROOT } from './helpers/paths';
 
 before(async () => {
@@ -175,7 +177,7 @@ test('checkpoints reload for inference and resume training where they stopped', 
     meta: { note: 'x' },
   });
   const file = path.join(dir, 'checkpoint.json');
-  const ck = ml.readCheckpoint(file);
+  const ck = readCheckpoint(file);
   assert.equal(ck.epoch, 2);
   assert.equal(ck.config.note, 'x');
   const loaded = ml.loadForInference(file);
@@ -205,20 +207,20 @@ test('checkpoints reload for inference and resume training where they stopped', 
     [1, 2, 3, 4],
   );
   assert.equal(r.steps, 16);
-  assert.equal(ml.readCheckpoint(file).epoch, 4);
+  assert.equal(readCheckpoint(file).epoch, 4);
 
   // A checkpoint from another architecture is refused with a clear message.
   const other = ml.buildBackbone({ ...spec(), hidden: [16] });
   assert.throws(
-    () => ml.loadModelWeights(other, ck.model, 'ck.json'),
+    () => loadModelWeights(other, ck.model, 'ck.json'),
     /ck.json was saved from another architecture: weight #0 is kernel \[36, 32\] there but kernel \[36, 16\] in this model/,
   );
   const deeper = ml.buildBackbone({ ...spec(), hidden: [32, 8] });
-  assert.throws(() => ml.loadModelWeights(deeper, ck.model, 'ck.json'), /it has 4 weight tensors, this model has 6/);
+  assert.throws(() => loadModelWeights(deeper, ck.model, 'ck.json'), /it has 4 weight tensors, this model has 6/);
   fs.writeFileSync(path.join(dir, 'bad.json'), '{"format": "margin-lab-checkpoint", "vers');
-  assert.throws(() => ml.readCheckpoint(path.join(dir, 'bad.json')), /is not valid JSON .* it may be truncated/);
+  assert.throws(() => readCheckpoint(path.join(dir, 'bad.json')), /is not valid JSON .* it may be truncated/);
   fs.writeFileSync(path.join(dir, 'other.json'), '{"format": "keras"}');
-  assert.throws(() => ml.readCheckpoint(path.join(dir, 'other.json')), /is not a margin-lab checkpoint/);
+  assert.throws(() => readCheckpoint(path.join(dir, 'other.json')), /is not a margin-lab checkpoint/);
   tf.dispose([probe]);
 });
 
@@ -231,7 +233,7 @@ test('a run killed while writing a checkpoint leaves the previous one loadable',
       { encoding: 'utf8', cwd: ROOT },
     );
     assert.equal(r.signal, 'SIGKILL', `${mode}: child was not killed (${r.stdout} ${r.stderr})`);
-    const ck = ml.readCheckpoint(path.join(dir, 'checkpoint.json'));
+    const ck = readCheckpoint(path.join(dir, 'checkpoint.json'));
     assert.equal(ck.epoch, 1, `${mode}: the epoch-1 checkpoint survives`);
     const { model } = ml.loadForInference(path.join(dir, 'checkpoint.json'));
     assert.equal(model.outputs[0].shape[1], 3);
@@ -241,7 +243,7 @@ test('a run killed while writing a checkpoint leaves the previous one loadable',
 });
 
 test('progress: one formatted line with loss, accuracy, samples/s and ETA; log lines without repeats', () => {
-  const line = ml.formatProgress(
+  const line = formatProgress(
     {
       epoch: 2,
       epochs: 5,

@@ -1,0 +1,43 @@
+/**
+ * The public API (src/index.ts) is an explicit list: internals stay out of it, and everything the
+ * notebooks use through `ml.` is in it (the notebooks are the library's first users).
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as ml from 'margin-lab';
+import { ROOT } from './helpers/paths';
+
+test('internals are not exported from margin-lab', () => {
+  const api = ml as unknown as Record<string, unknown>;
+  for (const internal of [
+    'registerWasmFastKernels',
+    'registerWasmConvGradients',
+    'checkOptionKeys',
+    'checkRange',
+    'safeAcos',
+    'readCheckpoint',
+    'saveCheckpoint',
+    'lossOptionsFromFlags',
+    'validateFigure',
+    'parseIdxTyped',
+  ])
+    assert.equal(api[internal], undefined, `${internal} is internal but exported`);
+});
+
+test('every ml.<name> the notebooks use is exported', () => {
+  const dir = path.join(ROOT, 'notebooks', 'src');
+  const used = new Set<string>();
+  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.ts.md'))) {
+    const text = fs.readFileSync(path.join(dir, f), 'utf8');
+    for (const m of text.matchAll(/\bml\.([A-Za-z_][A-Za-z0-9_]*)/g)) used.add(m[1]);
+  }
+  assert.ok(used.size > 20, `only ${used.size} names found: the notebook sources moved?`);
+  // Type-only names (interfaces) have no runtime value; the notebooks' type checker covers those.
+  const typeOnly = new Set(['ClassifierHead', 'EmbeddingLoss']);
+  const missing = [...used].filter(
+    (n) => !typeOnly.has(n) && (ml as unknown as Record<string, unknown>)[n] === undefined,
+  );
+  assert.deepEqual(missing, [], `used in notebooks but not exported: ${missing.join(', ')}`);
+});
