@@ -158,12 +158,12 @@ def run_notebook(path, timeout, html_dir, executed_dir):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("notebooks", nargs="*", help="notebook files (default: notebooks/*.ipynb)")
+    ap.add_argument("notebooks", nargs="*", help="notebook files (default: notebooks/*.ipynb and notebooks/solutions/*.ipynb)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     ap.add_argument("--html-dir", help="export each executed notebook to HTML here")
     ap.add_argument("--executed-dir", help="write each executed notebook here")
     args = ap.parse_args()
-    paths = args.notebooks or sorted(glob.glob("notebooks/*.ipynb"))
+    paths = args.notebooks or sorted(glob.glob("notebooks/*.ipynb")) + sorted(glob.glob("notebooks/solutions/*.ipynb"))
     if not paths:
         print("no notebooks found", file=sys.stderr)
         return 1

@@ -174,5 +174,6 @@ export {
   embedSet,
   headWeights,
   predictClasses,
+  checkAgainst,
 } from './workbook';
-export type { RunResult } from './workbook';
+export type { RunResult, Checkable, CheckResult } from './workbook';

@@ -118,3 +118,94 @@ export function predictClasses(head: ClassifierHead, points: number[][]): number
     return Array.from(tf.argMax(classScores(head, e), 1).dataSync());
   });
 }
+
+/** Values `checkAgainst` compares: a number, a (nested) array of numbers, or a tensor. */
+export type Checkable = number | readonly number[] | readonly (readonly number[])[] | Float32Array | tf.Tensor;
+
+export interface CheckResult {
+  /** False when `yours` was null or undefined (the exercise is not done yet). */
+  implemented: boolean;
+  pass: boolean;
+  /** Largest |yours − reference| over all elements (NaN when the shapes differ). */
+  maxDiff: number;
+  /** Flat index of that element. */
+  worstIndex: number;
+  /** The line printed. */
+  line: string;
+}
+
+async function valuesAndShape(v: Checkable, what: string): Promise<{ values: number[]; shape: number[] }> {
+  if (v instanceof tf.Tensor) return { values: Array.from(await v.data()), shape: v.shape };
+  if (typeof v === 'number') return { values: [v], shape: [] };
+  if (v instanceof Float32Array) return { values: Array.from(v), shape: [v.length] };
+  if (Array.isArray(v)) {
+    if (v.length > 0 && Array.isArray(v[0])) {
+      const rows = v as readonly (readonly number[])[];
+      const width = rows[0].length;
+      const bad = rows.findIndex((r) => !Array.isArray(r) || r.length !== width);
+      if (bad >= 0) throw new Error(`checkAgainst: ${what} is a ragged array (row ${bad} has not ${width} values)`);
+      return { values: rows.flat(), shape: [rows.length, width] };
+    }
+    return { values: Array.from(v as readonly number[]), shape: [v.length] };
+  }
+  throw new Error(`checkAgainst: ${what} must be a number, an array of numbers or a tensor, got ${typeof v}`);
+}
+
+/**
+ * Compares your implementation with margin-lab's, element by element, and prints one line: ✓ with
+ * the largest difference, or ✗ with where it is and both values. Passing means the same shape and
+ * |yours − reference| ≤ tolerance · max(1, |reference|) everywhere (NaN only where the reference is
+ * NaN). A failed check throws, so a wrong answer stops the notebook at that cell. `yours` null or
+ * undefined (an exercise not done yet) prints a reminder and does not throw.
+ */
+export async function checkAgainst(
+  yours: Checkable | null | undefined,
+  reference: Checkable,
+  opts: { tolerance?: number; label?: string } = {},
+): Promise<CheckResult> {
+  const label = opts.label ?? 'your implementation';
+  const tolerance = opts.tolerance ?? 1e-5;
+  if (!(tolerance >= 0)) throw new Error(`checkAgainst: tolerance must be ≥ 0, got ${tolerance}`);
+  if (yours === null || yours === undefined) {
+    const line = `… ${label}: not implemented yet (fill in the cell above, then run this one again)`;
+    console.log(line);
+    return { implemented: false, pass: false, maxDiff: NaN, worstIndex: -1, line };
+  }
+  const a = await valuesAndShape(yours, 'yours');
+  const b = await valuesAndShape(reference, 'the reference');
+  const fail = (line: string, maxDiff: number, worstIndex: number): never => {
+    console.log(line);
+    throw Object.assign(new Error(line), { result: { implemented: true, pass: false, maxDiff, worstIndex, line } });
+  };
+  if (a.shape.join(',') !== b.shape.join(','))
+    fail(`✗ ${label}: shape [${a.shape.join(', ')}], margin-lab's is [${b.shape.join(', ')}]`, NaN, -1);
+  let maxDiff = 0;
+  let worstIndex = 0;
+  let worstScaled = 0;
+  for (let i = 0; i < b.values.length; i++) {
+    const [x, y] = [a.values[i], b.values[i]];
+    if (Number.isNaN(y) && Number.isNaN(x)) continue;
+    const d = Math.abs(x - y);
+    const scaled = Number.isNaN(d) ? Infinity : d / Math.max(1, Math.abs(y));
+    if (scaled > worstScaled || (Number.isNaN(d) && worstScaled !== Infinity)) {
+      worstScaled = scaled;
+      worstIndex = i;
+    }
+    if (!(d <= maxDiff)) maxDiff = Number.isNaN(d) ? NaN : Math.max(maxDiff, d);
+  }
+  const at =
+    b.shape.length > 1
+      ? ` at [${Math.floor(worstIndex / b.shape[1])}, ${worstIndex % b.shape[1]}]`
+      : b.shape.length === 1
+        ? ` at [${worstIndex}]`
+        : '';
+  if (worstScaled > tolerance)
+    fail(
+      `✗ ${label} differs from margin-lab${at}: yours ${a.values[worstIndex]}, margin-lab ${b.values[worstIndex]} (difference ${Math.abs(a.values[worstIndex] - b.values[worstIndex]).toExponential(2)}, tolerance ${tolerance})`,
+      maxDiff,
+      worstIndex,
+    );
+  const line = `✓ ${label} matches margin-lab: ${b.values.length} value${b.values.length === 1 ? '' : 's'}, largest difference ${maxDiff.toExponential(2)} (tolerance ${tolerance})`;
+  console.log(line);
+  return { implemented: true, pass: true, maxDiff, worstIndex, line };
+}

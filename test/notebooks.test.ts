@@ -17,11 +17,17 @@ interface Cell {
   metadata?: Record<string, unknown>;
 }
 
+/** The course's notebooks and the exercise solutions (notebooks/solutions), which CI runs too. */
 function notebookFiles(): string[] {
-  return fs
-    .readdirSync(path.join(ROOT, 'notebooks'))
-    .filter((f) => f.endsWith('.ipynb'))
-    .map((f) => path.join(ROOT, 'notebooks', f));
+  const dirs = [path.join(ROOT, 'notebooks'), path.join(ROOT, 'notebooks', 'solutions')];
+  return dirs.flatMap((d) =>
+    fs.existsSync(d)
+      ? fs
+          .readdirSync(d)
+          .filter((f) => f.endsWith('.ipynb'))
+          .map((f) => path.join(d, f))
+      : [],
+  );
 }
 
 function writeNotebook(file: string, sources: string[]): void {
@@ -230,10 +236,28 @@ test('every notebook runs clean, and its exported HTML draws the Plotly figure i
 });
 
 test('every committed notebook equals its source in notebooks/src (cell kinds and text)', () => {
-  const srcDir = path.join(ROOT, 'notebooks', 'src');
-  const sources = fs.readdirSync(srcDir).filter((f) => f.endsWith('.ts.md'));
+  const pairs: Array<[string, string]> = [
+    [path.join(ROOT, 'notebooks', 'src'), path.join(ROOT, 'notebooks')],
+    [path.join(ROOT, 'notebooks', 'src', 'solutions'), path.join(ROOT, 'notebooks', 'solutions')],
+  ];
+  const sources = pairs.flatMap(([srcDir, nbDir]) =>
+    fs.existsSync(srcDir)
+      ? fs
+          .readdirSync(srcDir)
+          .filter((f) => f.endsWith('.ts.md'))
+          .map((f) => ({ srcDir, nbDir, f }))
+      : [],
+  );
   assert.ok(sources.length >= 5);
-  for (const f of sources) {
+  // And no notebook without a source.
+  for (const nb of notebookFiles()) {
+    const src = path.join(
+      path.dirname(nb) === path.join(ROOT, 'notebooks') ? pairs[0][0] : pairs[1][0],
+      path.basename(nb).replace(/\.ipynb$/, '.ts.md'),
+    );
+    assert.ok(fs.existsSync(src), `${path.relative(ROOT, nb)} has no source ${path.relative(ROOT, src)}`);
+  }
+  for (const { srcDir, nbDir, f } of sources) {
     const cells: Array<{ kind: string; text: string }> = [];
     let cur: { kind: string; lines: string[] } | null = null;
     const flush = () => {
@@ -250,7 +274,7 @@ test('every committed notebook equals its source in notebooks/src (cell kinds an
       } else cur?.lines.push(line);
     }
     flush();
-    const nbFile = path.join(ROOT, 'notebooks', f.replace(/\.ts\.md$/, '.ipynb'));
+    const nbFile = path.join(nbDir, f.replace(/\.ts\.md$/, '.ipynb'));
     assert.ok(fs.existsSync(nbFile), `${f} has no notebook ${nbFile}`);
     const nb = JSON.parse(fs.readFileSync(nbFile, 'utf8')) as {
       cells: Array<{ cell_type: string; source: string | string[] }>;
@@ -262,7 +286,7 @@ test('every committed notebook equals its source in notebooks/src (cell kinds an
     assert.deepEqual(
       got,
       cells,
-      `${path.basename(nbFile)} differs from notebooks/src/${f}: regenerate it with scripts/make_notebook.py`,
+      `${path.relative(ROOT, nbFile)} differs from ${path.relative(ROOT, path.join(srcDir, f))}: regenerate it with scripts/make_notebook.py`,
     );
   }
 });
