@@ -152,7 +152,7 @@ async function valuesAndShape(v: Checkable, what: string): Promise<{ values: num
 }
 
 /**
- * Compares your implementation with margin-lab's, element by element, and prints one line: ✓ with
+ * Compares your implementation with a reference (usually margin-lab's), element by element, and prints one line: ✓ with
  * the largest difference, or ✗ with where it is and both values. Passing means the same shape and
  * |yours − reference| ≤ tolerance · max(1, |reference|) everywhere (NaN only where the reference is
  * NaN). A failed check throws, so a wrong answer stops the notebook at that cell. `yours` null or
@@ -178,7 +178,7 @@ export async function checkAgainst(
     throw Object.assign(new Error(line), { result: { implemented: true, pass: false, maxDiff, worstIndex, line } });
   };
   if (a.shape.join(',') !== b.shape.join(','))
-    fail(`✗ ${label}: shape [${a.shape.join(', ')}], margin-lab's is [${b.shape.join(', ')}]`, NaN, -1);
+    fail(`✗ ${label}: shape [${a.shape.join(', ')}], the reference's is [${b.shape.join(', ')}]`, NaN, -1);
   let maxDiff = 0;
   let worstIndex = 0;
   let worstScaled = 0;
@@ -201,11 +201,11 @@ export async function checkAgainst(
         : '';
   if (worstScaled > tolerance)
     fail(
-      `✗ ${label} differs from margin-lab${at}: yours ${a.values[worstIndex]}, margin-lab ${b.values[worstIndex]} (difference ${Math.abs(a.values[worstIndex] - b.values[worstIndex]).toExponential(2)}, tolerance ${tolerance})`,
+      `✗ ${label}: differs${at}: yours ${a.values[worstIndex]}, reference ${b.values[worstIndex]} (difference ${Math.abs(a.values[worstIndex] - b.values[worstIndex]).toExponential(2)}, tolerance ${tolerance})`,
       maxDiff,
       worstIndex,
     );
-  const line = `✓ ${label} matches margin-lab: ${b.values.length} value${b.values.length === 1 ? '' : 's'}, largest difference ${maxDiff.toExponential(2)} (tolerance ${tolerance})`;
+  const line = `✓ ${label}: ${b.values.length === 1 ? 'agrees' : `all ${b.values.length} values agree`}, largest difference ${maxDiff.toExponential(2)} (tolerance ${tolerance})`;
   console.log(line);
   return { implemented: true, pass: true, maxDiff, worstIndex, line };
 }
