@@ -150,6 +150,7 @@ export { findChromium, saveImage } from './plot/image';
 export {
   curveOf,
   boundaryPoints,
+  noWinRegion,
   decisionBoundaries,
   targetLogitCurves,
   marginExplorer,

@@ -206,3 +206,24 @@ test('saveImage writes PNG and SVG through Chromium, and says clearly when Chrom
   const svg = fs.readFileSync(await ml.saveImage(fig, path.join(dir, 'x.svg')), 'utf8');
   assert.match(svg, /^<svg[\s\S]*Target logit/);
 });
+
+test('the no-win region is exact: the CosFace band in the cos plane, and the corner a chord would cut off', () => {
+  const cos = ml.cosFace({ numClasses: 2, embeddingDim: 2, m: 0.35 });
+  const curve = ml.curveOf('CosFace', cos);
+  const c = ml.noWinRegion(curve, 'cos', 101);
+  // In the cos plane CosFace's region is the band |cos θ1 − cos θ2| ≤ m (grid points only).
+  c.z.forEach((row, i) =>
+    row.forEach((v, j) => {
+      const d = Math.abs(c.x[j] - c.y[i]);
+      if (Math.abs(d - 0.35) > 1e-9) assert.equal(v === 1, d < 0.35, `cos plane at (${c.x[j]}, ${c.y[i]})`);
+    }),
+  );
+  // Past θ = acos(m − 1) ≈ 130.5° class 1 never wins (f < −1); near (175°, 178°) neither class
+  // does, although that point lies beyond the chord joining the two boundaries' ends.
+  const t = ml.noWinRegion(curve, 'theta', 181);
+  assert.equal(t.z[178][175], 1);
+  assert.equal(t.z[178][175 - 100], null); // θ1 = 75°, θ2 = 178°: class 1 wins
+  const fig = ml.decisionBoundaries([curve], { plane: 'theta' });
+  assert.equal((fig.data[0] as { type: string }).type, 'heatmap');
+  cos.dispose();
+});

@@ -58,6 +58,49 @@ export function boundaryPoints(curve: MarginCurve, n = 361): Boundary {
   };
 }
 
+/**
+ * Where neither class wins, on an n × n grid of the plane: z[i][j] = 1 where, with θ1 from x[j]
+ * and θ2 from y[i], f(θ1) ≤ cos θ2 (class 1 does not win) and f(θ2) ≤ cos θ1 (class 2 does not),
+ * else null. Computed point by point, so the region is exact up to the grid: where one boundary
+ * stops (f below −1: that class never wins there) the region runs to the edge of the plane
+ * instead of being closed by a chord.
+ */
+export function noWinRegion(
+  curve: MarginCurve,
+  plane: 'cos' | 'theta',
+  n = 181,
+): { x: number[]; y: number[]; z: (number | null)[][] } {
+  const axisValues =
+    plane === 'cos'
+      ? Array.from({ length: n }, (_, i) => -1 + (2 * i) / (n - 1))
+      : Array.from({ length: n }, (_, i) => (180 * i) / (n - 1));
+  const theta = plane === 'cos' ? axisValues.map((c) => Math.acos(c)) : axisValues.map((d) => d / DEG);
+  const f = curve.target(theta);
+  const cos = theta.map(Math.cos);
+  const z = theta.map((_, i) => theta.map((__, j) => (f[j] <= cos[i] && f[i] <= cos[j] ? 1 : null)));
+  return { x: axisValues, y: axisValues, z };
+}
+
+const MARGIN_FILL = 'rgba(153,153,153,0.45)';
+
+/** The no-win region as a heatmap trace (one colour, no scale). */
+function regionTrace(r: ReturnType<typeof noWinRegion>, extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    type: 'heatmap',
+    x: r.x,
+    y: r.y,
+    z: r.z,
+    colorscale: [
+      [0, MARGIN_FILL],
+      [1, MARGIN_FILL],
+    ],
+    showscale: false,
+    hoverinfo: 'skip',
+    name: 'no class wins',
+    ...extra,
+  };
+}
+
 export interface BoundaryPlotOptions {
   /** 'cos' for the (cos θ1, cos θ2) plane, 'theta' for the (θ1, θ2) plane in degrees. */
   plane?: 'cos' | 'theta';
@@ -79,21 +122,8 @@ export function decisionBoundaries(curves: MarginCurve[], opts: BoundaryPlotOpti
         : { x: side.theta1.map((v) => v * DEG), y: side.theta2.map((v) => v * DEG) };
     const one = pick(b.class1);
     const two = pick(b.class2);
-    // Margin region: the polygon between the two boundaries.
-    data.push({
-      type: 'scatter',
-      mode: 'none',
-      fill: 'toself',
-      fillcolor: 'rgba(153,153,153,0.35)',
-      name: 'margin',
-      showlegend: k === 0,
-      legendgroup: 'margin',
-      hoverinfo: 'skip',
-      x: [...one.x, ...two.x.slice().reverse()],
-      y: [...one.y, ...two.y.slice().reverse()],
-      xaxis: xa,
-      yaxis: ya,
-    });
+    // Margin region: every point of the plane where neither class wins.
+    data.push(regionTrace(noWinRegion(curve, plane), { xaxis: xa, yaxis: ya }));
     data.push({
       type: 'scatter',
       mode: 'lines',
@@ -129,15 +159,27 @@ export function decisionBoundaries(curves: MarginCurve[], opts: BoundaryPlotOpti
     grid: { rows: 1, columns: n, pattern: 'independent' },
     height: 380,
     width: Math.max(420, 300 * n),
-    annotations: curves.map((c, k) => ({
-      text: c.name,
-      showarrow: false,
-      xref: `${k === 0 ? 'x' : `x${k + 1}`} domain`,
-      yref: `${k === 0 ? 'y' : `y${k + 1}`} domain`,
-      x: 0.5,
-      y: 1.08,
-      font: { size: 13 },
-    })),
+    annotations: [
+      ...curves.map((c, k) => ({
+        text: c.name,
+        showarrow: false,
+        xref: `${k === 0 ? 'x' : `x${k + 1}`} domain`,
+        yref: `${k === 0 ? 'y' : `y${k + 1}`} domain`,
+        x: 0.5,
+        y: 1.08,
+        font: { size: 13 },
+      })),
+      {
+        text: 'shaded: no class wins (the margin)',
+        showarrow: false,
+        xref: 'paper',
+        yref: 'paper',
+        x: 0,
+        y: -0.22,
+        xanchor: 'left',
+        font: { size: 11, color: '#555555' },
+      },
+    ],
   };
   curves.forEach((_, k) => {
     const sfx = k === 0 ? '' : String(k + 1);
@@ -217,6 +259,7 @@ export function marginExplorer(losses: ExplorerLoss[], opts: { title?: string; i
   const data: Array<Record<string, unknown>> = [];
   const tracesOf: number[][] = [];
   const series = losses.map((l) => l.margins.map((m) => boundaryPoints(l.curveAt(m), 181)));
+  const regions = losses.map((l) => l.margins.map((m) => noWinRegion(l.curveAt(m), 'theta', 121)));
   const toDeg = (v: number[]) => v.map((x) => x * DEG);
   losses.forEach((l, li) => {
     const k0 = Math.min(opts.initial ?? Math.floor(l.margins.length / 2), l.margins.length - 1);
@@ -224,17 +267,7 @@ export function marginExplorer(losses: ExplorerLoss[], opts: { title?: string; i
     const idx = data.length;
     tracesOf.push([idx, idx + 1, idx + 2]);
     const vis = li === 0;
-    data.push({
-      type: 'scatter',
-      mode: 'none',
-      fill: 'toself',
-      fillcolor: 'rgba(153,153,153,0.35)',
-      name: 'margin',
-      visible: vis,
-      x: [...toDeg(b.class1.theta1), ...toDeg(b.class2.theta1).reverse()],
-      y: [...toDeg(b.class1.theta2), ...toDeg(b.class2.theta2).reverse()],
-      hoverinfo: 'skip',
-    });
+    data.push(regionTrace(regions[li][k0], { visible: vis }));
     data.push({
       type: 'scatter',
       mode: 'lines',
@@ -265,16 +298,9 @@ export function marginExplorer(losses: ExplorerLoss[], opts: { title?: string; i
         method: 'restyle',
         args: [
           {
-            x: [
-              [...toDeg(b.class1.theta1), ...toDeg(b.class2.theta1).reverse()],
-              toDeg(b.class1.theta1),
-              toDeg(b.class2.theta1),
-            ],
-            y: [
-              [...toDeg(b.class1.theta2), ...toDeg(b.class2.theta2).reverse()],
-              toDeg(b.class1.theta2),
-              toDeg(b.class2.theta2),
-            ],
+            x: [regions[li][k].x, toDeg(b.class1.theta1), toDeg(b.class2.theta1)],
+            y: [regions[li][k].y, toDeg(b.class1.theta2), toDeg(b.class2.theta2)],
+            z: [regions[li][k].z, null, null],
           },
           tracesOf[li],
         ],
