@@ -144,8 +144,10 @@ function main() {
     copyFile(path.join(ROOT, 'scripts', 'doctor.js'), path.join(proj, 'scripts', 'doctor.js'));
     copyTree(path.join(ROOT, 'scripts', 'lib'), path.join(proj, 'scripts', 'lib'));
     copyFile(path.join(ROOT, 'scripts', 'gpu-check.sh'), path.join(proj, 'scripts', 'gpu-check.sh'));
+    // The bench's PyTorch twin, run when the machine has a python3 with torch.
+    copyFile(path.join(ROOT, 'bench', 'torch_reference.py'), path.join(proj, 'bench', 'torch_reference.py'));
     manifest.push(
-      'margin-lab: package.json, dist/, build/test/, scripts/doctor.js, scripts/lib/, scripts/gpu-check.sh',
+      'margin-lab: package.json, dist/, build/test/, scripts/doctor.js, scripts/lib/, scripts/gpu-check.sh, bench/torch_reference.py',
     );
     if (o.data) {
       // Uncompressed: xz packs the raw IDX smaller than its gzip; gpu-check.sh gzips it back.
