@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// `npm run course [-- --out DIR] [notebooks...]`: the course edition. Executes every notebook and
+// every solution (full mode; MARGIN_LAB_QUICK=1 for a fast pass) and writes a static site that
+// opens from the file system, offline:
+//   DIR/index.html        the outline: each notebook's title and learning goals, with links
+//   DIR/<notebook>.html   one page per notebook, with its outputs and figures
+//   DIR/plotly.min.js     plotly.js, loaded by every page (pages no longer inline it)
+//   DIR/mathjax/          MathJax for the LaTeX, copied from the system when it has one
+// Default DIR: site/. The folder is replaced only if it is an earlier course site.
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { ROOT, findPython, jupyterEnv, writeKernelspec, linkSelf } = require('./lib/project');
+
+const MATHJAX_DIRS = ['/usr/share/javascript/mathjax', '/usr/share/mathjax'];
+const MARKER = '.margin-lab-course';
+
+function fail(msg) {
+  console.error(`course: ${msg}`);
+  process.exit(1);
+}
+
+function parseArgs(argv) {
+  const o = { out: path.join(ROOT, 'site'), notebooks: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--out') {
+      if (!argv[i + 1]) fail('--out needs a folder');
+      o.out = path.resolve(argv[++i]);
+    } else if (a === '--help' || a === '-h') {
+      console.log(
+        fs
+          .readFileSync(process.argv[1], 'utf8')
+          .split('\n')
+          .slice(1, 9)
+          .map((l) => l.replace(/^\/\/ ?/, ''))
+          .join('\n'),
+      );
+      process.exit(0);
+    } else if (a.startsWith('--')) fail(`unknown flag '${a}' (expected --out DIR, --help, or notebook files)`);
+    else {
+      if (!a.endsWith('.ipynb') || !fs.existsSync(a)) fail(`'${a}' is not a notebook file (.ipynb) that exists`);
+      o.notebooks.push(path.resolve(a));
+    }
+  }
+  return o;
+}
+
+/** Title (first heading) and the learning-goal bullets of a notebook, from its source cells. */
+function outline(file) {
+  const nb = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const md = nb.cells
+    .filter((c) => c.cell_type === 'markdown')
+    .map((c) => (Array.isArray(c.source) ? c.source.join('') : c.source));
+  const title = (md.join('\n').match(/^#\s+(.+)$/m) || [null, path.basename(file, '.ipynb')])[1];
+  const goalsCell = md.find((t) => /learning goals/i.test(t)) || '';
+  const goals = goalsCell
+    .split('\n')
+    .filter((l) => /^\s*- /.test(l))
+    .map((l) => l.replace(/^\s*- /, '').trim());
+  return { title, goals };
+}
+
+const escapeHtml = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const py = findPython('nbclient');
+  if (!py) fail('no python3 with nbclient and nbconvert: apt-get install python3-nbclient jupyter-nbconvert');
+  const dist = path.join(ROOT, 'dist', 'index.js');
+  if (!fs.existsSync(dist)) fail(`${dist} is missing: run npm run build first (npm run course does)`);
+  if (fs.existsSync(o.out) && fs.readdirSync(o.out).length > 0 && !fs.existsSync(path.join(o.out, MARKER)))
+    fail(`${o.out} exists and is not an earlier course site (no ${MARKER}): choose another --out`);
+
+  const notebooks = o.notebooks.length
+    ? o.notebooks
+    : [
+        ...fs
+          .readdirSync(path.join(ROOT, 'notebooks'))
+          .filter((f) => f.endsWith('.ipynb'))
+          .sort()
+          .map((f) => path.join(ROOT, 'notebooks', f)),
+        ...fs
+          .readdirSync(path.join(ROOT, 'notebooks', 'solutions'))
+          .filter((f) => f.endsWith('.ipynb'))
+          .sort()
+          .map((f) => path.join(ROOT, 'notebooks', 'solutions', f)),
+      ];
+
+  // 1. Execute and export (the notebook runner reports failing cells with their source).
+  const raw = fs.mkdtempSync(path.join(os.tmpdir(), 'margin-lab-course-'));
+  linkSelf();
+  writeKernelspec();
+  console.log(
+    `course: executing ${notebooks.length} notebooks (${process.env.MARGIN_LAB_QUICK === '1' ? 'quick mode' : 'full mode; MARGIN_LAB_QUICK=1 for a fast pass'})`,
+  );
+  const run = spawnSync(py, [path.join(__dirname, 'nbrun.py'), ...notebooks, '--html-dir', raw], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: jupyterEnv(),
+  });
+  if (run.status !== 0) fail('a notebook failed (see above); no site written');
+
+  // 2. The site: shared plotly.js and MathJax, pages rewritten to use them.
+  fs.rmSync(o.out, { recursive: true, force: true });
+  fs.mkdirSync(o.out, { recursive: true });
+  fs.writeFileSync(path.join(o.out, MARKER), 'written by npm run course; replaced by the next build\n');
+  const lib = require(dist);
+  const bundle = lib.plotlyBundle();
+  fs.writeFileSync(path.join(o.out, 'plotly.min.js'), bundle);
+  const inlined = `<script type="text/javascript">${bundle.replace(/<\/script/gi, '<\\/script')}</script>`;
+  const mathjax = MATHJAX_DIRS.find((d) => fs.existsSync(path.join(d, 'MathJax.js')));
+  if (mathjax) {
+    fs.cpSync(mathjax, path.join(o.out, 'mathjax'), {
+      recursive: true,
+      dereference: true,
+      filter: (src) => !/[\\/](unpacked|test)$/.test(src),
+    });
+  } else console.warn('course: no MathJax on this system (apt-get install libjs-mathjax): formulas stay as LaTeX text');
+
+  const pages = [];
+  for (const nb of notebooks) {
+    const name = path.basename(nb, '.ipynb');
+    let html = fs.readFileSync(path.join(raw, `${name}.html`), 'utf8');
+    const before = html.length;
+    html = html.split(inlined).join('<script type="text/javascript" src="plotly.min.js"></script>');
+    // Nothing from outside the site: no require.js (the figures do not use it), MathJax from the site.
+    html = html.replace(/<script[^>]*src="[^"]*require(\.min)?\.js"[^>]*><\/script>/g, '');
+    html = html.replace(/src="[^"]*MathJax\.js(\?[^"]*)?"/g, (_, q) =>
+      mathjax ? `src="mathjax/MathJax.js${q || ''}"` : 'src=""',
+    );
+    if (!mathjax) html = html.replace(/<script[^>]*src=""[^>]*><\/script>/g, '');
+    fs.writeFileSync(path.join(o.out, `${name}.html`), html);
+    pages.push({ name, solution: nb.includes(`${path.sep}solutions${path.sep}`), ...outline(nb) });
+    console.log(`course: ${name}.html (${(html.length / 1e3).toFixed(0)} kB, was ${(before / 1e6).toFixed(1)} MB)`);
+  }
+  fs.rmSync(raw, { recursive: true, force: true });
+
+  const item = (p) =>
+    `<li><a href="${encodeURI(p.name)}.html">${escapeHtml(p.title)}</a>${
+      p.goals.length ? `<ul class="goals">${p.goals.map((g) => `<li>${escapeHtml(g)}</li>`).join('')}</ul>` : ''
+    }</li>`;
+  const index = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>margin-lab: the course</title>
+<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
+ul.goals{font-size:.92em;color:#444}li{margin:.3em 0}</style></head>
+<body><h1>margin-lab: margin losses for open-set recognition</h1>
+<p>The notebooks of the course, executed ${process.env.MARGIN_LAB_QUICK === '1' ? 'in quick mode' : 'in full mode'} on
+${escapeHtml(new Date().toISOString().slice(0, 10))}. Each page shows the derivations, the code, and what it printed.</p>
+<h2>Notebooks</h2><ol>${pages
+    .filter((p) => !p.solution)
+    .map(item)
+    .join('\n')}</ol>
+<h2>Solutions to the exercises</h2><ul>${pages
+    .filter((p) => p.solution)
+    .map(item)
+    .join('\n')}</ul></body></html>
+`;
+  fs.writeFileSync(path.join(o.out, 'index.html'), index);
+  console.log(`course: wrote ${path.join(o.out, 'index.html')} and ${pages.length} pages`);
+}
+
+main();

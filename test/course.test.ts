@@ -1,0 +1,102 @@
+/**
+ * The course edition (`npm run course`): a site built from three notebooks in quick mode opens in
+ * Chromium from the file system, offline: the index lists the notebooks and the solution, every
+ * figure draws from the one shared plotly.js, MathJax typesets the LaTeX, and nothing logs an error.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { ROOT } from './helpers/paths';
+
+const COURSE = path.join(ROOT, 'scripts', 'course.js');
+
+test('course: bad arguments are refused, and a folder that is not a course site is never replaced', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-course-keep-'));
+  fs.writeFileSync(path.join(dir, 'precious.txt'), 'keep me');
+  for (const [args, msg] of [
+    [['--zip'], /unknown flag '--zip'/],
+    [['README.md'], /'README\.md' is not a notebook file/],
+    [['--out', dir, path.join(ROOT, 'notebooks', '00-setup.ipynb')], /exists and is not an earlier course site/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [COURSE, ...args], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 1, args.join(' '));
+    assert.match(r.stderr, msg);
+  }
+  assert.equal(fs.readFileSync(path.join(dir, 'precious.txt'), 'utf8'), 'keep me');
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('course: the site opens offline, figures draw from the shared plotly.js, MathJax typesets, no errors', async (t) => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ml-course-')), 'site');
+  const books = ['notebooks/00-setup.ipynb', 'notebooks/08-decision-boundaries.ipynb'];
+  const solution = 'notebooks/solutions/08-decision-boundaries-solutions.ipynb';
+  const r = spawnSync(process.execPath, [COURSE, '--out', out, ...books, solution], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, MARGIN_LAB_QUICK: '1' },
+    timeout: 600_000,
+  });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  const bundleHead = fs.readFileSync(path.join(out, 'plotly.min.js'), 'utf8').slice(0, 300);
+  for (const f of ['00-setup.html', '08-decision-boundaries.html']) {
+    const html = fs.readFileSync(path.join(out, f), 'utf8');
+    assert.ok(!html.includes(bundleHead), `${f} still inlines plotly.js`);
+    assert.match(html, /<script type="text\/javascript" src="plotly\.min\.js"><\/script>/);
+    assert.doesNotMatch(html, /src="(https?:|file:)/, `${f} loads something from outside the site`);
+  }
+
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--no-first-run'],
+  });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()}`));
+  // Offline: any request that leaves the file system fails the test.
+  await page.route(/^https?:/, (route) => {
+    problems.push(`network request: ${route.request().url()}`);
+    return route.abort();
+  });
+
+  await page.goto('file://' + path.join(out, 'index.html'));
+  const links = await page.$$eval('a', (as) => as.map((a) => [a.textContent, a.getAttribute('href')]));
+  assert.deepEqual(
+    links.map((l) => l[1]),
+    ['00-setup.html', '08-decision-boundaries.html', '08-decision-boundaries-solutions.html'],
+  );
+  assert.match(String(links[1][0]), /Decision boundaries/);
+  const goals = await page.$$eval('ul.goals li', (els) => els.length);
+  assert.ok(goals >= 3, `index shows ${goals} learning goals`);
+
+  for (const [file, figures] of [
+    ['00-setup.html', 1],
+    ['08-decision-boundaries.html', 3],
+  ] as const) {
+    await page.goto('file://' + path.join(out, file));
+    await page.waitForFunction(
+      (n) => {
+        const figs = Array.from(document.querySelectorAll('.margin-lab-figure'));
+        return figs.length >= n && figs.every((f) => f.querySelector('.main-svg'));
+      },
+      figures,
+      { timeout: 60_000 },
+    );
+    if (file.startsWith('08')) {
+      // MathJax 2 (CommonHTML output) replaces each formula with .mjx-chtml elements.
+      await page.waitForSelector('.mjx-chtml', { timeout: 60_000 });
+      const typeset = await page.$$eval('.mjx-chtml', (els) => els.length);
+      assert.ok(typeset > 20, `${file}: only ${typeset} typeset formulas`);
+    }
+  }
+  assert.deepEqual(problems, []);
+  fs.rmSync(path.dirname(out), { recursive: true, force: true });
+});
