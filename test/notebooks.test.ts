@@ -179,7 +179,7 @@ test('every notebook runs clean, and its exported HTML draws the Plotly figure i
   assert.deepEqual(problems, []);
 
   // The geometry gallery: every figure draws (3-D ones on a WebGL canvas) ...
-  await page.goto('file://' + path.join(htmlDir, 'geometry-gallery.html'));
+  await page.goto('file://' + path.join(htmlDir, 'appendix-geometry-gallery.html'));
   await page.waitForFunction(
     () => {
       const figs = Array.from(document.querySelectorAll('.margin-lab-figure'));
