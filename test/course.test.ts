@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { ROOT } from './helpers/paths';
+import { openBrowser } from './helpers/browser';
 
 const COURSE = path.join(ROOT, 'scripts', 'course.js');
 
@@ -48,18 +49,8 @@ test('course: the site opens offline, figures draw from the shared plotly.js, Ma
     assert.doesNotMatch(html, /src="(https?:|file:)/, `${f} loads something from outside the site`);
   }
 
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--no-first-run'],
-  });
+  const { browser, page, problems } = await openBrowser();
   t.after(() => browser.close());
-  const page = await browser.newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()}`));
   // Offline: any request that leaves the file system fails the test.
   await page.route(/^https?:/, (route) => {

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ROOT, runNotebooks } from './helpers/paths';
+import { openBrowser } from './helpers/browser';
 
 interface Cell {
   cell_type: string;
@@ -144,28 +145,8 @@ test('every notebook runs clean, and its exported HTML draws the Plotly figure i
   assert.equal(r.status, 0, `notebooks failed:\n${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, new RegExp(`notebooks: ${notebookFiles().length} passed, 0 failed`));
 
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    // SwiftShader gives headless Chromium a software WebGL for the 3-D sphere figure.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--use-angle=swiftshader',
-      '--enable-unsafe-swiftshader',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  const { browser, page, problems } = await openBrowser();
   t.after(() => browser.close());
-  const page = await browser.newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   // nbconvert's template links require.js / MathJax from CDNs; there is no network here, so
   // those are answered empty (as an offline reader's browser would fail them) — our figure must
   // not depend on them.

@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkAngularMargin } from './arcface';
-import { checkScale, CosineHead, HeadOptions, TargetContext } from './head';
+import { checkScale, CosineHead, HeadOptions, TargetContext, HEAD_OPTION_KEYS } from './head';
 import { safeAcos, stopGradient } from './ops';
 import { checkPositive, checkRange, checkOptionKeys, optionKeys } from './validate';
 
@@ -134,10 +134,7 @@ export class AdaFace extends CosineHead {
 
 /** The option keys adaFace() accepts (the compiler checks the list is complete). */
 const ADA_FACE_OPTIONS = optionKeys<AdaFaceOptions>()(
-  'numClasses',
-  'embeddingDim',
-  'weights',
-  'seed',
+  ...HEAD_OPTION_KEYS,
   's',
   'm',
   'h',

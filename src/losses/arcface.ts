@@ -4,7 +4,7 @@
  * cos θ_y − m·sin m, as in insightface. `easyMargin` applies the margin only where θ_y < π/2.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkScale, CosineHead, HeadOptions } from './head';
+import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
 import { angularMarginTarget } from './margin';
 import { checkRange, checkOptionKeys, optionKeys } from './validate';
 
@@ -64,15 +64,7 @@ export class ArcFace extends CosineHead {
 }
 
 /** The option keys arcFace() accepts (the compiler checks the list is complete). */
-const ARC_FACE_OPTIONS = optionKeys<ArcFaceOptions>()(
-  'numClasses',
-  'embeddingDim',
-  'weights',
-  'seed',
-  's',
-  'm',
-  'easyMargin',
-);
+const ARC_FACE_OPTIONS = optionKeys<ArcFaceOptions>()(...HEAD_OPTION_KEYS, 's', 'm', 'easyMargin');
 
 /** ArcFace: s·cos(θ_y + m) (fallback cos θ_y − m·sin m past π). Defaults: s = 64, m = 0.5. */
 export function arcFace(opts: ArcFaceOptions): ArcFace {

@@ -4,7 +4,7 @@
  * training-mode batch, c_j ← c_j − α·Δc_j with Δc_j = Σ_{i: y_i = j}(c_j − x_i) / (1 + n_j).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ClassifierHead, ComputeOptions, EmbeddingLoss, HeadOptions, LabelsLike } from './head';
+import { ClassifierHead, ComputeOptions, EmbeddingLoss, HeadOptions, LabelsLike, HEAD_OPTION_KEYS } from './head';
 import { SoftmaxLoss } from './softmax';
 import {
   checkEmbeddings,
@@ -178,14 +178,7 @@ export class SoftmaxCenterLoss implements ClassifierHead {
 }
 
 /** The option keys softmaxCenterLoss() accepts (the compiler checks the list is complete). */
-const SOFTMAX_CENTER_OPTIONS = optionKeys<SoftmaxCenterOptions>()(
-  'numClasses',
-  'embeddingDim',
-  'weights',
-  'seed',
-  'lambda',
-  'alpha',
-);
+const SOFTMAX_CENTER_OPTIONS = optionKeys<SoftmaxCenterOptions>()(...HEAD_OPTION_KEYS, 'lambda', 'alpha');
 
 /** Softmax loss plus λ·center loss (Wen et al. 2016). Defaults: λ = 0.01, α = 0.5. */
 export function softmaxCenterLoss(opts: SoftmaxCenterOptions): SoftmaxCenterLoss {

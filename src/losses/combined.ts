@@ -5,7 +5,7 @@
  * how the target is kept monotonic once m1·θ + m2 passes π.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkScale, CosineHead, HeadOptions } from './head';
+import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
 import { combinedMarginTarget } from './margin';
 import { checkNonNegative, checkPositive, checkOptionKeys, optionKeys } from './validate';
 import { checkAngularMargin } from './arcface';
@@ -66,16 +66,7 @@ export class CombinedMargin extends CosineHead {
 }
 
 /** The option keys combinedMargin() accepts (the compiler checks the list is complete). */
-const COMBINED_MARGIN_OPTIONS = optionKeys<CombinedMarginOptions>()(
-  'numClasses',
-  'embeddingDim',
-  'weights',
-  'seed',
-  's',
-  'm1',
-  'm2',
-  'm3',
-);
+const COMBINED_MARGIN_OPTIONS = optionKeys<CombinedMarginOptions>()(...HEAD_OPTION_KEYS, 's', 'm1', 'm2', 'm3');
 
 /** Combined margin s·(cos(m1·θ_y + m2) − m3). Defaults: s = 64, (m1, m2, m3) = (1, 0.3, 0.2). */
 export function combinedMargin(opts: CombinedMarginOptions): CombinedMargin {

@@ -4,7 +4,7 @@
  * AM-Softmax (Wang et al., 2018) is the same formula (paper defaults s = 30, m = 0.35).
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkScale, CosineHead, HeadOptions } from './head';
+import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
 import { cosineMarginTarget } from './margin';
 import { checkRange, checkOptionKeys, optionKeys } from './validate';
 
@@ -44,7 +44,7 @@ export class CosFace extends CosineHead {
 }
 
 /** The option keys cosFace() accepts (the compiler checks the list is complete). */
-const COS_FACE_OPTIONS = optionKeys<CosFaceOptions>()('numClasses', 'embeddingDim', 'weights', 'seed', 's', 'm');
+const COS_FACE_OPTIONS = optionKeys<CosFaceOptions>()(...HEAD_OPTION_KEYS, 's', 'm');
 
 /** CosFace (LMCL): s·(cos θ_y − m). Defaults: s = 64, m = 0.35. */
 export function cosFace(opts: CosFaceOptions): CosFace {

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkAngularMargin } from './arcface';
-import { checkScale, CosineHead, HeadOptions, TargetContext } from './head';
+import { checkScale, CosineHead, HeadOptions, TargetContext, HEAD_OPTION_KEYS } from './head';
 import { angularMarginTarget } from './margin';
 import { constantMask, select, stopGradient } from './ops';
 import { checkRange, checkOptionKeys, optionKeys } from './validate';
@@ -114,16 +114,7 @@ export function modulateHardNegatives(
 }
 
 /** The option keys curricularFace() accepts (the compiler checks the list is complete). */
-const CURRICULAR_FACE_OPTIONS = optionKeys<CurricularFaceOptions>()(
-  'numClasses',
-  'embeddingDim',
-  'weights',
-  'seed',
-  's',
-  'm',
-  'alpha',
-  't',
-);
+const CURRICULAR_FACE_OPTIONS = optionKeys<CurricularFaceOptions>()(...HEAD_OPTION_KEYS, 's', 'm', 'alpha', 't');
 
 /** CurricularFace: ArcFace target, hard negatives cos θ_j·(t + cos θ_j). Defaults: s = 64, m = 0.5. */
 export function curricularFace(opts: CurricularFaceOptions): CurricularFace {

@@ -67,6 +67,9 @@ export interface HeadOptions {
   seed?: number;
 }
 
+/** The HeadOptions keys, which every classifier head's option list starts with. */
+export const HEAD_OPTION_KEYS = ['numClasses', 'embeddingDim', 'weights', 'seed'] as const;
+
 /** Creates the class-weight variable [D, columns]. */
 export function createWeights(loss: string, opts: HeadOptions, columns: number): tf.Variable {
   checkPositiveInteger(loss, 'numClasses', opts.numClasses);

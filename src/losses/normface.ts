@@ -3,7 +3,7 @@
  * s·cos θ_j for every class. No margin; s sets how peaked the softmax can get on the sphere.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkScale, CosineHead, HeadOptions } from './head';
+import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
 import { checkOptionKeys, optionKeys } from './validate';
 
 export interface NormFaceOptions extends HeadOptions {
@@ -36,7 +36,7 @@ export class NormFace extends CosineHead {
 }
 
 /** The option keys normFace() accepts (the compiler checks the list is complete). */
-const NORM_FACE_OPTIONS = optionKeys<NormFaceOptions>()('numClasses', 'embeddingDim', 'weights', 'seed', 's');
+const NORM_FACE_OPTIONS = optionKeys<NormFaceOptions>()(...HEAD_OPTION_KEYS, 's');
 
 /** NormFace: logits s·cos θ_j, no margin. Defaults: s = 16. */
 export function normFace(opts: NormFaceOptions): NormFace {

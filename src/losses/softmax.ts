@@ -4,7 +4,7 @@
  * leaves features radially spread and without an angular margin.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ClassifierHead, ComputeOptions, createWeights, HeadOptions, LabelsLike } from './head';
+import { ClassifierHead, ComputeOptions, createWeights, HeadOptions, LabelsLike, HEAD_OPTION_KEYS } from './head';
 import { cosineMatrix, softmaxCrossEntropy } from './ops';
 import { checkEmbeddings, readLabels, checkOptionKeys, optionKeys } from './validate';
 
@@ -67,13 +67,7 @@ export class SoftmaxLoss implements ClassifierHead {
 }
 
 /** The option keys softmaxLoss() accepts (the compiler checks the list is complete). */
-const SOFTMAX_LOSS_OPTIONS = optionKeys<HeadOptions & { bias?: number[] }>()(
-  'numClasses',
-  'embeddingDim',
-  'weights',
-  'seed',
-  'bias',
-);
+const SOFTMAX_LOSS_OPTIONS = optionKeys<HeadOptions & { bias?: number[] }>()(...HEAD_OPTION_KEYS, 'bias');
 
 /** Softmax loss (linear classifier + bias + cross-entropy): the baseline. */
 export function softmaxLoss(opts: HeadOptions & { bias?: number[] }): SoftmaxLoss {

@@ -10,7 +10,7 @@
  * `normalized: true` gives the variant of later work: features normalized too, fixed scale s.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkScale, CosineHead, HeadOptions } from './head';
+import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
 import { sphereTarget } from './margin';
 import { rowNorms } from './ops';
 import { checkNonNegative, LossInputError, checkOptionKeys, optionKeys } from './validate';
@@ -154,10 +154,7 @@ export class SphereFace extends CosineHead {
 /** The option keys sphereFace() accepts (the compiler checks the list is complete). */
 const SCHEDULE_OPTIONS = optionKeys<LambdaScheduleOptions>()('base', 'gamma', 'power', 'lambdaMin', 'iteration');
 const SPHERE_FACE_OPTIONS = optionKeys<SphereFaceOptions>()(
-  'numClasses',
-  'embeddingDim',
-  'weights',
-  'seed',
+  ...HEAD_OPTION_KEYS,
   'm',
   'schedule',
   'lambda',

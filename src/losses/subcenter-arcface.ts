@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ArcFace, ArcFaceOptions } from './arcface';
 import { cosineMatrix } from './ops';
 import { checkPositiveInteger, checkOptionKeys, optionKeys } from './validate';
+import { HEAD_OPTION_KEYS } from './head';
 
 export interface SubCenterArcFaceOptions extends ArcFaceOptions {
   /** Sub-centers per class K (paper: 3). */
@@ -39,10 +40,7 @@ export class SubCenterArcFace extends ArcFace {
 
 /** The option keys subCenterArcFace() accepts (the compiler checks the list is complete). */
 const SUB_CENTER_ARC_FACE_OPTIONS = optionKeys<SubCenterArcFaceOptions>()(
-  'numClasses',
-  'embeddingDim',
-  'weights',
-  'seed',
+  ...HEAD_OPTION_KEYS,
   's',
   'm',
   'easyMargin',
