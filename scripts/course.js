@@ -12,7 +12,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
-const { ROOT, findPython, jupyterEnv, writeKernelspec, linkSelf } = require('./lib/project');
+const { printHeaderHelp, ROOT, findPython, jupyterEnv, writeKernelspec, linkSelf } = require('./lib/project');
 
 const MATHJAX_DIRS = ['/usr/share/javascript/mathjax', '/usr/share/mathjax'];
 const MARKER = '.margin-lab-course';
@@ -30,14 +30,7 @@ function parseArgs(argv) {
       if (!argv[i + 1]) fail('--out needs a folder');
       o.out = path.resolve(argv[++i]);
     } else if (a === '--help' || a === '-h') {
-      console.log(
-        fs
-          .readFileSync(process.argv[1], 'utf8')
-          .split('\n')
-          .slice(1, 9)
-          .map((l) => l.replace(/^\/\/ ?/, ''))
-          .join('\n'),
-      );
+      printHeaderHelp(process.argv[1], 1, 9);
       process.exit(0);
     } else if (a.startsWith('--')) fail(`unknown flag '${a}' (expected --out DIR, --help, or notebook files)`);
     else {

@@ -18,7 +18,7 @@ const os = require('os');
 const path = require('path');
 const zlib = require('zlib');
 const { spawnSync } = require('child_process');
-const { ROOT } = require('./lib/project');
+const { printHeaderHelp, ROOT } = require('./lib/project');
 
 function fail(msg) {
   console.error(`gpu:pack: ${msg}`);
@@ -43,14 +43,7 @@ function parseArgs(argv) {
     else if (a === '--split') o.splitMb = num(a, argv[++i]);
     else if (a === '--max-mb') o.maxMb = num(a, argv[++i]);
     else if (a === '--help' || a === '-h') {
-      console.log(
-        fs
-          .readFileSync(process.argv[1], 'utf8')
-          .split('\n')
-          .slice(1, 16)
-          .map((l) => l.replace(/^\/\/ ?/, ''))
-          .join('\n'),
-      );
+      printHeaderHelp(process.argv[1], 1, 16);
       process.exit(0);
     } else fail(`unknown argument '${a}' (expected --out DIR, --no-data, --split MB, --no-debs, --max-mb MB, --help)`);
   }

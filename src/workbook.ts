@@ -187,7 +187,7 @@ export async function checkAgainst(
     if (Number.isNaN(y) && Number.isNaN(x)) continue;
     const d = Math.abs(x - y);
     const scaled = Number.isNaN(d) ? Infinity : d / Math.max(1, Math.abs(y));
-    if (scaled > worstScaled || (Number.isNaN(d) && worstScaled !== Infinity)) {
+    if (scaled > worstScaled) {
       worstScaled = scaled;
       worstIndex = i;
     }

@@ -63,7 +63,20 @@ function findJupyter() {
   return { bin, version: (v.stdout || v.stderr).trim() };
 }
 
+/** Prints lines `from`..`to` (0-based, end excluded) of a script's leading // comment: its --help. */
+function printHeaderHelp(file, from, to) {
+  console.log(
+    fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .slice(from, to)
+      .map((l) => l.replace(/^\/\/ ?/, ''))
+      .join('\n'),
+  );
+}
+
 module.exports = {
+  printHeaderHelp,
   ROOT,
   JUPYTER_DATA,
   KERNEL_NAME,

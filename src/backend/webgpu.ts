@@ -84,15 +84,17 @@ interface GpuLike {
   requestAdapter(opts?: Record<string, unknown>): Promise<GpuAdapterLike | null>;
 }
 
+/** The adapter requests tried, in order (Dawn offers different adapters to different asks). */
+const ADAPTER_REQUESTS: Record<string, unknown>[] = [
+  {},
+  { powerPreference: 'high-performance' },
+  { powerPreference: 'low-power' },
+  { forceFallbackAdapter: true },
+];
 /** Options under which adapters are asked for; together they reach every adapter Dawn exposes. */
 const ASKS: Array<{ flags: string[]; opts: Record<string, unknown> }> = [];
 for (const backend of ['', 'vulkan', 'metal', 'd3d12', 'opengles']) {
-  for (const opts of [
-    {},
-    { powerPreference: 'high-performance' },
-    { powerPreference: 'low-power' },
-    { forceFallbackAdapter: true },
-  ]) {
+  for (const opts of ADAPTER_REQUESTS) {
     ASKS.push({ flags: backend ? [`backend=${backend}`] : [], opts });
   }
 }
@@ -290,12 +292,7 @@ export async function startWebgpu(adapter: AdapterSummary): Promise<void> {
     'webgpu',
     async () => {
       let chosen: GpuAdapterLike | null = null;
-      for (const ask of [
-        {},
-        { powerPreference: 'high-performance' },
-        { powerPreference: 'low-power' },
-        { forceFallbackAdapter: true },
-      ]) {
+      for (const ask of ADAPTER_REQUESTS) {
         const a = await gpu.requestAdapter(ask);
         if (a && adapterKey(summarize(a, adapter.backendType)) === want) {
           chosen = a;
