@@ -34,7 +34,8 @@ export type { CosFaceOptions } from './losses/cosface';
 export { curricularFace, CurricularFace } from './losses/curricularface';
 export type { CurricularFaceOptions } from './losses/curricularface';
 export { CosineHead } from './losses/head';
-export type { ComputeOptions, EmbeddingLoss, ClassifierHead, HeadOptions, TargetContext } from './losses/head';
+export type { ComputeOptions, EmbeddingLoss, ClassifierHead, HeadOptions, TargetContext, WeightInit } from './losses/head';
+export { spreadDirections } from './losses/init';
 export { batchAll, batchHard, semiHard, miners } from './losses/miners';
 export type { Triplets, MinerInput, TripletMiner, MinerName } from './losses/miners';
 export { normFace, NormFace } from './losses/normface';
@@ -117,9 +118,10 @@ export {
   rankKAccuracy,
   openSetIdentification,
   geometryStats,
+  ownWeightAgreement,
   pairAngleHistograms,
 } from './eval/metrics';
-export type { RocCurve, TarAtFar, FoldAccuracy, OpenSetResult, GeometryStats } from './eval/metrics';
+export type { RocCurve, TarAtFar, FoldAccuracy, OpenSetResult, GeometryStats, WeightAgreement } from './eval/metrics';
 export {
   runOpenSetBenchmark,
   openSetMetrics,
@@ -170,6 +172,7 @@ export { Rng } from './util/random';
 export {
   quickMode,
   fashionOpenSet,
+  mnistOpenSet,
   glyphOpenSet,
   trainEmbedding,
   embedSet,

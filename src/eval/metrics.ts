@@ -392,3 +392,63 @@ export function pairAngleHistograms(
   }
   return { edges, genuine, impostor };
 }
+
+export interface WeightAgreement {
+  /** Mean over all samples of cos(feature, its own class weight). */
+  meanCos: number;
+  /** Per class (index = local label): mean cos(feature, own weight) over that class's samples. */
+  classMeanCos: number[];
+  /** Classes whose mean cos(feature, own weight) is below 0: they sit on the far side of their weight. */
+  farSide: number[];
+  /** Share of samples whose nearest class weight (by cosine) is their own. */
+  accuracy: number;
+}
+
+/**
+ * How well features sit around their own class weight — the statistic behind the course's
+ * flagship figures (features on the circle or sphere with the class weights drawn in).
+ * `points` [n][D], `labels` local class indices 0..C−1, `W` [D][C] as `headWeights` returns it.
+ */
+export function ownWeightAgreement(points: number[][], labels: ArrayLike<number>, W: number[][]): WeightAgreement {
+  const D = W.length;
+  const C = D > 0 ? W[0].length : 0;
+  if (D === 0 || C === 0) throw new Error(`ownWeightAgreement: W must be [D][C] with D, C ≥ 1, got ${D} rows`);
+  if (points.length !== labels.length)
+    throw new Error(`ownWeightAgreement: ${points.length} points but ${labels.length} labels`);
+  if (points.length === 0) throw new Error('ownWeightAgreement: no points');
+  const norms = Array.from({ length: C }, (_, c) => Math.sqrt(W.reduce((a, row) => a + row[c] * row[c], 0)));
+  const sums = new Array<number>(C).fill(0);
+  const counts = new Array<number>(C).fill(0);
+  let total = 0;
+  let correct = 0;
+  points.forEach((p, i) => {
+    const y = labels[i];
+    if (!Number.isInteger(y) || y < 0 || y >= C)
+      throw new Error(`ownWeightAgreement: label ${y} at index ${i} is not a class of W (0..${C - 1})`);
+    if (p.length !== D) throw new Error(`ownWeightAgreement: point ${i} has ${p.length} values, W has ${D} rows`);
+    const pn = Math.hypot(...p);
+    let best = -Infinity;
+    let arg = -1;
+    for (let c = 0; c < C; c++) {
+      let dot = 0;
+      for (let k = 0; k < D; k++) dot += p[k] * W[k][c];
+      const cos = dot / (pn * norms[c]);
+      if (cos > best) [best, arg] = [cos, c];
+      if (c === y) {
+        if (!Number.isFinite(cos))
+          throw new Error(`ownWeightAgreement: point ${i} or the weight of class ${y} is zero or not finite`);
+        sums[c] += cos;
+        counts[c]++;
+        total += cos;
+      }
+    }
+    if (arg === y) correct++;
+  });
+  const classMeanCos = sums.map((s, c) => (counts[c] > 0 ? s / counts[c] : NaN));
+  return {
+    meanCos: total / points.length,
+    classMeanCos,
+    farSide: classMeanCos.flatMap((v, c) => (v < 0 ? [c] : [])),
+    accuracy: correct / points.length,
+  };
+}

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { cosineMatrix, softmaxCrossEntropy } from './ops';
+import { spreadDirections } from './init';
 import {
   checkEmbeddings,
   checkPositive,
@@ -61,14 +62,32 @@ export interface ClassifierHead extends EmbeddingLoss {
 export interface HeadOptions {
   numClasses: number;
   embeddingDim: number;
-  /** Initial class weights [D, C] (default: Glorot-normal from `seed`). */
+  /** Initial class weights [D, C] (default: drawn as `init` says, from `seed`). */
   weights?: tf.Tensor2D | number[][];
+  /**
+   * How the class weights start when `weights` is not given: `'normal'`, Glorot-normal random
+   * directions, or `'spread'`, directions spread evenly over the sphere (`spreadDirections`).
+   * Default: `'spread'` for embeddingDim ≤ 3, where random weights often start classes close
+   * together and training can settle with classes on the far side of their own weight;
+   * `'normal'` above that. Both have the Glorot-normal column length √(2D / (D + C)).
+   */
+  init?: WeightInit;
   /** Seed for the initial weights (default 42). */
   seed?: number;
 }
 
+export type WeightInit = 'normal' | 'spread';
+
 /** The HeadOptions keys, which every classifier head's option list starts with. */
-export const HEAD_OPTION_KEYS = ['numClasses', 'embeddingDim', 'weights', 'seed'] as const;
+export const HEAD_OPTION_KEYS = ['numClasses', 'embeddingDim', 'weights', 'init', 'seed'] as const;
+
+/** The initialisation a head uses when no `weights` are given (the one place the default is resolved). */
+export function resolveWeightInit(loss: string, opts: HeadOptions): WeightInit {
+  if (opts.init === undefined) return opts.embeddingDim <= 3 ? 'spread' : 'normal';
+  if (opts.init !== 'normal' && opts.init !== 'spread')
+    throw new LossInputError(`${loss}: init must be 'normal' or 'spread', got ${JSON.stringify(opts.init)}`);
+  return opts.init;
+}
 
 /** Creates the class-weight variable [D, columns]. */
 export function createWeights(loss: string, opts: HeadOptions, columns: number): tf.Variable {
@@ -77,6 +96,8 @@ export function createWeights(loss: string, opts: HeadOptions, columns: number):
   const D = opts.embeddingDim;
   return tf.tidy(() => {
     let w: tf.Tensor2D;
+    if (opts.weights !== undefined && opts.init !== undefined)
+      throw new LossInputError(`${loss}: give weights or init, not both (init only chooses how weights are drawn)`);
     if (opts.weights !== undefined) {
       w = opts.weights instanceof tf.Tensor ? opts.weights.clone() : tf.tensor2d(opts.weights);
       if (w.rank !== 2 || w.shape[0] !== D || w.shape[1] !== columns) {
@@ -84,6 +105,10 @@ export function createWeights(loss: string, opts: HeadOptions, columns: number):
           `${loss}: weights must have shape [${D}, ${columns}] (embeddingDim × classes${columns !== opts.numClasses ? ' × sub-centers' : ''}), got [${w.shape.join(', ')}]`,
         );
       }
+    } else if (resolveWeightInit(loss, opts) === 'spread') {
+      const length = Math.sqrt((2 * D) / (D + columns));
+      const dirs = spreadDirections(D, columns, opts.seed ?? 42);
+      w = tf.tensor2d(Array.from({ length: D }, (_, k) => dirs.map((v) => length * v[k])));
     } else {
       const std = Math.sqrt(2 / (D + columns));
       w = tf.randomNormal([D, columns], 0, std, 'float32', opts.seed ?? 42);

@@ -23,3 +23,4 @@ export * from './miners';
 export * from './triplet';
 export * from './center';
 export * from './registry';
+export * from './init';

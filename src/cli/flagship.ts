@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+/**
+ * `npm run flagship`: the statistic behind the course's flagship figures. Each normalized head is
+ * trained with the course recipe (`trainEmbedding`: the notebooks' call) on MNIST digits 0–7 in a
+ * 2-D and a 3-D embedding for several seeds, and the test features of the seen digits are
+ * compared with the class weights: the mean cos(feature, own class weight), the classes whose
+ * features sit on the far side of their own weight (mean cosine below 0), and closed-set accuracy
+ * by nearest weight. The bar (issue #8): mean cosine ≥ 0.9 and at most one class in ten on the far
+ * side, for every loss, dimension and seed. Exit status 1 when a row misses it.
+ */
+import * as path from 'path';
+import { useBestBackend } from '../backend';
+import { arcFace, ClassifierHead, cosFace, curricularFace, normFace, sphereFace } from '../losses';
+import { ownWeightAgreement, WeightAgreement } from '../eval/metrics';
+import { machineLine } from '../eval/open-set-benchmark';
+import { writeFileAtomic } from '../util/fs';
+import { embedSet, headWeights, mnistOpenSet, quickMode, trainEmbedding } from '../workbook';
+import { FlagSpec, parseFlags, runMain, UsageError } from './common';
+
+/** The heads of the flagship figures, with the settings the notebooks draw them with. */
+export const FLAGSHIP_HEADS: Record<
+  string,
+  { label: string; make: (C: number, D: number, seed: number) => ClassifierHead }
+> = {
+  normface: {
+    label: 'NormFace (s = 10)',
+    make: (C, D, seed) => normFace({ numClasses: C, embeddingDim: D, s: 10, seed }),
+  },
+  sphereface: {
+    label: 'SphereFace (m = 4, λ annealed to 5)',
+    make: (C, D, seed) => sphereFace({ numClasses: C, embeddingDim: D, seed }),
+  },
+  cosface: {
+    label: 'CosFace (s = 10, m = 0.2)',
+    make: (C, D, seed) => cosFace({ numClasses: C, embeddingDim: D, s: 10, m: 0.2, seed }),
+  },
+  arcface: {
+    label: 'ArcFace (s = 10, m = 0.3)',
+    make: (C, D, seed) => arcFace({ numClasses: C, embeddingDim: D, s: 10, m: 0.3, seed }),
+  },
+  curricularface: {
+    label: 'CurricularFace (s = 10, m = 0.3)',
+    make: (C, D, seed) => curricularFace({ numClasses: C, embeddingDim: D, s: 10, m: 0.3, seed }),
+  },
+};
+
+export interface FlagshipRow {
+  loss: string;
+  dim: number;
+  seed: number;
+  stats: WeightAgreement;
+  seconds: number;
+}
+
+/** Does a row meet the bar: mean own-class cosine ≥ 0.9, at most one class in ten on the far side? */
+export function meetsBar(stats: WeightAgreement): boolean {
+  return stats.meanCos >= 0.9 && stats.farSide.length * 10 <= stats.classMeanCos.length;
+}
+
+export function flagshipTable(rows: FlagshipRow[]): string {
+  const lines = [
+    '| loss | dim | seed | mean cos(feature, own W) | lowest class mean | far side | accuracy | bar | seconds |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const s = r.stats;
+    lines.push(
+      `| ${r.loss} | ${r.dim} | ${r.seed} | ${s.meanCos.toFixed(3)} | ${Math.min(...s.classMeanCos).toFixed(3)} | ` +
+        `${s.farSide.length} of ${s.classMeanCos.length}${s.farSide.length ? ` (${s.farSide.join(', ')})` : ''} | ` +
+        `${(100 * s.accuracy).toFixed(1)} % | ${meetsBar(s) ? 'met' : '**missed**'} | ${r.seconds.toFixed(0)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const FLAGS: Record<string, FlagSpec> = {
+  losses: {
+    type: 'string',
+    help: `comma-separated heads: ${Object.keys(FLAGSHIP_HEADS).join(', ')}`,
+    default: Object.keys(FLAGSHIP_HEADS).join(','),
+  },
+  dims: { type: 'string', help: 'comma-separated embedding dimensions (2 or 3: the figures)', default: '2,3' },
+  seeds: { type: 'string', help: 'comma-separated seeds', default: '1,2,3' },
+  out: { type: 'string', help: 'also write the table, with the machine and mode, to this Markdown file' },
+};
+
+function list(flag: string, raw: string): string[] {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new UsageError(`--${flag} is empty`);
+  return items;
+}
+
+function ints(flag: string, raw: string, allowed?: number[]): number[] {
+  return list(flag, raw).map((s) => {
+    const v = Number(s);
+    if (!Number.isInteger(v) || v < 1 || (allowed && !allowed.includes(v)))
+      throw new UsageError(
+        `--${flag} ${JSON.stringify(s)}: expected ${allowed ? allowed.join(' or ') : 'a positive integer'}`,
+      );
+    return v;
+  });
+}
+
+async function main(): Promise<void> {
+  const v = parseFlags(
+    process.argv.slice(2),
+    FLAGS,
+    'usage: npm run flagship -- [flags]   (MARGIN_LAB_QUICK=1: small MLP runs that check the pipeline, not the bar)',
+  );
+  const losses = list('losses', v.losses as string);
+  for (const l of losses)
+    if (!(l in FLAGSHIP_HEADS))
+      throw new UsageError(
+        `--losses: ${JSON.stringify(l)} is not a flagship head; expected ${Object.keys(FLAGSHIP_HEADS).join(', ')}`,
+      );
+  const dims = ints('dims', v.dims as string, [2, 3]);
+  const seeds = ints('seeds', v.seeds as string);
+  const backend = await useBestBackend();
+  void backend;
+  const split = mnistOpenSet();
+  const C = split.train.classes.length;
+  const rows: FlagshipRow[] = [];
+  for (const loss of losses)
+    for (const dim of dims)
+      for (const seed of seeds) {
+        const t0 = Date.now();
+        const head = FLAGSHIP_HEADS[loss].make(C, dim, seed);
+        const run = await trainEmbedding(split, head, { dim, seed, progress: 'none' });
+        const seen = embedSet(run.model, split.testSeen);
+        const stats = ownWeightAgreement(seen.points, seen.localLabels, headWeights(head));
+        run.model.dispose();
+        head.dispose();
+        const row = { loss, dim, seed, stats, seconds: (Date.now() - t0) / 1000 };
+        rows.push(row);
+        console.log(flagshipTable([row]).split('\n')[2]);
+      }
+  const missed = rows.filter((r) => !meetsBar(r.stats));
+  const table = flagshipTable(rows);
+  const mode = quickMode()
+    ? 'quick mode (MLP, small data: checks the pipeline, not the bar)'
+    : "full mode (the notebooks' full-mode recipe)";
+  const summary = `${rows.length - missed.length} of ${rows.length} runs meet the bar (mean cos ≥ 0.9, at most one class in ten on the far side)`;
+  console.log(`\n${table}\n\n${summary}; ${mode}\n${machineLine()}`);
+  if (v.out) {
+    const out = path.resolve(v.out as string);
+    writeFileAtomic(
+      out,
+      `# Flagship figures: features around their own class weight\n\nWritten by \`npm run flagship\`, ${mode}, MNIST digits 0–7 (${split.train.y.length} training, ${split.testSeen.y.length} test images).\nMachine: ${machineLine()}\n\n${table}\n\n${summary}.\n`,
+    );
+    console.log(`wrote ${out}`);
+  }
+  if (missed.length > 0 && !quickMode()) process.exitCode = 1;
+}
+
+if (require.main === module) runMain(main);

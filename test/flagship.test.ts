@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import * as ml from 'margin-lab';
+import { meetsBar } from 'margin-lab/dist/cli/flagship';
+import { ROOT } from './helpers/paths';
+
+function flagship(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'flagship.js'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, ...env },
+  });
+}
+
+test('ownWeightAgreement on a hand-made example', () => {
+  // W: class 0 along x, class 1 along y (lengths 2 and 1: only directions count).
+  const W = [
+    [2, 0],
+    [0, 1],
+  ];
+  const points = [
+    [1, 0], // class 0, cos 1
+    [1, 1], // class 0, cos √½; nearest weight: a tie, the first (class 0) wins
+    [-1, 0], // class 1, cos 0; class 0 has cos −1, so class 1 still wins
+    [0, -3], // class 1, cos −1: far side, misclassified
+  ];
+  const a = ml.ownWeightAgreement(points, [0, 0, 1, 1], W);
+  assert.ok(Math.abs(a.classMeanCos[0] - (1 + Math.SQRT1_2) / 2) < 1e-12);
+  assert.ok(Math.abs(a.classMeanCos[1] - -0.5) < 1e-12);
+  assert.ok(Math.abs(a.meanCos - (1 + Math.SQRT1_2 + 0 - 1) / 4) < 1e-12);
+  assert.deepEqual(a.farSide, [1]);
+  // Correct: point 0, point 1 (tie to class 0), point 2 (cos 0 beats −1); point 3: class 0 has cos 0 > −1.
+  assert.equal(a.accuracy, 3 / 4);
+  assert.throws(
+    () => ml.ownWeightAgreement(points, [0, 0, 2, 1], W),
+    /label 2 at index 2 is not a class of W \(0\.\.1\)/,
+  );
+  assert.throws(() => ml.ownWeightAgreement([[0, 0]], [0], W), /point 0 or the weight of class 0 is zero/);
+  assert.throws(() => ml.ownWeightAgreement(points, [0, 0], W), /4 points but 2 labels/);
+});
+
+test('the flagship bar: mean cosine ≥ 0.9 and at most one class in ten on the far side', () => {
+  const stats = (meanCos: number, far: number, classes: number) => ({
+    meanCos,
+    classMeanCos: new Array(classes).fill(meanCos),
+    farSide: Array.from({ length: far }, (_, i) => i),
+    accuracy: 1,
+  });
+  assert.equal(meetsBar(stats(0.9, 0, 8)), true);
+  assert.equal(meetsBar(stats(0.899, 0, 8)), false);
+  assert.equal(meetsBar(stats(0.95, 1, 8)), false);
+  assert.equal(meetsBar(stats(0.95, 1, 10)), true);
+  assert.equal(meetsBar(stats(0.95, 2, 10)), false);
+});
+
+test('npm run flagship: prints the table row by row and writes the report (quick mode)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-flagship-'));
+  const out = path.join(dir, 'flagship.md');
+  const r = flagship(['--losses', 'arcface', '--dims', '2', '--seeds', '1', '--out', out], { MARGIN_LAB_QUICK: '1' });
+  assert.equal(r.status, 0, r.stderr);
+  const row = r.stdout.split('\n').find((l) => l.startsWith('| arcface | 2 | 1 |'));
+  assert.ok(row, r.stdout);
+  const cells = row.split('|').map((c) => c.trim());
+  const meanCos = Number(cells[4]);
+  assert.ok(meanCos >= -1 && meanCos <= 1, row);
+  assert.match(cells[6], /^\d of 8/);
+  assert.match(r.stdout, /1 runs? meet|0 of 1 runs meet|1 of 1 runs meet/);
+  assert.match(r.stdout, /quick mode/);
+  const md = fs.readFileSync(out, 'utf8');
+  assert.match(md, /\| loss \| dim \| seed \| mean cos/);
+  assert.ok(md.includes(row), 'the report holds the printed row');
+});
+
+test('npm run flagship: bad flags name the value and what is expected', () => {
+  const dims = flagship(['--dims', '4']);
+  assert.equal(dims.status, 2);
+  assert.match(dims.stderr, /--dims "4": expected 2 or 3/);
+  const losses = flagship(['--losses', 'softmax']);
+  assert.equal(losses.status, 2);
+  assert.match(
+    losses.stderr,
+    /--losses: "softmax" is not a flagship head; expected normface, sphereface, cosface, arcface, curricularface/,
+  );
+  const unknown = flagship(['--epochs', '3']);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /epochs/);
+});
