@@ -34,7 +34,14 @@ export type { CosFaceOptions } from './losses/cosface';
 export { curricularFace, CurricularFace } from './losses/curricularface';
 export type { CurricularFaceOptions } from './losses/curricularface';
 export { CosineHead } from './losses/head';
-export type { ComputeOptions, EmbeddingLoss, ClassifierHead, HeadOptions, TargetContext, WeightInit } from './losses/head';
+export type {
+  ComputeOptions,
+  EmbeddingLoss,
+  ClassifierHead,
+  HeadOptions,
+  TargetContext,
+  WeightInit,
+} from './losses/head';
 export { spreadDirections } from './losses/init';
 export { batchAll, batchHard, semiHard, miners } from './losses/miners';
 export type { Triplets, MinerInput, TripletMiner, MinerName } from './losses/miners';
