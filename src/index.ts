@@ -126,6 +126,7 @@ export {
   openSetIdentification,
   geometryStats,
   ownWeightAgreement,
+  formatWeightAgreement,
   pairAngleHistograms,
 } from './eval/metrics';
 export type { RocCurve, TarAtFar, FoldAccuracy, OpenSetResult, GeometryStats, WeightAgreement } from './eval/metrics';

@@ -86,7 +86,21 @@ test('npm run flagship: bad flags name the value and what is expected', () => {
     losses.stderr,
     /--losses: "softmax" is not a flagship head; expected normface, sphereface, cosface, arcface, curricularface/,
   );
+  const init = flagship(['--init', 'uniform']);
+  assert.equal(init.status, 2);
+  assert.match(init.stderr, /--init "uniform": expected spread or normal/);
   const unknown = flagship(['--epochs', '3']);
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /epochs/);
+});
+
+test('formatWeightAgreement names the far-side classes', () => {
+  const line = ml.formatWeightAgreement(
+    { meanCos: 0.5, classMeanCos: [0.9, -0.1, 0.7], farSide: [1], accuracy: 0.75 },
+    ['zero', 'one', 'two'],
+  );
+  assert.equal(
+    line,
+    'mean cos(feature, own class weight) 0.500, lowest class -0.100; on the far side of their weight: one (of 3 classes); nearest-weight accuracy 75.0 %',
+  );
 });

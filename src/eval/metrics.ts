@@ -452,3 +452,13 @@ export function ownWeightAgreement(points: number[][], labels: ArrayLike<number>
     accuracy: correct / points.length,
   };
 }
+
+/** One line for notebooks and scripts: mean and lowest class cosine, far-side classes, accuracy. */
+export function formatWeightAgreement(a: WeightAgreement, classNames?: readonly string[]): string {
+  const name = (c: number) => classNames?.[c] ?? String(c);
+  const far = a.farSide.length === 0 ? 'none' : a.farSide.map(name).join(', ');
+  return (
+    `mean cos(feature, own class weight) ${a.meanCos.toFixed(3)}, lowest class ${Math.min(...a.classMeanCos).toFixed(3)}; ` +
+    `on the far side of their weight: ${far} (of ${a.classMeanCos.length} classes); nearest-weight accuracy ${(100 * a.accuracy).toFixed(1)} %`
+  );
+}
