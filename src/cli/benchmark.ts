@@ -25,7 +25,7 @@ import {
   RunResult,
 } from '../eval/open-set-benchmark';
 import { writeFileAtomic } from '../util/fs';
-import { FlagSpec, num, parseFlags, runMain, UsageError } from './common';
+import { FlagSpec, num, parseFlags, runMain, UsageError, commaList as list } from './common';
 
 const QUICK = process.env.MARGIN_LAB_QUICK === '1';
 
@@ -52,15 +52,6 @@ const FLAGS: Record<string, FlagSpec> = {
     help: 'Markdown report to write (default docs/benchmark.md; quick mode: <out>/benchmark.md)',
   },
 };
-
-function list(flag: string, raw: string): string[] {
-  const items = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (items.length === 0) throw new UsageError(`--${flag} is empty`);
-  return items;
-}
 
 function pct(v: number | null): string {
   return v === null ? 'n/a' : `${(100 * v).toFixed(2)}%`;

@@ -62,6 +62,16 @@ export function helpText(usage: string, flags: Record<string, FlagSpec>): string
   return `${usage}\n\nFlags:\n${rows.join('\n')}\n  --help`.padEnd(0);
 }
 
+/** A comma-separated flag value as its non-empty items; an empty list is an error naming the flag. */
+export function commaList(flag: string, raw: string): string[] {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new UsageError(`--${flag} is empty`);
+  return items;
+}
+
 export function num(
   values: Record<string, unknown>,
   key: string,

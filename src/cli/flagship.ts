@@ -15,7 +15,7 @@ import { ownWeightAgreement, WeightAgreement } from '../eval/metrics';
 import { machineLine } from '../eval/open-set-benchmark';
 import { writeFileAtomic } from '../util/fs';
 import { embedSet, headWeights, mnistOpenSet, quickMode, trainEmbedding } from '../workbook';
-import { FlagSpec, parseFlags, runMain, UsageError } from './common';
+import { FlagSpec, parseFlags, runMain, UsageError, commaList as list } from './common';
 
 /** The heads of the flagship figures, with the settings the notebooks draw them with. */
 export const FLAGSHIP_HEADS: Record<
@@ -89,15 +89,6 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   out: { type: 'string', help: 'also write the table, with the machine and mode, to this Markdown file' },
 };
-
-function list(flag: string, raw: string): string[] {
-  const items = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (items.length === 0) throw new UsageError(`--${flag} is empty`);
-  return items;
-}
 
 function ints(flag: string, raw: string, allowed?: number[]): number[] {
   return list(flag, raw).map((s) => {
