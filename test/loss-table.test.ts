@@ -149,7 +149,7 @@ test('every loss factory refuses option keys it does not take, naming them and w
     [
       'softmaxLoss',
       () => ml.softmaxLoss({ ...head, s: 30 } as never),
-      /softmaxLoss: "s" is not an option of softmaxLoss; it takes numClasses, embeddingDim, weights, seed, bias/,
+      /softmaxLoss: "s" is not an option of softmaxLoss; it takes numClasses, embeddingDim, weights, init, seed, bias/,
     ],
     ['normFace', () => ml.normFace({ ...head, m: 0.2 } as never), /normFace: "m" is not an option/],
     ['sphereFace', () => ml.sphereFace({ ...head, margin: 4 } as never), /sphereFace: "margin" is not an option/],
@@ -161,7 +161,7 @@ test('every loss factory refuses option keys it does not take, naming them and w
     [
       'cosFace',
       () => ml.cosFace({ ...head, margin: 0.35 } as never),
-      /cosFace: "margin" is not an option of cosFace; it takes numClasses, embeddingDim, weights, seed, s, m$/,
+      /cosFace: "margin" is not an option of cosFace; it takes numClasses, embeddingDim, weights, init, seed, s, m$/,
     ],
     ['arcFace', () => ml.arcFace({ ...head, bias: [0, 0, 0] } as never), /arcFace: "bias" is not an option/],
     ['combinedMargin', () => ml.combinedMargin({ ...head, m: 0.5 } as never), /combinedMargin: "m" is not an option/],
