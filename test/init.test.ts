@@ -22,6 +22,10 @@ test('spreadDirections: the regular simplex and the octahedron in 3-D', () => {
   // Eight in 3-D: no two closer than 70° (the best known packing has 74.9°; random starts often < 30°).
   const eight = pairCosines(spreadDirections(3, 8, 3));
   assert.ok(Math.max(...eight) < Math.cos((70 * Math.PI) / 180), `largest pair cosine ${Math.max(...eight)}`);
+  // Many classes: the golden-spiral start keeps 200 directions at least 12° apart (the best known
+  // spacing is about 15°; 200 random directions typically have a pair within 1°).
+  const many = pairCosines(spreadDirections(3, 200, 4));
+  assert.ok(Math.max(...many) < Math.cos((12 * Math.PI) / 180), `largest pair cosine ${Math.max(...many)}`);
 });
 
 test('spreadDirections: deterministic for a seed, different across seeds, argument errors', () => {
