@@ -193,3 +193,22 @@ test('geometry statistics on a hand-made configuration', () => {
   assert.deepEqual(h.genuine, [1, 0, 0, 0]);
   assert.deepEqual(h.impostor, [0, 1, 0, 1]);
 });
+
+test('evaluateEmbeddings leaves out rank-k that is 100 % by construction (k ≥ gallery identities)', () => {
+  const embed = (classes: number) => {
+    const n = classes * 12;
+    const labels = Array.from({ length: n }, (_, i) => i % classes);
+    const emb = new Float32Array(n * 4);
+    // Noisy class directions: deterministic, not separable enough to make rank-1 trivially 100 %.
+    for (let i = 0; i < n; i++)
+      for (let k = 0; k < 4; k++)
+        emb[i * 4 + k] = Math.sin(labels[i] * 1.7 + k) + Math.sin(i * 12.9898 + k * 78.233) * 1.5;
+    return ml.evaluateEmbeddings(emb, 4, labels, { perFold: 10 });
+  };
+  const five = embed(5);
+  assert.deepEqual(Object.keys(five.rank), ['1']);
+  assert.doesNotMatch(ml.formatReport(five), /rank-5/);
+  const six = embed(6);
+  assert.deepEqual(Object.keys(six.rank).sort(), ['1', '5']);
+  assert.ok(six.rank[5] >= six.rank[1]);
+});
