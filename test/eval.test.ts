@@ -197,7 +197,7 @@ test('geometry statistics on a hand-made configuration', () => {
 test('evaluateEmbeddings leaves out rank-k that is 100 % by construction (k ≥ gallery identities)', () => {
   const embed = (classes: number) => {
     const n = classes * 12;
-    const labels = Array.from({ length: n }, (_, i) => i % classes);
+    const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
     const emb = new Float32Array(n * 4);
     // Noisy class directions: deterministic, not separable enough to make rank-1 trivially 100 %.
     for (let i = 0; i < n; i++)
