@@ -97,6 +97,7 @@ test('--help documents every flag; bad flags give a clear error', () => {
     '--m',
     '--run',
     '--resume',
+    '--init',
   ]) {
     assert.ok(h.stdout.includes(flag), `--help lacks ${flag}`);
   }
@@ -108,6 +109,12 @@ test('--help documents every flag; bad flags give a clear error', () => {
   assert.match(badLoss.stderr, /--loss "magface": expected one of softmax, normface/);
   const badDim = cli('train', ['--dim', 'two']);
   assert.match(badDim.stderr, /--dim "two": expected an integer ≥ 1/);
+  const badInit = cli('train', ['--init', 'uniform']);
+  assert.equal(badInit.status, 2);
+  assert.match(badInit.stderr, /--init "uniform": expected spread or normal/);
+  const pairInit = cli('train', ['--loss', 'contrastive', '--init', 'spread']);
+  assert.equal(pairInit.status, 2);
+  assert.match(pairInit.stderr, /--init does not apply to contrastive: it has no class weights/);
   const noRun = cli('eval', []);
   assert.match(noRun.stderr, /give --run DIR/);
   const badOut = cli('embed', ['--run', 'x', '--out', 'e.txt']);

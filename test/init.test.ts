@@ -80,3 +80,15 @@ test('init: bad values and init with weights are refused, naming the loss and va
     /sphereFace: give weights or init, not both/,
   );
 });
+
+test("createLoss passes init through (the CLI's --init)", () => {
+  const cols = (W: number[][]) => W[0].map((_, c) => W.map((row) => row[c]));
+  const spread = ml.createLoss('arcface', { numClasses: 4, embeddingDim: 16, init: 'spread' }) as ml.ClassifierHead;
+  const unit = cols(ml.headWeights(spread)).map((w) => w.map((x) => x / Math.hypot(...w)));
+  for (const c of pairCosines(unit)) assert.ok(Math.abs(c + 1 / 3) < 2e-3, `cos ${c}`);
+  assert.throws(
+    () => ml.createLoss('cosface', { numClasses: 4, embeddingDim: 2, init: 'even' }),
+    /cosFace: init must be 'normal' or 'spread', got "even"/,
+  );
+  spread.dispose();
+});

@@ -40,6 +40,10 @@ const FLAGS: Record<string, FlagSpec> = {
   'train-per-class': { type: 'string', help: 'training images per seen class (default: all)' },
   'max-steps': { type: 'string', help: 'cap on steps per epoch' },
   seed: { type: 'string', help: 'seed for split, init and shuffling', default: '1' },
+  init: {
+    type: 'string',
+    help: 'how class weights start (losses with class weights): spread or normal (default: spread at --dim ≤ 3, normal above)',
+  },
   run: { type: 'string', help: 'run folder for checkpoint.json and history.csv (default runs/<loss>-<time>)' },
   resume: {
     type: 'boolean',
@@ -171,6 +175,14 @@ async function main(): Promise<void> {
   const lossName = String(v.loss);
   if (!(LOSS_NAMES as readonly string[]).includes(lossName))
     throw new UsageError(`--loss ${JSON.stringify(lossName)}: expected one of ${LOSS_NAMES.join(', ')}`);
+  if (v.init !== undefined) {
+    if (resumed)
+      throw new UsageError('--init does not apply with --resume: the class weights come from the checkpoint');
+    if (v.init !== 'spread' && v.init !== 'normal')
+      throw new UsageError(`--init ${JSON.stringify(v.init)}: expected spread or normal`);
+    if (lossEntry(lossName).kind === 'pair')
+      throw new UsageError(`--init does not apply to ${lossName}: it has no class weights`);
+  }
   const backboneName = String(v.backbone);
   if (!(BACKBONES as readonly string[]).includes(backboneName))
     throw new UsageError(`--backbone ${JSON.stringify(backboneName)}: expected one of ${BACKBONES.join(', ')}`);
@@ -222,6 +234,7 @@ async function main(): Promise<void> {
     throw new UsageError((e as Error).message);
   }
   const params: Record<string, unknown> = { numClasses: seen.length, embeddingDim: dim, seed, ...lossOptions };
+  if (v.init !== undefined) params.init = v.init;
   if (resumed) Object.assign(params, resumed.loss);
   const loss = createLoss(lossName, params as never);
   const model = buildBackbone(spec);

@@ -240,7 +240,7 @@ export function lossesWithOption(key: string): string[] {
 }
 
 /** Keys every classifier head takes besides its options, and keys a stored config() carries. */
-const STRUCTURAL = ['numClasses', 'embeddingDim', 'seed', 'weights', 'loss', 'bias', 'centers'];
+const STRUCTURAL = ['numClasses', 'embeddingDim', 'seed', 'weights', 'init', 'loss', 'bias', 'centers'];
 
 export interface LossParams {
   numClasses: number;
