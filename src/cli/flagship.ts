@@ -10,7 +10,16 @@
  */
 import * as path from 'path';
 import { useBestBackend } from '../backend';
-import { arcFace, ClassifierHead, WeightInit, cosFace, curricularFace, normFace, sphereFace } from '../losses';
+import {
+  arcFace,
+  ClassifierHead,
+  cosFace,
+  curricularFace,
+  HeadOptions,
+  normFace,
+  sphereFace,
+  WeightInit,
+} from '../losses';
 import { ownWeightAgreement, WeightAgreement } from '../eval/metrics';
 import { machineLine } from '../eval/open-set-benchmark';
 import { writeFileAtomic } from '../util/fs';
@@ -18,31 +27,12 @@ import { embedSet, headWeights, mnistOpenSet, quickMode, trainEmbedding } from '
 import { FlagSpec, parseFlags, runMain, UsageError, commaList as list } from './common';
 
 /** The heads of the flagship figures, with the settings the notebooks draw them with. */
-export const FLAGSHIP_HEADS: Record<
-  string,
-  { label: string; make: (C: number, D: number, seed: number, init?: WeightInit) => ClassifierHead }
-> = {
-  normface: {
-    label: 'NormFace (s = 10)',
-    make: (C, D, seed, init) => normFace({ numClasses: C, embeddingDim: D, s: 10, seed, init }),
-  },
-  sphereface: {
-    label: 'SphereFace (m = 4, fast schedule γ = 2: λ reaches 5)',
-    make: (C, D, seed, init) =>
-      sphereFace({ numClasses: C, embeddingDim: D, m: 4, schedule: { gamma: 2 }, seed, init }),
-  },
-  cosface: {
-    label: 'CosFace (s = 10, m = 0.2)',
-    make: (C, D, seed, init) => cosFace({ numClasses: C, embeddingDim: D, s: 10, m: 0.2, seed, init }),
-  },
-  arcface: {
-    label: 'ArcFace (s = 10, m = 0.3)',
-    make: (C, D, seed, init) => arcFace({ numClasses: C, embeddingDim: D, s: 10, m: 0.3, seed, init }),
-  },
-  curricularface: {
-    label: 'CurricularFace (s = 10, m = 0.3)',
-    make: (C, D, seed, init) => curricularFace({ numClasses: C, embeddingDim: D, s: 10, m: 0.3, seed, init }),
-  },
+export const FLAGSHIP_HEADS: Record<string, (base: HeadOptions) => ClassifierHead> = {
+  normface: (base) => normFace({ ...base, s: 10 }),
+  sphereface: (base) => sphereFace({ ...base, m: 4, schedule: { gamma: 2 } }),
+  cosface: (base) => cosFace({ ...base, s: 10, m: 0.2 }),
+  arcface: (base) => arcFace({ ...base, s: 10, m: 0.3 }),
+  curricularface: (base) => curricularFace({ ...base, s: 10, m: 0.3 }),
 };
 
 export interface FlagshipRow {
@@ -115,11 +105,10 @@ async function main(): Promise<void> {
       );
   const dims = ints('dims', v.dims as string, [2, 3]);
   const seeds = ints('seeds', v.seeds as string);
-  const init = v.init as string;
+  const init = v.init as WeightInit;
   if (init !== 'spread' && init !== 'normal')
     throw new UsageError(`--init ${JSON.stringify(init)}: expected spread or normal`);
-  const backend = await useBestBackend();
-  void backend;
+  await useBestBackend();
   const split = mnistOpenSet();
   const C = split.train.classes.length;
   const rows: FlagshipRow[] = [];
@@ -127,7 +116,7 @@ async function main(): Promise<void> {
     for (const dim of dims)
       for (const seed of seeds) {
         const t0 = Date.now();
-        const head = FLAGSHIP_HEADS[loss].make(C, dim, seed, init);
+        const head = FLAGSHIP_HEADS[loss]({ numClasses: C, embeddingDim: dim, seed, init });
         const run = await trainEmbedding(split, head, { dim, seed, progress: 'none' });
         const seen = embedSet(run.model, split.testSeen);
         const stats = ownWeightAgreement(seen.points, seen.localLabels, headWeights(head));
