@@ -33,7 +33,7 @@ export { cosFace, CosFace } from './losses/cosface';
 export type { CosFaceOptions } from './losses/cosface';
 export { curricularFace, CurricularFace } from './losses/curricularface';
 export type { CurricularFaceOptions } from './losses/curricularface';
-export { CosineHead } from './losses/head';
+export { CosineHead, MarginWarmup } from './losses/head';
 export type {
   ComputeOptions,
   EmbeddingLoss,
@@ -41,6 +41,8 @@ export type {
   HeadOptions,
   TargetContext,
   WeightInit,
+  MarginWarmupOptions,
+  MarginWarmupArgs,
 } from './losses/head';
 export { spreadDirections } from './losses/init';
 export { batchAll, batchHard, semiHard, miners } from './losses/miners';

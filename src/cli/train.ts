@@ -28,12 +28,20 @@ const FLAGS: Record<string, FlagSpec> = {
   unseen: { type: 'string', help: 'classes held out for evaluation (default: all others)' },
   backbone: { type: 'string', help: `backbone: ${BACKBONES.join(', ')}`, default: 'reference' },
   width: { type: 'string', help: 'channel multiplier of conv backbones', default: '1' },
+  bn: { type: 'boolean', help: 'BatchNorm after every convolution (conv backbones)' },
+  neck: { type: 'boolean', help: 'BN → dropout → dense → BN embedding layer (the face-recognition neck)' },
+  dropout: { type: 'string', help: 'dropout rate inside the neck, in [0, 1) (needs --neck; default 0)' },
   dim: { type: 'string', help: 'embedding dimension', default: '64' },
   epochs: { type: 'string', help: 'epochs', default: '3' },
   batch: { type: 'string', help: 'batch size', default: '128' },
   optimizer: { type: 'string', help: 'adam or sgd (with momentum)', default: 'adam' },
   lr: { type: 'string', help: 'learning rate (default 1e-3 adam, 0.05 sgd)' },
-  momentum: { type: 'string', help: 'SGD momentum', default: '0.9' },
+  momentum: { type: 'string', help: 'SGD momentum (default 0.9; SGD only)' },
+  nesterov: { type: 'boolean', help: 'Nesterov momentum (SGD only)' },
+  'weight-decay': {
+    type: 'string',
+    help: 'weight decay: coupled L2 with sgd (PyTorch SGD), decoupled with adam (AdamW); default 0',
+  },
   schedule: { type: 'string', help: 'constant, step or cosine', default: 'constant' },
   warmup: { type: 'string', help: 'warm-up steps', default: '0' },
   // Loss hyperparameters: generated from the loss table (src/losses/registry.ts), below.
@@ -72,11 +80,17 @@ function checkpointFlags(ck: CheckpointData): Record<string, string | undefined>
     unseen: str(c.unseen),
     backbone: str(ck.backbone.name),
     width: str(ck.backbone.width ?? 1),
+    bn: str(ck.backbone.batchNorm ?? false),
+    neck: str(ck.backbone.neck ?? false),
+    dropout: str(ck.backbone.dropout),
     dim: str(ck.backbone.embeddingDim),
     batch: str(c.batchSize),
     optimizer: str(c.optimizer),
     lr: str(c.lr),
-    momentum: str(c.momentum),
+    // Old checkpoints stored a momentum for Adam runs too, where it did nothing.
+    momentum: c.optimizer === 'sgd' ? str(c.momentum) : undefined,
+    nesterov: c.optimizer === 'sgd' ? str(c.nesterov ?? false) : undefined,
+    'weight-decay': str(c.weightDecay ?? 0),
     schedule: str(schedule.type),
     warmup: str(schedule.warmupSteps ?? 0),
     seed: str(c.seed),
@@ -120,11 +134,12 @@ function resumeFlags(
   const stored = checkpointFlags(ck);
   const conflicts: string[] = [];
   for (const [flag, value] of Object.entries(stored)) {
+    const boolean = FLAGS[flag]?.type === 'boolean';
     if (given.has(flag)) {
       if (value === undefined || !sameFlagValue(flag, String(v[flag]), value))
         conflicts.push(`--${flag} ${v[flag]} (the checkpoint has ${value === undefined ? 'none' : value})`);
     } else if (value !== undefined) {
-      v[flag] = value;
+      v[flag] = boolean ? value === 'true' || undefined : value;
     }
   }
   if (conflicts.length) {
@@ -218,13 +233,27 @@ async function main(): Promise<void> {
     trainPerClass: num(v, 'train-per-class', { int: true, min: 1 }),
   };
   const split = makeSplit(meta);
+  const dropout = num(v, 'dropout', { min: 0 });
+  if (dropout !== undefined && !(dropout < 1)) throw new UsageError(`--dropout ${dropout}: expected a rate in [0, 1)`);
+  if (dropout !== undefined && dropout > 0 && !v.neck)
+    throw new UsageError(`--dropout ${dropout} applies inside the BN neck; give --neck too`);
+  if (v.bn && backboneName === 'mlp')
+    throw new UsageError('--bn adds BatchNorm after convolutions and the mlp backbone has none; use --neck');
   const spec: BackboneSpec = {
     name: backboneName as BackboneName,
     inputShape: split.train.shape,
     embeddingDim: dim,
     width: num(v, 'width', { min: 0.01 }),
     seed,
+    ...(v.bn ? { batchNorm: true } : {}),
+    ...(v.neck ? { neck: true } : {}),
+    ...(dropout !== undefined && dropout > 0 ? { dropout } : {}),
   };
+  const optimizer = String(v.optimizer) as 'adam' | 'sgd';
+  if (optimizer !== 'sgd') {
+    for (const flag of ['momentum', 'nesterov'])
+      if (given.has(flag)) throw new UsageError(`--${flag} applies to --optimizer sgd only, not ${optimizer}`);
+  }
   const lossFlags: Record<string, string | boolean> = {};
   for (const f of LOSS_FLAGS) if (v[f.flag] !== undefined) lossFlags[f.flag] = v[f.flag] as string;
   let lossOptions: Record<string, unknown>;
@@ -250,9 +279,11 @@ async function main(): Promise<void> {
     data: { x: split.train.x, y: split.train.localY, shape: split.train.shape },
     epochs: num(v, 'epochs', { int: true, min: 1 })!,
     batchSize: num(v, 'batch', { int: true, min: 2 }),
-    optimizer: String(v.optimizer) as 'adam' | 'sgd',
+    optimizer,
     lr: num(v, 'lr', { min: 0 }),
-    momentum: num(v, 'momentum', { min: 0 }),
+    momentum: optimizer === 'sgd' ? num(v, 'momentum', { min: 0 }) : undefined,
+    nesterov: optimizer === 'sgd' ? v.nesterov === true : undefined,
+    weightDecay: num(v, 'weight-decay', { min: 0 }),
     schedule: { type: String(v.schedule) as 'constant', warmupSteps: num(v, 'warmup', { int: true, min: 0 }) },
     seed,
     maxStepsPerEpoch: num(v, 'max-steps', { int: true, min: 1 }),

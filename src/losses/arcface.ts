@@ -4,11 +4,11 @@
  * cos θ_y − m·sin m, as in insightface. `easyMargin` applies the margin only where θ_y < π/2.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
+import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
 import { angularMarginTarget } from './margin';
 import { checkRange, checkOptionKeys, optionKeys } from './validate';
 
-export interface ArcFaceOptions extends HeadOptions {
+export interface ArcFaceOptions extends HeadOptions, MarginWarmupArgs {
   /** Scale s (paper: 64). */
   s?: number;
   /** Angular margin m in radians, in [0, π/2) (paper: 0.5). */
@@ -41,10 +41,11 @@ export class ArcFace extends CosineHead {
     this.s = s;
     this.m = m;
     this.easyMargin = opts.easyMargin ?? false;
+    this.initMarginWarmup(name, opts.marginWarmup);
   }
 
   protected target(cosY: tf.Tensor1D): tf.Tensor1D {
-    return angularMarginTarget(cosY, this.m, this.easyMargin) as tf.Tensor1D;
+    return angularMarginTarget(cosY, this.m * this.marginFactor, this.easyMargin) as tf.Tensor1D;
   }
 
   protected scale(): number {
@@ -59,12 +60,13 @@ export class ArcFace extends CosineHead {
       s: this.s,
       m: this.m,
       easyMargin: this.easyMargin,
+      ...this.warmupConfig(),
     };
   }
 }
 
 /** The option keys arcFace() accepts (the compiler checks the list is complete). */
-const ARC_FACE_OPTIONS = optionKeys<ArcFaceOptions>()(...HEAD_OPTION_KEYS, 's', 'm', 'easyMargin');
+const ARC_FACE_OPTIONS = optionKeys<ArcFaceOptions>()(...HEAD_OPTION_KEYS, 's', 'm', 'easyMargin', 'marginWarmup');
 
 /** ArcFace: s·cos(θ_y + m) (fallback cos θ_y − m·sin m past π). Defaults: s = 64, m = 0.5. */
 export function arcFace(opts: ArcFaceOptions): ArcFace {

@@ -5,12 +5,12 @@
  * how the target is kept monotonic once m1·θ + m2 passes π.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
+import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
 import { combinedMarginTarget } from './margin';
 import { checkNonNegative, checkPositive, checkOptionKeys, optionKeys } from './validate';
 import { checkAngularMargin } from './arcface';
 
-export interface CombinedMarginOptions extends HeadOptions {
+export interface CombinedMarginOptions extends HeadOptions, MarginWarmupArgs {
   /** Scale s (default 64). */
   s?: number;
   /** Multiplicative angular margin m1 > 0 (default 1). */
@@ -42,10 +42,13 @@ export class CombinedMargin extends CosineHead {
     this.m1 = m1;
     this.m2 = m2;
     this.m3 = m3;
+    this.initMarginWarmup('combinedMargin', opts.marginWarmup);
   }
 
   protected target(cosY: tf.Tensor1D): tf.Tensor1D {
-    return combinedMarginTarget(cosY, this.m1, this.m2, this.m3) as tf.Tensor1D;
+    // A warm-up moves every margin from its no-margin value (m1 = 1, m2 = m3 = 0) to its own.
+    const f = this.marginFactor;
+    return combinedMarginTarget(cosY, 1 + (this.m1 - 1) * f, this.m2 * f, this.m3 * f) as tf.Tensor1D;
   }
 
   protected scale(): number {
@@ -61,12 +64,20 @@ export class CombinedMargin extends CosineHead {
       m1: this.m1,
       m2: this.m2,
       m3: this.m3,
+      ...this.warmupConfig(),
     };
   }
 }
 
 /** The option keys combinedMargin() accepts (the compiler checks the list is complete). */
-const COMBINED_MARGIN_OPTIONS = optionKeys<CombinedMarginOptions>()(...HEAD_OPTION_KEYS, 's', 'm1', 'm2', 'm3');
+const COMBINED_MARGIN_OPTIONS = optionKeys<CombinedMarginOptions>()(
+  ...HEAD_OPTION_KEYS,
+  's',
+  'm1',
+  'm2',
+  'm3',
+  'marginWarmup',
+);
 
 /** Combined margin s·(cos(m1·θ_y + m2) − m3). Defaults: s = 64, (m1, m2, m3) = (1, 0.3, 0.2). */
 export function combinedMargin(opts: CombinedMarginOptions): CombinedMargin {

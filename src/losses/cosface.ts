@@ -4,11 +4,11 @@
  * AM-Softmax (Wang et al., 2018) is the same formula (paper defaults s = 30, m = 0.35).
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
+import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
 import { cosineMarginTarget } from './margin';
 import { checkRange, checkOptionKeys, optionKeys } from './validate';
 
-export interface CosFaceOptions extends HeadOptions {
+export interface CosFaceOptions extends HeadOptions, MarginWarmupArgs {
   /** Scale s (paper: 64). */
   s?: number;
   /** Cosine margin m in [0, 2) (paper: 0.35). */
@@ -28,10 +28,11 @@ export class CosFace extends CosineHead {
     super(opts, 1, 'cosFace');
     this.s = s;
     this.m = m;
+    this.initMarginWarmup('cosFace', opts.marginWarmup);
   }
 
   protected target(cosY: tf.Tensor1D): tf.Tensor1D {
-    return cosineMarginTarget(cosY, this.m) as tf.Tensor1D;
+    return cosineMarginTarget(cosY, this.m * this.marginFactor) as tf.Tensor1D;
   }
 
   protected scale(): number {
@@ -39,12 +40,19 @@ export class CosFace extends CosineHead {
   }
 
   config(): Record<string, unknown> {
-    return { loss: 'cosface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s, m: this.m };
+    return {
+      loss: 'cosface',
+      numClasses: this.numClasses,
+      embeddingDim: this.embeddingDim,
+      s: this.s,
+      m: this.m,
+      ...this.warmupConfig(),
+    };
   }
 }
 
 /** The option keys cosFace() accepts (the compiler checks the list is complete). */
-const COS_FACE_OPTIONS = optionKeys<CosFaceOptions>()(...HEAD_OPTION_KEYS, 's', 'm');
+const COS_FACE_OPTIONS = optionKeys<CosFaceOptions>()(...HEAD_OPTION_KEYS, 's', 'm', 'marginWarmup');
 
 /** CosFace (LMCL): s·(cos θ_y − m). Defaults: s = 64, m = 0.35. */
 export function cosFace(opts: CosFaceOptions): CosFace {

@@ -9,12 +9,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkAngularMargin } from './arcface';
-import { checkScale, CosineHead, HeadOptions, TargetContext, HEAD_OPTION_KEYS } from './head';
+import { checkScale, CosineHead, HeadOptions, TargetContext, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
 import { angularMarginTarget } from './margin';
 import { constantMask, select, stopGradient } from './ops';
 import { checkRange, checkOptionKeys, optionKeys } from './validate';
 
-export interface CurricularFaceOptions extends HeadOptions {
+export interface CurricularFaceOptions extends HeadOptions, MarginWarmupArgs {
   /** Scale s (paper: 64). */
   s?: number;
   /** Angular margin m (paper: 0.5). */
@@ -45,6 +45,7 @@ export class CurricularFace extends CosineHead {
     this.m = m;
     this.alpha = alpha;
     this.tVar = tf.variable(tf.scalar(opts.t ?? 0), false);
+    this.initMarginWarmup('curricularFace', opts.marginWarmup);
   }
 
   /** Current t (for plots and logs). */
@@ -62,7 +63,7 @@ export class CurricularFace extends CosineHead {
   }
 
   protected target(cosY: tf.Tensor1D): tf.Tensor1D {
-    return angularMarginTarget(cosY, this.m) as tf.Tensor1D;
+    return angularMarginTarget(cosY, this.m * this.marginFactor) as tf.Tensor1D;
   }
 
   protected override negatives(
@@ -92,6 +93,7 @@ export class CurricularFace extends CosineHead {
       s: this.s,
       m: this.m,
       alpha: this.alpha,
+      ...this.warmupConfig(),
     };
   }
 
@@ -114,7 +116,14 @@ export function modulateHardNegatives(
 }
 
 /** The option keys curricularFace() accepts (the compiler checks the list is complete). */
-const CURRICULAR_FACE_OPTIONS = optionKeys<CurricularFaceOptions>()(...HEAD_OPTION_KEYS, 's', 'm', 'alpha', 't');
+const CURRICULAR_FACE_OPTIONS = optionKeys<CurricularFaceOptions>()(
+  ...HEAD_OPTION_KEYS,
+  's',
+  'm',
+  'alpha',
+  't',
+  'marginWarmup',
+);
 
 /** CurricularFace: ArcFace target, hard negatives cos θ_j·(t + cos θ_j). Defaults: s = 64, m = 0.5. */
 export function curricularFace(opts: CurricularFaceOptions): CurricularFace {

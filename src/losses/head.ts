@@ -78,6 +78,62 @@ export interface HeadOptions {
 
 export type WeightInit = 'normal' | 'spread';
 
+export interface MarginWarmupOptions {
+  /** Steps over which the margin ramps linearly from 0 to its full value (an integer ≥ 1). */
+  steps: number;
+  /** Steps already taken (a restored run goes on where it stopped; default 0). */
+  iteration?: number;
+}
+
+/** Losses whose margin can warm up take this option. */
+export interface MarginWarmupArgs {
+  /**
+   * Ramp the margin linearly from 0 over `steps` optimizer steps (default: off, the full margin
+   * from the first step): at step k the margin is m·min(1, k / steps). A common remedy when a
+   * large margin with a large scale stalls a fresh network (notebook 11).
+   */
+  marginWarmup?: MarginWarmupOptions;
+}
+
+/** The margin's linear warm-up: factor(k) = min(1, k / steps), k = steps taken. */
+export class MarginWarmup {
+  readonly steps: number;
+  iteration = 0;
+
+  constructor(loss: string, opts: MarginWarmupOptions) {
+    if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
+      throw new LossInputError(`${loss}: marginWarmup must be an object { steps, iteration? }, got ${String(opts)}`);
+    const unknown = Object.keys(opts).filter((k) => k !== 'steps' && k !== 'iteration');
+    if (unknown.length)
+      throw new LossInputError(`${loss}: marginWarmup takes steps and iteration, not ${unknown.join(', ')}`);
+    if (typeof opts.steps !== 'number' || !Number.isInteger(opts.steps) || opts.steps < 1)
+      throw new LossInputError(
+        `${loss}: marginWarmup.steps must be an integer ≥ 1 (steps over which m ramps up), got ${JSON.stringify(opts.steps)}`,
+      );
+    this.steps = opts.steps;
+    if (opts.iteration !== undefined) {
+      if (typeof opts.iteration !== 'number' || !Number.isInteger(opts.iteration) || opts.iteration < 0)
+        throw new LossInputError(
+          `${loss}: marginWarmup.iteration must be an integer ≥ 0, got ${JSON.stringify(opts.iteration)}`,
+        );
+      this.iteration = opts.iteration;
+    }
+  }
+
+  /** The fraction of the margin in use now. */
+  get factor(): number {
+    return Math.min(1, this.iteration / this.steps);
+  }
+
+  step(): void {
+    this.iteration += 1;
+  }
+
+  config(): MarginWarmupOptions {
+    return { steps: this.steps, iteration: this.iteration };
+  }
+}
+
 /** The HeadOptions keys, which every classifier head's option list starts with. */
 export const HEAD_OPTION_KEYS = ['numClasses', 'embeddingDim', 'weights', 'init', 'seed'] as const;
 
@@ -130,6 +186,8 @@ export abstract class CosineHead implements ClassifierHead {
   training = true;
   /** Sub-centers per class (1 unless sub-center ArcFace). */
   protected readonly subCenters: number;
+  /** The margin's warm-up, for heads that take `marginWarmup` (see `initMarginWarmup`). */
+  protected marginWarmup?: MarginWarmup;
 
   constructor(opts: HeadOptions, subCenters = 1, lossName = 'head') {
     checkPositiveInteger(lossName, 'subCenters', subCenters);
@@ -143,7 +201,30 @@ export abstract class CosineHead implements ClassifierHead {
     return [this.W];
   }
 
-  step(): void {}
+  step(): void {
+    this.marginWarmup?.step();
+  }
+
+  /** Called by the constructors of heads whose margin can warm up. */
+  protected initMarginWarmup(loss: string, opts: MarginWarmupOptions | undefined): void {
+    if (opts !== undefined) this.marginWarmup = new MarginWarmup(loss, opts);
+  }
+
+  /** The fraction of the margin in use now: 1 without a warm-up. */
+  get marginFactor(): number {
+    return this.marginWarmup?.factor ?? 1;
+  }
+
+  /** The warm-up's part of `config()` (nothing when there is none). */
+  protected warmupConfig(): { marginWarmup?: MarginWarmupOptions } {
+    return this.marginWarmup ? { marginWarmup: this.marginWarmup.config() } : {};
+  }
+
+  loadConfigState(config: Record<string, unknown>): void {
+    const it = (config.marginWarmup as { iteration?: unknown } | undefined)?.iteration;
+    if (this.marginWarmup && typeof it === 'number' && Number.isInteger(it) && it >= 0)
+      this.marginWarmup.iteration = it;
+  }
 
   stateDict(): Record<string, tf.Variable> {
     return { W: this.W };

@@ -6,7 +6,7 @@
  *
  * Adding a loss: its file, one entry here, and its test.
  */
-import { EmbeddingLoss } from './head';
+import { CosineHead, EmbeddingLoss } from './head';
 import { softmaxLoss, SoftmaxLoss } from './softmax';
 import { normFace, NormFace } from './normface';
 import { sphereFace, SphereFace } from './sphereface';
@@ -56,6 +56,19 @@ const angular = (dflt: number): LossOption => ({
   help: `additive angular margin m in radians (default ${dflt})`,
 });
 
+const marginWarmup: LossOption = {
+  type: 'integer',
+  min: 1,
+  path: ['marginWarmup', 'steps'],
+  help: 'ramp the margin linearly from 0 to its value over this many steps (default: off)',
+};
+
+/** The fraction of the margin in use, for heads with a margin warm-up (nothing otherwise). */
+const warmupStats = (l: EmbeddingLoss): Record<string, number> =>
+  (l as CosineHead).marginFactor !== undefined && 'marginWarmup' in l.config()
+    ? { marginFactor: (l as CosineHead).marginFactor }
+    : {};
+
 const entries = [
   {
     id: 'softmax',
@@ -97,7 +110,12 @@ const entries = [
     cls: CosFace,
     factory: cosFace,
     summary: 's·(cos θ_y − m)',
-    options: { s: s(64), m: { type: 'number', min: 0, max: 2, help: 'additive cosine margin m (default 0.35)' } },
+    options: {
+      s: s(64),
+      m: { type: 'number', min: 0, max: 2, help: 'additive cosine margin m (default 0.35)' },
+      'margin-warmup': marginWarmup,
+    },
+    stats: warmupStats,
   },
   {
     id: 'arcface',
@@ -109,7 +127,9 @@ const entries = [
       s: s(64),
       m: angular(0.5),
       'easy-margin': { type: 'boolean', path: ['easyMargin'], help: 'margin only where θ_y < π/2' },
+      'margin-warmup': marginWarmup,
     },
+    stats: warmupStats,
   },
   {
     id: 'combined',
@@ -122,7 +142,9 @@ const entries = [
       m1: { type: 'number', min: 1e-6, help: 'multiplicative angular margin m1 (default 1)' },
       m2: angular(0.3),
       m3: { type: 'number', min: 0, max: 2, help: 'additive cosine margin m3 (default 0.2)' },
+      'margin-warmup': marginWarmup,
     },
+    stats: warmupStats,
   },
   {
     id: 'curricularface',
@@ -134,8 +156,9 @@ const entries = [
       s: s(64),
       m: angular(0.5),
       alpha: { type: 'number', min: 0, max: 1, help: 'momentum of t: t ← α·mean cos θ_y + (1 − α)·t (default 0.01)' },
+      'margin-warmup': marginWarmup,
     },
-    stats: (l: EmbeddingLoss) => ({ t: (l as CurricularFace).t }),
+    stats: (l: EmbeddingLoss) => ({ t: (l as CurricularFace).t, ...warmupStats(l) }),
   },
   {
     id: 'subcenter-arcface',
@@ -148,7 +171,9 @@ const entries = [
       m: angular(0.5),
       'easy-margin': { type: 'boolean', path: ['easyMargin'], help: 'margin only where θ_y < π/2' },
       K: { type: 'integer', min: 1, max: 64, help: 'sub-centers per class (default 3)' },
+      'margin-warmup': marginWarmup,
     },
+    stats: warmupStats,
   },
   {
     id: 'adaface',

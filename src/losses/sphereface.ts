@@ -114,7 +114,7 @@ export class SphereFace extends CosineHead {
     this.schedule.step();
   }
 
-  loadConfigState(config: Record<string, unknown>): void {
+  override loadConfigState(config: Record<string, unknown>): void {
     const it = (config.schedule as { iteration?: unknown } | undefined)?.iteration;
     if (typeof it === 'number' && Number.isInteger(it) && it >= 0) this.schedule.iteration = it;
   }

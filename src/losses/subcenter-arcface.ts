@@ -45,6 +45,7 @@ const SUB_CENTER_ARC_FACE_OPTIONS = optionKeys<SubCenterArcFaceOptions>()(
   'm',
   'easyMargin',
   'K',
+  'marginWarmup',
 );
 
 /** Sub-center ArcFace: max over K sub-centers per class, then ArcFace. Defaults: K = 3, s = 64, m = 0.5. */

@@ -3,6 +3,18 @@
  * for downsampling, so they train on every backend (wasm included). Each factory takes a seed
  * for reproducible initial weights and returns a tf.LayersModel whose output is the embedding
  * (linear, not normalized — the loss decides whether to normalize).
+ *
+ * Normalization, as face-recognition codebases train (insightface's iresnet, the ArcFace paper's
+ * output option E). Both are off by default, so the course's small 2-D/3-D pictures keep their
+ * recipe; the benchmark's face-recognition recipe turns both on:
+ *  - `batchNorm`: BatchNorm after every convolution, before its activation (the convolution then
+ *    has no bias, which the BN's β replaces). Conv backbones only.
+ *  - `neck`: the embedding layer becomes BN → dropout (`dropout`, default 0) → dense → BN, the
+ *    last BN with γ fixed at 1 (insightface's `features` layer: only β is trained). Every backbone.
+ * BatchNorm uses PyTorch's conventions (momentum 0.1 for the running statistics, i.e. tfjs
+ * momentum 0.9; ε = 1e-5), so the PyTorch twin (bench/torch_twin.py) matches it. In training
+ * (`model.apply(x, { training: true })`, as the trainer calls it) BN normalizes with the batch's
+ * statistics and updates the moving ones; `predict` (embedImages, evaluation) uses the moving ones.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -18,6 +30,57 @@ export interface BackboneSpec {
   /** Hidden sizes of the MLP (default [256, 128]). */
   hidden?: number[];
   seed?: number;
+  /** BatchNorm after every convolution (conv backbones; default false). */
+  batchNorm?: boolean;
+  /** BN → dropout → dense → BN embedding layer instead of a plain dense one (default false). */
+  neck?: boolean;
+  /** Dropout rate inside the neck, in [0, 1) (default 0; needs `neck`). */
+  dropout?: number;
+}
+
+/** PyTorch's BatchNorm defaults, in tfjs terms (tfjs momentum = 1 − PyTorch momentum). */
+export const BN_MOMENTUM = 0.9;
+export const BN_EPSILON = 1e-5;
+
+function batchNorm(opts: { name?: string } = {}): tf.layers.Layer {
+  return tf.layers.batchNormalization({
+    momentum: BN_MOMENTUM,
+    epsilon: BN_EPSILON,
+    ...(opts.name ? { name: opts.name } : {}),
+  });
+}
+
+/**
+ * The neck's last BN keeps γ = 1: its γ is made non-trainable once built. (tfjs's `scale: false`
+ * cannot train: its BatchNormalization reads γ in training mode whether or not it exists.)
+ */
+function freezeNeckGamma(model: tf.LayersModel, inputShape: [number, number, number]): tf.LayersModel {
+  // A Sequential model builds its inner model at the first call, marking every weight trainable
+  // again: build it first (an inference call changes no state).
+  tf.tidy(() => {
+    model.predict(tf.zeros([1, ...inputShape]));
+  });
+  const last = model.getLayer('embedding') as unknown as { gamma?: { trainable: boolean } };
+  if (!last.gamma) throw new Error('backbone: the neck has no final BatchNorm (internal error)');
+  last.gamma.trainable = false;
+  return model;
+}
+
+/** The embedding layers: a plain dense layer, or the BN neck (see the module comment). */
+function embeddingLayers(spec: BackboneSpec, seed: number): tf.layers.Layer[] {
+  const dense = (name?: string) =>
+    tf.layers.dense({ units: spec.embeddingDim, kernelInitializer: init(seed, 99), ...(name ? { name } : {}) });
+  if (!spec.neck) return [dense('embedding')];
+  const layers = [batchNorm()];
+  if ((spec.dropout ?? 0) > 0) layers.push(tf.layers.dropout({ rate: spec.dropout!, seed: seed * 1000 + 98 }));
+  // The dense layer keeps its bias: the final BN's β absorbs it, as in insightface (fc, then features).
+  layers.push(dense(), batchNorm({ name: 'embedding' }));
+  return layers;
+}
+
+/** Applies layers in order to a symbolic tensor (functional models). */
+function chain(x: tf.SymbolicTensor, layers: tf.layers.Layer[]): tf.SymbolicTensor {
+  return layers.reduce((h, l) => l.apply(h) as tf.SymbolicTensor, x);
 }
 
 function init(seed: number, k: number) {
@@ -35,7 +98,7 @@ export function mlp(spec: BackboneSpec): tf.LayersModel {
   (spec.hidden ?? [256, 128]).forEach((units, i) =>
     layers.push(tf.layers.dense({ units, activation: 'relu', kernelInitializer: init(seed, i) })),
   );
-  layers.push(tf.layers.dense({ units: spec.embeddingDim, kernelInitializer: init(seed, 99), name: 'embedding' }));
+  layers.push(...embeddingLayers(spec, seed));
   return tf.sequential({ layers, name: 'mlp' });
 }
 
@@ -57,15 +120,17 @@ export function lenetPlusPlus(spec: BackboneSpec): tf.LayersModel {
           filters: ch(c, w),
           kernelSize: 5,
           padding: 'same',
+          useBias: !spec.batchNorm,
           kernelInitializer: init(seed, k++),
         }),
       );
+      if (spec.batchNorm) layers.push(batchNorm());
       layers.push(tf.layers.prelu({ alphaInitializer: tf.initializers.constant({ value: 0.25 }) }));
     }
     layers.push(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same' }));
   });
   layers.push(tf.layers.flatten());
-  layers.push(tf.layers.dense({ units: spec.embeddingDim, kernelInitializer: init(seed, 99), name: 'embedding' }));
+  layers.push(...embeddingLayers(spec, seed));
   return tf.sequential({ layers, name: 'lenetpp' });
 }
 
@@ -75,10 +140,20 @@ export function smallResNet(spec: BackboneSpec): tf.LayersModel {
   const w = spec.width ?? 1;
   let k = 0;
   const input = tf.input({ shape: spec.inputShape });
-  const conv = (x: tf.SymbolicTensor, filters: number, size: number, activation?: 'relu') =>
-    tf.layers
-      .conv2d({ filters, kernelSize: size, padding: 'same', activation, kernelInitializer: init(seed, k++) })
-      .apply(x) as tf.SymbolicTensor;
+  const conv = (x: tf.SymbolicTensor, filters: number, size: number, activation?: 'relu') => {
+    const layers: tf.layers.Layer[] = [
+      tf.layers.conv2d({
+        filters,
+        kernelSize: size,
+        padding: 'same',
+        useBias: !spec.batchNorm,
+        kernelInitializer: init(seed, k++),
+      }),
+    ];
+    if (spec.batchNorm) layers.push(batchNorm());
+    if (activation) layers.push(tf.layers.activation({ activation }));
+    return chain(x, layers);
+  };
   let x = conv(input, ch(16, w), 3, 'relu');
   for (const c of [16, 32, 64].map((v) => ch(v, w))) {
     const shortcut = x.shape[3] === c ? x : conv(x, c, 1);
@@ -87,9 +162,7 @@ export function smallResNet(spec: BackboneSpec): tf.LayersModel {
     x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor;
   }
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
-  const out = tf.layers
-    .dense({ units: spec.embeddingDim, kernelInitializer: init(seed, 99), name: 'embedding' })
-    .apply(x) as tf.SymbolicTensor;
+  const out = chain(x, embeddingLayers(spec, seed));
   return tf.model({ inputs: input, outputs: out, name: 'resnet' });
 }
 
@@ -99,29 +172,28 @@ export function smallResNet(spec: BackboneSpec): tf.LayersModel {
  */
 export function referenceNet(spec: BackboneSpec): tf.LayersModel {
   const seed = spec.seed ?? 1;
+  const bn = spec.batchNorm ?? false;
+  const convBlock = (filters: number, k: number, first: boolean): tf.layers.Layer[] => [
+    tf.layers.conv2d({
+      ...(first ? { inputShape: spec.inputShape } : {}),
+      filters,
+      kernelSize: 3,
+      padding: 'same',
+      activation: bn ? undefined : 'relu',
+      useBias: !bn,
+      kernelInitializer: init(seed, k),
+    }),
+    ...(bn ? [batchNorm(), tf.layers.activation({ activation: 'relu' })] : []),
+    tf.layers.maxPooling2d({ poolSize: 2 }),
+  ];
   return tf.sequential({
     name: 'reference',
     layers: [
-      tf.layers.conv2d({
-        inputShape: spec.inputShape,
-        filters: 32,
-        kernelSize: 3,
-        padding: 'same',
-        activation: 'relu',
-        kernelInitializer: init(seed, 0),
-      }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({
-        filters: 64,
-        kernelSize: 3,
-        padding: 'same',
-        activation: 'relu',
-        kernelInitializer: init(seed, 1),
-      }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
+      ...convBlock(32, 0, true),
+      ...convBlock(64, 1, false),
       tf.layers.flatten(),
       tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(seed, 2) }),
-      tf.layers.dense({ units: spec.embeddingDim, kernelInitializer: init(seed, 99), name: 'embedding' }),
+      ...embeddingLayers(spec, seed),
     ],
   });
 }
@@ -133,14 +205,27 @@ export function buildBackbone(spec: BackboneSpec): tf.LayersModel {
   }
   if (!(Number.isInteger(spec.embeddingDim) && spec.embeddingDim >= 1))
     throw new Error(`embeddingDim must be a positive integer, got ${spec.embeddingDim}`);
-  switch (spec.name) {
-    case 'mlp':
-      return mlp(spec);
-    case 'lenetpp':
-      return lenetPlusPlus(spec);
-    case 'resnet':
-      return smallResNet(spec);
-    case 'reference':
-      return referenceNet(spec);
+  for (const key of ['batchNorm', 'neck'] as const) {
+    if (spec[key] !== undefined && typeof spec[key] !== 'boolean')
+      throw new Error(`backbone ${spec.name}: ${key} must be true or false, got ${JSON.stringify(spec[key])}`);
   }
+  if (spec.batchNorm && spec.name === 'mlp')
+    throw new Error(
+      'backbone mlp: batchNorm adds BN after convolutions and the MLP has none; use neck for its embedding',
+    );
+  if (spec.dropout !== undefined) {
+    if (typeof spec.dropout !== 'number' || !(spec.dropout >= 0 && spec.dropout < 1))
+      throw new Error(`backbone ${spec.name}: dropout must be a number in [0, 1), got ${JSON.stringify(spec.dropout)}`);
+    if (spec.dropout > 0 && !spec.neck)
+      throw new Error(`backbone ${spec.name}: dropout ${spec.dropout} applies inside the BN neck; give neck: true too`);
+  }
+  const model =
+    spec.name === 'mlp'
+      ? mlp(spec)
+      : spec.name === 'lenetpp'
+        ? lenetPlusPlus(spec)
+        : spec.name === 'resnet'
+          ? smallResNet(spec)
+          : referenceNet(spec);
+  return spec.neck ? freezeNeckGamma(model, spec.inputShape) : model;
 }

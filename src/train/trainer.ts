@@ -83,7 +83,19 @@ export interface TrainOptions {
   optimizer?: OptimizerName;
   /** Default 1e-3 for Adam, 0.05 for SGD. */
   lr?: number;
+  /** SGD momentum (default 0.9; SGD only). */
   momentum?: number;
+  /** Nesterov momentum (default false; SGD only), as PyTorch's `SGD(nesterov=True)`. */
+  nesterov?: boolean;
+  /**
+   * Weight decay (default 0). SGD: coupled L2, the gradient gets `weightDecay · w` before the
+   * momentum step, as PyTorch's `SGD(weight_decay=…)`. Adam: decoupled, as AdamW — every weight
+   * is first shrunk by `(1 − lr · weightDecay)`, then the Adam step is taken. It applies to every
+   * trained variable: the backbone's kernels, biases and BatchNorm γ/β, and the loss's class
+   * weights (one weight_decay for all parameters, as insightface's arcface_torch does). BN's
+   * moving statistics are not trained and not decayed.
+   */
+  weightDecay?: number;
   schedule?: ScheduleOptions;
   /** P×K batches (default for contrastive/triplet losses: P = min(identities, batchSize / 4), K = batchSize / P). */
   pk?: { P: number; K: number };
@@ -135,9 +147,9 @@ export function classScores(loss: ClassifierHead, emb: tf.Tensor2D): tf.Tensor2D
   return loss instanceof SoftmaxLoss || loss instanceof SoftmaxCenterLoss ? loss.logits(emb) : loss.cosines(emb);
 }
 
-function makeOptimizer(name: OptimizerName, lr: number, momentum: number): tf.Optimizer {
+function makeOptimizer(name: OptimizerName, lr: number, momentum: number, nesterov: boolean): tf.Optimizer {
   if (name === 'adam') return tf.train.adam(lr);
-  if (name === 'sgd') return tf.train.momentum(lr, momentum);
+  if (name === 'sgd') return tf.train.momentum(lr, momentum, nesterov);
   throw new Error(`unknown optimizer ${JSON.stringify(name)}; expected adam or sgd`);
 }
 
@@ -164,6 +176,8 @@ interface TrainPlan {
   optName: OptimizerName;
   lr0: number;
   momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
   schedule: ScheduleOptions;
   seed: number;
   pairLoss: boolean;
@@ -219,13 +233,30 @@ function planTraining(opts: TrainOptions): TrainPlan {
   const stepsPerEpochFull = pk ? Math.floor(n / (pk.P * pk.K)) : Math.ceil(n / batchSize);
   const stepsPerEpoch = Math.max(1, Math.min(stepsPerEpochFull, opts.maxStepsPerEpoch ?? Infinity));
   const schedule = opts.schedule ?? { type: 'constant' };
+  if (optName !== 'adam' && optName !== 'sgd')
+    throw new Error(`train: unknown optimizer ${JSON.stringify(optName)}; expected adam or sgd`);
+  if (optName === 'adam' && opts.momentum !== undefined)
+    throw new Error(`train: momentum ${opts.momentum} applies to SGD only; Adam has its own moment estimates`);
+  if (opts.nesterov !== undefined && typeof opts.nesterov !== 'boolean')
+    throw new Error(`train: nesterov must be true or false, got ${JSON.stringify(opts.nesterov)}`);
+  if (optName === 'adam' && opts.nesterov)
+    throw new Error('train: nesterov applies to SGD with momentum only, not to Adam');
   const momentum = opts.momentum ?? 0.9;
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum < 1))
+    throw new Error(`train: momentum must be a number in [0, 1), got ${JSON.stringify(momentum)}`);
+  const nesterov = opts.nesterov ?? false;
+  if (nesterov && momentum === 0) throw new Error('train: nesterov needs momentum > 0');
+  const weightDecay = opts.weightDecay ?? 0;
+  if (typeof weightDecay !== 'number' || !(weightDecay >= 0 && weightDecay < 1))
+    throw new Error(`train: weightDecay must be a number in [0, 1), got ${JSON.stringify(weightDecay)}`);
   const seed = opts.seed ?? 0;
   return {
     batchSize,
     optName,
     lr0,
     momentum,
+    nesterov,
+    weightDecay,
     schedule,
     seed,
     pairLoss,
@@ -236,7 +267,8 @@ function planTraining(opts: TrainOptions): TrainPlan {
     runConfig: {
       optimizer: optName,
       lr: lr0,
-      momentum,
+      ...(optName === 'sgd' ? { momentum, nesterov } : {}),
+      weightDecay,
       batchSize,
       schedule,
       pk,
@@ -255,8 +287,14 @@ interface StepContext {
   optimizer: tf.Optimizer;
   /** The variables the optimizer updates (backbone and loss). */
   vars: tf.Variable[];
-  /** The loss's running state that its forward pass updates (not trained by the optimizer). */
+  /**
+   * Running state that the forward pass updates (not trained by the optimizer): the loss's
+   * statistics and the backbone's BatchNorm moving mean and variance.
+   */
   stateVars: tf.Variable[];
+  /** Weight decay and how it is applied (see TrainOptions.weightDecay). */
+  weightDecay: number;
+  decoupledDecay: boolean;
 }
 
 /**
@@ -300,7 +338,7 @@ async function trainStep(
     const stats = await statsT.data().finally(() => statsT.dispose());
     const [value, gradNorm] = [stats[0], stats[1]];
     const finite = Number.isFinite(value) && Number.isFinite(gradNorm);
-    if (finite) optimizer.applyGradients(grads);
+    if (finite) applyUpdate(ctx, grads, where.lr);
     tf.dispose([v, ...Object.values(grads)]);
     if (!finite) {
       stateVars.forEach((sv, i) => sv.assign(before[i]));
@@ -320,6 +358,32 @@ async function trainStep(
   } finally {
     tf.dispose(before);
     if (emb) (emb as tf.Tensor).dispose();
+  }
+}
+
+/** Weight decay (coupled for SGD, decoupled for Adam), then the optimizer's step. */
+function applyUpdate(ctx: StepContext, grads: tf.NamedTensorMap, lr: number): void {
+  const { optimizer, vars, weightDecay } = ctx;
+  if (weightDecay === 0) {
+    optimizer.applyGradients(grads);
+    return;
+  }
+  if (ctx.decoupledDecay) {
+    // AdamW: w ← w·(1 − lr·wd), then the Adam step (PyTorch's order).
+    for (const w of vars) tf.tidy(() => w.assign(tf.mul(w, 1 - lr * weightDecay)));
+    optimizer.applyGradients(grads);
+    return;
+  }
+  // SGD: g ← g + wd·w before the momentum step.
+  const decayed = tf.tidy(() => {
+    const out: tf.NamedTensorMap = {};
+    for (const w of vars) if (grads[w.name]) out[w.name] = tf.add(grads[w.name], tf.mul(w, weightDecay));
+    return out;
+  });
+  try {
+    optimizer.applyGradients(decayed);
+  } finally {
+    tf.dispose(Object.values(decayed));
   }
 }
 
@@ -427,7 +491,7 @@ async function runEpoch(
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { model, loss } = opts;
   const plan = planTraining(opts);
-  const optimizer = makeOptimizer(plan.optName, plan.lr0, plan.momentum);
+  const optimizer = makeOptimizer(plan.optName, plan.lr0, plan.momentum, plan.nesterov);
   const rng = new Rng(plan.seed);
   const history: EpochRow[] = [];
   let step = 0;
@@ -449,7 +513,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     loss,
     optimizer,
     vars: [...model.trainableWeights.map((w) => w.read() as tf.Variable), ...loss.trainableVariables],
-    stateVars: Object.values(loss.stateDict()).filter((v) => !trainableSet.has(v)),
+    stateVars: [
+      ...Object.values(loss.stateDict()).filter((v) => !trainableSet.has(v)),
+      ...model.nonTrainableWeights.map((w) => w.read() as tf.Variable),
+    ],
+    weightDecay: plan.weightDecay,
+    decoupledDecay: plan.optName === 'adam',
   };
   const reporter = new ProgressReporter(opts.progress ?? 'auto');
   const checkpointFile = opts.runDir ? path.join(opts.runDir, 'checkpoint.json') : undefined;
