@@ -123,6 +123,14 @@ test('npm run benchmark, quick mode: trains 2 losses, writes CSV, figures and re
     /\| arcface > softmax \| margin losses beat plain softmax \| [\d.]+% vs [\d.]+%: (agrees|disagrees|within one std \(tie\)) \|/,
   );
   assert.match(md, /\*\*Backend\*\*: margin-lab backend: wasm/);
+  assert.match(
+    md,
+    /\*\*Recipe\*\* \(`--recipe face`\): SGD lr 0\.1, Nesterov momentum 0\.9, weight decay 0\.0005; 10 % linear warm-up, then cosine lr; BN after every convolution and BN–dense–BN neck\./,
+  );
+  assert.match(
+    md,
+    /\*\*Data\*\*: the shipped subset \(data\/hangul-glyphs: 1,000 syllables × 40 faces\), first 200 syllables/,
+  );
   const html = fs.readFileSync(path.join(out, 'figures.html'), 'utf8');
   assert.match(html, /TAR @ FAR = 1e-4/);
   assert.match(html, /Verification ROC on unseen syllables/);
@@ -140,4 +148,63 @@ test('npm run benchmark: bad flags are errors', () => {
   assert.match(b.stderr, /--all and --losses contradict each other/);
   const c = bench(['--seeds', '1,x']);
   assert.match(c.stderr, /--seeds: "x" is not a non-negative integer/);
+});
+
+test('npm run benchmark -- --ablation, quick mode: every variant, one row per (variant, loss), report beside the runs', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-ablation-'));
+  const docsBefore = fs.readFileSync(path.join(ROOT, 'docs', 'benchmark.md'), 'utf8');
+  const r = bench(['--ablation', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const md = fs.readFileSync(path.join(out, 'ablation.md'), 'utf8');
+  assert.match(md, /\*\*quick mode\*\*: a pipeline check, not a result/);
+  assert.match(md, /\*\*Data\*\*: the shipped subset \(1,000 syllables × 40 faces\), first 200 syllables/);
+  const rows = md.split('\n').filter((l) => /^\| (adam|face|sgd)/.test(l));
+  // 6 variants with ArcFace and softmax, 3 with ArcFace alone.
+  assert.equal(rows.length, 6 * 2 + 3, rows.join('\n'));
+  for (const id of [
+    'adam',
+    'adam+neck',
+    'adam+neck+bn',
+    'face',
+    'face-wd0',
+    'face-s30',
+    'face+mwarm',
+    'sgd-nobn',
+    'sgd-nobn+mwarm',
+  ])
+    assert.ok(
+      rows.some((l) => l.startsWith(`| ${id} |`)),
+      `variant ${id}`,
+    );
+  for (const l of rows) assert.match(l, /\| (arcface|softmax) \| 1 \| (\d+\.\d|n\/a) \| \d+\.\d \| \d+\.\d{3} \|$/);
+  // The margin warm-up changes ArcFace's training loss against the same recipe without it.
+  const lossOf = (id: string) =>
+    Number(
+      rows
+        .find((l) => l.startsWith(`| ${id} |`) && l.includes('| arcface |'))!
+        .split('|')
+        .at(-2),
+    );
+  assert.notEqual(lossOf('face+mwarm'), lossOf('face'));
+  // A scratch run never touches the repository's report.
+  assert.equal(fs.readFileSync(path.join(ROOT, 'docs', 'benchmark.md'), 'utf8'), docsBefore);
+  const bad = bench(['--ablation', '--losses', 'arcface']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--losses does not apply with --ablation/);
+  const badVariant = bench(['--ablation', '--variants', 'face,nope']);
+  assert.match(badVariant.stderr, /--variants: "nope" is not a variant; expected some of adam, adam\+neck/);
+  const notAblation = bench(['--variants', 'face']);
+  assert.match(notAblation.stderr, /--variants applies with --ablation only/);
+});
+
+test('npm run benchmark: the recipe flag and repeated list items', () => {
+  const a = bench(['--recipe', 'sgd']);
+  assert.equal(a.status, 2);
+  assert.match(a.stderr, /--recipe "sgd": expected one of face, adam/);
+  const b = bench(['--losses', 'softmax,softmax']);
+  assert.match(b.stderr, /--losses softmax,softmax: a loss is repeated/);
+  const c = bench(['--seeds', '1,1']);
+  assert.match(c.stderr, /--seeds 1,1: a seed is repeated/);
+  const d = bench(['--data', 'big']);
+  assert.match(d.stderr, /--data "big": expected auto, full or shipped/);
 });

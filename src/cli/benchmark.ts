@@ -4,7 +4,6 @@
  * (src/eval/open-set-benchmark.ts). Resumable: finished runs are kept in <out>/runs and skipped.
  * MARGIN_LAB_QUICK=1 runs a tiny configuration that checks the pipeline, not the ordering.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { useBestBackend } from '../backend';
 import { LOSS_NAMES, LossName } from '../losses';
@@ -23,7 +22,14 @@ import {
   summarize,
   summaryMarkdown,
   RunResult,
+  BENCHMARK_RECIPES,
+  BenchmarkRecipe,
+  fullGlyphDir,
+  fullGlyphSetBuilt,
+  recipeLine,
 } from '../eval/open-set-benchmark';
+import { loadHangulGlyphs } from '../data/glyphs';
+import { ABLATION_VARIANTS, ablationMarkdown, runAblation } from '../experiments/ablation';
 import { writeFileAtomic } from '../util/fs';
 import { FlagSpec, num, parseFlags, runMain, UsageError, commaList as list } from './common';
 
@@ -41,15 +47,33 @@ const FLAGS: Record<string, FlagSpec> = {
   batch: { type: 'string', help: 'batch size', default: '128' },
   dim: { type: 'string', help: 'embedding dimension', default: '128' },
   backbone: { type: 'string', help: `backbone: ${BACKBONES.join(', ')}`, default: 'reference' },
-  lr: { type: 'string', help: 'Adam learning rate', default: '0.001' },
-  identities: { type: 'string', help: 'use only the first N syllables (default: all 1,000 shipped; quick mode: 200)' },
+  recipe: {
+    type: 'string',
+    help: 'training recipe: face (BN backbone and neck, SGD 0.1 Nesterov, weight decay 5e-4, 10 % warm-up + cosine) or adam (the earlier one: no BN, Adam 1e-3 constant)',
+    default: 'face',
+  },
+  lr: { type: 'string', help: "learning rate (default: the recipe's, 0.1 face, 0.001 adam)" },
+  data: {
+    type: 'string',
+    help: 'glyph set: full (npm run data:glyphs -- --full), shipped (1,000 syllables × 40 faces) or auto (full when built)',
+    default: 'auto',
+  },
+  identities: { type: 'string', help: 'use only the first N syllables (default: all of the set; quick mode: 200)' },
   out: {
     type: 'string',
-    help: 'folder for runs, results.csv and figures.html (default benchmark, quick mode benchmark/quick)',
+    help: 'folder for runs, results.csv, figures.html and benchmark.md (default benchmark/face, or benchmark for --recipe adam; quick mode benchmark/quick)',
+  },
+  ablation: {
+    type: 'boolean',
+    help: 'the recipe ablation instead: ArcFace and softmax with one ingredient of the recipe changed at a time (shipped set; writes <out>/ablation.md)',
+  },
+  variants: {
+    type: 'string',
+    help: `with --ablation: only these variants (${ABLATION_VARIANTS.map((x) => x.id).join(', ')})`,
   },
   docs: {
     type: 'string',
-    help: 'Markdown report to write (default docs/benchmark.md; quick mode: <out>/benchmark.md)',
+    help: 'also write the Markdown report here (e.g. docs/benchmark.md); by default it goes only to <out>/benchmark.md',
   },
 };
 
@@ -142,12 +166,101 @@ export function orderingSection(results: RunResult[], losses: string[]): string 
   return `${lines.join('\n')}\n\n${verdicts.map((v) => `- ${v}.`).join('\n')}`;
 }
 
+/** The shared budget flags: seeds, backbone, dimension, epochs, steps, batch, identities. */
+function budgetFlags(v: Record<string, string | boolean | undefined>, quickEpochs: number, quickSteps: number) {
+  const seeds = (v.seeds !== undefined ? list('seeds', String(v.seeds)) : QUICK ? ['1'] : ['1', '2', '3']).map((s) => {
+    if (!/^\d+$/.test(s)) throw new UsageError(`--seeds: ${JSON.stringify(s)} is not a non-negative integer`);
+    return Number(s);
+  });
+  if (new Set(seeds).size !== seeds.length) throw new UsageError(`--seeds ${v.seeds}: a seed is repeated`);
+  const backbone = String(v.backbone);
+  if (!(BACKBONES as readonly string[]).includes(backbone))
+    throw new UsageError(`--backbone ${JSON.stringify(backbone)}: expected one of ${BACKBONES.join(', ')}`);
+  return {
+    seeds,
+    identities: num(v, 'identities', { int: true, min: 10 }) ?? (QUICK ? 200 : undefined),
+    seenFraction: 0.8,
+    backbone: backbone as BackboneName,
+    dim: num(v, 'dim', { int: true, min: 2 })!,
+    epochs: num(v, 'epochs', { int: true, min: 1 }) ?? (QUICK ? quickEpochs : 3),
+    maxStepsPerEpoch: num(v, 'max-steps', { int: true, min: 1 }) ?? (QUICK ? quickSteps : undefined),
+    batch: num(v, 'batch', { int: true, min: 8 })!,
+  };
+}
+
+/** `--ablation`: the recipe ablation (src/experiments/ablation.ts). */
+async function ablationMain(v: Record<string, string | boolean | undefined>, given: Set<string>): Promise<void> {
+  for (const flag of ['losses', 'all', 'recipe', 'lr'])
+    if (given.has(flag))
+      throw new UsageError(`--${flag} does not apply with --ablation: each variant sets its own losses and recipe`);
+  const dataFlag = given.has('data') ? String(v.data) : 'shipped';
+  if (dataFlag !== 'shipped' && dataFlag !== 'full')
+    throw new UsageError(`--data ${JSON.stringify(dataFlag)} with --ablation: expected shipped or full`);
+  if (dataFlag === 'full' && !fullGlyphSetBuilt())
+    throw new UsageError(
+      `--data full: the full glyph set is not built in ${fullGlyphDir()}; build it with npm run data:glyphs -- --full`,
+    );
+  const variants = v.variants !== undefined ? list('variants', String(v.variants)) : undefined;
+  if (variants && new Set(variants).size !== variants.length)
+    throw new UsageError(`--variants ${v.variants}: a variant is repeated`);
+  for (const id of variants ?? [])
+    if (!ABLATION_VARIANTS.some((x) => x.id === id))
+      throw new UsageError(
+        `--variants: ${JSON.stringify(id)} is not a variant; expected some of ${ABLATION_VARIANTS.map((x) => x.id).join(', ')}`,
+      );
+  const budget = budgetFlags({ ...v, seeds: v.seeds ?? (QUICK ? undefined : '1') }, 1, 6);
+  const base = {
+    ...budget,
+    ...(QUICK && !given.has('batch') ? { batch: 64 } : {}),
+    lr: BENCHMARK_RECIPES.adam.lr!,
+    ...(dataFlag === 'full' ? { data: 'full' as const } : {}),
+  };
+  const out = path.resolve(
+    typeof v.out === 'string'
+      ? v.out
+      : QUICK
+        ? path.join('benchmark', 'quick-ablation')
+        : path.join('benchmark', 'ablation'),
+  );
+  const report = await useBestBackend();
+  const ds = loadHangulGlyphs(dataFlag === 'full' ? { dir: fullGlyphDir() } : {});
+  const started = new Date();
+  const { rows, results } = await runAblation({ base, dir: path.join(out, 'runs'), variants, data: ds });
+  const table = ablationMarkdown(rows);
+  const trainSec = results.reduce((a, r) => a + r.trainSeconds, 0);
+  const md = [
+    '# Recipe ablation: what makes ArcFace train',
+    '',
+    `Written by \`npm run benchmark -- --ablation\` on ${started.toISOString().slice(0, 10)}${QUICK ? ' (**quick mode**: a pipeline check, not a result)' : ''}.`,
+    '',
+    `- **Machine**: ${machineLine()}`,
+    `- **Backend**: ${report.line}`,
+    `- **Data**: ${dataFlag === 'full' ? 'the full glyph set' : 'the shipped subset'} (${ds.meta.syllables.length.toLocaleString('en')} syllables × ${ds.meta.faces.length} faces)${base.identities ? `, first ${base.identities} syllables` : ''}; the benchmark's split (80 % of the syllables seen, a quarter of the faces held out); scored on the unseen syllables in the held-out faces, all pairs.`,
+    `- **Budget, the same for every row**: backbone \`${base.backbone}\`, ${base.dim}-D, batch ${base.batch}, ${base.epochs} epoch${base.epochs > 1 ? 's' : ''}${base.maxStepsPerEpoch ? ` of at most ${base.maxStepsPerEpoch} steps` : ''}, seeds ${base.seeds.join(', ')}; each loss at its defaults (ArcFace s = 64, m = 0.5) unless the row says otherwise.`,
+    `- **Time**: ${(trainSec / 60).toFixed(1)} min of training over ${results.length} runs.`,
+    '',
+    'Each row changes one thing against the row it names. Means over seeds.',
+    '',
+    table,
+    '',
+  ].join('\n');
+  writeFileAtomic(path.join(out, 'ablation.md'), md);
+  if (typeof v.docs === 'string') writeFileAtomic(path.resolve(v.docs), md);
+  console.log(
+    `\n${table}\n\nwrote ${path.join(out, 'ablation.md')}${typeof v.docs === 'string' ? ` and ${path.resolve(v.docs)}` : ''}`,
+  );
+}
+
 async function main(): Promise<void> {
+  const given = new Set<string>();
   const v = parseFlags(
     process.argv.slice(2),
     FLAGS,
     'usage: npm run benchmark -- [flags]\nTrains every loss the same way on the seen Hangul syllables and evaluates on unseen ones.',
+    given,
   );
+  if (v.ablation) return ablationMain(v, given);
+  if (v.variants !== undefined) throw new UsageError('--variants applies with --ablation only');
   let losses: LossName[] =
     v.losses !== undefined
       ? (list('losses', String(v.losses)) as LossName[])
@@ -158,35 +271,52 @@ async function main(): Promise<void> {
     if (v.losses !== undefined) throw new UsageError('--all and --losses contradict each other; give one');
     losses = [...CORE_LOSSES, ...EXTRA_LOSSES];
   }
+  if (new Set(losses).size !== losses.length) throw new UsageError(`--losses ${v.losses}: a loss is repeated`);
   for (const l of losses)
     if (!(LOSS_NAMES as readonly string[]).includes(l))
       throw new UsageError(`--losses: ${JSON.stringify(l)} is not a loss; expected some of ${LOSS_NAMES.join(', ')}`);
-  const seeds = (v.seeds !== undefined ? list('seeds', String(v.seeds)) : QUICK ? ['1'] : ['1', '2', '3']).map((s) => {
-    if (!/^\d+$/.test(s)) throw new UsageError(`--seeds: ${JSON.stringify(s)} is not a non-negative integer`);
-    return Number(s);
-  });
-  const backbone = String(v.backbone);
-  if (!(BACKBONES as readonly string[]).includes(backbone))
-    throw new UsageError(`--backbone ${JSON.stringify(backbone)}: expected one of ${BACKBONES.join(', ')}`);
+  const recipe = String(v.recipe);
+  if (!(recipe in BENCHMARK_RECIPES))
+    throw new UsageError(
+      `--recipe ${JSON.stringify(recipe)}: expected one of ${Object.keys(BENCHMARK_RECIPES).join(', ')}`,
+    );
+  const dataFlag = String(v.data);
+  if (!['auto', 'full', 'shipped'].includes(dataFlag))
+    throw new UsageError(`--data ${JSON.stringify(dataFlag)}: expected auto, full or shipped`);
+  if (dataFlag === 'full' && !fullGlyphSetBuilt())
+    throw new UsageError(
+      `--data full: the full glyph set is not built in ${fullGlyphDir()}; build it with npm run data:glyphs -- --full (about 2.5 min)`,
+    );
+  const full = dataFlag === 'full' || (dataFlag === 'auto' && !QUICK && fullGlyphSetBuilt());
+  if (dataFlag === 'auto' && !QUICK && !full)
+    console.log(
+      `benchmark: the full glyph set is not built (npm run data:glyphs -- --full, about 2.5 min); running on the shipped subset of 1,000 syllables × 40 faces, labelled as such`,
+    );
+  const budget = budgetFlags(v, 2, 60);
+  const seeds = budget.seeds;
   const config: BenchmarkConfig = {
     losses,
-    seeds,
-    identities: num(v, 'identities', { int: true, min: 10 }) ?? (QUICK ? 200 : undefined),
-    seenFraction: 0.8,
-    backbone: backbone as BackboneName,
-    dim: num(v, 'dim', { int: true, min: 2 })!,
-    epochs: num(v, 'epochs', { int: true, min: 1 }) ?? (QUICK ? 2 : 3),
-    maxStepsPerEpoch: num(v, 'max-steps', { int: true, min: 1 }) ?? (QUICK ? 60 : undefined),
-    batch: num(v, 'batch', { int: true, min: 8 })!,
-    lr: num(v, 'lr', { min: 1e-9 })!,
-  };
-  const out = path.resolve(typeof v.out === 'string' ? v.out : QUICK ? path.join('benchmark', 'quick') : 'benchmark');
-  const docs = path.resolve(
-    typeof v.docs === 'string' ? v.docs : QUICK ? path.join(out, 'benchmark.md') : path.join('docs', 'benchmark.md'),
+    ...budget,
+    ...BENCHMARK_RECIPES[recipe as BenchmarkRecipe],
+    ...(v.lr !== undefined ? { lr: num(v, 'lr', { min: 1e-9 })! } : {}),
+    ...(full ? { data: 'full' as const } : {}),
+  } as BenchmarkConfig;
+  const out = path.resolve(
+    typeof v.out === 'string'
+      ? v.out
+      : QUICK
+        ? path.join('benchmark', 'quick')
+        : recipe === 'adam'
+          ? 'benchmark'
+          : path.join('benchmark', 'face'),
   );
+  const docs = path.join(out, 'benchmark.md');
+  const extraDocs = typeof v.docs === 'string' ? path.resolve(v.docs) : undefined;
   const report = await useBestBackend();
   const started = new Date();
-  const results = await runOpenSetBenchmark({ config, dir: path.join(out, 'runs') });
+  const ds = loadHangulGlyphs(full ? { dir: fullGlyphDir() } : {});
+  const dataLine = `${full ? 'the full glyph set (data/hangul-glyphs-full' : 'the shipped subset (data/hangul-glyphs'}: ${ds.meta.syllables.length.toLocaleString('en')} syllables × ${ds.meta.faces.length} faces)`;
+  const results = await runOpenSetBenchmark({ config, dir: path.join(out, 'runs'), data: ds });
   const sum = summarize(results, losses);
   const table = summaryMarkdown(sum);
   writeFileAtomic(
@@ -207,11 +337,12 @@ async function main(): Promise<void> {
     '',
     `- **Machine**: ${machineLine()}`,
     `- **Backend**: ${report.line}`,
-    `- **Data**: data/hangul-glyphs (${config.identities ?? 'all 1,000'} syllables × 40 faces); identities split once (seed 0): 80 % seen, 20 % unseen; a quarter of the faces held out. Training: seen syllables in the other faces. Test: unseen syllables in the held-out faces` +
+    `- **Data**: ${dataLine}${config.identities ? `, first ${config.identities} syllables` : ''}; identities split once (seed 0): 80 % seen, 20 % unseen; a quarter of the faces held out. Training: seen syllables in the other faces. Test: unseen syllables in the held-out faces` +
       (first
         ? ` (${first.genuinePairs.toLocaleString('en')} genuine and ${first.impostorPairs.toLocaleString('en')} impostor pairs, all of them, exact ROC).`
         : '.'),
-    `- **Budget, the same for every loss**: backbone \`${config.backbone}\`, ${config.dim}-D embeddings, Adam lr ${config.lr}, batch ${config.batch}, ${config.epochs} epochs${config.maxStepsPerEpoch ? ` of at most ${config.maxStepsPerEpoch} steps` : ''}; seeds ${seeds.join(', ')} (weights and batch order). Each loss at its paper defaults (the library's defaults).`,
+    `- **Recipe** (\`--recipe ${recipe}\`): ${recipeLine(config)}.`,
+    `- **Budget, the same for every loss**: backbone \`${config.backbone}\`, ${config.dim}-D embeddings, batch ${config.batch}, ${config.epochs} epochs${config.maxStepsPerEpoch ? ` of at most ${config.maxStepsPerEpoch} steps` : ''}; seeds ${seeds.join(', ')} (weights and batch order). Each loss at its paper defaults (the library's defaults).`,
     `- **Time**: ${(trainSec / 60).toFixed(1)} min of training over ${results.length} runs (configuration ${configKey(config)}).`,
     '',
     'Mean ± std over seeds, in %. TAR@FAR from the exact ROC over all pairs; 10-fold accuracy on 10 × (k + k) pairs (k = 300, fewer for small sets; see results.csv); rank-1 against one gallery image per syllable; DIR@1e-2 with half of the unseen syllables enrolled.',
@@ -232,8 +363,10 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   writeFileAtomic(docs, md);
-  console.log(`\n${table}\n\nwrote ${path.join(out, 'results.csv')}, ${path.join(out, 'figures.html')} and ${docs}`);
-  if (!fs.existsSync(docs)) throw new Error(`${docs} was not written`);
+  if (extraDocs) writeFileAtomic(extraDocs, md);
+  console.log(
+    `\n${table}\n\nwrote ${path.join(out, 'results.csv')}, ${path.join(out, 'figures.html')} and ${docs}${extraDocs ? ` (and ${extraDocs})` : ''}`,
+  );
 }
 
 runMain(main);
