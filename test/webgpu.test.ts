@@ -15,8 +15,8 @@ import * as L from 'margin-lab';
 import { tf, useBestBackend, probeAdapters, BackendReport } from 'margin-lab';
 import * as R from './reference/losses64';
 import { relError, rng } from './helpers/numeric';
+import { measureAsync } from './helpers/measure';
 import {
-  Mat,
   randMat,
   randLabels,
   flat,
@@ -62,33 +62,6 @@ function ready(t: { skip(msg: string): void }): boolean {
   }
   assert.equal(tf.getBackend(), 'webgpu');
   return true;
-}
-
-interface Measured {
-  loss: number;
-  gx: Float32Array;
-  gW?: Float32Array;
-}
-
-/** Value and gradients of a loss in eval mode, read asynchronously (webgpu has no sync read in Node). */
-async function measureAsync(loss: L.EmbeddingLoss, x: Mat, labels: number[]): Promise<Measured> {
-  const xt = tf.tensor2d(x);
-  const head = loss as Partial<L.ClassifierHead>;
-  const v = tf.tidy(() => loss.compute(xt, labels, { training: false }));
-  const gx = tf.grad((xx: tf.Tensor) => loss.compute(xx as tf.Tensor2D, labels, { training: false }))(xt);
-  let gW: tf.Tensor | null = null;
-  if (head.W) {
-    const { value, grads } = tf.variableGrads(() => loss.compute(xt, labels, { training: false }), [head.W]);
-    value.dispose();
-    gW = grads[head.W.name];
-  }
-  const out: Measured = {
-    loss: (await v.data())[0],
-    gx: (await gx.data()) as Float32Array,
-    gW: gW ? ((await gW.data()) as Float32Array) : undefined,
-  };
-  tf.dispose([xt, v, gx, ...(gW ? [gW] : [])]);
-  return out;
 }
 
 for (const c of headCases) {

@@ -137,7 +137,11 @@ function tryTensorflowCpu(): Tried {
   if (!isInstalled('@tensorflow/tfjs-node')) return { ok: false, reasons: ['tfjs-node not installed'] };
   try {
     require('@tensorflow/tfjs-node');
-    return { ok: true, device: `${cpuName()} via libtensorflow`, provider: '@tensorflow/tfjs-node' };
+    // The binding reports the TensorFlow C library it runs on (2.21 when built by native:setup).
+    const b = tf.findBackend('tensorflow') as unknown as { binding?: { TF_Version?: string } } | undefined;
+    const version = b?.binding?.TF_Version ? ` ${b.binding.TF_Version}` : '';
+    const onednn = process.env.TF_ENABLE_ONEDNN_OPTS === '0' ? ', oneDNN off' : ', oneDNN';
+    return { ok: true, device: `${cpuName()} via libtensorflow${version}${onednn}`, provider: '@tensorflow/tfjs-node' };
   } catch (e) {
     return { ok: false, reasons: [`tfjs-node failed to load: ${firstLine(e)}`] };
   }

@@ -1,0 +1,163 @@
+/**
+ * The native `tensorflow` backend (@tensorflow/tfjs-node on libtensorflow, built offline by
+ * `npm run native:setup`): every loss's value and gradients against the float64 references, and
+ * one training step of the benchmark's BN network against wasm. Without the backend every test
+ * here skips with the reason; `MARGIN_LAB_NATIVE_REQUIRED=1` (CI) turns that into a failure.
+ * The setup script's refusals are tested whether or not the backend exists.
+ */
+import { test, before } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import * as L from 'margin-lab';
+import { tf, useBestBackend, BackendReport } from 'margin-lab';
+import * as R from './reference/losses64';
+import { relError, rng } from './helpers/numeric';
+import { measureAsync } from './helpers/measure';
+import { randMat, randLabels, flat, headCases, shapes, refForGradient } from './helpers/loss-cases';
+import { ROOT } from './helpers/paths';
+
+let skipReason: string | null = null;
+let report: BackendReport | null = null;
+
+before(async () => {
+  try {
+    report = await useBestBackend({ print: false, env: { ...process.env, MARGIN_LAB_BACKEND: 'tensorflow' } });
+    console.log(`# ${report.line}`);
+  } catch (e) {
+    skipReason = `no native backend: ${(e as Error).message.split('\n')[0]}`;
+    if (process.env.MARGIN_LAB_NATIVE_REQUIRED === '1')
+      throw new Error(`MARGIN_LAB_NATIVE_REQUIRED=1, but ${skipReason}`);
+  }
+});
+
+function ready(t: { skip(msg: string): void }): boolean {
+  if (skipReason) {
+    t.skip(skipReason);
+    return false;
+  }
+  assert.equal(tf.getBackend(), 'tensorflow');
+  return true;
+}
+
+test('native: the backend line names libtensorflow and its version', (t) => {
+  if (!ready(t)) return;
+  assert.match(report!.line, /^margin-lab backend: tensorflow on CPU \(.*\) via libtensorflow 2\.\d+\.\d+, oneDNN/);
+});
+
+for (const c of headCases) {
+  test(`native: ${c.name} matches the float64 reference (value, d/dx, d/dW)`, async (t) => {
+    if (!ready(t)) return;
+    for (const [si, [N, D, C]] of shapes.entries()) {
+      const seed = 1000 * si + c.name.length;
+      const x = randMat(N, D, seed, c.scale ?? 1);
+      const W = randMat(D, C * (c.K ?? 1), seed + 1);
+      const y = randLabels(N, C, seed + 2);
+      const loss = c.make(W, C, D);
+      const got = await measureAsync(loss, x, y);
+      loss.dispose();
+      const want = c.ref(x, W, y);
+      const fref = refForGradient(c, x);
+      const gx = flat(R.fdGrad((xx) => fref(xx, W, y), x));
+      const gW = flat(R.fdGrad((ww) => fref(x, ww, y), W));
+      const at = `[N=${N}, D=${D}, C=${C}]`;
+      assert.ok(Math.abs(got.loss - want) <= 1e-4 * Math.max(1, Math.abs(want)), `${at} loss ${got.loss} vs ${want}`);
+      assert.ok(relError(got.gx, gx) <= 1e-4, `${at} d/dx relative error ${relError(got.gx, gx)}`);
+      assert.ok(relError(got.gW!, gW) <= 1e-4, `${at} d/dW relative error ${relError(got.gW!, gW)}`);
+    }
+  });
+}
+
+test('native: one step of the BN reference net + ArcFace equals wasm (loss, gradients, moving statistics)', async (t) => {
+  if (!ready(t)) return;
+  const batch = 16;
+  const spec: L.BackboneSpec = {
+    name: 'reference',
+    inputShape: [16, 16, 1],
+    embeddingDim: 8,
+    seed: 1,
+    batchNorm: true,
+    neck: true,
+  };
+  const r = rng(4);
+  const xs = Float32Array.from({ length: batch * 16 * 16 }, () => r());
+  const labels = Array.from({ length: batch }, (_, i) => i % 4);
+  interface Step {
+    loss: number;
+    grads: Float32Array[];
+    moving: Float32Array[];
+  }
+  async function step(): Promise<Step> {
+    const model = L.buildBackbone(spec);
+    const head = L.arcFace({ numClasses: 4, embeddingDim: 8, s: 16, m: 0.5, seed: 3 });
+    const vars = [...model.trainableWeights.map((w) => w.read() as tf.Variable), head.W];
+    const x = tf.tensor4d(xs, [batch, 16, 16, 1]);
+    const { value, grads } = tf.variableGrads(
+      () => head.compute(model.apply(x, { training: true }) as tf.Tensor2D, labels),
+      vars,
+    );
+    const read = async (v: tf.Tensor) => (await v.data()) as Float32Array;
+    const out = {
+      loss: (await value.data())[0],
+      grads: await Promise.all(vars.map((v) => read(grads[v.name]))),
+      moving: await Promise.all(model.nonTrainableWeights.map((w) => read(w.read()))),
+    };
+    tf.dispose([x, value, ...Object.values(grads)]);
+    model.dispose();
+    head.dispose();
+    return out;
+  }
+  const native = await step();
+  try {
+    await useBestBackend({
+      print: false,
+      env: { ...process.env, MARGIN_LAB_BACKEND: 'wasm', MARGIN_LAB_THREADS: '1' },
+    });
+    const wasm = await step();
+    assert.ok(Math.abs(native.loss - wasm.loss) <= 1e-4 * Math.abs(wasm.loss), `loss ${native.loss} vs ${wasm.loss}`);
+    // The neck's first BN shift and the dense bias after it have a gradient of zero in exact
+    // arithmetic (the last BN removes any shift), so each error is measured against the largest
+    // gradient's norm where the reference itself is round-off.
+    // The same holds for the last BN's batch mean (the moving mean after one step).
+    const norm = (v: Float32Array) => Math.sqrt(v.reduce((a, b) => a + b * b, 0));
+    const scaledError = (got: Float32Array[], want: Float32Array[], i: number) =>
+      norm(got[i].map((v, k) => v - want[i][k])) / Math.max(norm(want[i]), 1e-3 * Math.max(...want.map(norm)));
+    native.grads.forEach((g, i) => {
+      const e = scaledError(native.grads, wasm.grads, i);
+      assert.ok(e <= 1e-4, `gradient ${i} (${g.length} values): relative error ${e}`);
+    });
+    assert.equal(native.moving.length, 9, 'moving mean and variance of 4 BN layers, and the neck’s fixed γ');
+    native.moving.forEach((_, i) => {
+      const e = scaledError(native.moving, wasm.moving, i);
+      assert.ok(e <= 1e-4, `moving statistic ${i}: relative error ${e}`);
+    });
+  } finally {
+    await useBestBackend({ print: false, env: { ...process.env, MARGIN_LAB_BACKEND: 'tensorflow' } });
+  }
+});
+
+test('native:setup refuses a wheel of another TensorFlow major version, and a file that is no wheel, in one line', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-native-'));
+  const setup = (wheel: string) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'native-setup.js'), '--wheel', wheel], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+  const w3 = path.join(dir, 'tensorflow_cpu-3.0.0-cp311-cp311-manylinux_2_27_x86_64.whl');
+  fs.writeFileSync(w3, 'not a zip');
+  const a = setup(w3);
+  assert.equal(a.status, 1);
+  assert.equal(a.stderr.trim().split('\n').length, 1, a.stderr);
+  assert.match(a.stderr, /is TensorFlow 3\.0\.0; tfjs-node 4\.22\.0 uses the TensorFlow 2\.x C API/);
+  const other = path.join(dir, 'numpy-2.0.0-cp311.whl');
+  fs.writeFileSync(other, 'x');
+  const b = setup(other);
+  assert.equal(b.status, 1);
+  assert.match(b.stderr, /not a tensorflow-cpu wheel/);
+  const c = setup(path.join(dir, 'tensorflow_cpu-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl'));
+  assert.equal(c.status, 1);
+  assert.match(c.stderr, /no such file/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
