@@ -210,3 +210,48 @@ test('npm run benchmark: the recipe flag and repeated list items', () => {
   const d = bench(['--data', 'big']);
   assert.match(d.stderr, /--data "big": expected auto, full or shipped/);
 });
+
+test('npm run benchmark -- --twin: PyTorch trains the same run from the same start (first steps agree for every core loss)', (t) => {
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    if (process.env.CI) assert.fail(`CI needs Debian's python3-torch for the twin: ${probe.stderr.trim()}`);
+    t.skip('no /usr/bin/python3 with torch here (apt-get install python3-torch)');
+    return;
+  }
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-twin-'));
+  const losses = ['softmax', 'normface', 'sphereface', 'cosface', 'arcface', 'curricularface'];
+  // Two steps: the first from identical weights on the same batch (the loss definitions and the
+  // network's export), the second after one update (the optimizer: SGD, Nesterov, weight decay).
+  const r = bench(['--twin', '--losses', losses.join(','), '--epochs', '1', '--max-steps', '2', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const read = (dir: string) =>
+    fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as RunResult);
+  const ours = read(path.join(out, 'runs'));
+  const twin = read(path.join(out, 'twin'));
+  assert.equal(twin.length, losses.length);
+  for (const loss of losses) {
+    const a = ours.find((x) => x.loss === loss)!;
+    const b = twin.find((x) => x.loss === loss)!;
+    const rel = Math.abs(a.finalTrainLoss - b.finalTrainLoss) / Math.abs(a.finalTrainLoss);
+    assert.ok(
+      rel < 2e-3,
+      `${loss}: mean loss of the first two steps ${a.finalTrainLoss} (margin-lab) vs ${b.finalTrainLoss} (PyTorch)`,
+    );
+    assert.equal(b.genuinePairs, a.genuinePairs, 'the twin is scored on the same test set');
+  }
+  const md = fs.readFileSync(path.join(out, 'benchmark.md'), 'utf8');
+  assert.match(md, /## margin-lab against its PyTorch twin/);
+  assert.match(
+    md,
+    /^\| arcface \| 1 \| [\d.]+ \| [\d.]+ \| [+-][\d.]+ \| [\d.]+ \| [\d.]+ \| [+-][\d.]+ \| [\d.]+ \| [\d.]+ \| (yes|\*\*no\*\*) \|$/m,
+  );
+  // Rerun: both sides are cached.
+  const again = bench(['--twin', '--losses', losses.join(','), '--epochs', '1', '--max-steps', '2', '--out', out]);
+  assert.equal(again.status, 0, again.stderr);
+  assert.doesNotMatch(again.stdout, /twin: softmax seed 1 \(PyTorch/);
+  const bad = bench(['--python', '/usr/bin/python3']);
+  assert.match(bad.stderr, /--python applies with --twin only/);
+});

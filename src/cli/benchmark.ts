@@ -22,6 +22,7 @@ import {
   summarize,
   summaryMarkdown,
   RunResult,
+  benchmarkSplit,
   BENCHMARK_RECIPES,
   BenchmarkRecipe,
   fullGlyphDir,
@@ -30,6 +31,7 @@ import {
 } from '../eval/open-set-benchmark';
 import { loadHangulGlyphs } from '../data/glyphs';
 import { ABLATION_VARIANTS, ablationMarkdown, runAblation } from '../experiments/ablation';
+import { compareTwin, runTwin, TWIN_TOLERANCE, twinMarkdown } from '../experiments/twin';
 import { writeFileAtomic } from '../util/fs';
 import { FlagSpec, num, parseFlags, runMain, UsageError, commaList as list } from './common';
 
@@ -62,6 +64,14 @@ const FLAGS: Record<string, FlagSpec> = {
   out: {
     type: 'string',
     help: 'folder for runs, results.csv, figures.html and benchmark.md (default benchmark/face, or benchmark for --recipe adam; quick mode benchmark/quick)',
+  },
+  twin: {
+    type: 'boolean',
+    help: 'also train every run in PyTorch from the same start, batches and learning rates (bench/torch_twin.py) and compare',
+  },
+  python: {
+    type: 'string',
+    help: 'with --twin: the Python with torch (default MARGIN_LAB_PYTHON or /usr/bin/python3)',
   },
   ablation: {
     type: 'boolean',
@@ -260,6 +270,7 @@ async function main(): Promise<void> {
     given,
   );
   if (v.ablation) return ablationMain(v, given);
+  if (v.python !== undefined && !v.twin) throw new UsageError('--python applies with --twin only');
   if (v.variants !== undefined) throw new UsageError('--variants applies with --ablation only');
   let losses: LossName[] =
     v.losses !== undefined
@@ -319,6 +330,26 @@ async function main(): Promise<void> {
   const results = await runOpenSetBenchmark({ config, dir: path.join(out, 'runs'), data: ds });
   const sum = summarize(results, losses);
   const table = summaryMarkdown(sum);
+  let twinSection: string[] = [];
+  if (v.twin) {
+    const twin = runTwin({
+      config,
+      split: benchmarkSplit(ds, config),
+      out,
+      python: typeof v.python === 'string' ? v.python : undefined,
+    });
+    const cmp = compareTwin(results, twin, losses);
+    const t = twin[0];
+    twinSection = [
+      '## margin-lab against its PyTorch twin',
+      '',
+      `Each run trained again by \`bench/torch_twin.py\` (PyTorch ${t?.torchVersion ?? '?'}, ${t?.threads ?? '?'} threads, CPU) from margin-lab's initial weights, with the same batches and learning rates, and scored by the same code. Means over the seeds both have; the acceptance check is ${TWIN_TOLERANCE.tar1e4} points at TAR@1e-4 and ${TWIN_TOLERANCE.rank1} at rank-1.`,
+      '',
+      twinMarkdown(cmp),
+      '',
+    ];
+    console.log(`\n${twinMarkdown(cmp)}`);
+  }
   writeFileAtomic(
     path.join(out, 'results.csv'),
     resultsCsv(results.slice().sort((a, b) => losses.indexOf(a.loss) - losses.indexOf(b.loss) || a.seed - b.seed)),
@@ -353,6 +384,7 @@ async function main(): Promise<void> {
     '',
     orderingSection(results, losses),
     '',
+    ...twinSection,
     '## Beside the ArcFace paper',
     '',
     'The ArcFace paper compares the losses on CASIA-WebFace with a ResNet50 and finds the margin losses ahead of softmax and normalized softmax, and ArcFace (m = 0.5) best or tied. The pairs below set that ordering beside this benchmark\'s means. Only the ordering is compared: numbers do not transfer between a face data set and 32×32 glyphs. "Tie" means the difference is within one standard deviation over seeds.',

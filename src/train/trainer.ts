@@ -403,6 +403,15 @@ function chanceLevelWarning(loss: EmbeddingLoss, history: EpochRow[], lr0: numbe
   return null;
 }
 
+/**
+ * The order a classifier head sees the n training images in one epoch: a Fisher–Yates shuffle
+ * drawn from the run's generator (seeded by `seed`, one shuffle per epoch and nothing else drawn
+ * from it). The PyTorch twin's export replays it with this function.
+ */
+export function epochOrder(rng: Rng, n: number): number[] {
+  return rng.shuffle(Array.from({ length: n }, (_, i) => i)) as number[];
+}
+
 /** One epoch of steps: shuffled (or P×K) batches, progress after each step; returns the epoch's row. */
 async function runEpoch(
   opts: TrainOptions,
@@ -418,7 +427,7 @@ async function runEpoch(
   const n = data.y.length;
   let step = firstStep;
   const t0 = Date.now();
-  const order = pk ? null : (rng.shuffle(Array.from({ length: n }, (_, i) => i)) as number[]);
+  const order = pk ? null : epochOrder(rng, n);
   const pkList = pk ? pkBatches(data.y, pk.P, pk.K, rng.int(2 ** 31)) : null;
   let lossSum = 0;
   let accSum = 0;
