@@ -207,6 +207,9 @@ test('npm run benchmark: the recipe flag and repeated list items', () => {
   assert.match(b.stderr, /--losses softmax,softmax: a loss is repeated/);
   const c = bench(['--seeds', '1,1']);
   assert.match(c.stderr, /--seeds 1,1: a seed is repeated/);
+  const e = bench(['--identities', '100000']);
+  assert.equal(e.status, 2);
+  assert.match(e.stderr, /--identities 100000: the glyph set has 1,000 syllables/);
   const d = bench(['--data', 'big']);
   assert.match(d.stderr, /--data "big": expected auto, full or shipped/);
 });

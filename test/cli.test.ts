@@ -149,3 +149,63 @@ test('every loss trains from the CLI (pair losses on P×K batches) and its run e
     assert.equal(JSON.parse(e.stdout).loss.loss, loss);
   }
 });
+
+test('train: the recipe flags (BN, neck, SGD + Nesterov + weight decay, margin warm-up) reach the checkpoint, and --resume checks them', () => {
+  const run = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-cli-recipe-'));
+  const base = [
+    '--loss',
+    'arcface',
+    '--dataset',
+    'fashion-mnist',
+    '--seen',
+    '0-4',
+    '--dim',
+    '8',
+    '--backbone',
+    'reference',
+  ];
+  const small = ['--max-steps', '2', '--train-per-class', '40', '--s', '16'];
+  const t = cli('train', [
+    ...base,
+    ...small,
+    '--epochs',
+    '1',
+    '--bn',
+    '--neck',
+    '--optimizer',
+    'sgd',
+    '--lr',
+    '0.05',
+    '--nesterov',
+    '--weight-decay',
+    '5e-4',
+    '--margin-warmup',
+    '10',
+    '--run',
+    run,
+  ]);
+  assert.equal(t.status, 0, t.stderr);
+  const ck = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8'));
+  assert.equal(ck.backbone.batchNorm, true);
+  assert.equal(ck.backbone.neck, true);
+  assert.equal(ck.config.nesterov, true);
+  assert.equal(ck.config.weightDecay, 5e-4);
+  assert.deepEqual(ck.loss.marginWarmup, { steps: 10, iteration: 2 });
+  const conflict = cli('train', ['--run', run, '--resume', '--epochs', '2', '--weight-decay', '1e-3', '--nesterov']);
+  assert.equal(conflict.status, 2);
+  assert.match(conflict.stderr, /--weight-decay 1e-3 \(the checkpoint has 0\.0005\)/);
+  const resumed = cli('train', ['--run', run, '--resume', '--epochs', '2']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const ck2 = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8'));
+  assert.equal(ck2.epoch, 2);
+  assert.equal(ck2.config.nesterov, true, 'the resumed run keeps Nesterov');
+  assert.deepEqual(ck2.loss.marginWarmup, { steps: 10, iteration: 4 }, 'the ramp goes on where it stopped');
+  // Flags that do not apply are refused.
+  const adamNesterov = cli('train', [...base, ...small, '--nesterov', '--run', path.join(run, 'x')]);
+  assert.equal(adamNesterov.status, 2);
+  assert.match(adamNesterov.stderr, /--nesterov applies to --optimizer sgd only, not adam/);
+  const dropout = cli('train', [...base, ...small, '--dropout', '0.2', '--run', path.join(run, 'y')]);
+  assert.match(dropout.stderr, /--dropout 0.2 applies inside the BN neck; give --neck too/);
+  const mlpBn = cli('train', [...base.slice(0, -1), 'mlp', ...small, '--bn', '--run', path.join(run, 'z')]);
+  assert.match(mlpBn.stderr, /--bn adds BatchNorm after convolutions and the mlp backbone has none/);
+});

@@ -161,7 +161,7 @@ test('every loss factory refuses option keys it does not take, naming them and w
     [
       'cosFace',
       () => ml.cosFace({ ...head, margin: 0.35 } as never),
-      /cosFace: "margin" is not an option of cosFace; it takes numClasses, embeddingDim, weights, init, seed, s, m$/,
+      /cosFace: "margin" is not an option of cosFace; it takes numClasses, embeddingDim, weights, init, seed, s, m, marginWarmup$/,
     ],
     ['arcFace', () => ml.arcFace({ ...head, bias: [0, 0, 0] } as never), /arcFace: "bias" is not an option/],
     ['combinedMargin', () => ml.combinedMargin({ ...head, m: 0.5 } as never), /combinedMargin: "m" is not an option/],

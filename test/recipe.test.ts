@@ -353,3 +353,30 @@ test('margin warm-up: m ramps linearly from 0 over N steps, survives a checkpoin
   model.dispose();
   loss.dispose();
 });
+
+test('train() refuses options that mean nothing, naming the option and the value', async () => {
+  const data = toyData(32);
+  const spec: ml.BackboneSpec = { name: 'mlp', inputShape: [8, 8, 1], embeddingDim: 4, hidden: [8], seed: 1 };
+  const cases: Array<[Partial<ml.TrainOptions>, RegExp]> = [
+    [{ maxStepsPerEpoch: 0 }, /maxStepsPerEpoch must be an integer ≥ 1, got 0/],
+    [{ maxStepsPerEpoch: -3 }, /maxStepsPerEpoch must be an integer ≥ 1, got -3/],
+    [{ schedule: { type: 'cosin' as 'cosine' } }, /schedule type "cosin" is not one of constant, step, cosine/],
+    [{ schedule: { type: 'constant', warmupSteps: -5 } }, /warmupSteps must be an integer ≥ 0, got -5/],
+    [{ schedule: { type: 'step', gamma: -1 } }, /gamma must be a number > 0 .*got -1/],
+    [{ schedule: { type: 'step', stepEpochs: 0 } }, /stepEpochs must be an integer ≥ 1, got 0/],
+    [{ optimizer: 'sgd', momentum: NaN }, /momentum must be a number in \[0, 1\), got NaN/],
+    [{ seed: 1.5 }, /seed must be an integer ≥ 0, got 1.5/],
+    [{ optimizer: 'sgd', nesterov: true, momentum: 0 }, /nesterov needs momentum > 0/],
+  ];
+  for (const [opts, want] of cases) {
+    const model = ml.buildBackbone(spec);
+    const loss = ml.normFace({ numClasses: 4, embeddingDim: 4 });
+    await assert.rejects(
+      ml.train({ model, backbone: spec, loss, data, epochs: 1, progress: 'none', ...opts }),
+      want,
+      JSON.stringify(opts),
+    );
+    model.dispose();
+    loss.dispose();
+  }
+});

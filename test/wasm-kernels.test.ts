@@ -187,7 +187,7 @@ function threadedRun(threads: string) {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 120_000,
-    env: { ...process.env, MARGIN_LAB_BACKEND: '', MARGIN_LAB_THREADS: threads },
+    env: { ...process.env, MARGIN_LAB_BACKEND: 'wasm', MARGIN_LAB_THREADS: threads },
   });
 }
 
@@ -199,9 +199,15 @@ test('the threaded wasm build runs in Node: reported thread count, same training
   const a = JSON.parse(one.stdout.trim().split('\n').pop()!);
   const b = JSON.parse(two.stdout.trim().split('\n').pop()!);
   assert.equal(a.threads, 1);
-  assert.match(a.line, /wasm on CPU \(.*\), 1 thread \[@tensorflow\/tfjs-backend-wasm, SIMD build\]/);
+  assert.match(
+    a.line,
+    /wasm on CPU \(.*\), 1 thread \[@tensorflow\/tfjs-backend-wasm, SIMD build, forced by MARGIN_LAB_BACKEND\]/,
+  );
   assert.equal(b.threads, 2);
-  assert.match(b.line, /wasm on CPU \(.*\), 2 threads \[@tensorflow\/tfjs-backend-wasm, threaded SIMD build\]/);
+  assert.match(
+    b.line,
+    /wasm on CPU \(.*\), 2 threads \[@tensorflow\/tfjs-backend-wasm, threaded SIMD build, forced by MARGIN_LAB_BACKEND\]/,
+  );
   assert.ok(relError(b.losses, a.losses) <= 1e-5, `losses with 2 threads ${b.losses} vs 1 thread ${a.losses}`);
   const bad = threadedRun('0');
   assert.notEqual(bad.status, 0);

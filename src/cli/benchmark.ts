@@ -198,6 +198,14 @@ function budgetFlags(v: Record<string, string | boolean | undefined>, quickEpoch
   };
 }
 
+/** --identities beyond the glyph set is an error, not a silent cap. */
+function checkIdentities(identities: number | undefined, ds: { meta: { syllables: string[] } }): void {
+  if (identities !== undefined && identities > ds.meta.syllables.length)
+    throw new UsageError(
+      `--identities ${identities}: the glyph set has ${ds.meta.syllables.length.toLocaleString('en')} syllables`,
+    );
+}
+
 /** `--ablation`: the recipe ablation (src/experiments/ablation.ts). */
 async function ablationMain(v: Record<string, string | boolean | undefined>, given: Set<string>): Promise<void> {
   for (const flag of ['losses', 'all', 'recipe', 'lr'])
@@ -234,6 +242,7 @@ async function ablationMain(v: Record<string, string | boolean | undefined>, giv
   );
   const report = await useBestBackend();
   const ds = loadHangulGlyphs(dataFlag === 'full' ? { dir: fullGlyphDir() } : {});
+  checkIdentities(base.identities, ds);
   const started = new Date();
   const { rows, results } = await runAblation({ base, dir: path.join(out, 'runs'), variants, data: ds });
   const table = ablationMarkdown(rows);
@@ -326,6 +335,7 @@ async function main(): Promise<void> {
   const report = await useBestBackend();
   const started = new Date();
   const ds = loadHangulGlyphs(full ? { dir: fullGlyphDir() } : {});
+  checkIdentities(config.identities, ds);
   const dataLine = `${full ? 'the full glyph set (data/hangul-glyphs-full' : 'the shipped subset (data/hangul-glyphs'}: ${ds.meta.syllables.length.toLocaleString('en')} syllables × ${ds.meta.faces.length} faces)`;
   const results = await runOpenSetBenchmark({ config, dir: path.join(out, 'runs'), data: ds });
   const sum = summarize(results, losses);

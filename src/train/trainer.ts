@@ -190,6 +190,30 @@ interface TrainPlan {
   runConfig: Record<string, unknown>;
 }
 
+/** A value for an error message: numbers as JavaScript prints them (NaN, -3), the rest as JSON. */
+function show(v: unknown): string {
+  return typeof v === 'number' ? String(v) : JSON.stringify(v);
+}
+
+/** A schedule's fields must mean something: unknown types and signs that flip the lr are errors. */
+function checkSchedule(s: ScheduleOptions | undefined): void {
+  if (s === undefined) return;
+  if (!['constant', 'step', 'cosine'].includes(s.type))
+    throw new Error(`train: schedule type ${JSON.stringify(s.type)} is not one of constant, step, cosine`);
+  if (s.warmupSteps !== undefined && !(Number.isInteger(s.warmupSteps) && s.warmupSteps >= 0))
+    throw new Error(`train: schedule warmupSteps must be an integer ≥ 0, got ${show(s.warmupSteps)}`);
+  if (s.stepEpochs !== undefined && !(Number.isInteger(s.stepEpochs) && s.stepEpochs >= 1))
+    throw new Error(`train: schedule stepEpochs must be an integer ≥ 1, got ${show(s.stepEpochs)}`);
+  if (s.gamma !== undefined && !(typeof s.gamma === 'number' && s.gamma > 0 && Number.isFinite(s.gamma)))
+    throw new Error(
+      `train: schedule gamma must be a number > 0 (the lr's factor at each step), got ${show(s.gamma)}`,
+    );
+  if (s.minFactor !== undefined && !(typeof s.minFactor === 'number' && s.minFactor >= 0 && s.minFactor <= 1))
+    throw new Error(`train: schedule minFactor must be a number in [0, 1], got ${show(s.minFactor)}`);
+  const extra = Object.keys(s).filter((k) => !['type', 'warmupSteps', 'stepEpochs', 'gamma', 'minFactor'].includes(k));
+  if (extra.length) throw new Error(`train: schedule has no option ${extra.join(', ')}`);
+}
+
 /** Checks the options against the data and works out the batches, steps and learning rate. */
 function planTraining(opts: TrainOptions): TrainPlan {
   const { loss, data } = opts;
@@ -230,6 +254,15 @@ function planTraining(opts: TrainOptions): TrainPlan {
     if (typeof numClasses === 'number' && numClasses < 2)
       throw new Error(`train: a classifier head needs at least 2 classes, ${loss.name} has ${numClasses}`);
   }
+  if (opts.maxStepsPerEpoch !== undefined && !(Number.isInteger(opts.maxStepsPerEpoch) && opts.maxStepsPerEpoch >= 1))
+    throw new Error(`train: maxStepsPerEpoch must be an integer ≥ 1, got ${show(opts.maxStepsPerEpoch)}`);
+  if (opts.pk && !(Number.isInteger(opts.pk.P) && opts.pk.P >= 2 && Number.isInteger(opts.pk.K) && opts.pk.K >= 2))
+    throw new Error(
+      `train: pk must be whole numbers P ≥ 2 identities × K ≥ 2 images, got P = ${opts.pk.P}, K = ${opts.pk.K}`,
+    );
+  checkSchedule(opts.schedule);
+  if (opts.seed !== undefined && !(Number.isInteger(opts.seed) && opts.seed >= 0))
+    throw new Error(`train: seed must be an integer ≥ 0, got ${show(opts.seed)}`);
   const stepsPerEpochFull = pk ? Math.floor(n / (pk.P * pk.K)) : Math.ceil(n / batchSize);
   const stepsPerEpoch = Math.max(1, Math.min(stepsPerEpochFull, opts.maxStepsPerEpoch ?? Infinity));
   const schedule = opts.schedule ?? { type: 'constant' };
@@ -243,12 +276,12 @@ function planTraining(opts: TrainOptions): TrainPlan {
     throw new Error('train: nesterov applies to SGD with momentum only, not to Adam');
   const momentum = opts.momentum ?? 0.9;
   if (typeof momentum !== 'number' || !(momentum >= 0 && momentum < 1))
-    throw new Error(`train: momentum must be a number in [0, 1), got ${JSON.stringify(momentum)}`);
+    throw new Error(`train: momentum must be a number in [0, 1), got ${show(momentum)}`);
   const nesterov = opts.nesterov ?? false;
   if (nesterov && momentum === 0) throw new Error('train: nesterov needs momentum > 0');
   const weightDecay = opts.weightDecay ?? 0;
   if (typeof weightDecay !== 'number' || !(weightDecay >= 0 && weightDecay < 1))
-    throw new Error(`train: weightDecay must be a number in [0, 1), got ${JSON.stringify(weightDecay)}`);
+    throw new Error(`train: weightDecay must be a number in [0, 1), got ${show(weightDecay)}`);
   const seed = opts.seed ?? 0;
   return {
     batchSize,
