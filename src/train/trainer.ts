@@ -205,9 +205,7 @@ function checkSchedule(s: ScheduleOptions | undefined): void {
   if (s.stepEpochs !== undefined && !(Number.isInteger(s.stepEpochs) && s.stepEpochs >= 1))
     throw new Error(`train: schedule stepEpochs must be an integer ≥ 1, got ${show(s.stepEpochs)}`);
   if (s.gamma !== undefined && !(typeof s.gamma === 'number' && s.gamma > 0 && Number.isFinite(s.gamma)))
-    throw new Error(
-      `train: schedule gamma must be a number > 0 (the lr's factor at each step), got ${show(s.gamma)}`,
-    );
+    throw new Error(`train: schedule gamma must be a number > 0 (the lr's factor at each step), got ${show(s.gamma)}`);
   if (s.minFactor !== undefined && !(typeof s.minFactor === 'number' && s.minFactor >= 0 && s.minFactor <= 1))
     throw new Error(`train: schedule minFactor must be a number in [0, 1], got ${show(s.minFactor)}`);
   const extra = Object.keys(s).filter((k) => !['type', 'warmupSteps', 'stepEpochs', 'gamma', 'minFactor'].includes(k));
