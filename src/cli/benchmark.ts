@@ -63,7 +63,7 @@ const FLAGS: Record<string, FlagSpec> = {
   identities: { type: 'string', help: 'use only the first N syllables (default: all of the set; quick mode: 200)' },
   out: {
     type: 'string',
-    help: 'folder for runs, results.csv, figures.html and benchmark.md (default benchmark/face, or benchmark for --recipe adam; quick mode benchmark/quick)',
+    help: 'folder for runs, results.csv, figures.html and benchmark.md (default benchmark, or benchmark/adam for --recipe adam; quick mode benchmark/quick)',
   },
   twin: {
     type: 'boolean',
@@ -327,8 +327,8 @@ async function main(): Promise<void> {
       : QUICK
         ? path.join('benchmark', 'quick')
         : recipe === 'adam'
-          ? 'benchmark'
-          : path.join('benchmark', 'face'),
+          ? path.join('benchmark', 'adam')
+          : 'benchmark',
   );
   const docs = path.join(out, 'benchmark.md');
   const extraDocs = typeof v.docs === 'string' ? path.resolve(v.docs) : undefined;
