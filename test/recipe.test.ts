@@ -11,22 +11,14 @@ import * as ml from 'margin-lab';
 import { tf } from 'margin-lab';
 import { loadForInference } from 'margin-lab/dist/train/checkpoint';
 import { lossOptionsFromFlags } from 'margin-lab/dist/losses/registry';
+import { toyImages } from './helpers/toy';
 
 before(async () => {
   await ml.useBestBackend({ print: false });
 });
 
-/** 4 classes of 8×8 images, each a noisy class template. */
 function toyData(n = 64, seed = 5): ml.TrainData {
-  const r = new ml.Rng(seed);
-  const templates = Array.from({ length: 4 }, () => Array.from({ length: 64 }, () => r.next()));
-  const x = new Float32Array(n * 64);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 4;
-    for (let k = 0; k < 64; k++) x[i * 64 + k] = templates[y[i]][k] + 0.3 * (r.next() - 0.5);
-  }
-  return { x, y, shape: [8, 8, 1] };
+  return toyImages(n, seed, 8);
 }
 
 const bnSpec = (): ml.BackboneSpec => ({

@@ -9,22 +9,14 @@ import { tf } from 'margin-lab';
 import { readCheckpoint, loadModelWeights } from 'margin-lab/dist/train/checkpoint';
 import { formatProgress } from 'margin-lab/dist/train/progress';
 import { ROOT } from './helpers/paths';
+import { toyImages } from './helpers/toy';
 
 before(async () => {
   await ml.useBestBackend({ print: false });
 });
 
-/** A small learnable problem: 4 classes of 6×6 images, each a noisy class template. */
 function toyData(n = 128, seed = 3): ml.TrainData {
-  const r = new ml.Rng(seed);
-  const templates = Array.from({ length: 4 }, () => Array.from({ length: 36 }, () => r.next()));
-  const x = new Float32Array(n * 36);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 4;
-    for (let k = 0; k < 36; k++) x[i * 36 + k] = templates[y[i]][k] + 0.3 * (r.next() - 0.5);
-  }
-  return { x, y, shape: [6, 6, 1] };
+  return toyImages(n, seed, 6);
 }
 
 const spec = (dim = 3): ml.BackboneSpec => ({

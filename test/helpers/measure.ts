@@ -1,7 +1,10 @@
 /** Value and gradients of a loss on the active backend, read asynchronously (works on every backend). */
 import * as L from 'margin-lab';
 import { tf } from 'margin-lab';
-import { Mat } from './loss-cases';
+import * as assert from 'node:assert/strict';
+import * as R from '../reference/losses64';
+import { relError } from './numeric';
+import { flat, HeadCase, Mat, randLabels, randMat, refForGradient, shapes } from './loss-cases';
 
 export interface Measured {
   loss: number;
@@ -28,4 +31,29 @@ export async function measureAsync(loss: L.EmbeddingLoss, x: Mat, labels: number
   };
   tf.dispose([xt, v, gx, ...(gW ? [gW] : [])]);
   return out;
+}
+
+/**
+ * A head case on the active backend against its float64 reference, at every shape of the table:
+ * the value and the gradients with respect to the embeddings and the class weights (central
+ * finite differences of the reference), each to a relative error of 1e-4.
+ */
+export async function checkHeadCase(c: HeadCase): Promise<void> {
+  for (const [si, [N, D, C]] of shapes.entries()) {
+    const seed = 1000 * si + c.name.length;
+    const x = randMat(N, D, seed, c.scale ?? 1);
+    const W = randMat(D, C * (c.K ?? 1), seed + 1);
+    const y = randLabels(N, C, seed + 2);
+    const loss = c.make(W, C, D);
+    const got = await measureAsync(loss, x, y);
+    loss.dispose();
+    const want = c.ref(x, W, y);
+    const fref = refForGradient(c, x);
+    const gx = flat(R.fdGrad((xx) => fref(xx, W, y), x));
+    const gW = flat(R.fdGrad((ww) => fref(x, ww, y), W));
+    const at = `[N=${N}, D=${D}, C=${C}]`;
+    assert.ok(Math.abs(got.loss - want) <= 1e-4 * Math.max(1, Math.abs(want)), `${at} loss ${got.loss} vs ${want}`);
+    assert.ok(relError(got.gx, gx) <= 1e-4, `${at} d/dx relative error ${relError(got.gx, gx)}`);
+    assert.ok(relError(got.gW!, gW) <= 1e-4, `${at} d/dW relative error ${relError(got.gW!, gW)}`);
+  }
 }
