@@ -16,15 +16,7 @@ import { tf, useBestBackend, probeAdapters, BackendReport } from 'margin-lab';
 import * as R from './reference/losses64';
 import { relError, rng } from './helpers/numeric';
 import { checkHeadCase, measureAsync } from './helpers/measure';
-import {
-  randMat,
-  randLabels,
-  flat,
-  headCases,
-  shapes,
-  pairCases,
-  CENTER_D,
-} from './helpers/loss-cases';
+import { randMat, randLabels, flat, headCases, shapes, pairCases, CENTER_D } from './helpers/loss-cases';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 let skipReason: string | null = null;
