@@ -260,3 +260,28 @@ test('npm run benchmark -- --twin: PyTorch trains the same run from the same sta
   const bad = bench(['--python', '/usr/bin/python3']);
   assert.match(bad.stderr, /--python applies with --twin only/);
 });
+
+test('npm run benchmark --finished-only reports the finished runs and trains none', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-benchmark-finished-'));
+  const none = bench(['--finished-only', '--out', out]);
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /no finished runs of this configuration/);
+  const one = bench(['--losses', 'softmax', '--epochs', '1', '--max-steps', '3', '--out', out]);
+  assert.equal(one.status, 0, one.stderr);
+  const r = bench([
+    '--losses',
+    'softmax,arcface',
+    '--epochs',
+    '1',
+    '--max-steps',
+    '3',
+    '--finished-only',
+    '--out',
+    out,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /reporting the 1 finished runs only; not trained: arcface seed 1/);
+  assert.doesNotMatch(r.stderr + r.stdout, /epoch 1\/1/);
+  const md = fs.readFileSync(path.join(out, 'benchmark.md'), 'utf8');
+  assert.match(md, /\*\*In progress\*\*: 1 of 2 runs have finished/);
+});

@@ -65,6 +65,10 @@ const FLAGS: Record<string, FlagSpec> = {
     type: 'string',
     help: 'folder for runs, results.csv, figures.html and benchmark.md (default benchmark, or benchmark/adam for --recipe adam; quick mode benchmark/quick)',
   },
+  'finished-only': {
+    type: 'boolean',
+    help: 'report the runs already finished in <out>/runs and train none (a benchmark in progress)',
+  },
   twin: {
     type: 'boolean',
     help: 'also train every run in PyTorch from the same start, batches and learning rates (bench/torch_twin.py) and compare',
@@ -337,7 +341,13 @@ async function main(): Promise<void> {
   const ds = loadHangulGlyphs(full ? { dir: fullGlyphDir() } : {});
   checkIdentities(config.identities, ds);
   const dataLine = `${full ? 'the full glyph set (data/hangul-glyphs-full' : 'the shipped subset (data/hangul-glyphs'}: ${ds.meta.syllables.length.toLocaleString('en')} syllables × ${ds.meta.faces.length} faces)`;
-  const results = await runOpenSetBenchmark({ config, dir: path.join(out, 'runs'), data: ds });
+  const results = await runOpenSetBenchmark({
+    config,
+    dir: path.join(out, 'runs'),
+    data: ds,
+    finishedOnly: v['finished-only'] === true,
+  });
+  if (results.length === 0) throw new UsageError(`no finished runs of this configuration in ${path.join(out, 'runs')}`);
   const sum = summarize(results, losses);
   const table = summaryMarkdown(sum);
   let twinSection: string[] = [];
@@ -376,6 +386,12 @@ async function main(): Promise<void> {
     '',
     `Written by \`npm run benchmark\` on ${started.toISOString().slice(0, 10)}${QUICK ? ' (**quick mode**: a pipeline check, not a result)' : ''}.`,
     '',
+    ...(results.length < losses.length * seeds.length
+      ? [
+          `**In progress**: ${results.length} of ${losses.length * seeds.length} runs have finished; the table and rankings below cover those only.`,
+          '',
+        ]
+      : []),
     `- **Machine**: ${machineLine()}`,
     `- **Backend**: ${report.line}`,
     `- **Data**: ${dataLine}${config.identities ? `, first ${config.identities} syllables` : ''}; identities split once (seed 0): 80 % seen, 20 % unseen; a quarter of the faces held out. Training: seen syllables in the other faces. Test: unseen syllables in the held-out faces` +

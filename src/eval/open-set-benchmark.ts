@@ -167,6 +167,8 @@ export interface BenchmarkOptions {
   log?: (line: string) => void;
   /** The data set (default: the shipped glyph set). */
   data?: GlyphDataset;
+  /** Only collect the finished runs; train none of the missing ones (reports of a run in progress). */
+  finishedOnly?: boolean;
 }
 
 /** A short stable hash of the configuration: result files are only reused for the same one. */
@@ -368,6 +370,13 @@ export async function runOpenSetBenchmark(opts: BenchmarkOptions): Promise<RunRe
     `benchmark: ${runs.length} runs (${c.losses.length} losses × ${c.seeds.length} seeds), ${runs.length - todo.length} already done in ${opts.dir}; ` +
       `training on ${split.seen.length} seen syllables (${split.train.y.length} images), testing on ${split.unseen.length} unseen syllables (${split.test.y.length} images in held-out faces)`,
   );
+  if (opts.finishedOnly) {
+    if (todo.length)
+      log(
+        `benchmark: reporting the ${results.length} finished runs only; not trained: ${todo.map((r) => `${r.loss} seed ${r.seed}`).join(', ')}`,
+      );
+    return results;
+  }
   const t0 = Date.now();
   let done = 0;
   for (const r of todo) {
