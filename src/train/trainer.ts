@@ -320,9 +320,12 @@ interface StepContext {
   vars: tf.Variable[];
   /**
    * Running state that the forward pass updates (not trained by the optimizer): the loss's
-   * statistics and the backbone's BatchNorm moving mean and variance.
+   * statistics, then the backbone's BatchNorm moving mean and variance. A rejected step puts
+   * all of it back.
    */
   stateVars: tf.Variable[];
+  /** How many of `stateVars` (the first ones) are the loss's: the progress line reads only those. */
+  lossStateCount: number;
   /** Weight decay and how it is applied (see TrainOptions.weightDecay). */
   weightDecay: number;
   decoupledDecay: boolean;
@@ -483,7 +486,7 @@ async function runEpoch(
     loss.step();
     // The loss's running state (CurricularFace t, AdaFace norm statistics) is read for the
     // progress line; where only asynchronous reads exist, read it that way first (it stays cached).
-    if (!readSyncAvailable()) await Promise.all(ctx.stateVars.map((v) => v.data()));
+    if (!readSyncAvailable()) await Promise.all(ctx.stateVars.slice(0, ctx.lossStateCount).map((v) => v.data()));
     step++;
     lossSum += result.value;
     seen += idx.length;
@@ -548,15 +551,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     rng.seedState = ck.rngState;
   }
   const trainableSet = new Set<tf.Variable>(loss.trainableVariables);
+  const lossState = Object.values(loss.stateDict()).filter((v) => !trainableSet.has(v));
   const ctx: StepContext = {
     model,
     loss,
     optimizer,
     vars: [...model.trainableWeights.map((w) => w.read() as tf.Variable), ...loss.trainableVariables],
-    stateVars: [
-      ...Object.values(loss.stateDict()).filter((v) => !trainableSet.has(v)),
-      ...model.nonTrainableWeights.map((w) => w.read() as tf.Variable),
-    ],
+    stateVars: [...lossState, ...model.nonTrainableWeights.map((w) => w.read() as tf.Variable)],
+    lossStateCount: lossState.length,
     weightDecay: plan.weightDecay,
     decoupledDecay: plan.optName === 'adam',
   };
