@@ -297,6 +297,11 @@ export function openSetMetrics(
   };
 }
 
+/** Steps per epoch of a classifier run of the configuration on n training images (the trainer's count). */
+export function benchmarkStepsPerEpoch(c: Pick<BenchmarkConfig, 'batch' | 'maxStepsPerEpoch'>, n: number): number {
+  return Math.min(Math.ceil(n / c.batch), c.maxStepsPerEpoch ?? Infinity);
+}
+
 /**
  * The model, loss and training options of one (loss, seed) run: the one place that turns a
  * configuration into a run (the benchmark, the ablation and the PyTorch twin's export use it).
@@ -323,7 +328,7 @@ export function benchmarkRun(
   });
   const pair = PAIR_LOSSES.includes(r.loss);
   const n = split.train.y.length;
-  const stepsPerEpoch = Math.min(Math.ceil(n / c.batch), c.maxStepsPerEpoch ?? Infinity);
+  const stepsPerEpoch = benchmarkStepsPerEpoch(c, n);
   const optimizer = c.optimizer ?? 'adam';
   return {
     model,

@@ -10,6 +10,7 @@ import {
   BENCHMARK_RECIPES,
   BenchmarkConfig,
   benchmarkSplit,
+  benchmarkStepsPerEpoch,
   fullGlyphDir,
   runOpenSetBenchmark,
   RunResult,
@@ -100,11 +101,6 @@ export interface AblationOptions {
   log?: (line: string) => void;
 }
 
-/** Steps of one run of a configuration on a training set of n images. */
-function runSteps(c: Omit<BenchmarkConfig, 'losses'>, n: number): number {
-  return Math.min(Math.ceil(n / c.batch), c.maxStepsPerEpoch ?? Infinity) * c.epochs;
-}
-
 /** Runs (or resumes) the ablation; returns one row per (variant, loss), means over seeds. */
 export async function runAblation(opts: AblationOptions): Promise<{ rows: AblationRow[]; results: RunResult[] }> {
   const ids = opts.variants ?? ABLATION_VARIANTS.map((v) => v.id);
@@ -134,7 +130,7 @@ export async function runAblation(opts: AblationOptions): Promise<{ rows: Ablati
     };
     if (v.id.endsWith('+mwarm')) {
       const n = benchmarkSplit(ds, config).train.y.length;
-      const steps = Math.max(1, Math.round(runSteps(config, n) / 3));
+      const steps = Math.max(1, Math.round((benchmarkStepsPerEpoch(config, n) * config.epochs) / 3));
       config.lossOptions = { ...(config.lossOptions ?? {}), arcface: { marginWarmup: { steps } } };
     }
     (opts.log ?? console.log)(`ablation: ${v.id} — ${v.label}`);

@@ -20,6 +20,7 @@ import {
   benchmarkRun,
   benchmarkSplit,
   BenchmarkConfig,
+  benchmarkStepsPerEpoch,
   configKey,
   openSetMetrics,
   RunResult,
@@ -115,7 +116,7 @@ export function exportTwinRun(
     // The trainer's batch order and learning rates, replayed exactly.
     const n = split.train.y.length;
     const batch = trainOptions.batchSize!;
-    const stepsPerEpoch = Math.min(Math.ceil(n / batch), trainOptions.maxStepsPerEpoch ?? Infinity);
+    const stepsPerEpoch = benchmarkStepsPerEpoch(c, n);
     const totalSteps = stepsPerEpoch * trainOptions.epochs;
     const rng = new Rng(trainOptions.seed ?? 0);
     const orders = new Int32Array(n * trainOptions.epochs);
