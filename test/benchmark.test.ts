@@ -257,6 +257,31 @@ test('npm run benchmark -- --twin: PyTorch trains the same run from the same sta
   const again = bench(['--twin', '--losses', losses.join(','), '--epochs', '1', '--max-steps', '2', '--out', out]);
   assert.equal(again.status, 0, again.stderr);
   assert.doesNotMatch(again.stdout, /twin: softmax seed 1 \(PyTorch/);
+  // --finished-only: a missing twin run is reported as missing and left out, and nothing trains
+  // (the Python given does not exist, so any attempt to train would fail).
+  const softmaxTwin = fs.readdirSync(path.join(out, 'twin')).find((f) => f.startsWith('softmax-'))!;
+  fs.rmSync(path.join(out, 'twin', softmaxTwin));
+  const partial = bench([
+    '--twin',
+    '--finished-only',
+    '--python',
+    path.join(out, 'no-such-python'),
+    '--losses',
+    losses.join(','),
+    '--epochs',
+    '1',
+    '--max-steps',
+    '2',
+    '--out',
+    out,
+  ]);
+  assert.equal(partial.status, 0, partial.stderr);
+  assert.match(partial.stdout, /twin: softmax seed 1 not trained yet/);
+  assert.ok(!fs.existsSync(path.join(out, 'twin', softmaxTwin)), 'no twin run was trained');
+  const partialMd = fs.readFileSync(path.join(out, 'benchmark.md'), 'utf8');
+  assert.match(partialMd, /5 twin runs of 6/);
+  assert.doesNotMatch(partialMd, /^\| softmax \| 1 \| [\d.]+ \| [\d.]+ \| [+-]/m);
+  assert.match(partialMd, /^\| arcface \| 1 \| [\d.]+ \| [\d.]+ \| [+-]/m);
   const bad = bench(['--python', '/usr/bin/python3']);
   assert.match(bad.stderr, /--python applies with --twin only/);
 });

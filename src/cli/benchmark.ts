@@ -67,7 +67,7 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   'finished-only': {
     type: 'boolean',
-    help: 'report the runs already finished in <out>/runs and train none (a benchmark in progress)',
+    help: 'report the runs already finished in <out>/runs and train none (a benchmark in progress); with --twin, likewise only the finished twin runs',
   },
   twin: {
     type: 'boolean',
@@ -357,13 +357,14 @@ async function main(): Promise<void> {
       split: benchmarkSplit(ds, config),
       out,
       python: typeof v.python === 'string' ? v.python : undefined,
+      finishedOnly: v['finished-only'] === true,
     });
     const cmp = compareTwin(results, twin, losses);
     const t = twin[0];
     twinSection = [
       '## margin-lab against its PyTorch twin',
       '',
-      `Each run trained again by \`bench/torch_twin.py\` (PyTorch ${t?.torchVersion ?? '?'}, ${t?.threads ?? '?'} threads, CPU) from margin-lab's initial weights, with the same batches and learning rates, and scored by the same code. Means over the seeds both have; the acceptance check is ${TWIN_TOLERANCE.tar1e4} points at TAR@1e-4 and ${TWIN_TOLERANCE.rank1} at rank-1.`,
+      `Each run trained again by \`bench/torch_twin.py\` (PyTorch ${t?.torchVersion ?? '?'}, ${t?.threads ?? '?'} threads, CPU) from margin-lab's initial weights, with the same batches and learning rates, and scored by the same code. Means over the seeds both have (the table's seeds column; ${twin.length} twin runs of ${results.length}); the acceptance check is ${TWIN_TOLERANCE.tar1e4} points at TAR@1e-4 and ${TWIN_TOLERANCE.rank1} at rank-1.`,
       '',
       twinMarkdown(cmp),
       '',

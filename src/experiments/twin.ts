@@ -167,6 +167,8 @@ export interface TwinOptions {
   python?: string;
   /** Threads for torch (default: the machine's cores). */
   threads?: number;
+  /** Only read the twin runs already on disk; train none (for a report while the twin is still running). */
+  finishedOnly?: boolean;
   log?: (line: string) => void;
 }
 
@@ -189,6 +191,10 @@ export function runTwin(opts: TwinOptions): TwinResult[] {
       const file = path.join(root, `${loss}-seed${seed}-${key}.json`);
       if (fs.existsSync(file)) {
         results.push(JSON.parse(fs.readFileSync(file, 'utf8')) as TwinResult);
+        continue;
+      }
+      if (opts.finishedOnly) {
+        log(`twin: ${loss} seed ${seed} not trained yet (left out of the comparison: --finished-only)`);
         continue;
       }
       exportTwinData(opts.split, dataDir);
