@@ -175,7 +175,7 @@ export { plotlyBundle, plotlyVersion, figureHtml, show, figuresPage, saveHtml } 
 export type { Figure } from './plot/show';
 
 // Notebook and file helpers
-export { writeFileAtomic, DiskFullError } from './util/fs';
+export { writeFileAtomic, removeStaleTemps, DiskFullError } from './util/fs';
 export type { WriteAtomicOptions } from './util/fs';
 export { inNotebook, displayBundle, LiveDisplay } from './util/notebook';
 export { Rng } from './util/random';

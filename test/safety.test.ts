@@ -94,6 +94,37 @@ function data(poison = false): ml.TrainData {
 }
 const spec: ml.BackboneSpec = { name: 'mlp', inputShape: [6, 6, 1], embeddingDim: 3, hidden: [16], seed: 2 };
 
+test("writeFileAtomic: temp files of writers killed mid-write (real SIGKILLs) are removed by the next write; a live writer's are kept", async () => {
+  const dir = tmp('ml-stale-');
+  const file = path.join(dir, 'checkpoint.json');
+  const writer = `const { writeFileAtomic } = require(${JSON.stringify(path.join(ROOT, 'dist', 'util', 'fs.js'))});
+    const pad = 'x'.repeat(4 << 20);
+    for (let i = 0; ; i++) writeFileAtomic(${JSON.stringify(file)}, JSON.stringify({ i, pad }));`;
+  const temps = () => fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+  let leftBehind = 0;
+  for (let k = 0; k < 8; k++) {
+    const child = spawn(process.execPath, ['-e', writer], { stdio: 'ignore' });
+    // Kill at a point that varies from run to run, mostly in the middle of a write.
+    await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 250)));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    leftBehind = Math.max(leftBehind, temps().length);
+    // Whatever the target holds is a complete write.
+    if (fs.existsSync(file)) assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).pad.length, 4 << 20);
+  }
+  // And one certainly stale: the temp name of a process that has exited.
+  const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+  const dead = path.join(dir, `.checkpoint.json.${gone.stdout.trim()}.deadbeef.tmp`);
+  fs.writeFileSync(dead, 'half a checkpoint');
+  // A writer that is still running keeps its temp file (this test's parent process stands in for it).
+  const live = path.join(dir, `.checkpoint.json.${process.ppid}.0123abcd.tmp`);
+  fs.writeFileSync(live, 'in progress');
+  ml.writeFileAtomic(file, JSON.stringify({ done: true }));
+  assert.deepEqual(temps(), [path.basename(live)], `stale temp files left (at most ${leftBehind} seen after a kill)`);
+  assert.ok(!fs.existsSync(dead));
+  assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), { done: true });
+});
+
 test('a rejected (NaN) step leaves loss state as it was, and the same loss trains again afterwards', async () => {
   const losses: Array<[string, ml.EmbeddingLoss]> = [
     ['curricularface', ml.curricularFace({ numClasses: 4, embeddingDim: 3, s: 8 })],

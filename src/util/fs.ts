@@ -23,16 +23,60 @@ export class DiskFullError extends Error {
   }
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temp files an earlier writer of the same target left behind when it was killed
+ * mid-write (SIGKILL, power loss): `.<name>.<pid>.<hex>.tmp` whose process no longer runs. Temp
+ * files of a writer that is still running are left alone. Returns the names removed.
+ */
+export function removeStaleTemps(file: string): string[] {
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  const prefix = `.${base}.`;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+      removed.push(name);
+    } catch {
+      // another writer removed it first
+    }
+  }
+  return removed;
+}
+
 /**
  * Writes a file so that readers see either the old or the new content, never a half-written
  * one: write to a temp file in the same folder (looping over short writes), fsync, check the
  * temp file's size (and `verify` its bytes), then rename it over the target. On any failure the
  * temp file is removed and the target is left as it was; ENOSPC / EDQUOT become `DiskFullError`.
+ * Stale temp files of the same target, left by a writer that was killed, are removed first.
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array, options: WriteAtomicOptions = {}): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error(`cannot write ${file}: it is a folder`);
+  removeStaleTemps(file);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
   const fd = fs.openSync(tmp, 'w');
