@@ -6,8 +6,10 @@
 //                           the doctor, Fashion-MNIST, and only the node_modules files the check loads)
 //   debs/libvulkan1_*.deb   the Vulkan loader, used there only if the machine has none
 //   MANIFEST.txt            what is inside, with sizes
+//   .margin-lab-gpu-pack.json  the packer's signature: the files it wrote. A rerun removes only
+//                           those (a user's files stay); a non-empty folder without it is refused.
 // Flags:
-//   --out DIR     where to write (it is replaced; default gpu-pack)
+//   --out DIR     where to write (an earlier bundle's own files are replaced; default gpu-pack)
 //   --no-data     leave Fashion-MNIST out; run gpu-check.sh with --data DIR then
 //   --split MB    cut the tarball into parts of at most MB megabytes (gpu-check.sh joins them)
 //   --no-debs     do not download the Vulkan loader package
@@ -108,6 +110,49 @@ function mb(bytes) {
   return (bytes / 1e6).toFixed(1);
 }
 
+/** The packer's own record of what it wrote: an earlier bundle is recognised by it, not by a file name. */
+const SIGNATURE = '.margin-lab-gpu-pack.json';
+
+/**
+ * Removes the files an earlier `gpu:pack` wrote into `out`, listed in its signature file, and
+ * nothing else: a file a user put there stays. A folder that is not empty and has no signature
+ * is refused untouched.
+ */
+function removeEarlierBundle(out) {
+  if (!fs.existsSync(out)) return;
+  if (!fs.statSync(out).isDirectory()) fail(`--out ${out} is a file, not a folder`);
+  const sigFile = path.join(out, SIGNATURE);
+  if (!fs.existsSync(sigFile)) {
+    if (fs.readdirSync(out).length === 0) return;
+    fail(
+      `${out} is not empty and is not an earlier bundle (no ${SIGNATURE} written by gpu:pack): choose another --out`,
+    );
+  }
+  let sig;
+  try {
+    sig = JSON.parse(fs.readFileSync(sigFile, 'utf8'));
+  } catch (e) {
+    fail(`${sigFile}: not valid JSON (${e.message}); remove the folder yourself or choose another --out`);
+  }
+  if (!sig || sig.format !== 'margin-lab-gpu-pack' || !Array.isArray(sig.files))
+    fail(`${sigFile}: not a gpu:pack signature; remove the folder yourself or choose another --out`);
+  const root = path.resolve(out);
+  for (const rel of sig.files) {
+    const p = path.resolve(root, String(rel));
+    if (typeof rel !== 'string' || !p.startsWith(root + path.sep))
+      fail(`${sigFile}: lists ${JSON.stringify(rel)}, outside the bundle; nothing was removed`);
+  }
+  for (const rel of sig.files) fs.rmSync(path.join(root, rel), { force: true });
+  // Folders the packer made (debs/), once empty.
+  for (const d of new Set(sig.files.map((f) => path.dirname(f)).filter((d) => d !== '.'))) {
+    const p = path.join(root, d);
+    if (fs.existsSync(p) && fs.readdirSync(p).length === 0) fs.rmdirSync(p);
+  }
+  fs.rmSync(sigFile);
+  const kept = fs.readdirSync(out);
+  if (kept.length) console.log(`gpu:pack: kept what the earlier bundle did not write: ${kept.join(', ')}`);
+}
+
 function main() {
   const o = parseArgs(process.argv.slice(2));
   if (os.platform() !== 'linux' || os.arch() !== 'x64')
@@ -117,10 +162,10 @@ function main() {
   for (const need of ['dist/index.js', 'dist/cli/bench.js', 'dist/cli/train.js', 'build/test/webgpu.test.js'])
     if (!fs.existsSync(path.join(ROOT, need)))
       fail(`${need} is missing: build first (npm run build && npm run build:test; npm run gpu:pack does both)`);
-  if (fs.existsSync(o.out) && !fs.existsSync(path.join(o.out, 'MANIFEST.txt')))
-    fail(`${o.out} exists and is not an earlier bundle (no MANIFEST.txt): choose another --out`);
-  fs.rmSync(o.out, { recursive: true, force: true });
+  removeEarlierBundle(o.out);
   fs.mkdirSync(o.out, { recursive: true });
+  // A user's files that were there before stay, and are not listed as the bundle's.
+  const theirs = new Set(fs.readdirSync(o.out));
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'margin-lab-gpu-pack-'));
   const manifest = [];
   try {
@@ -206,6 +251,7 @@ function main() {
   const files = [];
   const walk = (d) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (d === o.out && theirs.has(e.name)) continue;
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
       else files.push([path.relative(o.out, p), fs.statSync(p).size]);
@@ -224,8 +270,14 @@ function main() {
     `${mb(total).padStart(7)} MB  total`,
   ].join('\n');
   fs.writeFileSync(path.join(o.out, 'MANIFEST.txt'), text + '\n');
+  fs.writeFileSync(
+    path.join(o.out, SIGNATURE),
+    JSON.stringify({ format: 'margin-lab-gpu-pack', files: [...files.map(([f]) => f), 'MANIFEST.txt'] }, null, 1) +
+      '\n',
+  );
   console.log(text);
   if (total > o.maxMb * 1e6) fail(`the bundle is ${mb(total)} MB, over the ${o.maxMb} MB limit (--max-mb)`);
 }
 
-main();
+if (require.main === module) main();
+else module.exports = { removeEarlierBundle, SIGNATURE };

@@ -69,7 +69,55 @@ test('gpu:pack never replaces a folder that is not an earlier bundle', () => {
   fs.writeFileSync(path.join(dir, 'precious.txt'), 'keep me');
   const r = run(process.execPath, [PACK, '--out', dir]);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /exists and is not an earlier bundle \(no MANIFEST\.txt\): choose another --out/);
+  assert.match(
+    r.stderr,
+    /is not empty and is not an earlier bundle \(no \.margin-lab-gpu-pack\.json written by gpu:pack\)/,
+  );
+  assert.equal(fs.readFileSync(path.join(dir, 'precious.txt'), 'utf8'), 'keep me');
+  // A file named MANIFEST.txt is not a bundle's signature: the folder is still refused untouched.
+  fs.writeFileSync(path.join(dir, 'MANIFEST.txt'), 'my own manifest');
+  const r2 = run(process.execPath, [PACK, '--out', dir]);
+  assert.equal(r2.status, 1);
+  assert.equal(fs.readFileSync(path.join(dir, 'MANIFEST.txt'), 'utf8'), 'my own manifest');
   assert.equal(fs.readFileSync(path.join(dir, 'precious.txt'), 'utf8'), 'keep me');
   fs.rmSync(dir, { recursive: true });
+});
+
+test('gpu:pack replacing an earlier bundle removes only the files that bundle wrote', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-gpu-pack-'));
+  const bundle = ['margin-lab-gpu.tar.xz', 'gpu-check.sh', 'MANIFEST.txt', 'debs/libvulkan1.deb'];
+  fs.mkdirSync(path.join(dir, 'debs'));
+  for (const f of bundle) fs.writeFileSync(path.join(dir, f), 'packed');
+  fs.writeFileSync(
+    path.join(dir, '.margin-lab-gpu-pack.json'),
+    JSON.stringify({ format: 'margin-lab-gpu-pack', files: bundle }),
+  );
+  fs.writeFileSync(path.join(dir, 'my-notes.md'), 'keep me');
+  fs.writeFileSync(path.join(dir, 'debs', 'mine.deb'), 'keep me too');
+  const remove = (d: string) =>
+    run(process.execPath, ['-e', `require(${JSON.stringify(PACK)}).removeEarlierBundle(${JSON.stringify(d)})`]);
+  const r = remove(dir);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /kept what the earlier bundle did not write: debs, my-notes\.md/);
+  for (const f of bundle) assert.ok(!fs.existsSync(path.join(dir, f)), `${f} removed`);
+  assert.equal(fs.readFileSync(path.join(dir, 'my-notes.md'), 'utf8'), 'keep me');
+  assert.equal(fs.readFileSync(path.join(dir, 'debs', 'mine.deb'), 'utf8'), 'keep me too');
+  assert.ok(!fs.existsSync(path.join(dir, '.margin-lab-gpu-pack.json')));
+  // A signature that lists a path outside the bundle removes nothing.
+  const other = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-gpu-pack-victim-'));
+  fs.writeFileSync(path.join(other, 'victim.txt'), "not the packer's");
+  fs.writeFileSync(
+    path.join(dir, '.margin-lab-gpu-pack.json'),
+    JSON.stringify({
+      format: 'margin-lab-gpu-pack',
+      files: ['my-notes.md', path.relative(dir, path.join(other, 'victim.txt'))],
+    }),
+  );
+  const bad = remove(dir);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /outside the bundle; nothing was removed/);
+  assert.ok(fs.existsSync(path.join(other, 'victim.txt')));
+  assert.ok(fs.existsSync(path.join(dir, 'my-notes.md')));
+  fs.rmSync(dir, { recursive: true });
+  fs.rmSync(other, { recursive: true });
 });
