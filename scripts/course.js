@@ -58,6 +58,67 @@ function outline(file) {
 
 const escapeHtml = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+/**
+ * The top-level names an earlier build wrote into `out`, from its marker: a JSON list since the
+ * builder keeps one; an older, plain-text marker owns only what that builder could write (the
+ * shared scripts, the index and a page per notebook of the repository).
+ */
+function ownedBy(out) {
+  const text = fs.readFileSync(path.join(out, MARKER), 'utf8');
+  try {
+    const m = JSON.parse(text);
+    if (m && m.format === 'margin-lab-course-site' && Array.isArray(m.files)) return m.files.map(String);
+  } catch {
+    // the plain-text marker of an older build
+  }
+  const pages = ['notebooks', path.join('notebooks', 'solutions')].flatMap((d) =>
+    fs
+      .readdirSync(path.join(ROOT, d))
+      .filter((f) => f.endsWith('.ipynb'))
+      .map((f) => `${path.basename(f, '.ipynb')}.html`),
+  );
+  return ['plotly.min.js', 'mathjax', 'index.html', ...pages];
+}
+
+/**
+ * Moves the finished site from `site` into `out`, replacing only what the builder owns: the
+ * files the earlier build listed in its marker. Anything else in `out` (a user's notes, a file
+ * written while the notebooks ran) stays; a new page that would replace such a file is refused
+ * before anything moves.
+ */
+function install(site, out) {
+  const fresh = fs.readdirSync(site);
+  if (fs.existsSync(out)) {
+    const present = fs.readdirSync(out);
+    if (present.length > 0 && !present.includes(MARKER)) {
+      fs.rmSync(site, { recursive: true, force: true });
+      fail(`${out} is not an earlier course site any more (no ${MARKER}): nothing was replaced`);
+    }
+    const owned = new Set(present.includes(MARKER) ? ownedBy(out) : []);
+    const clash = fresh.filter((f) => present.includes(f) && !owned.has(f));
+    if (clash.length) {
+      fs.rmSync(site, { recursive: true, force: true });
+      fail(`${out} holds ${clash.join(', ')}, which no earlier build wrote: move them away; nothing was replaced`);
+    }
+    fs.rmSync(path.join(out, MARKER), { force: true });
+    for (const f of owned)
+      if (f !== MARKER && !f.includes('/') && f !== '..' && f !== '.')
+        fs.rmSync(path.join(out, f), { recursive: true, force: true });
+  } else fs.mkdirSync(out, { recursive: true });
+  for (const f of fresh) fs.renameSync(path.join(site, f), path.join(out, f));
+  fs.rmdirSync(site);
+  fs.writeFileSync(
+    path.join(out, MARKER),
+    JSON.stringify(
+      { format: 'margin-lab-course-site', note: 'written by npm run course: the files it owns', files: fresh },
+      null,
+      1,
+    ) + '\n',
+  );
+  const kept = fs.readdirSync(out).filter((f) => f !== MARKER && !fresh.includes(f));
+  if (kept.length) console.log(`course: kept what the builder did not write: ${kept.join(', ')}`);
+}
+
 function main() {
   const o = parseArgs(process.argv.slice(2));
   const py = findPython('nbclient');
@@ -96,17 +157,17 @@ function main() {
   });
   if (run.status !== 0) fail('a notebook failed (see above); no site written');
 
-  // 2. The site: shared plotly.js and MathJax, pages rewritten to use them.
-  fs.rmSync(o.out, { recursive: true, force: true });
-  fs.mkdirSync(o.out, { recursive: true });
-  fs.writeFileSync(path.join(o.out, MARKER), 'written by npm run course; replaced by the next build\n');
+  // 2. The site, built in a sibling folder and moved in when complete: shared plotly.js and
+  // MathJax, pages rewritten to use them.
+  fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
+  const site = fs.mkdtempSync(path.join(path.dirname(path.resolve(o.out)), `.${path.basename(o.out)}.building-`));
   const lib = require(dist);
   const bundle = lib.plotlyBundle();
-  fs.writeFileSync(path.join(o.out, 'plotly.min.js'), bundle);
+  fs.writeFileSync(path.join(site, 'plotly.min.js'), bundle);
   const inlined = `<script type="text/javascript">${bundle.replace(/<\/script/gi, '<\\/script')}</script>`;
   const mathjax = MATHJAX_DIRS.find((d) => fs.existsSync(path.join(d, 'MathJax.js')));
   if (mathjax) {
-    fs.cpSync(mathjax, path.join(o.out, 'mathjax'), {
+    fs.cpSync(mathjax, path.join(site, 'mathjax'), {
       recursive: true,
       dereference: true,
       filter: (src) => !/[\\/](unpacked|test)$/.test(src),
@@ -125,7 +186,7 @@ function main() {
       mathjax ? `src="mathjax/MathJax.js${q || ''}"` : 'src=""',
     );
     if (!mathjax) html = html.replace(/<script[^>]*src=""[^>]*><\/script>/g, '');
-    fs.writeFileSync(path.join(o.out, `${name}.html`), html);
+    fs.writeFileSync(path.join(site, `${name}.html`), html);
     pages.push({ name, solution: nb.includes(`${path.sep}solutions${path.sep}`), ...outline(nb) });
     console.log(`course: ${name}.html (${(html.length / 1e3).toFixed(0)} kB, was ${(before / 1e6).toFixed(1)} MB)`);
   }
@@ -151,7 +212,8 @@ ${escapeHtml(new Date().toISOString().slice(0, 10))}. Each page shows the deriva
     .map(item)
     .join('\n')}</ul></body></html>
 `;
-  fs.writeFileSync(path.join(o.out, 'index.html'), index);
+  fs.writeFileSync(path.join(site, 'index.html'), index);
+  install(site, o.out);
   console.log(`course: wrote ${path.join(o.out, 'index.html')} and ${pages.length} pages`);
 }
 

@@ -89,5 +89,28 @@ test('course: the site opens offline, figures draw from the shared plotly.js, Ma
     }
   }
   assert.deepEqual(problems, []);
+
+  // A rebuild replaces only what the builder wrote: a user's files in the site stay, the pages of
+  // the earlier build that this one does not make are removed, and no build folder is left.
+  fs.writeFileSync(path.join(out, 'my-notes.md'), 'keep me');
+  fs.mkdirSync(path.join(out, 'extra'));
+  fs.writeFileSync(path.join(out, 'extra', 'slides.pdf'), 'keep me too');
+  const again = spawnSync(process.execPath, [COURSE, '--out', out, books[0]], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, MARGIN_LAB_QUICK: '1' },
+    timeout: 600_000,
+  });
+  assert.equal(again.status, 0, `${again.stdout}\n${again.stderr}`);
+  assert.match(again.stdout, /kept what the builder did not write: extra, my-notes\.md/);
+  assert.equal(fs.readFileSync(path.join(out, 'my-notes.md'), 'utf8'), 'keep me');
+  assert.equal(fs.readFileSync(path.join(out, 'extra', 'slides.pdf'), 'utf8'), 'keep me too');
+  assert.ok(fs.existsSync(path.join(out, '00-setup.html')));
+  assert.ok(!fs.existsSync(path.join(out, '08-decision-boundaries.html')), "the earlier build's page is gone");
+  assert.deepEqual(
+    fs.readdirSync(path.dirname(out)).filter((f) => f.includes('building')),
+    [],
+    'no build folder left',
+  );
   fs.rmSync(path.dirname(out), { recursive: true, force: true });
 });
