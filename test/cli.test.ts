@@ -78,6 +78,40 @@ test('train → eval → embed on a small Fashion-MNIST open-set run', () => {
   assert.equal(parsed.embeddings[0].length, 16);
 });
 
+test('train: the printed eval hint is safe to paste, whatever the run folder is called', () => {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-cli-quote-'));
+  const run = path.join(parent, "a b; touch PWNED 'x'");
+  const t = cli('train', [
+    '--loss',
+    'softmax',
+    '--dataset',
+    'fashion-mnist',
+    '--seen',
+    '0-4',
+    '--dim',
+    '4',
+    '--backbone',
+    'mlp',
+    '--epochs',
+    '1',
+    '--max-steps',
+    '1',
+    '--train-per-class',
+    '20',
+    '--run',
+    run,
+  ]);
+  assert.equal(t.status, 0, t.stderr);
+  const hint = /^evaluate with: npm run eval -- --run (.*)$/m.exec(t.stdout);
+  assert.ok(hint, t.stdout);
+  // The shell sees one argument, the run folder, and runs nothing else.
+  const sh = spawnSync('bash', ['-c', `printf '%s' ${hint[1]}`], { cwd: parent, encoding: 'utf8' });
+  assert.equal(sh.status, 0, sh.stderr);
+  assert.equal(path.resolve(ROOT, sh.stdout), run);
+  assert.ok(!fs.existsSync(path.join(parent, 'PWNED')), 'the hint ran a command');
+  fs.rmSync(parent, { recursive: true, force: true });
+});
+
 test('--help documents every flag; bad flags give a clear error', () => {
   const h = cli('train', ['--help']);
   assert.equal(h.status, 0);

@@ -21,6 +21,15 @@ export interface FlagSpec {
 export class UsageError extends Error {}
 
 /** Parses argv strictly: unknown flags and missing values are errors naming the flag. */
+/**
+ * Quotes `arg` for a POSIX shell, so that a printed command is safe to paste: a path such as
+ * `a b; touch X` stays one argument instead of running `touch`. Plain arguments stay as they are.
+ */
+export function shellQuote(arg: string): string {
+  if (arg !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
 export function parseFlags(
   argv: string[],
   flags: Record<string, FlagSpec>,

@@ -15,7 +15,17 @@ import {
 import { BACKBONES, BackboneSpec, buildBackbone, BackboneName } from '../models';
 import { CheckpointData, readCheckpoint, train } from '../train';
 import { writeFileAtomic } from '../util/fs';
-import { classes, datasetClassCount, FlagSpec, makeSplit, num, parseFlags, runMain, UsageError } from './common';
+import {
+  classes,
+  datasetClassCount,
+  FlagSpec,
+  makeSplit,
+  num,
+  parseFlags,
+  runMain,
+  shellQuote,
+  UsageError,
+} from './common';
 
 const FLAGS: Record<string, FlagSpec> = {
   loss: { type: 'string', help: `loss: ${LOSS_NAMES.join(', ')}`, default: 'arcface' },
@@ -304,7 +314,7 @@ async function main(): Promise<void> {
   });
   writeHistory(runDir, result.history);
   console.log(`wrote ${result.checkpoint} and ${path.join(runDir, 'history.csv')}`);
-  console.log(`evaluate with: npm run eval -- --run ${path.relative(process.cwd(), runDir) || '.'}`);
+  console.log(`evaluate with: npm run eval -- --run ${shellQuote(path.relative(process.cwd(), runDir) || '.')}`);
 }
 
 runMain(main);
