@@ -157,6 +157,11 @@ test('rank-k identification and open-set DIR match brute force', () => {
     [0, 1, 2, 3].map((id) => Math.max(...gl.map((l, j) => (l === id ? cos(i, j) : -Infinity))));
   // rank-k among known probes
   const r = ml.rankKAccuracy(g, gl, p, pl, d, [1, 2]);
+  // No probes, no gallery, mismatched shapes and bad k are errors, not NaN.
+  assert.throws(() => ml.rankKAccuracy(g, gl, new Float64Array(0), [], d), /rankKAccuracy: no probes/);
+  assert.throws(() => ml.rankKAccuracy(new Float64Array(0), [], p, pl, d), /rankKAccuracy: the gallery is empty/);
+  assert.throws(() => ml.rankKAccuracy(g, gl, p.subarray(1), pl, d), /probes hold \d+ values, expected/);
+  assert.throws(() => ml.rankKAccuracy(g, gl, p, pl, d, [0]), /every k must be an integer ≥ 1, got 0/);
   const rank = (i: number) => {
     const sc = best(i);
     return sc.filter((v) => v > sc[pl[i]]).length;

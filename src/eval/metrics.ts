@@ -242,9 +242,21 @@ export function rankKAccuracy(
   d: number,
   ks: number[] = [1, 5],
 ): Record<number, number> {
+  const nP = probeLabels.length;
+  if (nP === 0)
+    throw new Error('rankKAccuracy: no probes (probeLabels is empty): the accuracy of nothing is undefined');
+  if (galleryLabels.length === 0)
+    throw new Error('rankKAccuracy: the gallery is empty: there is nothing to rank against');
+  if (probes.length !== nP * d)
+    throw new Error(`rankKAccuracy: probes hold ${probes.length} values, expected ${nP} probes × d = ${d}`);
+  if (gallery.length !== galleryLabels.length * d)
+    throw new Error(
+      `rankKAccuracy: gallery holds ${gallery.length} values, expected ${galleryLabels.length} entries × d = ${d}`,
+    );
+  for (const k of ks)
+    if (!(Number.isInteger(k) && k >= 1)) throw new Error(`rankKAccuracy: every k must be an integer ≥ 1, got ${k}`);
   const ids = [...new Set(Array.from(galleryLabels))];
   const hits = Object.fromEntries(ks.map((k) => [k, 0])) as Record<number, number>;
-  const nP = probeLabels.length;
   for (let p = 0; p < nP; p++) {
     const best = identityScores(gallery, galleryLabels, probes, p, d, ids);
     const ranked = ids.map((id, i) => [id, best[i]] as const).sort((x, y) => y[1] - x[1]);
