@@ -6,7 +6,8 @@
 //   DIR/<notebook>.html   one page per notebook, with its outputs and figures
 //   DIR/plotly.min.js     plotly.js, loaded by every page (pages no longer inline it)
 //   DIR/mathjax/          MathJax for the LaTeX, copied from the system when it has one
-// Default DIR: site/. The folder is replaced only if it is an earlier course site.
+// Default DIR: site/. The site is built in a sibling folder and moved in when complete; only the
+// files an earlier build listed in DIR/.margin-lab-course are replaced, anything else stays.
 'use strict';
 const fs = require('fs');
 const os = require('os');
