@@ -160,8 +160,9 @@ function main() {
 
   // 2. The site, built in a sibling folder and moved in when complete: shared plotly.js and
   // MathJax, pages rewritten to use them.
-  fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
-  const site = fs.mkdtempSync(path.join(path.dirname(path.resolve(o.out)), `.${path.basename(o.out)}.building-`));
+  // (o.out is absolute: parseArgs resolves --out, and the default is under ROOT.)
+  fs.mkdirSync(path.dirname(o.out), { recursive: true });
+  const site = fs.mkdtempSync(path.join(path.dirname(o.out), `.${path.basename(o.out)}.building-`));
   const lib = require(dist);
   const bundle = lib.plotlyBundle();
   fs.writeFileSync(path.join(site, 'plotly.min.js'), bundle);

@@ -20,7 +20,6 @@ export interface FlagSpec {
 
 export class UsageError extends Error {}
 
-/** Parses argv strictly: unknown flags and missing values are errors naming the flag. */
 /**
  * Quotes `arg` for a POSIX shell, so that a printed command is safe to paste: a path such as
  * `a b; touch X` stays one argument instead of running `touch`. Plain arguments stay as they are.
@@ -30,6 +29,7 @@ export function shellQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Parses argv strictly: unknown flags and missing values are errors naming the flag. */
 export function parseFlags(
   argv: string[],
   flags: Record<string, FlagSpec>,
