@@ -5,9 +5,11 @@
  * the target is  cos(θ_y − m·ẑ) − (m·ẑ + m).  A low-norm (poor) sample, ẑ = −1, gets the
  * angular, ArcFace-like margin cos(θ_y + m); an average one, ẑ = 0, the CosFace-like
  * cos θ_y − m; a high-norm (good) sample, ẑ = 1, a *negative* angular margin with a larger
- * additive one, cos(θ_y − m) − 2m. The angular margin pushes hardest on samples near the class
- * weight, which for poor images would over-emphasize unrecognizable ones; shifting the margin
- * toward the additive form as quality rises emphasizes hard but recognizable samples instead. Follows the authors' code: ‖z‖ clipped to
+ * additive one, cos(θ_y − m) − 2m. Why that way round: the gradient scaling term ∂f/∂cos θ_y is
+ * sin(θ_y + m)/sin θ_y for the angular margin, which falls as θ_y grows, so a poor image's easy
+ * samples get the emphasis and its hard (likely unrecognizable) ones less; for the negative
+ * angular margin it is sin(θ_y − m)/sin θ_y, which rises with θ_y, so a good image's hard but
+ * recognizable samples get the emphasis (notebook 09 prints both). Follows the authors' code: ‖z‖ clipped to
  * [0.001, 100] and treated as a constant; μ, σ updated first in training mode with momentum
  * 0.01 (μ₀ = 20, σ₀ = 100, σ the unbiased batch std, 0 for a batch of one); θ + g clipped to
  * [ε, π − ε]; cos θ clipped to [−1 + ε, 1 − ε].
