@@ -271,3 +271,41 @@ test('every committed notebook equals its source in notebooks/src (cell kinds an
     );
   }
 });
+
+test('docs/errata.md: every item names the notebooks that cover it, and each of them cites the item', () => {
+  const text = fs.readFileSync(path.join(ROOT, 'docs', 'errata.md'), 'utf8');
+  const notebookText = (nn: string): string => {
+    const f = fs.readdirSync(path.join(ROOT, 'notebooks')).find((x) => x.startsWith(`${nn}-`) && x.endsWith('.ipynb'));
+    assert.ok(f, `docs/errata.md cites notebook ${nn}, which does not exist`);
+    const nb = JSON.parse(fs.readFileSync(path.join(ROOT, 'notebooks', f), 'utf8')) as { cells: Cell[] };
+    return nb.cells.map((c) => (Array.isArray(c.source) ? c.source.join('') : c.source)).join('\n');
+  };
+  const cited = (item: string): string[] =>
+    [...item.matchAll(/Notebooks? ((?:\d\d)(?:(?:, | and )\d\d)*)/g)].flatMap((m) => m[1].split(/, | and /));
+  // The seed article's numbered items: each cited notebook says "errata.md`, item N".
+  const seed = text.split('## The seed article')[1].split('\n## ')[0];
+  const items = seed.split(/\n(?=\d+\. )/).filter((x) => /^\d+\. /.test(x));
+  assert.ok(items.length >= 6, `expected the seed article's items, found ${items.length}`);
+  for (const item of items) {
+    const n = Number(/^(\d+)\./.exec(item)![1]);
+    const books = cited(item);
+    assert.ok(books.length > 0, `errata item ${n} names no notebook`);
+    for (const nn of books)
+      assert.match(
+        notebookText(nn),
+        new RegExp(`errata\\.md\`, item ${n}\\b`),
+        `notebook ${nn} does not cite errata item ${n}`,
+      );
+  }
+  // The papers-and-code items: each cited notebook points to docs/errata.md.
+  const papers = text.split('## Papers and their code')[1];
+  const bullets = papers.split(/\n(?=- \*\*)/).filter((x) => x.startsWith('- **'));
+  assert.ok(bullets.length >= 4);
+  for (const b of bullets) {
+    const title = /^- \*\*(.+?)\*\*/.exec(b)![1];
+    const books = cited(b);
+    assert.ok(books.length > 0, `errata "${title}" names no notebook`);
+    for (const nn of books)
+      assert.match(notebookText(nn), /errata\.md/, `notebook ${nn} does not point to docs/errata.md (${title})`);
+  }
+});
