@@ -86,8 +86,9 @@ export type { Dataset, ClassSubset, OpenSetSplit } from './data/dataset';
 export { decodeImage, loadImageFolder, parseLfwPairs } from './data/faces';
 export type { ImageFolderOptions, ImageFolderDataset, LfwPair } from './data/faces';
 export { hangulSyllables, loadHangulGlyphs, seededClassSplit, splitByFace } from './data/glyphs';
-export type { GlyphFaceMeta, GlyphMeta, GlyphDataset } from './data/glyphs';
-export { parseIdx, encodeIdx, readIdxFile, DataFileError } from './data/idx';
+export type { GlyphFaceMeta, GlyphFileRecord, GlyphMeta, GlyphDataset } from './data/glyphs';
+export { parseIdx, encodeIdx, readIdxFile, defaultIdxLimit, DataFileError } from './data/idx';
+export type { ReadIdxOptions } from './data/idx';
 export type { IdxArray } from './data/idx';
 export {
   datasetClassCount,

@@ -300,6 +300,43 @@ test(
     assert.throws(() => ml.readIdxFile(bomb), /bomb\.gz: inflates to more than the 18 bytes its IDX header declares/);
     assert.ok(Date.now() - t0 < 5000, 'the bomb was inflated in full');
     assert.equal(ml.loadFashionMnist({ split: 'test' }).y.length, 10_000, 'real files still load');
+    // A header declaring 2,739,000 × 28 × 28 (just under 2 GiB) in place of Fashion-MNIST's
+    // training images: refused by the data set's own size before anything is inflated.
+    const fm = tmp('ml-idx-fm-');
+    const header = Buffer.alloc(16);
+    header.set([0, 0, 8, 3]);
+    header.writeUInt32BE(2_739_000, 4);
+    header.writeUInt32BE(28, 8);
+    header.writeUInt32BE(28, 12);
+    fs.writeFileSync(
+      path.join(fm, 'train-images-idx3-ubyte.gz'),
+      zlib.gzipSync(Buffer.concat([header, Buffer.alloc(1 << 20)])),
+    );
+    fs.copyFileSync(
+      path.join(ROOT, 'data', 'fashion-mnist', 'train-labels-idx1-ubyte.gz'),
+      path.join(fm, 'train-labels-idx1-ubyte.gz'),
+    );
+    assert.throws(
+      () => ml.loadFashionMnist({ dir: fm }),
+      /train-images-idx3-ubyte\.gz: the header declares 2147376016 bytes, more than the 47040016 bytes of Fashion-MNIST's 60,000 training images; refused before inflating/,
+    );
+    // The same cap for any caller of readIdxFile, and a bad cap is an error.
+    assert.throws(
+      () => ml.readIdxFile(path.join(fm, 'train-images-idx3-ubyte.gz'), { maxBytes: 1000 }),
+      /declares 2147376016 bytes, more than the 1000 bytes/,
+    );
+    assert.throws(() => ml.readIdxFile(zero, { maxBytes: -1 }), /maxBytes must be a positive integer, got -1/);
+    assert.throws(() => ml.readIdxFile(dir), /is a folder, expected an IDX file/);
+    // Fashion-MNIST's other options: no silent fallback to the test split, no meaningless limit.
+    assert.throws(
+      () => ml.loadFashionMnist({ split: 'validation' as 'test' }),
+      /split must be 'train' or 'test', got "validation"/,
+    );
+    for (const limit of [-5, 0, Number.NaN, 2.5])
+      assert.throws(
+        () => ml.loadFashionMnist({ split: 'test', limit }),
+        /limit must be an integer ≥ 1 \(images to keep\), got/,
+      );
   },
 );
 

@@ -40,10 +40,23 @@ export function dataDir(): string {
  */
 export function loadFashionMnist(opts: { split?: 'train' | 'test'; dir?: string; limit?: number } = {}): Dataset {
   const split = opts.split ?? 'train';
+  if (split !== 'train' && split !== 'test')
+    throw new RangeError(`loadFashionMnist: split must be 'train' or 'test', got ${JSON.stringify(split)}`);
+  if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit >= 1))
+    throw new RangeError(`loadFashionMnist: limit must be an integer ≥ 1 (images to keep), got ${String(opts.limit)}`);
   const dir = opts.dir ?? path.join(dataDir(), 'fashion-mnist');
   const prefix = split === 'train' ? 'train' : 't10k';
-  const images = readIdxFile(path.join(dir, `${prefix}-images-idx3-ubyte.gz`));
-  const labels = readIdxFile(path.join(dir, `${prefix}-labels-idx1-ubyte.gz`));
+  // Fashion-MNIST's exact sizes cap what a file may inflate to.
+  const count = split === 'train' ? 60_000 : 10_000;
+  const what = `Fashion-MNIST's ${count.toLocaleString('en-US')} ${split === 'train' ? 'training' : 'test'}`;
+  const images = readIdxFile(path.join(dir, `${prefix}-images-idx3-ubyte.gz`), {
+    maxBytes: 16 + count * 28 * 28,
+    limitReason: `the ${16 + count * 28 * 28} bytes of ${what} images`,
+  });
+  const labels = readIdxFile(path.join(dir, `${prefix}-labels-idx1-ubyte.gz`), {
+    maxBytes: 8 + count,
+    limitReason: `the ${8 + count} bytes of ${what} labels`,
+  });
   if (images.dims.length !== 3)
     throw new DataFileError(`${prefix}-images: expected 3 dimensions [n, 28, 28], got [${images.dims.join(', ')}]`);
   if (labels.dims.length !== 1)

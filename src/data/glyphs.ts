@@ -10,6 +10,7 @@
  * `meta.json`: the syllable of each class, the faces (file, collection index, family, package
  * and version), the seed and the jitter.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Dataset, dataDir } from './dataset';
@@ -40,9 +41,18 @@ export interface GlyphFaceMeta {
   version: string;
 }
 
+/** Size and content hash of one file of a glyph set, recorded in meta.json by the builder. */
+export interface GlyphFileRecord {
+  bytes: number;
+  sha256: string;
+}
+
 export interface GlyphMeta {
   format: 'margin-lab-hangul-glyphs';
-  version: 1;
+  /** 2: meta.json records each data file's size and sha256 (`files`), checked at load. */
+  version: 2;
+  /** The three data files' sizes and sha256 hashes: a set whose files come from different builds is refused. */
+  files: Record<'images' | 'labels' | 'faces', GlyphFileRecord>;
   /** Syllable of each class id. */
   syllables: string[];
   faces: GlyphFaceMeta[];
@@ -78,17 +88,44 @@ export const GLYPH_FILES = {
 export function loadHangulGlyphs(opts: { dir?: string } = {}): GlyphDataset {
   const dir = opts.dir ?? path.join(dataDir(), 'hangul-glyphs');
   const metaFile = path.join(dir, GLYPH_FILES.meta);
+  if (!fs.existsSync(dir)) {
+    // The one moment a rebuild can leave behind: killed between its two renames.
+    const parent = path.dirname(dir);
+    const prefix = `.${path.basename(dir)}.old-`;
+    const moved = fs.existsSync(parent) ? fs.readdirSync(parent).find((n) => n.startsWith(prefix)) : undefined;
+    if (moved)
+      throw new DataFileError(
+        `${dir}: missing; a rebuild was interrupted while swapping it and left the previous set at ${path.join(parent, moved)}. Run npm run data:glyphs again (it puts the previous set back first), or rename that folder back`,
+      );
+  }
   if (!fs.existsSync(metaFile)) {
     throw new DataFileError(
       `${metaFile}: not found. The Hangul glyph set ships in data/hangul-glyphs; rebuild it with npm run data:glyphs (needs the fonts listed in its README)`,
     );
   }
-  const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as GlyphMeta;
-  if (meta.format !== 'margin-lab-hangul-glyphs')
-    throw new DataFileError(`${metaFile}: not a margin-lab Hangul glyph set (format ${JSON.stringify(meta.format)})`);
-  const img = parseIdxTyped(readIdxBytes(path.join(dir, GLYPH_FILES.images)), GLYPH_FILES.images, IDX_UINT8);
-  const lab = parseIdxTyped(readIdxBytes(path.join(dir, GLYPH_FILES.labels)), GLYPH_FILES.labels, IDX_INT16);
-  const fac = parseIdxTyped(readIdxBytes(path.join(dir, GLYPH_FILES.faces)), GLYPH_FILES.faces, IDX_INT16);
+  const meta = readGlyphMeta(dir);
+  checkGlyphFiles(dir, meta);
+  // The exact sizes meta.json implies cap what each file may inflate to.
+  const n0 = meta.samples;
+  const cap = (bytes: number, what: string) => ({
+    maxBytes: bytes,
+    limitReason: `the ${bytes} bytes of ${what} meta.json describes`,
+  });
+  const img = parseIdxTyped(
+    readIdxBytes(path.join(dir, GLYPH_FILES.images), cap(16 + n0 * meta.size * meta.size, `${n0} images`)),
+    GLYPH_FILES.images,
+    IDX_UINT8,
+  );
+  const lab = parseIdxTyped(
+    readIdxBytes(path.join(dir, GLYPH_FILES.labels), cap(8 + 2 * n0, `${n0} labels`)),
+    GLYPH_FILES.labels,
+    IDX_INT16,
+  );
+  const fac = parseIdxTyped(
+    readIdxBytes(path.join(dir, GLYPH_FILES.faces), cap(8 + 2 * n0, `${n0} face ids`)),
+    GLYPH_FILES.faces,
+    IDX_INT16,
+  );
   if (img.dims.length !== 3 || img.dims[1] !== meta.size || img.dims[2] !== meta.size) {
     throw new DataFileError(
       `${GLYPH_FILES.images}: expected [n, ${meta.size}, ${meta.size}], got [${img.dims.join(', ')}]`,
@@ -119,6 +156,67 @@ export function loadHangulGlyphs(opts: { dir?: string } = {}): GlyphDataset {
     face,
     meta,
   };
+}
+
+/** The sha256 of a file's bytes, hex. */
+export function sha256File(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** Reads and checks a glyph set's meta.json; every error names the file. */
+export function readGlyphMeta(dir: string): GlyphMeta {
+  const metaFile = path.join(dir, GLYPH_FILES.meta);
+  let meta: GlyphMeta;
+  try {
+    meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as GlyphMeta;
+  } catch (e) {
+    throw new DataFileError(`${metaFile}: not readable JSON (${(e as Error).message})`);
+  }
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta))
+    throw new DataFileError(`${metaFile}: expected a JSON object, got ${JSON.stringify(meta)}`);
+  if (meta.format !== 'margin-lab-hangul-glyphs')
+    throw new DataFileError(`${metaFile}: not a margin-lab Hangul glyph set (format ${JSON.stringify(meta.format)})`);
+  if ((meta.version as number) === 1)
+    throw new DataFileError(
+      `${metaFile}: a set built by an earlier margin-lab, without content hashes (format version 1); rebuild it with npm run data:glyphs (add -- --full for the full set)`,
+    );
+  if (meta.version !== 2)
+    throw new DataFileError(`${metaFile}: format version ${JSON.stringify(meta.version)}, expected 2`);
+  if (!Number.isSafeInteger(meta.samples) || meta.samples < 1)
+    throw new DataFileError(`${metaFile}: samples must be a positive integer, got ${JSON.stringify(meta.samples)}`);
+  if (!Number.isSafeInteger(meta.size) || meta.size < 1)
+    throw new DataFileError(`${metaFile}: size must be a positive integer, got ${JSON.stringify(meta.size)}`);
+  if (!Array.isArray(meta.syllables) || !Array.isArray(meta.faces))
+    throw new DataFileError(`${metaFile}: syllables and faces must be lists`);
+  for (const key of ['images', 'labels', 'faces'] as const) {
+    const rec = meta.files?.[key];
+    if (
+      !rec ||
+      typeof rec.sha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(rec.sha256) ||
+      !Number.isSafeInteger(rec.bytes)
+    )
+      throw new DataFileError(`${metaFile}: files.${key} must record bytes and a sha256, got ${JSON.stringify(rec)}`);
+  }
+  return meta;
+}
+
+/**
+ * Checks that each data file is the one meta.json was written with (size, then sha256). A set
+ * whose files come from two builds, as an interrupted copy or rebuild leaves, is refused by name.
+ */
+export function checkGlyphFiles(dir: string, meta: GlyphMeta): void {
+  for (const key of ['images', 'labels', 'faces'] as const) {
+    const file = path.join(dir, GLYPH_FILES[key]);
+    if (!fs.existsSync(file)) throw new DataFileError(`${file}: file not found (meta.json lists it)`);
+    const rec = meta.files[key];
+    const size = fs.statSync(file).size;
+    const hash = size === rec.bytes ? sha256File(file) : null;
+    if (hash !== rec.sha256)
+      throw new DataFileError(
+        `${file}: does not match meta.json (${hash === null ? `${size} bytes, meta.json says ${rec.bytes}` : `sha256 ${hash.slice(0, 12)}…, meta.json says ${rec.sha256.slice(0, 12)}…`}): the folder mixes files of different builds; rebuild it with npm run data:glyphs`,
+      );
+  }
 }
 
 /**

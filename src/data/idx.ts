@@ -5,6 +5,7 @@
  * file name and what was expected, never read past or padded.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as zlib from 'zlib';
 
 export interface IdxArray {
@@ -88,8 +89,25 @@ export function encodeIdx(dims: number[], data: Uint8Array | Int16Array): Uint8A
 }
 
 /** Reads an IDX file of unsigned bytes, gunzipping `.gz` files. */
-export function readIdxFile(file: string): IdxArray {
-  return parseIdx(readIdxBytes(file), file);
+export function readIdxFile(file: string, opts: ReadIdxOptions = {}): IdxArray {
+  return parseIdx(readIdxBytes(file, opts), file);
+}
+
+/** Limits for reading an IDX file. */
+export interface ReadIdxOptions {
+  /**
+   * The most bytes (header + data, inflated) the file may hold; a header declaring more is refused
+   * before anything is inflated. Default: {@link defaultIdxLimit}. Loaders of a known data set pass
+   * its exact size, so a damaged or hostile header cannot make them allocate more.
+   */
+  maxBytes?: number;
+  /** What the limit is, for the error message (e.g. "Fashion-MNIST's 60,000 training images"). */
+  limitReason?: string;
+}
+
+/** The default cap: 2 GiB or a quarter of this machine's memory, whichever is smaller. */
+export function defaultIdxLimit(): number {
+  return Math.min(MAX_IDX_BYTES, Math.floor(os.totalmem() / 4));
 }
 
 /** The largest IDX payload margin-lab will inflate (2 GiB). */
@@ -128,8 +146,14 @@ export function idxDeclaredSize(head: Uint8Array, name: string): number {
  * the rest is inflated with a cap of the size the header declares, so a damaged or hostile
  * file (a "gzip bomb") fails fast instead of filling memory.
  */
-export function readIdxBytes(file: string): Uint8Array {
+export function readIdxBytes(file: string, opts: ReadIdxOptions = {}): Uint8Array {
+  const limit = opts.maxBytes ?? defaultIdxLimit();
+  if (!(Number.isSafeInteger(limit) && limit > 0))
+    throw new RangeError(`readIdxBytes: maxBytes must be a positive integer, got ${String(opts.maxBytes)}`);
+  const reason =
+    opts.limitReason ?? `the ${limit} bytes margin-lab reads on this machine (2 GiB or a quarter of its memory)`;
   if (!fs.existsSync(file)) throw new DataFileError(`${file}: file not found`);
+  if (fs.statSync(file).isDirectory()) throw new DataFileError(`${file}: is a folder, expected an IDX file`);
   let buf: Uint8Array = fs.readFileSync(file);
   if (file.endsWith('.gz')) {
     let head: Uint8Array;
@@ -141,6 +165,10 @@ export function readIdxBytes(file: string): Uint8Array {
       );
     }
     const declared = idxDeclaredSize(head, file);
+    if (declared > limit)
+      throw new DataFileError(
+        `${file}: the header declares ${declared} bytes, more than ${reason}; refused before inflating (a damaged header, or the wrong file?)`,
+      );
     try {
       buf = zlib.gunzipSync(buf, declared > 0 ? { maxOutputLength: declared + 1 } : {});
     } catch (e) {
@@ -154,7 +182,9 @@ export function readIdxBytes(file: string): Uint8Array {
       );
     }
   } else {
-    idxDeclaredSize(buf.subarray(0, 20), file);
+    const declared = idxDeclaredSize(buf.subarray(0, 20), file);
+    if (declared > limit)
+      throw new DataFileError(`${file}: the header declares ${declared} bytes, more than ${reason}`);
   }
   return buf;
 }

@@ -21,11 +21,12 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { parseArgs } from 'util';
-import { spawn } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
+import * as crypto from 'crypto';
 import { discoverFaces, ExcludedFace, FontFace } from './fonts';
 import { DEFAULT_JITTER, JitterRange } from './compose';
 import type { RenderJob, RenderResult } from './render-face';
-import { GLYPH_FILES, GlyphMeta, hangulSyllables } from '../glyphs';
+import { GLYPH_FILES, GlyphMeta, hangulSyllables, loadHangulGlyphs } from '../glyphs';
 import { encodeIdx } from '../idx';
 import { dataDir } from '../dataset';
 import { Rng } from '../../util/random';
@@ -56,6 +57,8 @@ function runJob(job: RenderJob): Promise<{ result: RenderResult; pixels: Buffer 
     const child = spawn(process.execPath, [path.join(__dirname, 'render-face.js'), JSON.stringify(job)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    inProgress.children.add(child);
+    child.on('exit', () => inProgress.children.delete(child));
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -89,9 +92,124 @@ async function pool<T, R>(items: T[], jobs: number, fn: (item: T, i: number) => 
   return out;
 }
 
+/** The sibling folders a build of `out` uses: `.NAME.partial-PID` while writing, `.NAME.old-PID` while swapping. */
+function siblings(out: string): { parent: string; partial: string; old: string; pattern: RegExp } {
+  const parent = path.dirname(out);
+  const base = path.basename(out);
+  const esc = base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return {
+    parent,
+    partial: path.join(parent, `.${base}.partial-${process.pid}`),
+    old: path.join(parent, `.${base}.old-${process.pid}`),
+    pattern: new RegExp(`^\\.${esc}\\.(partial|old)-(\\d+)$`),
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Before a build of `out`: refuses an `out` that is not a glyph set (so a wrong --out never
+ * replaces a user's folder), refuses a build already running into it, and cleans what an
+ * interrupted build left: its partial folder, and the previous set moved aside mid-swap (put back
+ * when `out` is missing, removed otherwise).
+ */
+export function prepareGlyphOut(out: string, log: (line: string) => void = () => {}): void {
+  const { parent, pattern } = siblings(out);
+  if (fs.existsSync(parent)) {
+    for (const name of fs.readdirSync(parent)) {
+      const m = pattern.exec(name);
+      if (!m) continue;
+      const pid = Number(m[2]);
+      const full = path.join(parent, name);
+      if (pid !== process.pid && alive(pid))
+        throw new Error(`${out}: another build (pid ${pid}) is writing it (${full}); wait for it or stop it first`);
+      if (m[1] === 'old' && !fs.existsSync(out)) {
+        fs.renameSync(full, out);
+        log(`restored ${out} from an interrupted build's swap`);
+      } else {
+        fs.rmSync(full, { recursive: true, force: true });
+        log(`removed ${full}, left by an interrupted build`);
+      }
+    }
+  }
+  if (!fs.existsSync(out)) return;
+  if (!fs.statSync(out).isDirectory()) throw new Error(`--out ${out}: exists and is not a folder`);
+  const entries = fs.readdirSync(out);
+  if (entries.length === 0) return;
+  if (!entries.includes(GLYPH_FILES.meta))
+    throw new Error(
+      `--out ${out}: the folder holds files and no glyph set (no ${GLYPH_FILES.meta}); a rebuild replaces a glyph set only. Pick a new or empty folder`,
+    );
+  try {
+    const m = JSON.parse(fs.readFileSync(path.join(out, GLYPH_FILES.meta), 'utf8')) as { format?: unknown };
+    if (m.format !== 'margin-lab-hangul-glyphs') throw new Error(`format ${JSON.stringify(m.format)}`);
+  } catch (e) {
+    throw new Error(
+      `--out ${out}: ${GLYPH_FILES.meta} there is not a margin-lab glyph set's (${(e as Error).message}); a rebuild replaces a glyph set only`,
+    );
+  }
+}
+
+/**
+ * Installs a built set at `out` without ever leaving a mix: the files go to a sibling partial
+ * folder, which is loaded and checked, gets copies of every other file `out` holds (such as the
+ * shipped set's README.md), and then replaces `out` by two renames on the same file system.
+ */
+export function installGlyphSet(
+  out: string,
+  meta: GlyphMeta,
+  data: Record<'images' | 'labels' | 'faces', Uint8Array>,
+  log: (line: string) => void = () => {},
+): void {
+  prepareGlyphOut(out, log);
+  const { partial, old } = siblings(out);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.mkdirSync(partial);
+  try {
+    for (const key of ['images', 'labels', 'faces'] as const)
+      writeFileAtomic(path.join(partial, GLYPH_FILES[key]), data[key]);
+    writeFileAtomic(path.join(partial, GLYPH_FILES.meta), JSON.stringify(meta, null, 1) + '\n');
+    loadHangulGlyphs({ dir: partial }); // verified before it replaces anything
+    const owned = new Set<string>(Object.values(GLYPH_FILES));
+    if (fs.existsSync(out))
+      for (const name of fs.readdirSync(out))
+        if (!owned.has(name))
+          fs.cpSync(path.join(out, name), path.join(partial, name), { recursive: true, preserveTimestamps: true });
+  } catch (e) {
+    fs.rmSync(partial, { recursive: true, force: true });
+    throw e;
+  }
+  // The swap: synchronous, so no signal handler runs between the two renames.
+  if (fs.existsSync(out)) {
+    fs.renameSync(out, old);
+    fs.renameSync(partial, out);
+    fs.rmSync(old, { recursive: true, force: true });
+  } else {
+    fs.renameSync(partial, out);
+  }
+}
+
+/** The partial folder and render temp folder of the build in progress, for the SIGINT handler. */
+const inProgress = {
+  partial: null as string | null,
+  tmp: null as string | null,
+  installed: null as string | null,
+  children: new Set<ChildProcess>(),
+};
+
 export async function buildGlyphSet(o: BuildOptions): Promise<GlyphMeta> {
   const log = o.log ?? ((l: string) => console.log(l));
+  prepareGlyphOut(o.out, log); // refuse a wrong --out before minutes of rendering
+  inProgress.partial = siblings(o.out).partial;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-glyphs-'));
+  inProgress.tmp = tmp;
   try {
     const { faces: candidates, excluded } = discoverFaces();
     log(`faces: ${candidates.length} cover all 2,350 syllables and can be selected (${excluded.length} left out)`);
@@ -205,9 +323,9 @@ export async function buildGlyphSet(o: BuildOptions): Promise<GlyphMeta> {
     }
     const packages: Record<string, string> = {};
     for (const { face } of chosen) if (face.package) packages[face.package] = face.version;
-    const meta: GlyphMeta = {
+    const metaBody: Omit<GlyphMeta, 'files'> = {
       format: 'margin-lab-hangul-glyphs',
-      version: 1,
+      version: 2,
       syllables,
       faces: chosen.map(({ face: f }) => ({
         id: f.id,
@@ -228,15 +346,27 @@ export async function buildGlyphSet(o: BuildOptions): Promise<GlyphMeta> {
       subset: { syllables: syllables.length, faces: chosen.length, of: { syllables: 2350, faces: distinct.length } },
     };
     const gz = (b: Uint8Array) => zlib.gzipSync(b, { level: 9 });
-    fs.mkdirSync(o.out, { recursive: true });
-    writeFileAtomic(path.join(o.out, GLYPH_FILES.images), gz(encodeIdx([n, o.size, o.size], images)));
-    writeFileAtomic(path.join(o.out, GLYPH_FILES.labels), gz(encodeIdx([n], labels)));
-    writeFileAtomic(path.join(o.out, GLYPH_FILES.faces), gz(encodeIdx([n], faceIds)));
-    writeFileAtomic(path.join(o.out, GLYPH_FILES.meta), JSON.stringify(meta, null, 1) + '\n');
+    const data = {
+      images: gz(encodeIdx([n, o.size, o.size], images)),
+      labels: gz(encodeIdx([n], labels)),
+      faces: gz(encodeIdx([n], faceIds)),
+    };
+    const record = (b: Uint8Array) => ({
+      bytes: b.length,
+      sha256: crypto.createHash('sha256').update(b).digest('hex'),
+    });
+    const meta: GlyphMeta = {
+      ...metaBody,
+      files: { images: record(data.images), labels: record(data.labels), faces: record(data.faces) },
+    };
+    installGlyphSet(o.out, meta, data, log);
+    inProgress.installed = o.out;
     log(`wrote ${n} samples (${syllables.length} syllables × ${chosen.length} faces) to ${o.out}`);
     return meta;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
+    inProgress.tmp = null;
+    inProgress.partial = null;
   }
 }
 
@@ -307,6 +437,19 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
+  // Ctrl-C: the folder is either untouched or already swapped (the swap is synchronous); remove
+  // the partial folder and the renders, stop the renderers, and say so in one line.
+  process.on('SIGINT', () => {
+    for (const c of inProgress.children) c.kill('SIGKILL');
+    if (inProgress.partial) fs.rmSync(inProgress.partial, { recursive: true, force: true });
+    if (inProgress.tmp) fs.rmSync(inProgress.tmp, { recursive: true, force: true });
+    console.error(
+      inProgress.installed
+        ? `interrupted after the new set was installed in ${inProgress.installed}`
+        : 'interrupted: nothing was replaced; the output folder holds what it held before',
+    );
+    process.exit(130);
+  });
   main().catch((e: Error) => {
     console.error(`error: ${e.message}`);
     process.exit(1);
