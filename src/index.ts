@@ -111,7 +111,7 @@ export { loadForInference, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train
 export type { CheckpointData } from './train/checkpoint';
 export { ProgressReporter } from './train/progress';
 export type { ProgressMode } from './train/progress';
-export { learningRateAt, classScores, train, TrainingDivergedError } from './train/trainer';
+export { learningRateAt, classScores, train, TrainingDivergedError, TrainingInterruptedError } from './train/trainer';
 export type { OptimizerName, ScheduleOptions, TrainData, TrainOptions, EpochRow, TrainResult } from './train/trainer';
 
 // Evaluation and the open-set benchmark

@@ -168,6 +168,55 @@ function cli(args: string[]) {
 }
 const small = ['--backbone', 'mlp', '--dim', '4', '--seen', '0-2', '--max-steps', '2', '--train-per-class', '30'];
 
+test(
+  'train CLI: Ctrl-C (real SIGINTs at random moments) stops after the step, leaves no temp file, and says in one line what was saved',
+  { timeout: 600_000 },
+  async () => {
+    const rng = new ml.Rng(11);
+    for (let k = 0; k < 4; k++) {
+      const run = path.join(tmp('ml-sigint-'), 'run');
+      const args = ['--loss', 'arcface', '--epochs', '400', ...small, '--max-steps', '3', '--run', run];
+      const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      // Wait until training runs (the first line), then interrupt at a moment that varies.
+      while (!/training arcface/.test(stdout)) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 200 + Math.floor(rng.next() * 3000)));
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((r) => child.once('close', r));
+      assert.equal(code, 130, stderr);
+      const line = /interrupted at epoch (\d+), step (\d+): (.*)/.exec(stderr);
+      assert.ok(line, `no interrupt line in: ${stderr}`);
+      assert.match(stderr, /stopping after this step \(Ctrl-C again to quit at once\)/);
+      const temps = fs.existsSync(run) ? fs.readdirSync(run).filter((f) => f.endsWith('.tmp')) : [];
+      assert.deepEqual(temps, [], 'a temp file was left');
+      const saved = /holds epoch (\d+); continue with: npm run train -- --resume --run /.exec(line[3]);
+      if (saved) {
+        const ck = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8')) as { epoch: number };
+        assert.equal(ck.epoch, Number(saved[1]), 'the line names the epoch the checkpoint holds');
+        assert.ok(ck.epoch <= Number(line[1]));
+        const history = fs.readFileSync(path.join(run, 'history.csv'), 'utf8').trim().split('\n');
+        assert.equal(history.length - 1, ck.epoch, 'history.csv agrees with the checkpoint');
+        // And the run continues from there.
+        const resumed = cli(['--run', run, '--resume', '--epochs', String(ck.epoch + 1)]);
+        assert.equal(resumed.status, 0, resumed.stderr);
+        assert.equal(
+          (JSON.parse(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8')) as { epoch: number }).epoch,
+          ck.epoch + 1,
+        );
+      } else {
+        assert.match(line[3], /no epoch had finished, nothing was saved/);
+        assert.ok(!fs.existsSync(path.join(run, 'checkpoint.json')));
+      }
+    }
+  },
+);
+
 test('train CLI: an existing run is not overwritten unasked; --resume is checked against the checkpoint', () => {
   const run = tmp('ml-run-');
   const first = cli(['--loss', 'cosface', '--s', '16', '--m', '0.2', '--epochs', '1', ...small, '--run', run]);

@@ -13,7 +13,7 @@ import {
   lossOptionsFromFlags,
 } from '../losses';
 import { BACKBONES, BackboneSpec, buildBackbone, BackboneName } from '../models';
-import { CheckpointData, readCheckpoint, train } from '../train';
+import { CheckpointData, readCheckpoint, train, TrainingInterruptedError } from '../train';
 import { writeFileAtomic } from '../util/fs';
 import {
   classes,
@@ -282,39 +282,62 @@ async function main(): Promise<void> {
     `training ${lossName} on ${meta.dataset} classes ${list(seen)} (${split.train.y.length} images), unseen ${list(split.unseenClasses)}; backbone ${backboneName}, dim ${dim}; run ${runDir}`,
   );
   const rows: Array<Record<string, number>> = resumed ? [...(resumed.history as Array<Record<string, number>>)] : [];
-  const result = await train({
-    model,
-    backbone: spec,
-    loss,
-    data: { x: split.train.x, y: split.train.localY, shape: split.train.shape },
-    epochs: num(v, 'epochs', { int: true, min: 1 })!,
-    batchSize: num(v, 'batch', { int: true, min: 2 }),
-    optimizer,
-    lr: num(v, 'lr', { min: 0 }),
-    momentum: optimizer === 'sgd' ? num(v, 'momentum', { min: 0 }) : undefined,
-    nesterov: optimizer === 'sgd' ? v.nesterov === true : undefined,
-    weightDecay: num(v, 'weight-decay', { min: 0 }),
-    schedule: { type: String(v.schedule) as 'constant', warmupSteps: num(v, 'warmup', { int: true, min: 0 }) },
-    seed,
-    maxStepsPerEpoch: num(v, 'max-steps', { int: true, min: 1 }),
-    runDir,
-    resume: resumeFile,
-    meta: {
-      ...meta,
-      lossName,
-      unseen: split.unseenClasses,
-      backend: report.line,
-      pairLoss: (PAIR_LOSSES as readonly string[]).includes(lossName as LossName),
-    },
-    // history.csv after every epoch (the checkpoint is written just before), not only at the end.
-    onEpochEnd: (row) => {
-      rows.push(row);
-      writeHistory(runDir, rows);
-    },
+  // Ctrl-C: finish the step (and a checkpoint write) in progress, then stop and say what was
+  // saved. A second Ctrl-C quits at once; checkpoints are written atomically either way.
+  const stop = new AbortController();
+  process.once('SIGINT', () => {
+    stop.abort();
+    console.error(`${process.stderr.isTTY ? '\n' : ''}stopping after this step (Ctrl-C again to quit at once)`);
+    process.once('SIGINT', () => process.exit(130));
   });
+  const runRel = shellQuote(path.relative(process.cwd(), runDir) || '.');
+  let result: Awaited<ReturnType<typeof train>>;
+  try {
+    result = await train({
+      model,
+      backbone: spec,
+      loss,
+      data: { x: split.train.x, y: split.train.localY, shape: split.train.shape },
+      epochs: num(v, 'epochs', { int: true, min: 1 })!,
+      batchSize: num(v, 'batch', { int: true, min: 2 }),
+      optimizer,
+      lr: num(v, 'lr', { min: 0 }),
+      momentum: optimizer === 'sgd' ? num(v, 'momentum', { min: 0 }) : undefined,
+      nesterov: optimizer === 'sgd' ? v.nesterov === true : undefined,
+      weightDecay: num(v, 'weight-decay', { min: 0 }),
+      schedule: { type: String(v.schedule) as 'constant', warmupSteps: num(v, 'warmup', { int: true, min: 0 }) },
+      seed,
+      maxStepsPerEpoch: num(v, 'max-steps', { int: true, min: 1 }),
+      runDir,
+      resume: resumeFile,
+      meta: {
+        ...meta,
+        lossName,
+        unseen: split.unseenClasses,
+        backend: report.line,
+        pairLoss: (PAIR_LOSSES as readonly string[]).includes(lossName as LossName),
+      },
+      // history.csv after every epoch (the checkpoint is written just before), not only at the end.
+      onEpochEnd: (row) => {
+        rows.push(row);
+        writeHistory(runDir, rows);
+      },
+      signal: stop.signal,
+    });
+  } catch (e) {
+    if (!(e instanceof TrainingInterruptedError)) throw e;
+    console.error(
+      `interrupted at epoch ${e.epoch}, step ${e.step}: ${
+        e.savedEpoch > 0
+          ? `${e.checkpoint} holds epoch ${e.savedEpoch}; continue with: npm run train -- --resume --run ${runRel}`
+          : `no epoch had finished, nothing was saved`
+      }`,
+    );
+    process.exit(130);
+  }
   writeHistory(runDir, result.history);
   console.log(`wrote ${result.checkpoint} and ${path.join(runDir, 'history.csv')}`);
-  console.log(`evaluate with: npm run eval -- --run ${shellQuote(path.relative(process.cwd(), runDir) || '.')}`);
+  console.log(`evaluate with: npm run eval -- --run ${runRel}`);
 }
 
 runMain(main);

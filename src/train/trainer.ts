@@ -64,6 +64,32 @@ export class TrainingDivergedError extends Error {
   }
 }
 
+/**
+ * Thrown by `train()` when its `signal` is aborted (Ctrl-C in the CLI). Training stops after the
+ * step in progress; the checkpoint on disk is the last complete epoch's, never a partial one.
+ */
+export class TrainingInterruptedError extends Error {
+  constructor(
+    /** The epoch and step (1-based, within the epoch) that had just finished. */
+    readonly epoch: number,
+    readonly step: number,
+    /** The last epoch whose checkpoint was written (0: none yet), and the file. */
+    readonly savedEpoch: number,
+    readonly checkpoint: string | undefined,
+  ) {
+    super(
+      `training interrupted at epoch ${epoch}, step ${step}: ${
+        checkpoint
+          ? savedEpoch > 0
+            ? `${checkpoint} holds epoch ${savedEpoch}`
+            : `no epoch had finished, so no checkpoint was written`
+          : 'no run folder, nothing was saved'
+      }`,
+    );
+    this.name = 'TrainingInterruptedError';
+  }
+}
+
 export interface TrainData {
   /** Images, row-major [n, h, w, c]. */
   x: Float32Array;
@@ -116,6 +142,11 @@ export interface TrainOptions {
    */
   accuracyEvery?: number;
   onEpochEnd?: (row: EpochRow) => void;
+  /**
+   * Stops training when aborted: after the step in progress (and after a checkpoint write in
+   * progress), `train()` throws a {@link TrainingInterruptedError} naming what was saved.
+   */
+  signal?: AbortSignal;
 }
 
 export interface EpochRow {
@@ -505,6 +536,7 @@ async function runEpoch(
     });
     // Let the event loop turn: notebook output (progress) is sent, interrupts are seen.
     await new Promise<void>((resolve) => setImmediate(resolve));
+    if (opts.signal?.aborted) throw new TrainingInterruptedError(epoch, s + 1, 0, undefined);
   }
   const seconds = (Date.now() - t0) / 1000;
   const row: EpochRow = {
@@ -566,9 +598,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const checkpointFile = opts.runDir ? path.join(opts.runDir, 'checkpoint.json') : undefined;
   loss.training = true;
 
+  // The last epoch whose checkpoint is on disk: the resumed one, or none yet.
+  let savedEpoch = opts.resume ? startEpoch - 1 : 0;
   try {
     for (let epoch = startEpoch; epoch <= opts.epochs; epoch++) {
-      const row = await runEpoch(opts, plan, ctx, rng, reporter, epoch, step);
+      let row: EpochRow;
+      try {
+        row = await runEpoch(opts, plan, ctx, rng, reporter, epoch, step);
+      } catch (e) {
+        if (e instanceof TrainingInterruptedError) {
+          throw new TrainingInterruptedError(e.epoch, e.step, savedEpoch, checkpointFile);
+        }
+        throw e;
+      }
       step += plan.stepsPerEpoch;
       history.push(row);
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -585,8 +627,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           rngState: rng.seedState,
           history: history as unknown as Array<Record<string, number>>,
         });
+        savedEpoch = epoch;
       }
       opts.onEpochEnd?.(row);
+      if (opts.signal?.aborted && epoch < opts.epochs)
+        throw new TrainingInterruptedError(epoch, plan.stepsPerEpoch, savedEpoch, checkpointFile);
     }
   } finally {
     // Also after a diverged step: the same loss object can train again.
