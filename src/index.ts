@@ -108,6 +108,7 @@ export type { BackboneName, BackboneSpec } from './models';
 
 // Training and checkpoints
 export { loadForInference, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
+export { CheckpointSchemaError, CHECKPOINT_LIMITS } from './train/checkpoint-schema';
 export type { CheckpointData } from './train/checkpoint';
 export { ProgressReporter } from './train/progress';
 export type { ProgressMode } from './train/progress';

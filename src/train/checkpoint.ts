@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackboneSpec, buildBackbone } from '../models';
 import { createLoss, EmbeddingLoss } from '../losses';
 import { writeFileAtomic } from '../util/fs';
+import { validateCheckpointFields } from './checkpoint-schema';
 
 export const CHECKPOINT_FORMAT = 'margin-lab-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -117,15 +118,20 @@ export async function saveCheckpoint(input: SaveInput): Promise<void> {
 export function readCheckpoint(file: string): CheckpointData {
   if (!fs.existsSync(file)) throw new Error(`checkpoint ${file} does not exist`);
   let data: CheckpointData;
+  if (fs.statSync(file).isDirectory())
+    throw new Error(`checkpoint ${file} is a folder, expected a checkpoint.json file`);
   try {
     data = JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointData;
   } catch (e) {
     throw new Error(`checkpoint ${file} is not valid JSON (${(e as Error).message}); it may be truncated`);
   }
+  if (data === null || typeof data !== 'object' || Array.isArray(data))
+    throw new Error(`checkpoint ${file}: expected a JSON object, got ${JSON.stringify(data)}`);
   if (data.format !== CHECKPOINT_FORMAT)
     throw new Error(`${file} is not a margin-lab checkpoint (format ${JSON.stringify(data.format)})`);
   if (data.version !== CHECKPOINT_VERSION)
     throw new Error(`${file}: checkpoint version ${data.version} is not supported (expected ${CHECKPOINT_VERSION})`);
+  validateCheckpointFields(data, file);
   return data;
 }
 

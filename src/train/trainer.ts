@@ -576,6 +576,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     loadModelWeights(model, ck.model, opts.resume);
     loadLossState(loss, ck.lossState, opts.resume);
     loss.loadConfigState?.(ck.loss);
+    // The optimizer's slots: its step count, then one (momentum) or two (Adam's moments) per
+    // trained tensor. A checkpoint with another count would silently restart them.
+    const trained = model.trainableWeights.length + loss.trainableVariables.length;
+    const slots = (plan.optName === 'adam' ? 2 : 1) * trained;
+    if (ck.optimizer.length !== 1 + slots || ck.optimizer[0].name !== 'iter')
+      throw new Error(
+        `checkpoint ${opts.resume}: optimizer must hold the step count "iter" and ${slots} slot tensors (${plan.optName}, ${trained} trained tensors), got ${ck.optimizer.length} tensors${ck.optimizer.length ? ` starting with ${JSON.stringify(ck.optimizer[0].name)}` : ''}`,
+      );
     await optimizer.setWeights(optimizerWeights(ck));
     history.push(...(ck.history as EpochRow[]));
     step = ck.step;

@@ -1,0 +1,168 @@
+/**
+ * The checkpoint schema: every field of a checkpoint.json is checked at load, before any model,
+ * loss or optimizer is built, so a hand-edited or damaged file is an error naming the field, the
+ * value and what was expected, never a TypeError later or a run that silently trains the wrong
+ * thing (`epoch: -3`, `epoch: "1"`).
+ */
+import { LOSS_NAMES } from '../losses/registry';
+
+/** The most any one dimension, and any one tensor, may hold (a 1e9-wide embedding is refused). */
+export const CHECKPOINT_LIMITS = { dim: 65_536, tensorElements: 1 << 28, imageSide: 4096 } as const;
+
+const BACKBONES = ['mlp', 'lenetpp', 'resnet', 'reference'] as const;
+
+export class CheckpointSchemaError extends Error {
+  constructor(file: string, field: string, expected: string, value: unknown) {
+    super(`checkpoint ${file}: ${field} must be ${expected}, got ${show(value)}`);
+    this.name = 'CheckpointSchemaError';
+  }
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing (the field is missing)';
+  if (typeof v === 'number') return String(v);
+  const s = JSON.stringify(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+type Obj = Record<string, unknown>;
+
+/** A small schema checker bound to one file: each method returns the value, typed, or throws. */
+class Fields {
+  constructor(private readonly file: string) {}
+  fail(field: string, expected: string, value: unknown): never {
+    throw new CheckpointSchemaError(this.file, field, expected, value);
+  }
+  obj(v: unknown, field: string): Obj {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(field, 'an object', v);
+    return v as Obj;
+  }
+  arr(v: unknown, field: string): unknown[] {
+    if (!Array.isArray(v)) this.fail(field, 'a list', v);
+    return v;
+  }
+  str(v: unknown, field: string): string {
+    if (typeof v !== 'string') this.fail(field, 'a string', v);
+    return v;
+  }
+  bool(v: unknown, field: string): boolean {
+    if (typeof v !== 'boolean') this.fail(field, 'true or false', v);
+    return v;
+  }
+  int(v: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      this.fail(field, `an integer in [${min}, ${max}]`, v);
+    return v;
+  }
+  num(v: unknown, field: string, min: number, max = Infinity): number {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+      this.fail(field, `a number in [${min}, ${max === Infinity ? '∞' : max}]`, v);
+    return v;
+  }
+  oneOf<T extends string>(v: unknown, field: string, values: readonly T[]): T {
+    if (!values.includes(v as T)) this.fail(field, `one of ${values.join(', ')}`, v);
+    return v as T;
+  }
+  /** Optional fields: absent is fine, `null` is not. */
+  opt<T>(o: Obj, key: string, check: (v: unknown, field: string) => T, prefix: string): T | undefined {
+    return o[key] === undefined ? undefined : check(o[key], `${prefix}.${key}`);
+  }
+  tensor(v: unknown, field: string, dtypes: readonly ('float32' | 'int32')[]): void {
+    const t = this.obj(v, field);
+    const shape = this.arr(t.shape, `${field}.shape`).map((d, i) =>
+      this.int(d, `${field}.shape[${i}]`, 0, CHECKPOINT_LIMITS.tensorElements),
+    );
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n > CHECKPOINT_LIMITS.tensorElements)
+      this.fail(`${field}.shape`, `at most ${CHECKPOINT_LIMITS.tensorElements} elements`, shape);
+    this.oneOf(t.dtype, `${field}.dtype`, dtypes);
+    const data = this.str(t.data, `${field}.data`);
+    // base64 of n 4-byte values, without decoding it.
+    const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+    const bytes = (data.length / 4) * 3 - padding;
+    if (data.length % 4 !== 0 || bytes !== n * 4)
+      this.fail(
+        `${field}.data`,
+        `base64 of ${n * 4} bytes (shape [${shape.join(', ')}], 4 bytes each)`,
+        `${data.length} base64 characters`,
+      );
+  }
+}
+
+/** Checks every field of a parsed checkpoint; returns it unchanged. `file` names it in errors. */
+export function validateCheckpointFields(raw: unknown, file: string): void {
+  const f = new Fields(file);
+  const ck = f.obj(raw, 'the file');
+  f.str(ck.savedAt, 'savedAt');
+
+  const bb = f.obj(ck.backbone, 'backbone');
+  f.oneOf(bb.name, 'backbone.name', BACKBONES);
+  const shape = f.arr(bb.inputShape, 'backbone.inputShape');
+  if (shape.length !== 3) f.fail('backbone.inputShape', '[height, width, channels]', shape);
+  shape.forEach((d, i) => f.int(d, `backbone.inputShape[${i}]`, 1, CHECKPOINT_LIMITS.imageSide));
+  const dim = f.int(bb.embeddingDim, 'backbone.embeddingDim', 1, CHECKPOINT_LIMITS.dim);
+  f.opt(bb, 'width', (v, p) => f.num(v, p, Number.MIN_VALUE, 64), 'backbone');
+  f.opt(
+    bb,
+    'hidden',
+    (v, p) => f.arr(v, p).forEach((h, i) => f.int(h, `${p}[${i}]`, 1, CHECKPOINT_LIMITS.dim)),
+    'backbone',
+  );
+  f.opt(bb, 'seed', (v, p) => f.int(v, p, 0), 'backbone');
+  f.opt(bb, 'batchNorm', (v, p) => f.bool(v, p), 'backbone');
+  f.opt(bb, 'neck', (v, p) => f.bool(v, p), 'backbone');
+  f.opt(bb, 'dropout', (v, p) => f.num(v, p, 0, 0.99), 'backbone');
+
+  const loss = f.obj(ck.loss, 'loss');
+  const lossName = f.oneOf(loss.loss, 'loss.loss', LOSS_NAMES as readonly string[]);
+  if (loss.embeddingDim !== undefined && loss.embeddingDim !== dim)
+    f.fail('loss.embeddingDim', `the backbone's embeddingDim ${dim}`, loss.embeddingDim);
+  if (loss.numClasses !== undefined) f.int(loss.numClasses, 'loss.numClasses', 2, CHECKPOINT_LIMITS.tensorElements);
+
+  const c = f.obj(ck.config, 'config');
+  f.oneOf(c.optimizer, 'config.optimizer', ['sgd', 'adam'] as const);
+  f.num(c.lr, 'config.lr', 0);
+  f.opt(c, 'momentum', (v, p) => f.num(v, p, 0, 1), 'config');
+  f.opt(c, 'nesterov', (v, p) => f.bool(v, p), 'config');
+  f.opt(c, 'weightDecay', (v, p) => f.num(v, p, 0), 'config');
+  f.int(c.batchSize, 'config.batchSize', 2);
+  const epochs = f.int(c.epochs, 'config.epochs', 1);
+  f.opt(c, 'maxStepsPerEpoch', (v, p) => f.int(v, p, 1), 'config');
+  f.int(c.seed, 'config.seed', 0);
+  f.opt(c, 'schedule', (v, p) => f.obj(v, p), 'config');
+  for (const key of ['seen', 'unseen'])
+    f.opt(c, key, (v, p) => f.arr(v, p).forEach((x, i) => f.int(x, `${p}[${i}]`, 0)), 'config');
+  // A run made by the command line records its data set and the classes of its split.
+  if (f.opt(c, 'dataset', (v, p) => f.str(v, p), 'config') !== undefined)
+    for (const key of ['seen', 'unseen'])
+      if (c[key] === undefined)
+        f.fail(`config.${key}`, `the ${key} classes (a list: the run names a dataset)`, undefined);
+  f.opt(c, 'trainPerClass', (v, p) => f.int(v, p, 1), 'config');
+  if (c.lossName !== undefined && c.lossName !== lossName)
+    f.fail('config.lossName', `the loss the options belong to, ${JSON.stringify(lossName)}`, c.lossName);
+
+  const epoch = f.int(ck.epoch, 'epoch', 1, epochs);
+  f.int(ck.step, 'step', epoch);
+  f.int(ck.rngState, 'rngState', 0, 2 ** 32 - 1);
+  const history = f.arr(ck.history, 'history');
+  if (history.length !== epoch) f.fail('history', `one row per epoch (${epoch})`, `${history.length} rows`);
+  history.forEach((row, i) => {
+    const r = f.obj(row, `history[${i}]`);
+    for (const [k, v] of Object.entries(r))
+      if (v !== null && typeof v !== 'number') f.fail(`history[${i}].${k}`, 'a number', v);
+    if (r.epoch !== i + 1) f.fail(`history[${i}].epoch`, String(i + 1), r.epoch);
+  });
+
+  const model = f.arr(ck.model, 'model');
+  if (model.length === 0) f.fail('model', 'the backbone weights (a non-empty list)', model);
+  model.forEach((w, i) => {
+    f.str(f.obj(w, `model[${i}]`).name, `model[${i}].name`);
+    f.tensor(w, `model[${i}]`, ['float32']);
+  });
+  const state = f.obj(ck.lossState, 'lossState');
+  for (const [k, v] of Object.entries(state)) f.tensor(v, `lossState.${k}`, ['float32']);
+  f.arr(ck.optimizer, 'optimizer').forEach((w, i) => {
+    const name = f.str(f.obj(w, `optimizer[${i}]`).name, `optimizer[${i}].name`);
+    f.tensor(w, `optimizer[${i}]`, name === 'iter' ? ['int32'] : ['float32']);
+  });
+}
