@@ -27,6 +27,41 @@ test('one id per loss: the table id, config().loss and createLoss agree, and the
   assert.deepEqual([...ml.PAIR_LOSSES], ['contrastive', 'triplet']);
 });
 
+test('dispose() frees every tensor a loss made (weights, bias, t, running statistics, centres), for every loss in the table', async () => {
+  await ml.useBestBackend({ print: false });
+  for (const e of ml.LOSS_TABLE) {
+    const before = ml.tf.memory().numTensors;
+    const loss = ml.createLoss(e.id, { numClasses: 4, embeddingDim: 8 });
+    assert.ok(
+      e.kind === 'pair' || ml.tf.memory().numTensors > before,
+      `${e.id}: made no tensor (the check could not fail)`,
+    );
+    loss.dispose();
+    assert.equal(
+      ml.tf.memory().numTensors,
+      before,
+      `${e.id}: ${ml.tf.memory().numTensors - before} tensors left after dispose()`,
+    );
+  }
+});
+
+test('a classifier head refuses one class and a weight matrix too large to allocate, before allocating', () => {
+  const before = ml.tf.memory().numTensors;
+  for (const e of ml.LOSS_TABLE.filter((x) => x.kind !== 'pair')) {
+    assert.throws(
+      () => ml.createLoss(e.id, { numClasses: 1e9, embeddingDim: 4 }),
+      /would hold 4 × (1000000000|\d+) = \d+ values \(\d+\.\d GiB\), more than the 268435456 \(1 GiB\) margin-lab allocates for one matrix; check numClasses and embeddingDim/,
+      e.id,
+    );
+    assert.throws(
+      () => ml.createLoss(e.id, { numClasses: 1, embeddingDim: 4 }),
+      /numClasses must be at least 2 \(a classifier needs two classes to tell apart\), got 1/,
+      e.id,
+    );
+  }
+  assert.equal(ml.tf.memory().numTensors, before, 'a refused head left tensors behind');
+});
+
 test('createLoss refuses unknown option keys, naming the losses that take them', () => {
   assert.throws(
     () => ml.createLoss('softmax', { numClasses: 3, embeddingDim: 4, m: 0.5 }),

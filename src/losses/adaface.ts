@@ -59,8 +59,8 @@ export class AdaFace extends CosineHead {
     this.m = m;
     this.h = h;
     this.alpha = alpha;
-    this.runningMean = tf.variable(tf.scalar(opts.initialMean ?? 20), false);
-    this.runningStd = tf.variable(tf.scalar(opts.initialStd ?? 100), false);
+    this.runningMean = tf.tidy(() => tf.variable(tf.scalar(opts.initialMean ?? 20), false));
+    this.runningStd = tf.tidy(() => tf.variable(tf.scalar(opts.initialStd ?? 100), false));
   }
 
   override stateDict(): Record<string, tf.Variable> {

@@ -4,7 +4,15 @@
  * training-mode batch, c_j ← c_j − α·Δc_j with Δc_j = Σ_{i: y_i = j}(c_j − x_i) / (1 + n_j).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ClassifierHead, ComputeOptions, EmbeddingLoss, HeadOptions, LabelsLike, HEAD_OPTION_KEYS } from './head';
+import {
+  checkHeadSize,
+  ClassifierHead,
+  ComputeOptions,
+  EmbeddingLoss,
+  HeadOptions,
+  LabelsLike,
+  HEAD_OPTION_KEYS,
+} from './head';
 import { SoftmaxLoss } from './softmax';
 import {
   checkEmbeddings,
@@ -42,6 +50,7 @@ export class CenterLoss implements EmbeddingLoss {
     this.embeddingDim = opts.embeddingDim;
     this.alpha = opts.alpha ?? 0.5;
     checkRange('centerLoss', 'alpha', this.alpha, 0, 1, true);
+    checkHeadSize('centerLoss', 'the centres [numClasses, embeddingDim]', opts.numClasses, opts.embeddingDim);
     const init = opts.centers ? tf.tensor2d(opts.centers) : tf.zeros([opts.numClasses, opts.embeddingDim]);
     if (init.shape[0] !== opts.numClasses || init.shape[1] !== opts.embeddingDim) {
       throw new Error(

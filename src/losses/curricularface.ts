@@ -44,7 +44,7 @@ export class CurricularFace extends CosineHead {
     this.s = s;
     this.m = m;
     this.alpha = alpha;
-    this.tVar = tf.variable(tf.scalar(opts.t ?? 0), false);
+    this.tVar = tf.tidy(() => tf.variable(tf.scalar(opts.t ?? 0), false));
     this.initMarginWarmup('curricularFace', opts.marginWarmup);
   }
 

@@ -145,11 +145,32 @@ export function resolveWeightInit(loss: string, opts: HeadOptions): WeightInit {
   return opts.init;
 }
 
+/** The most values one class-weight (or centre) matrix may hold: 2^28 float32, 1 GiB. */
+export const MAX_HEAD_ELEMENTS = 2 ** 28;
+
+/** Refuses a [rows, columns] parameter matrix too large to allocate, before allocating it. */
+export function checkHeadSize(loss: string, what: string, rows: number, columns: number): void {
+  if (rows * columns > MAX_HEAD_ELEMENTS)
+    throw new LossInputError(
+      `${loss}: ${what} would hold ${rows} × ${columns} = ${rows * columns} values (${((rows * columns * 4) / 2 ** 30).toFixed(1)} GiB), more than the ${MAX_HEAD_ELEMENTS} (1 GiB) margin-lab allocates for one matrix; check numClasses and embeddingDim`,
+    );
+}
+
 /** Creates the class-weight variable [D, columns]. */
 export function createWeights(loss: string, opts: HeadOptions, columns: number): tf.Variable {
   checkPositiveInteger(loss, 'numClasses', opts.numClasses);
   checkPositiveInteger(loss, 'embeddingDim', opts.embeddingDim);
+  if (opts.numClasses < 2)
+    throw new LossInputError(
+      `${loss}: numClasses must be at least 2 (a classifier needs two classes to tell apart), got ${opts.numClasses}`,
+    );
   const D = opts.embeddingDim;
+  checkHeadSize(
+    loss,
+    `the class weights [embeddingDim, ${columns === opts.numClasses ? 'numClasses' : 'numClasses × sub-centers'}]`,
+    D,
+    columns,
+  );
   return tf.tidy(() => {
     let w: tf.Tensor2D;
     if (opts.weights !== undefined && opts.init !== undefined)

@@ -20,10 +20,11 @@ export class SoftmaxLoss implements ClassifierHead {
   constructor(opts: HeadOptions & { bias?: number[] }) {
     this.numClasses = opts.numClasses;
     this.embeddingDim = opts.embeddingDim;
+    if (opts.bias !== undefined && opts.bias.length !== opts.numClasses)
+      throw new Error(`${this.name}: bias must have ${opts.numClasses} entries, got ${opts.bias.length}`);
     this.W = createWeights(this.name, opts, opts.numClasses);
-    this.b = tf.variable(opts.bias ? tf.tensor1d(opts.bias) : tf.zeros([opts.numClasses]), true);
-    if (this.b.shape[0] !== this.numClasses)
-      throw new Error(`${this.name}: bias must have ${this.numClasses} entries, got ${this.b.shape[0]}`);
+    // The initial value is a tensor of its own: made inside tidy, so only the variable remains.
+    this.b = tf.tidy(() => tf.variable(opts.bias ? tf.tensor1d(opts.bias) : tf.zeros([opts.numClasses]), true));
   }
 
   get trainableVariables(): tf.Variable[] {
