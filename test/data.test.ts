@@ -183,6 +183,99 @@ test('image folders load per identity, resized, with clear errors for bad layout
   );
 });
 
+test('image folders: meaningless sizes and counts are refused; symbolic links are followed and reported', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-faces-strict-'));
+  await makeFolder(path.join(root, 'ok'), { alice: 3, bob: 2 });
+  const ok = path.join(root, 'ok');
+  for (const size of [[0, 8], [1.5, 8], [-5, 8], [8]] as unknown as Array<[number, number]>)
+    await assert.rejects(
+      ml.loadImageFolder(ok, { size }),
+      /loadImageFolder: size must be \[height, width\], integers in \[1, 4096\], got/,
+    );
+  for (const max of [0, -1, 1.5])
+    await assert.rejects(
+      ml.loadImageFolder(ok, { maxImagesPerIdentity: max }),
+      /maxImagesPerIdentity must be an integer ≥ 1, got/,
+    );
+  await assert.rejects(
+    ml.loadImageFolder(ok, { minImagesPerIdentity: -3 }),
+    /minImagesPerIdentity must be an integer ≥ 1, got -3/,
+  );
+  await assert.rejects(
+    ml.loadImageFolder(ok, { minImagesPerIdentity: 3, maxImagesPerIdentity: 2 }),
+    /maxImagesPerIdentity 2 is below minImagesPerIdentity 3/,
+  );
+  const plain = await ml.loadImageFolder(ok, { size: [4, 4] });
+  assert.deepEqual(plain.symlinks, []);
+  assert.match(plain.summary, /: 2 identities, 5 images$/);
+  // A linked identity folder and a linked image: followed, listed, and in the summary line.
+  fs.symlinkSync(path.join(ok, 'bob'), path.join(ok, 'carl'));
+  fs.symlinkSync(path.join(ok, 'alice', 'alice_0001.png'), path.join(ok, 'bob', 'bob_0009.png'));
+  const linked = await ml.loadImageFolder(ok, { size: [4, 4] });
+  assert.deepEqual(linked.classNames, ['alice', 'bob', 'carl']);
+  assert.equal(linked.y.length, 3 + 3 + 3);
+  assert.match(
+    linked.summary,
+    /3 identities, 9 images; followed 3 symbolic link\(s\) \(1 identity folder\(s\), 2 image\(s\)\)/,
+  );
+  // A dangling link is an error naming it, not a raw ENOENT.
+  fs.symlinkSync(path.join(root, 'gone'), path.join(ok, 'dora'));
+  await assert.rejects(
+    ml.loadImageFolder(ok, { size: [4, 4] }),
+    /dora: a symbolic link whose target cannot be read \(ENOENT\)/,
+  );
+});
+
+test('numbers arriving as strings, NaN seeds and labels, and non-finite class weights are errors that say so', () => {
+  assert.throws(
+    () => ml.arcFace({ numClasses: 4, embeddingDim: 3, m: '0.5' as unknown as number }),
+    /arcFace: m must be a number, got the string "0\.5" \(write 0\.5 without quotes\)/,
+  );
+  assert.throws(
+    () => ml.arcFace({ numClasses: 4, embeddingDim: '4' as unknown as number }),
+    /arcFace: embeddingDim must be a number, got the string "4"/,
+  );
+  assert.throws(
+    () => ml.cosFace({ numClasses: 4, embeddingDim: 3, s: '30' as unknown as number }),
+    /cosFace: s must be a number, got the string "30"/,
+  );
+  for (const seed of [Number.NaN, -1, 1.5])
+    assert.throws(
+      () => ml.arcFace({ numClasses: 4, embeddingDim: 3, seed }),
+      /arcFace: seed must be an integer ≥ 0, got/,
+    );
+  assert.throws(
+    () =>
+      ml.arcFace({
+        numClasses: 2,
+        embeddingDim: 2,
+        weights: [
+          [1, 0],
+          [0, Number.NaN],
+        ],
+      }),
+    /arcFace: weights must be finite, got NaN at row 1, column 1/,
+  );
+  assert.throws(
+    () => ml.verificationPairs([0, Number.NaN, 1, 1, 0]),
+    /verificationPairs: label NaN at index 1 is not an integer/,
+  );
+  assert.throws(
+    () => ml.verificationPairs([0, 0, 1, 1], { seed: -2 }),
+    /verificationPairs: seed must be an integer ≥ 0, got -2/,
+  );
+  assert.throws(() => ml.spreadDirections(3, 4, 1, -5), /spreadDirections: iterations must be an integer ≥ 0, got -5/);
+  assert.throws(() => ml.spreadDirections(3, 4, Number.NaN), /spreadDirections: seed must be an integer ≥ 0, got NaN/);
+  // Large inputs do not go through spread arguments (which overflow the stack near 10^5).
+  assert.equal(ml.spreadDirections(200_000, 3).length, 3);
+  const fit = ml.ownWeightAgreement(
+    [Array(200_000).fill(0.1)],
+    [0],
+    Array.from({ length: 200_000 }, () => [1]),
+  );
+  assert.ok(Math.abs(fit.meanCos - 1) < 1e-9);
+});
+
 test('LFW pairs.txt parser: folds, matched and mismatched lines, errors with line numbers', () => {
   const text = ['2\t1', 'Ann\t1\t2', 'Ann\t1\tBen\t3', 'Cid\t2\t4', 'Cid\t1\tDee\t1'].join('\n');
   const pairs = ml.parseLfwPairs(text, '/lfw');

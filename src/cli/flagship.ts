@@ -25,6 +25,7 @@ import { machineLine } from '../eval/open-set-benchmark';
 import { writeFileAtomic } from '../util/fs';
 import { embedSet, headWeights, mnistOpenSet, quickMode, trainEmbedding } from '../workbook';
 import { FlagSpec, parseFlags, runMain, UsageError, commaList as list } from './common';
+import { minOf } from '../util/reduce';
 
 /** The heads of the flagship figures, with the settings the notebooks draw them with. */
 export const FLAGSHIP_HEADS: Record<string, (base: HeadOptions) => ClassifierHead> = {
@@ -56,7 +57,7 @@ export function flagshipTable(rows: FlagshipRow[]): string {
   for (const r of rows) {
     const s = r.stats;
     lines.push(
-      `| ${r.loss} | ${r.dim} | ${r.seed} | ${s.meanCos.toFixed(3)} | ${Math.min(...s.classMeanCos).toFixed(3)} | ` +
+      `| ${r.loss} | ${r.dim} | ${r.seed} | ${s.meanCos.toFixed(3)} | ${minOf(s.classMeanCos).toFixed(3)} | ` +
         `${s.farSide.length} of ${s.classMeanCos.length}${s.farSide.length ? ` (${s.farSide.join(', ')})` : ''} | ` +
         `${(100 * s.accuracy).toFixed(1)} % | ${meetsBar(s) ? 'met' : '**missed**'} | ${r.seconds.toFixed(0)} |`,
     );

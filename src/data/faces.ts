@@ -35,11 +35,26 @@ export interface ImageFolderOptions {
   strict?: boolean;
 }
 
+/** Checks an integer option of loadImageFolder. */
+function checkCount(name: string, v: unknown, min: number): void {
+  if (v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= min))
+    throw new RangeError(
+      `loadImageFolder: ${name} must be an integer ≥ ${min}, got ${typeof v === 'number' ? v : JSON.stringify(v)}`,
+    );
+}
+
 export interface ImageFolderDataset extends Dataset {
   /** Source file of each sample. */
   files: string[];
   /** Files that were not loaded, and why (not an image by name, or not decodable). */
   skipped: Array<{ file: string; reason: string }>;
+  /**
+   * Identity folders and image files that are symbolic links. They are followed (data sets are
+   * often assembled from links), and listed here and in `summary` so that it is never silent.
+   */
+  symlinks: string[];
+  /** One line: identities, images, skipped files and followed symbolic links. */
+  summary: string;
 }
 
 /** A folder name as the bytes on disk; throws, showing the bytes, when they are not valid UTF-8. */
@@ -77,11 +92,36 @@ export async function decodeImage(file: string, size: [number, number], grayscal
 /** Loads root/<identity>/<image> into memory. Identity labels follow sorted folder names. */
 export async function loadImageFolder(root: string, opts: ImageFolderOptions = {}): Promise<ImageFolderDataset> {
   const size = opts.size ?? [112, 112];
+  if (!Array.isArray(size) || size.length !== 2 || !size.every((d) => Number.isSafeInteger(d) && d >= 1 && d <= 4096))
+    throw new RangeError(
+      `loadImageFolder: size must be [height, width], integers in [1, 4096], got ${JSON.stringify(size)}`,
+    );
+  checkCount('minImagesPerIdentity', opts.minImagesPerIdentity, 1);
+  checkCount('maxImagesPerIdentity', opts.maxImagesPerIdentity, 1);
   const minImages = opts.minImagesPerIdentity ?? 2;
+  if (opts.maxImagesPerIdentity !== undefined && opts.maxImagesPerIdentity < minImages)
+    throw new RangeError(
+      `loadImageFolder: maxImagesPerIdentity ${opts.maxImagesPerIdentity} is below minImagesPerIdentity ${minImages}`,
+    );
   if (!fs.existsSync(root)) throw new Error(`image folder ${root} does not exist`);
   if (!fs.statSync(root).isDirectory()) throw new Error(`image folder ${root} is not a directory`);
+  const symlinks: string[] = [];
+  /** stat that follows links, noting them; a dangling link is an error naming it. */
+  const statFollow = (p: string): fs.Stats => {
+    if (fs.lstatSync(p).isSymbolicLink()) {
+      symlinks.push(p);
+      try {
+        return fs.statSync(p);
+      } catch (e) {
+        throw new Error(
+          `${p}: a symbolic link whose target cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        );
+      }
+    }
+    return fs.statSync(p);
+  };
   const identities = utf8Names(root)
-    .filter((n) => fs.statSync(path.join(root, n)).isDirectory())
+    .filter((n) => statFollow(path.join(root, n)).isDirectory())
     .sort();
   if (identities.length === 0)
     throw new Error(`image folder ${root} has no identity sub-folders (expected root/<identity>/<image>.jpg)`);
@@ -96,13 +136,14 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions = {
         skipped.push({ file: path.join(dir, f), reason: 'not .jpg, .jpeg or .png' });
     }
     let imgs = names.filter((f) => IMAGE_EXT.has(path.extname(f).toLowerCase()));
+    for (const f of imgs) statFollow(path.join(dir, f));
     if (imgs.length === 0) throw new Error(`identity folder ${dir} has no images (.jpg, .jpeg or .png)`);
     if (imgs.length < minImages) {
       throw new Error(
         `identity ${id} has ${imgs.length} image(s) but at least ${minImages} are needed (${dir}); remove it or pass minImagesPerIdentity: 1`,
       );
     }
-    if (opts.maxImagesPerIdentity) imgs = imgs.slice(0, opts.maxImagesPerIdentity);
+    if (opts.maxImagesPerIdentity !== undefined) imgs = imgs.slice(0, opts.maxImagesPerIdentity);
     for (const f of imgs) {
       files.push(path.join(dir, f));
       labels.push(label);
@@ -132,7 +173,17 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions = {
   }
   const loadedFiles = keep.map((i) => files[i]);
   const loadedLabels = keep.map((i) => labels[i]);
+  const linkedIds = symlinks.filter((p) => path.dirname(p) === root).length;
+  const summary =
+    `loadImageFolder ${root}: ${identities.length} identities, ${keep.length} images` +
+    (skipped.length ? `, ${skipped.length} file(s) skipped` : '') +
+    (symlinks.length
+      ? `; followed ${symlinks.length} symbolic link(s) (${linkedIds} identity folder(s), ${symlinks.length - linkedIds} image(s))`
+      : '');
+  if (symlinks.length) console.log(summary);
   return {
+    summary,
+    symlinks,
     name: path.basename(root),
     x: x.slice(0, keep.length * per),
     y: Int32Array.from(loadedLabels),

@@ -29,10 +29,16 @@ export function verificationPairs(
     throw new Error(`verificationPairs: folds must be a positive integer, got ${folds}`);
   if (!(Number.isInteger(perFold) && perFold >= 1))
     throw new Error(`verificationPairs: perFold must be a positive integer, got ${perFold}`);
+  if (opts.seed !== undefined && !(Number.isSafeInteger(opts.seed) && opts.seed >= 0))
+    throw new Error(`verificationPairs: seed must be an integer ≥ 0, got ${opts.seed}`);
   const rng = new Rng(opts.seed ?? 0);
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];
+    if (!Number.isInteger(l))
+      throw new Error(
+        `verificationPairs: label ${l} at index ${i} is not an integer (identity labels are whole numbers)`,
+      );
     if (!byClass.has(l)) byClass.set(l, []);
     byClass.get(l)!.push(i);
   }

@@ -4,6 +4,7 @@
  * closed-set rank-k identification and open-set identification (DIR at FAR).
  * Scores: higher = more similar. Labels: true/1 = same identity (genuine), 0 = impostor.
  */
+import { minOf, norm2 } from '../util/reduce';
 
 export interface RocCurve {
   /** False accept rate at each threshold, from 0 to 1. */
@@ -438,7 +439,7 @@ export function ownWeightAgreement(points: number[][], labels: ArrayLike<number>
     if (!Number.isInteger(y) || y < 0 || y >= C)
       throw new Error(`ownWeightAgreement: label ${y} at index ${i} is not a class of W (0..${C - 1})`);
     if (p.length !== D) throw new Error(`ownWeightAgreement: point ${i} has ${p.length} values, W has ${D} rows`);
-    const pn = Math.hypot(...p);
+    const pn = norm2(p);
     let best = -Infinity;
     let arg = -1;
     for (let c = 0; c < C; c++) {
@@ -470,7 +471,7 @@ export function formatWeightAgreement(a: WeightAgreement, classNames?: readonly 
   const name = (c: number) => classNames?.[c] ?? String(c);
   const far = a.farSide.length === 0 ? 'none' : a.farSide.map(name).join(', ');
   return (
-    `mean cos(feature, own class weight) ${a.meanCos.toFixed(3)}, lowest class ${Math.min(...a.classMeanCos).toFixed(3)}; ` +
+    `mean cos(feature, own class weight) ${a.meanCos.toFixed(3)}, lowest class ${minOf(a.classMeanCos).toFixed(3)}; ` +
     `on the far side of their weight: ${far} (of ${a.classMeanCos.length} classes); nearest-weight accuracy ${(100 * a.accuracy).toFixed(1)} %`
   );
 }

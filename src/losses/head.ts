@@ -164,6 +164,10 @@ export function createWeights(loss: string, opts: HeadOptions, columns: number):
     throw new LossInputError(
       `${loss}: numClasses must be at least 2 (a classifier needs two classes to tell apart), got ${opts.numClasses}`,
     );
+  if (opts.seed !== undefined && !(typeof opts.seed === 'number' && Number.isSafeInteger(opts.seed) && opts.seed >= 0))
+    throw new LossInputError(
+      `${loss}: seed must be an integer ≥ 0, got ${typeof opts.seed === 'number' ? String(opts.seed) : JSON.stringify(opts.seed)}`,
+    );
   const D = opts.embeddingDim;
   checkHeadSize(
     loss,
@@ -177,6 +181,14 @@ export function createWeights(loss: string, opts: HeadOptions, columns: number):
       throw new LossInputError(`${loss}: give weights or init, not both (init only chooses how weights are drawn)`);
     if (opts.weights !== undefined) {
       w = opts.weights instanceof tf.Tensor ? opts.weights.clone() : tf.tensor2d(opts.weights);
+      if (w.rank === 2 && w.shape[0] === D && w.shape[1] === columns) {
+        const vals = w.dataSync();
+        const bad = vals.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0)
+          throw new LossInputError(
+            `${loss}: weights must be finite, got ${vals[bad]} at row ${Math.floor(bad / columns)}, column ${bad % columns}`,
+          );
+      }
       if (w.rank !== 2 || w.shape[0] !== D || w.shape[1] !== columns) {
         throw new LossInputError(
           `${loss}: weights must have shape [${D}, ${columns}] (embeddingDim × classes${columns !== opts.numClasses ? ' × sub-centers' : ''}), got [${w.shape.join(', ')}]`,

@@ -15,6 +15,7 @@
  * random directions are already nearly orthogonal); `init: 'spread'` asks for this one there too.
  */
 import { Rng } from '../util/random';
+import { norm2 } from '../util/reduce';
 
 /** Seeded standard normal (Box–Muller). */
 function gaussian(rng: Rng): number {
@@ -23,7 +24,7 @@ function gaussian(rng: Rng): number {
 }
 
 function normalize(v: number[]): number[] {
-  const r = Math.hypot(...v);
+  const r = norm2(v);
   return v.map((x) => x / r);
 }
 
@@ -44,6 +45,10 @@ export function spreadDirections(dim: number, count: number, seed = 42, iteratio
     throw new Error(`spreadDirections: dim must be a positive integer, got ${dim}`);
   if (!Number.isInteger(count) || count < 1)
     throw new Error(`spreadDirections: count must be a positive integer, got ${count}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new Error(`spreadDirections: seed must be an integer ≥ 0, got ${seed}`);
+  if (!Number.isSafeInteger(iterations) || iterations < 0)
+    throw new Error(`spreadDirections: iterations must be an integer ≥ 0, got ${iterations}`);
   const rng = new Rng(seed);
   if (dim === 1) return Array.from({ length: count }, (_, c) => [c % 2 === 0 ? 1 : -1]);
   if (dim === 2) {
@@ -63,7 +68,7 @@ export function spreadDirections(dim: number, count: number, seed = 42, iteratio
         const d = v.reduce((a, x, k) => a + x * f[k], 0);
         v = v.map((x, k) => x - d * f[k]);
       }
-      if (Math.hypot(...v) > 1e-6) frame.push(normalize(v));
+      if (norm2(v) > 1e-6) frame.push(normalize(v));
     }
     const golden = Math.PI * (3 - Math.sqrt(5));
     for (let i = 0; i < count; i++) {

@@ -79,12 +79,22 @@ export function readLabels(
   return { values, tensor: tf.tensor1d(values, 'int32') };
 }
 
+/** A value that should be a number but is not (a string "0.5", null, …): one message for all checks. */
+function notANumber(loss: string, name: string, v: unknown): void {
+  if (typeof v !== 'number')
+    throw new LossInputError(
+      `${loss}: ${name} must be a number, got ${typeof v === 'string' ? `the string ${JSON.stringify(v)}` : v === null ? 'null' : typeof v}${typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? ` (write ${Number(v)} without quotes)` : ''}`,
+    );
+}
+
 export function checkPositive(loss: string, name: string, v: number): void {
+  notANumber(loss, name, v);
   if (!(typeof v === 'number' && Number.isFinite(v) && v > 0))
     throw new LossInputError(`${loss}: ${name} must be a finite number > 0, got ${v}`);
 }
 
 export function checkNonNegative(loss: string, name: string, v: number): void {
+  notANumber(loss, name, v);
   if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0))
     throw new LossInputError(`${loss}: ${name} must be a finite number ≥ 0, got ${v}`);
 }
@@ -98,6 +108,7 @@ export function checkRange(
   hiInclusive = false,
   why = '',
 ): void {
+  notANumber(loss, name, v);
   const ok = typeof v === 'number' && Number.isFinite(v) && v >= lo && (hiInclusive ? v <= hi : v < hi);
   if (!ok) {
     throw new LossInputError(
@@ -107,6 +118,7 @@ export function checkRange(
 }
 
 export function checkPositiveInteger(loss: string, name: string, v: number): void {
+  notANumber(loss, name, v);
   if (!(Number.isInteger(v) && v >= 1))
     throw new LossInputError(`${loss}: ${name} must be a positive integer, got ${v}`);
 }

@@ -4,6 +4,7 @@
  */
 import { Figure } from './show';
 import { axis, className, colour, DEG, titled } from './style';
+import { maxOf } from '../util/reduce';
 
 export type Points = ArrayLike<number>[] | { data: ArrayLike<number>; dim: number };
 
@@ -112,7 +113,7 @@ export function featuresOnCircle(points: Points, labels: ArrayLike<number>, opts
       marker: { size: opts.size ?? 5, color: colour(c), opacity: 0.6 },
     });
   });
-  const dirs = weightDirections(opts.weights, Math.max(...cls) + 1);
+  const dirs = weightDirections(opts.weights, maxOf(cls) + 1);
   if (dirs) {
     cls.forEach((c) => {
       data.push({
@@ -192,7 +193,7 @@ export function featuresOnSphere(points: Points, labels: ArrayLike<number>, opts
       marker: { size: opts.size ?? 2.5, color: colour(c), opacity: 0.8 },
     });
   });
-  const dirs = weightDirections(opts.weights, Math.max(...cls) + 1);
+  const dirs = weightDirections(opts.weights, maxOf(cls) + 1);
   if (dirs) {
     cls.forEach((c) => {
       const d = dirs[c];
@@ -253,7 +254,7 @@ export function angleHistogram(
 ): Figure {
   const raw = rowsOf(points);
   const cls = groups(labels);
-  const dirs = weightDirections(weights, Math.max(...cls) + 1)!;
+  const dirs = weightDirections(weights, maxOf(cls) + 1)!;
   checkDim(raw, dirs[0].length, 'angleHistogram', labels);
   const rows = unitRows(raw);
   const data = cls.map((c) => {
