@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import * as ml from 'margin-lab';
 import { ROOT } from './helpers/paths';
 
 function cli(tool: 'train' | 'eval' | 'embed', args: string[]) {
@@ -242,4 +243,71 @@ test('train: the recipe flags (BN, neck, SGD + Nesterov + weight decay, margin w
   assert.match(dropout.stderr, /--dropout 0.2 applies inside the BN neck; give --neck too/);
   const mlpBn = cli('train', [...base.slice(0, -1), 'mlp', ...small, '--bn', '--run', path.join(run, 'z')]);
   assert.match(mlpBn.stderr, /--bn adds BatchNorm after convolutions and the mlp backbone has none/);
+});
+
+test('train: flags that would do nothing are refused (--run "", --width on mlp, --s on plain SphereFace, --resume to an epoch already reached)', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-noop-flags-'));
+  const small = ['--backbone', 'mlp', '--dim', '4', '--seen', '0-2', '--max-steps', '2', '--train-per-class', '30'];
+  const refused = (args: string[], msg: RegExp) => {
+    const r = cli('train', args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+  };
+  refused(
+    ['--loss', 'arcface', ...small, '--run', ''],
+    /--run "": expected a folder name \(an empty one would write into the current folder\)/,
+  );
+  refused(
+    ['--loss', 'arcface', ...small, '--width', '2', '--run', path.join(root, 'w')],
+    /--width applies to the lenetpp and resnet backbones only; mlp has no channel multiplier/,
+  );
+  const sphere = cli('train', ['--loss', 'sphereface', '--s', '30', ...small, '--run', path.join(root, 's')]);
+  assert.equal(sphere.status, 1, sphere.stderr);
+  assert.match(
+    sphere.stderr,
+    /sphereFace: s 30 applies with normalized: true only; without it the logits are scaled by the feature norm/,
+  );
+  assert.throws(
+    () => ml.sphereFace({ numClasses: 3, embeddingDim: 2, s: 30 }),
+    /s 30 applies with normalized: true only/,
+  );
+  assert.equal(ml.sphereFace({ numClasses: 3, embeddingDim: 2, s: 30, normalized: true }).s, 30);
+  for (const d of ['w', 's']) assert.ok(!fs.existsSync(path.join(root, d)), `${d}: a refused run left a folder`);
+  // A run at epoch 2 asked to "resume" to epoch 1 or 2 would train nothing.
+  const run = path.join(root, 'r');
+  const first = cli('train', ['--loss', 'arcface', ...small, '--epochs', '2', '--run', run]);
+  assert.equal(first.status, 0, first.stderr);
+  const before = fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8');
+  for (const epochs of ['1', '2'])
+    refused(
+      ['--run', run, '--resume', '--epochs', epochs],
+      new RegExp(
+        `--epochs ${epochs}: the run in .* is already at epoch 2, so nothing would train; --epochs is the total to reach, give more than 2`,
+      ),
+    );
+  assert.equal(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8'), before, 'the checkpoint changed');
+  // The width of a conv backbone is still taken and recorded.
+  const conv = cli('train', [
+    '--loss',
+    'arcface',
+    '--backbone',
+    'lenetpp',
+    '--width',
+    '0.5',
+    '--dim',
+    '4',
+    '--seen',
+    '0-2',
+    '--max-steps',
+    '1',
+    '--train-per-class',
+    '10',
+    '--epochs',
+    '1',
+    '--run',
+    path.join(root, 'c'),
+  ]);
+  assert.equal(conv.status, 0, conv.stderr);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(root, 'c', 'checkpoint.json'), 'utf8')).backbone.width, 0.5);
+  fs.rmSync(root, { recursive: true });
 });

@@ -180,6 +180,10 @@ async function main(): Promise<void> {
     );
   if (v.resume && typeof v.run !== 'string')
     throw new UsageError('--resume needs --run DIR, the folder of the run to continue');
+  if (typeof v.run === 'string' && v.run.trim() === '')
+    throw new UsageError(
+      `--run ${JSON.stringify(v.run)}: expected a folder name (an empty one would write into the current folder)`,
+    );
   const runDir = path.resolve(
     typeof v.run === 'string'
       ? v.run
@@ -197,6 +201,10 @@ async function main(): Promise<void> {
   }
   const resumed = resumeFile ? readCheckpoint(resumeFile) : undefined;
   if (resumed) resumeFlags(v, given, resumed, resumeFile!);
+  if (resumed && Number(v.epochs) <= resumed.epoch)
+    throw new UsageError(
+      `--epochs ${v.epochs}: the run in ${runDir} is already at epoch ${resumed.epoch}, so nothing would train; --epochs is the total to reach, give more than ${resumed.epoch}`,
+    );
   const lossName = String(v.loss);
   if (!(LOSS_NAMES as readonly string[]).includes(lossName))
     throw new UsageError(`--loss ${JSON.stringify(lossName)}: expected one of ${LOSS_NAMES.join(', ')}`);
@@ -249,11 +257,17 @@ async function main(): Promise<void> {
     throw new UsageError(`--dropout ${dropout} applies inside the BN neck; give --neck too`);
   if (v.bn && backboneName === 'mlp')
     throw new UsageError('--bn adds BatchNorm after convolutions and the mlp backbone has none; use --neck');
+  // Only the conv backbones with a channel multiplier take --width; the others would ignore it.
+  const widthApplies = backboneName === 'lenetpp' || backboneName === 'resnet';
+  if (given.has('width') && !widthApplies)
+    throw new UsageError(
+      `--width applies to the lenetpp and resnet backbones only; ${backboneName} has no channel multiplier`,
+    );
   const spec: BackboneSpec = {
     name: backboneName as BackboneName,
     inputShape: split.train.shape,
     embeddingDim: dim,
-    width: num(v, 'width', { min: 0.01 }),
+    ...(widthApplies ? { width: num(v, 'width', { min: 0.01 }) } : {}),
     seed,
     ...(v.bn ? { batchNorm: true } : {}),
     ...(v.neck ? { neck: true } : {}),

@@ -93,6 +93,10 @@ export class SphereFace extends CosineHead {
     if (!(Number.isInteger(m) && m >= 1))
       throw new LossInputError(`sphereFace: m must be a positive integer (the paper uses 4), got ${m}`);
     const s = opts.s ?? 30;
+    if (opts.s !== undefined && !opts.normalized)
+      throw new LossInputError(
+        `sphereFace: s ${opts.s} applies with normalized: true only; without it the logits are scaled by the feature norm ‖x‖ (on the command line: --normalized)`,
+      );
     if (opts.normalized) checkScale('sphereFace', s);
     if (opts.lambda !== undefined) checkNonNegative('sphereFace', 'lambda', opts.lambda);
     super(opts, 1, 'sphereFace');

@@ -573,6 +573,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let startEpoch = 1;
   if (opts.resume) {
     const ck = readCheckpoint(opts.resume);
+    if (opts.epochs <= ck.epoch)
+      throw new Error(
+        `train: epochs ${opts.epochs} with resume: the checkpoint ${opts.resume} is already at epoch ${ck.epoch}; epochs is the total to reach, so nothing would train`,
+      );
     loadModelWeights(model, ck.model, opts.resume);
     loadLossState(loss, ck.lossState, opts.resume);
     loss.loadConfigState?.(ck.loss);

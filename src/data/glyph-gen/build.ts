@@ -418,7 +418,14 @@ async function main(): Promise<void> {
   if (!(/^\d+$/.test(String(values.seed)) && Number.isSafeInteger(seed)))
     throw new Error(`--seed must be an integer ≥ 0, got ${JSON.stringify(values.seed)}`);
   const jobs = count('--jobs', String(values.jobs));
-  const probe = count('--probe', String(values.probe));
+  if (jobs === 'all')
+    throw new Error(
+      `--jobs all: expected a number of faces to render at once (this machine has ${os.cpus().length} cores)`,
+    );
+  // --probe all compares every syllable (2,350), not none.
+  const probeRaw = count('--probe', String(values.probe));
+  const probe = probeRaw === 'all' ? 2350 : probeRaw;
+  if (probe > 2350) throw new Error(`--probe ${probe}: there are 2,350 syllables to compare`);
   const dupThreshold = Number(values['dup-threshold']);
   if (!(dupThreshold >= 0))
     throw new Error(`--dup-threshold must be a number ≥ 0, got ${JSON.stringify(values['dup-threshold'])}`);
@@ -429,8 +436,8 @@ async function main(): Promise<void> {
     faces,
     seed,
     size: 32,
-    jobs: jobs as number,
-    probe: probe as number,
+    jobs,
+    probe,
     dupThreshold,
     jitter: DEFAULT_JITTER,
   });
