@@ -9,7 +9,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { openSetMetrics, summarize, summaryMarkdown, RunResult } from 'margin-lab/dist/eval/open-set-benchmark';
+import {
+  loadBenchmarkResults,
+  openSetMetrics,
+  readRunResult,
+  summarize,
+  summaryMarkdown,
+  RunResult,
+} from 'margin-lab/dist/eval/open-set-benchmark';
 import { ROOT } from './helpers/paths';
 
 /** n identities × k images; `spread` = 0 puts every image of an identity on one direction. */
@@ -309,4 +316,41 @@ test('npm run benchmark --finished-only reports the finished runs and trains non
   assert.doesNotMatch(r.stderr + r.stdout, /epoch 1\/1/);
   const md = fs.readFileSync(path.join(out, 'benchmark.md'), 'utf8');
   assert.match(md, /\*\*In progress\*\*: 1 of 2 runs have finished/);
+});
+
+test('benchmark run files: a folder, bad JSON, {} or another run under the name are refused by name', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-runfiles-'));
+  const good = path.join(
+    ROOT,
+    'benchmark',
+    'runs',
+    fs.readdirSync(path.join(ROOT, 'benchmark', 'runs')).find((f) => f.startsWith('softmax-seed1-'))!,
+  );
+  const r = readRunResult(good, { loss: 'softmax', seed: 1 });
+  assert.equal(r.loss, 'softmax');
+  assert.throws(
+    () => readRunResult(good, { loss: 'arcface', seed: 1 }),
+    /expected the run of arcface, seed 1 \(its file name\), got \{"loss":"softmax","seed":1\}/,
+  );
+  fs.mkdirSync(path.join(dir, 'a.json'));
+  assert.throws(
+    () => readRunResult(path.join(dir, 'a.json')),
+    /benchmark run file .*a\.json: is a folder, expected a run's JSON file/,
+  );
+  fs.writeFileSync(path.join(dir, 'b.json'), '{"loss": ');
+  assert.throws(
+    () => readRunResult(path.join(dir, 'b.json')),
+    /benchmark run file .*b\.json: not readable JSON .*; delete it to train that run again/,
+  );
+  fs.writeFileSync(path.join(dir, 'c.json'), '{}');
+  assert.throws(() => readRunResult(path.join(dir, 'c.json')), /c\.json: loss must be a loss name, got nothing/);
+  const noRoc = { ...r, roc: undefined };
+  fs.writeFileSync(path.join(dir, 'd.json'), JSON.stringify(noRoc));
+  assert.throws(
+    () => readRunResult(path.join(dir, 'd.json')),
+    /d\.json: roc must hold far and tar lists of one length/,
+  );
+  fs.writeFileSync(path.join(dir, 'e.json'), JSON.stringify({ ...r, rank1: 'high' }));
+  assert.throws(() => loadBenchmarkResults(dir), /rank1 must be a finite number, got "high"|a\.json: is a folder/);
+  fs.rmSync(dir, { recursive: true });
 });

@@ -311,3 +311,94 @@ test('train: flags that would do nothing are refused (--run "", --width on mlp, 
   assert.equal(JSON.parse(fs.readFileSync(path.join(root, 'c', 'checkpoint.json'), 'utf8')).backbone.width, 0.5);
   fs.rmSync(root, { recursive: true });
 });
+
+test('output paths that cannot be written are explained in one line before anything trains: a file in the way, a folder for a file, a read-only mount', (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-outpaths-'));
+  const afile = path.join(root, 'afile');
+  fs.writeFileSync(afile, 'x');
+  fs.mkdirSync(path.join(root, 'folder.csv'));
+  const small = [
+    '--loss',
+    'arcface',
+    '--backbone',
+    'mlp',
+    '--dim',
+    '4',
+    '--seen',
+    '0-2',
+    '--max-steps',
+    '2',
+    '--train-per-class',
+    '30',
+    '--epochs',
+    '1',
+  ];
+  const refused = (tool: 'train' | 'eval' | 'embed', args: string[], msg: RegExp) => {
+    const r = cli(tool, args);
+    assert.equal(r.status, 2, `${tool} ${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.equal(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('error:')).length,
+      1,
+    );
+    assert.doesNotMatch(r.stdout, /^epoch /m, 'it trained first');
+  };
+  refused('train', [...small, '--run', afile], /--run .*afile: is a file, expected a folder/);
+  refused(
+    'train',
+    [...small, '--run', path.join(afile, 'sub')],
+    /cannot write there: .*afile is a file, so no folder can be made inside it/,
+  );
+  refused(
+    'train',
+    [...small, '--run', '/proc/margin-lab-run'],
+    /--run \/proc\/margin-lab-run: cannot write there: \/proc does not accept new files/,
+  );
+  assert.ok(!fs.existsSync('/proc/margin-lab-run'));
+  const run = path.join(root, 'run');
+  assert.equal(cli('train', [...small, '--run', run]).status, 0);
+  refused(
+    'eval',
+    ['--checkpoint', run],
+    /--checkpoint .*run: is a folder, expected a checkpoint\.json file \(for a run folder, use --run /,
+  );
+  refused('eval', ['--run', afile], /--run .*afile: is a file, expected a run folder/);
+  refused('eval', ['--run', root], /holds no checkpoint\.json/);
+  refused(
+    'embed',
+    ['--run', run, '--out', path.join(afile, 'x.csv')],
+    /afile is a file, so nothing can be written inside it/,
+  );
+  refused(
+    'embed',
+    ['--run', run, '--out', path.join(root, 'folder.csv')],
+    /folder\.csv: is a folder, expected a file name/,
+  );
+  assert.deepEqual(fs.readdirSync(run).sort(), ['checkpoint.json', 'history.csv'], 'the probe left a file');
+  // A read-only file system (a tmpfs mounted read-only), where the kernel says EROFS.
+  const mnt = path.join(root, 'ro');
+  fs.mkdirSync(mnt);
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) {
+    t.diagnostic(`read-only case not run: cannot mount a tmpfs here (${(m.stderr || '').trim()})`);
+  } else {
+    try {
+      refused(
+        'train',
+        [...small, '--run', path.join(mnt, 'run')],
+        /cannot write there: .*ro is on a read-only file system/,
+      );
+      refused(
+        'embed',
+        ['--run', run, '--out', path.join(mnt, 'e.csv')],
+        /cannot write there: .*ro is on a read-only file system/,
+      );
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  }
+  fs.rmSync(root, { recursive: true });
+});

@@ -652,3 +652,18 @@ test('safeAcos: float32 derivative equals the float64 one near c = ±1 (to 1e-6)
   );
   assert.deepEqual(ends, [-1e6, -1e6], 'at ±1 the derivative is the documented finite 1/√GRAD_EPS');
 });
+
+test('contrastiveLoss: a batch with no positive pair is an error that says so, not a number', async () => {
+  await useBestBackend({ print: false });
+  const c = L.contrastiveLoss({});
+  const x = tf.tensor2d([
+    [1, 0],
+    [0, 1],
+    [1, 1],
+  ]);
+  assert.throws(
+    () => c.compute(x, [0, 1, 2]),
+    /contrastiveLoss: the batch of 3 has no positive pair \(no two embeddings share a label\)/,
+  );
+  assert.ok(Number.isFinite((await c.compute(x, [0, 0, 2]).data())[0]), 'one positive pair is enough');
+});

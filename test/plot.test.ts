@@ -227,3 +227,66 @@ test('the no-win region is exact: the CosFace band in the cos plane, and the cor
   assert.equal((fig.data[0] as { type: string }).type, 'heatmap');
   cos.dispose();
 });
+
+test('plots refuse empty and NaN input with errors that say so, not TypeErrors', () => {
+  assert.throws(() => ml.confusionMatrix([], [], ['a', 'b']), /confusionMatrix: no samples/);
+  assert.throws(
+    () => ml.confusionMatrix([0, 1], [0, 1], []),
+    /confusionMatrix: classNames must be a non-empty list of names/,
+  );
+  assert.throws(
+    () => ml.confusionMatrix([0, Number.NaN], [0, 1], ['a', 'b']),
+    /confusionMatrix: label NaN \/ prediction 1 at 1 is outside 0\.\.1/,
+  );
+  assert.throws(
+    () =>
+      ml.angleHistogram(
+        [],
+        [],
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      ),
+    /angleHistogram: no points/,
+  );
+  assert.throws(
+    () =>
+      ml.angleHistogram(
+        [[1, 0]],
+        [0, 1],
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      ),
+    /angleHistogram: 1 points but 2 labels/,
+  );
+  assert.throws(
+    () =>
+      ml.angleHistogram(
+        [[Number.NaN, 0]],
+        [0],
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      ),
+    /angleHistogram: point 0 has NaN/,
+  );
+  assert.throws(() => ml.marginExplorer([]), /marginExplorer: no losses to explore/);
+  const arc = (m: number) => ml.curveOf('ArcFace', ml.arcFace({ numClasses: 2, embeddingDim: 2, m }));
+  assert.throws(
+    () => ml.marginExplorer([{ name: 'ArcFace', margins: [], curveAt: arc }]),
+    /"ArcFace" has no margins to slide over/,
+  );
+  assert.throws(
+    () => ml.marginExplorer([{ name: 'ArcFace', margins: [0.2, Number.NaN], curveAt: arc }]),
+    /"ArcFace" has margin NaN; margins must be finite numbers/,
+  );
+  assert.throws(
+    () => ml.marginExplorer([{ name: 'ArcFace', margins: [0.2], curveAt: arc }], { initial: -1 }),
+    /initial must be an integer index ≥ 0, got -1/,
+  );
+  assert.ok(ml.marginExplorer([{ name: 'ArcFace', margins: [0.2, 0.5], curveAt: arc }]).data.length > 0);
+});

@@ -33,7 +33,16 @@ import { loadHangulGlyphs } from '../data/glyphs';
 import { ABLATION_VARIANTS, ablationMarkdown, runAblation } from '../experiments/ablation';
 import { compareTwin, runTwin, TWIN_TOLERANCE, twinMarkdown } from '../experiments/twin';
 import { writeFileAtomic } from '../util/fs';
-import { FlagSpec, num, parseFlags, runMain, UsageError, commaList as list } from './common';
+import {
+  checkOutputDir,
+  checkOutputFile,
+  FlagSpec,
+  num,
+  parseFlags,
+  runMain,
+  UsageError,
+  commaList as list,
+} from './common';
 
 const QUICK = process.env.MARGIN_LAB_QUICK === '1';
 
@@ -244,6 +253,8 @@ async function ablationMain(v: Record<string, string | boolean | undefined>, giv
         ? path.join('benchmark', 'quick-ablation')
         : path.join('benchmark', 'ablation'),
   );
+  checkOutputDir('out', out);
+  if (typeof v.docs === 'string') checkOutputFile('docs', path.resolve(v.docs));
   const report = await useBestBackend();
   const ds = loadHangulGlyphs(dataFlag === 'full' ? { dir: fullGlyphDir() } : {});
   checkIdentities(base.identities, ds);
@@ -336,6 +347,8 @@ async function main(): Promise<void> {
   );
   const docs = path.join(out, 'benchmark.md');
   const extraDocs = typeof v.docs === 'string' ? path.resolve(v.docs) : undefined;
+  checkOutputDir('out', out);
+  if (extraDocs) checkOutputFile('docs', extraDocs);
   const report = await useBestBackend();
   const started = new Date();
   const ds = loadHangulGlyphs(full ? { dir: fullGlyphDir() } : {});

@@ -1,4 +1,5 @@
 /** Shared flag handling for the margin-lab command-line tools. */
+import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import {
@@ -160,9 +161,85 @@ export function classes(spec: string, flag: string, fraction?: { numClasses: num
 }
 
 export function runCheckpoint(values: Record<string, unknown>): string {
-  if (typeof values.checkpoint === 'string') return path.resolve(values.checkpoint);
-  if (typeof values.run === 'string') return path.resolve(values.run, 'checkpoint.json');
+  if (typeof values.checkpoint === 'string' && typeof values.run === 'string')
+    throw new UsageError('give --run DIR or --checkpoint FILE, not both');
+  if (typeof values.checkpoint === 'string') {
+    const file = path.resolve(values.checkpoint);
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory())
+      throw new UsageError(
+        `--checkpoint ${values.checkpoint}: is a folder, expected a checkpoint.json file${fs.existsSync(path.join(file, 'checkpoint.json')) ? ` (for a run folder, use --run ${shellQuote(String(values.checkpoint))})` : ''}`,
+      );
+    if (!fs.existsSync(file)) throw new UsageError(`--checkpoint ${values.checkpoint}: no such file`);
+    return file;
+  }
+  if (typeof values.run === 'string') {
+    const dir = path.resolve(values.run);
+    if (!fs.existsSync(dir)) throw new UsageError(`--run ${values.run}: no such folder`);
+    if (!fs.statSync(dir).isDirectory())
+      throw new UsageError(
+        `--run ${values.run}: is a file, expected a run folder (for a checkpoint file, use --checkpoint)`,
+      );
+    if (!fs.existsSync(path.join(dir, 'checkpoint.json')))
+      throw new UsageError(
+        `--run ${values.run}: holds no checkpoint.json (not a run folder written by npm run train?)`,
+      );
+    return path.join(dir, 'checkpoint.json');
+  }
   throw new UsageError('give --run DIR (a folder written by npm run train) or --checkpoint FILE');
+}
+
+/** Why `dir` cannot be written: the nearest existing ancestor, a file in the way, or no permission. */
+function unwritableReason(target: string): string | null {
+  let p = target;
+  while (!fs.existsSync(p)) {
+    const up = path.dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  if (p !== target && !fs.statSync(p).isDirectory()) return `${p} is a file, so no folder can be made inside it`;
+  // Try it: make the missing folders and a probe file, then remove exactly what was made.
+  // (access(2) is not enough: root passes it on folders where mkdir still fails.)
+  const made: string[] = [];
+  for (let q = target; q !== p; q = path.dirname(q)) made.unshift(q);
+  const probe = path.join(target, `.margin-lab-write-test-${process.pid}`);
+  try {
+    for (const d of made) fs.mkdirSync(d);
+    fs.writeFileSync(probe, '');
+    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EROFS'
+      ? `${p} is on a read-only file system`
+      : code === 'EACCES' || code === 'EPERM'
+        ? `no permission to write in ${p}`
+        : `${p} does not accept new files (${code})`;
+  } finally {
+    fs.rmSync(probe, { force: true });
+    for (const d of made.reverse()) if (fs.existsSync(d)) fs.rmdirSync(d);
+  }
+}
+
+/**
+ * Checks, before any training or rendering, that `dir` can be the output folder of `--flag`: not
+ * a file, and creatable and writable. Explains a problem in one line instead of a raw EEXIST,
+ * ENOTDIR or EROFS at the end of a run.
+ */
+export function checkOutputDir(flag: string, dir: string): void {
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory())
+    throw new UsageError(`--${flag} ${dir}: is a file, expected a folder`);
+  const why = unwritableReason(dir);
+  if (why) throw new UsageError(`--${flag} ${dir}: cannot write there: ${why}`);
+}
+
+/** The same for an output file: not a folder, and its folder creatable and writable. */
+export function checkOutputFile(flag: string, file: string): void {
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory())
+    throw new UsageError(`--${flag} ${file}: is a folder, expected a file name`);
+  const dir = path.dirname(file);
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory())
+    throw new UsageError(`--${flag} ${file}: ${dir} is a file, so nothing can be written inside it`);
+  const why = unwritableReason(fs.existsSync(file) ? file : dir);
+  if (why) throw new UsageError(`--${flag} ${file}: cannot write there: ${why}`);
 }
 
 /** Runs a CLI main, turning errors into a one-line message and exit code 1 (2 for usage). */

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { useBestBackend } from '../backend';
 import { embedImagesAsync } from '../eval';
 import { writeFileAtomic } from '../util/fs';
-import { FlagSpec, loadRun, num, parseFlags, runCheckpoint, runMain, UsageError } from './common';
+import { FlagSpec, loadRun, num, parseFlags, runCheckpoint, runMain, UsageError, checkOutputFile } from './common';
 
 const FLAGS: Record<string, FlagSpec> = {
   run: { type: 'string', help: 'run folder written by npm run train' },
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   if (typeof v.out !== 'string') throw new UsageError('--out FILE is required (.csv or .json)');
   const ext = path.extname(v.out).toLowerCase();
   if (ext !== '.csv' && ext !== '.json') throw new UsageError(`--out ${v.out}: the file must end in .csv or .json`);
+  checkOutputFile('out', path.resolve(v.out));
   const which = String(v.split);
   if (!['unseen', 'seen', 'train'].includes(which))
     throw new UsageError(`--split ${JSON.stringify(which)}: expected unseen, seen or train`);

@@ -25,6 +25,7 @@ import {
   runMain,
   shellQuote,
   UsageError,
+  checkOutputDir,
 } from './common';
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -189,6 +190,7 @@ async function main(): Promise<void> {
       ? v.run
       : path.join('runs', `${String(v.loss)}-${new Date().toISOString().replace(/[:.]/g, '-')}`),
   );
+  checkOutputDir('run', runDir);
   const resumeFile = v.resume ? path.join(runDir, 'checkpoint.json') : undefined;
   if (resumeFile && !fs.existsSync(resumeFile)) throw new UsageError(`--resume: no checkpoint in ${runDir}`);
   if (!v.resume && !v.overwrite && fs.existsSync(runDir)) {

@@ -354,6 +354,53 @@ export function benchmarkRun(
   };
 }
 
+/**
+ * Reads one stored run result, refusing by name a file that is not one (a folder, bad JSON, `{}`,
+ * a run of another loss or seed), so that nothing is reported, or rewritten, from it.
+ */
+export function readRunResult(file: string, expect?: { loss: string; seed: number }): RunResult {
+  if (fs.statSync(file).isDirectory())
+    throw new Error(`benchmark run file ${file}: is a folder, expected a run's JSON file`);
+  let r: Record<string, unknown>;
+  try {
+    r = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(
+      `benchmark run file ${file}: not readable JSON (${(e as Error).message}); delete it to train that run again`,
+    );
+  }
+  const bad = (what: string, v: unknown): never => {
+    throw new Error(
+      `benchmark run file ${file}: ${what}, got ${v === undefined ? 'nothing' : JSON.stringify(v)}; delete it to train that run again`,
+    );
+  };
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) bad('expected a JSON object', r);
+  if (typeof r.loss !== 'string') bad('loss must be a loss name', r.loss);
+  if (!Number.isInteger(r.seed)) bad('seed must be an integer', r.seed);
+  if (expect && (r.loss !== expect.loss || r.seed !== expect.seed))
+    bad(`expected the run of ${expect.loss}, seed ${expect.seed} (its file name)`, { loss: r.loss, seed: r.seed });
+  for (const k of [
+    'tenFold',
+    'tenFoldStd',
+    'pairsPerFold',
+    'eer',
+    'auc',
+    'rank1',
+    'genuinePairs',
+    'impostorPairs',
+    'trainSeconds',
+    'finalTrainLoss',
+  ])
+    if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) bad(`${k} must be a finite number`, r[k]);
+  for (const k of ['tar1e3', 'tar1e4', 'dir1e2'])
+    if (r[k] !== null && (typeof r[k] !== 'number' || !Number.isFinite(r[k])))
+      bad(`${k} must be a number or null`, r[k]);
+  const roc = r.roc as { far?: unknown; tar?: unknown } | undefined;
+  if (!roc || !Array.isArray(roc.far) || !Array.isArray(roc.tar) || roc.far.length !== roc.tar.length)
+    bad('roc must hold far and tar lists of one length', roc);
+  return r as unknown as RunResult;
+}
+
 /** Runs (or resumes) the benchmark; returns every result, finished now or earlier. */
 export async function runOpenSetBenchmark(opts: BenchmarkOptions): Promise<RunResult[]> {
   const c = opts.config;
@@ -368,7 +415,7 @@ export async function runOpenSetBenchmark(opts: BenchmarkOptions): Promise<RunRe
   const todo = runs.filter((r) => {
     const f = fileOf(r);
     if (!fs.existsSync(f)) return true;
-    results.push(JSON.parse(fs.readFileSync(f, 'utf8')) as RunResult);
+    results.push(readRunResult(f, r));
     return false;
   });
   log(
@@ -568,7 +615,7 @@ export function loadBenchmarkResults(runsDir: string): RunResult[] {
     .readdirSync(runsDir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => JSON.parse(fs.readFileSync(path.join(runsDir, f), 'utf8')) as RunResult);
+    .map((f) => readRunResult(path.join(runsDir, f)));
 }
 
 /** The summary as a danfo DataFrame: one row per loss, "mean ± std" strings in %, plus numeric means. */

@@ -190,7 +190,15 @@ export function runTwin(opts: TwinOptions): TwinResult[] {
     for (const seed of c.seeds) {
       const file = path.join(root, `${loss}-seed${seed}-${key}.json`);
       if (fs.existsSync(file)) {
-        results.push(JSON.parse(fs.readFileSync(file, 'utf8')) as TwinResult);
+        let twin: TwinResult;
+        try {
+          twin = JSON.parse(fs.readFileSync(file, 'utf8')) as TwinResult;
+        } catch (e) {
+          throw new Error(
+            `twin run file ${file}: not readable JSON (${(e as Error).message}); delete it to run that twin again`,
+          );
+        }
+        results.push(twin);
         continue;
       }
       if (opts.finishedOnly) {

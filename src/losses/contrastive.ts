@@ -71,8 +71,13 @@ export class ContrastiveLoss implements EmbeddingLoss {
     const n = embeddings.shape[0];
     if (n < 2)
       throw new LossInputError(`contrastiveLoss: a batch needs at least 2 embeddings to form a pair, got ${n}`);
+    const { values, tensor } = readLabels(this.name, labels, n);
+    tensor.dispose();
+    if (new Set(values).size === n)
+      throw new LossInputError(
+        `contrastiveLoss: the batch of ${n} has no positive pair (no two embeddings share a label), so nothing is pulled together; use P×K batches (train's pk option) or computePairs with explicit pairs`,
+      );
     return tf.tidy(() => {
-      const { values } = readLabels(this.name, labels, n);
       const upper: number[] = [];
       const dissimilar: number[] = [];
       for (let i = 0; i < n; i++) {

@@ -253,6 +253,9 @@ export function angleHistogram(
   opts: FeatureOptions & { binDegrees?: number } = {},
 ): Figure {
   const raw = rowsOf(points);
+  if (raw.length === 0) throw new Error('angleHistogram: no points');
+  if (raw.length !== labels.length) throw new Error(`angleHistogram: ${raw.length} points but ${labels.length} labels`);
+  if (!weights || weights.length === 0) throw new Error('angleHistogram: no class weights');
   const cls = groups(labels);
   const dirs = weightDirections(weights, maxOf(cls) + 1)!;
   checkDim(raw, dirs[0].length, 'angleHistogram', labels);

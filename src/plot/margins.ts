@@ -256,6 +256,16 @@ export interface ExplorerLoss {
  * (restyle steps), so it works without a kernel, in exported HTML too.
  */
 export function marginExplorer(losses: ExplorerLoss[], opts: { title?: string; initial?: number } = {}): Figure {
+  if (!Array.isArray(losses) || losses.length === 0) throw new Error('marginExplorer: no losses to explore');
+  for (const l of losses) {
+    if (!Array.isArray(l.margins) || l.margins.length === 0)
+      throw new Error(`marginExplorer: ${JSON.stringify(l.name)} has no margins to slide over`);
+    const bad = l.margins.find((m) => typeof m !== 'number' || !Number.isFinite(m));
+    if (bad !== undefined)
+      throw new Error(`marginExplorer: ${JSON.stringify(l.name)} has margin ${bad}; margins must be finite numbers`);
+  }
+  if (opts.initial !== undefined && !(Number.isInteger(opts.initial) && opts.initial >= 0))
+    throw new Error(`marginExplorer: initial must be an integer index ≥ 0, got ${opts.initial}`);
   const data: Array<Record<string, unknown>> = [];
   const tracesOf: number[][] = [];
   const series = losses.map((l) => l.margins.map((m) => boundaryPoints(l.curveAt(m), 181)));

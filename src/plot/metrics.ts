@@ -183,14 +183,17 @@ export function confusionMatrix(
   classNames: string[],
   opts: { title?: string } = {},
 ): Figure {
+  if (!Array.isArray(classNames) || classNames.length === 0)
+    throw new Error(`confusionMatrix: classNames must be a non-empty list of names, got ${JSON.stringify(classNames)}`);
   if (trueLabels.length !== predicted.length)
     throw new Error(`confusionMatrix: ${trueLabels.length} labels but ${predicted.length} predictions`);
+  if (trueLabels.length === 0) throw new Error('confusionMatrix: no samples (empty labels and predictions)');
   const C = classNames.length;
   const counts = Array.from({ length: C }, () => new Array(C).fill(0));
   for (let i = 0; i < trueLabels.length; i++) {
     const t = trueLabels[i];
     const p = predicted[i];
-    if (t < 0 || t >= C || p < 0 || p >= C)
+    if (!Number.isInteger(t) || !Number.isInteger(p) || t < 0 || t >= C || p < 0 || p >= C)
       throw new Error(`confusionMatrix: label ${t} / prediction ${p} at ${i} is outside 0..${C - 1}`);
     counts[t][p]++;
   }
