@@ -265,3 +265,75 @@ test('progress: one formatted line with loss, accuracy, samples/s and ETA; log l
   assert.equal(written.length, 4, written.join(''));
   assert.ok(written.every((w) => w.endsWith('\n')));
 });
+
+test('resume is bit-exact: a 4-epoch run stopped after epoch 2 and resumed equals the uninterrupted run (Adam; SGD with Nesterov, weight decay, cosine and a BN neck)', async () => {
+  const data = toyData(512); // 32 steps per epoch at batch 16: enough for Adam's β powers to drift
+  for (const recipe of [
+    { name: 'adam', opts: {} as Partial<ml.TrainOptions>, backbone: spec() },
+    {
+      name: 'sgd',
+      opts: {
+        optimizer: 'sgd',
+        lr: 0.05,
+        momentum: 0.9,
+        nesterov: true,
+        weightDecay: 5e-4,
+        schedule: { type: 'cosine', warmupSteps: 3 },
+      } as Partial<ml.TrainOptions>,
+      backbone: { ...spec(), neck: true } as ml.BackboneSpec,
+    },
+  ]) {
+    // The interrupted run is the same 4-epoch run (its schedule spans 4 epochs), stopped by its
+    // signal after epoch 2, as Ctrl-C does in the CLI.
+    const run = async (runDir: string, opts: { stopAfter?: number; resume?: string } = {}) => {
+      const model = ml.buildBackbone(recipe.backbone);
+      const loss = ml.arcFace({ numClasses: 4, embeddingDim: 3, s: 10, m: 0.3 });
+      const stop = new AbortController();
+      const training = ml.train({
+        model,
+        backbone: recipe.backbone,
+        loss,
+        data,
+        epochs: 4,
+        batchSize: 16,
+        progress: 'none',
+        runDir,
+        resume: opts.resume,
+        seed: 4,
+        signal: stop.signal,
+        onEpochEnd: (row) => {
+          if (row.epoch === opts.stopAfter) stop.abort();
+        },
+        ...recipe.opts,
+      });
+      if (opts.stopAfter !== undefined) {
+        await assert.rejects(training, ml.TrainingInterruptedError);
+        return null;
+      }
+      const r = await training;
+      const weights = [...model.getWeights().map((w) => Array.from(w.dataSync())), Array.from(loss.W.dataSync())];
+      return { r, weights };
+    };
+    const a = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-exact-a-'));
+    const b = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-exact-b-'));
+    const whole = (await run(a))!;
+    await run(b, { stopAfter: 2 });
+    assert.equal(JSON.parse(fs.readFileSync(path.join(b, 'checkpoint.json'), 'utf8')).epoch, 2);
+    const resumed = (await run(b, { resume: path.join(b, 'checkpoint.json') }))!;
+    assert.deepEqual(
+      resumed.r.history.map((h) => h.loss),
+      whole.r.history.map((h) => h.loss),
+      `${recipe.name}: the per-epoch losses differ`,
+    );
+    whole.weights.forEach((w, i) => {
+      const diff = w.findIndex((v, k) => v !== resumed.weights[i][k]);
+      assert.equal(
+        diff,
+        -1,
+        `${recipe.name}: weight tensor #${i} differs at ${diff}: ${w[diff]} vs ${resumed.weights[i][diff]}`,
+      );
+    });
+    fs.rmSync(a, { recursive: true });
+    fs.rmSync(b, { recursive: true });
+  }
+});

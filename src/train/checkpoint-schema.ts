@@ -161,6 +161,9 @@ export function validateCheckpointFields(raw: unknown, file: string): void {
   });
   const state = f.obj(ck.lossState, 'lossState');
   for (const [k, v] of Object.entries(state)) f.tensor(v, `lossState.${k}`, ['float32']);
+  if (ck.optimizerState !== undefined)
+    for (const [k, v] of Object.entries(f.obj(ck.optimizerState, 'optimizerState')))
+      f.tensor(v, `optimizerState.${k}`, ['float32']);
   f.arr(ck.optimizer, 'optimizer').forEach((w, i) => {
     const name = f.str(f.obj(w, `optimizer[${i}]`).name, `optimizer[${i}].name`);
     f.tensor(w, `optimizer[${i}]`, name === 'iter' ? ['int32'] : ['float32']);

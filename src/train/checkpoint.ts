@@ -36,6 +36,33 @@ export interface CheckpointData {
   model: Array<{ name: string } & StoredTensor>;
   lossState: Record<string, StoredTensor>;
   optimizer: Array<{ name: string } & StoredTensor>;
+  /**
+   * Optimizer state that `getWeights()` leaves out: Adam's running powers β₁ᵗ and β₂ᵗ. tfjs's
+   * `setWeights` recomputes them as pow(β, t + 1), which differs from the product accumulated
+   * step by step in the last float32 bit; restoring the stored values makes a resumed run
+   * bit-identical to an uninterrupted one. Absent in older checkpoints and for SGD.
+   */
+  optimizerState?: Record<string, StoredTensor>;
+}
+
+/** The optimizer's own variables that getWeights() omits (Adam's accBeta1/accBeta2). */
+function extraOptimizerVars(optimizer: tf.Optimizer): Record<string, tf.Variable> {
+  const o = optimizer as unknown as { accBeta1?: unknown; accBeta2?: unknown };
+  const out: Record<string, tf.Variable> = {};
+  for (const k of ['accBeta1', 'accBeta2'] as const) if (o[k] instanceof tf.Variable) out[k] = o[k] as tf.Variable;
+  return out;
+}
+
+/** Puts the stored extra optimizer state back (after `setWeights`). */
+export function restoreOptimizerState(optimizer: tf.Optimizer, data: CheckpointData, file = 'checkpoint'): void {
+  const vars = extraOptimizerVars(optimizer);
+  for (const [k, stored] of Object.entries(data.optimizerState ?? {})) {
+    const v = vars[k];
+    if (!v) throw new Error(`${file}: optimizerState.${k} does not belong to this optimizer (saved from another one?)`);
+    const t = restore(stored, `optimizerState.${k}`);
+    v.assign(t);
+    t.dispose();
+  }
 }
 
 async function store(t: tf.Tensor): Promise<StoredTensor> {
@@ -86,6 +113,8 @@ export async function saveCheckpoint(input: SaveInput): Promise<void> {
     // getWeights() makes a fresh tensor for the iteration count; the slots are live variables.
     if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
   }
+  const optimizerState: Record<string, StoredTensor> = {};
+  for (const [k, v] of Object.entries(extraOptimizerVars(input.optimizer))) optimizerState[k] = await store(v);
   const data: CheckpointData = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -100,6 +129,7 @@ export async function saveCheckpoint(input: SaveInput): Promise<void> {
     model,
     lossState,
     optimizer,
+    ...(Object.keys(optimizerState).length ? { optimizerState } : {}),
   };
   writeFileAtomic(input.file, JSON.stringify(data), {
     verify: (bytes) => {

@@ -13,7 +13,14 @@ import { readSyncAvailable } from '../backend/webgpu';
 import { Rng } from '../util/random';
 import { requireDanfo } from '../util/danfo';
 import { ProgressMode, ProgressReporter } from './progress';
-import { loadLossState, loadModelWeights, optimizerWeights, readCheckpoint, saveCheckpoint } from './checkpoint';
+import {
+  loadLossState,
+  loadModelWeights,
+  optimizerWeights,
+  readCheckpoint,
+  restoreOptimizerState,
+  saveCheckpoint,
+} from './checkpoint';
 
 export type OptimizerName = 'adam' | 'sgd';
 
@@ -589,6 +596,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         `checkpoint ${opts.resume}: optimizer must hold the step count "iter" and ${slots} slot tensors (${plan.optName}, ${trained} trained tensors), got ${ck.optimizer.length} tensors${ck.optimizer.length ? ` starting with ${JSON.stringify(ck.optimizer[0].name)}` : ''}`,
       );
     await optimizer.setWeights(optimizerWeights(ck));
+    restoreOptimizerState(optimizer, ck, opts.resume);
     history.push(...(ck.history as EpochRow[]));
     step = ck.step;
     startEpoch = ck.epoch + 1;
