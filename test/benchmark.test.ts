@@ -213,9 +213,9 @@ test('npm run benchmark: the recipe flag and repeated list items', () => {
   assert.equal(a.status, 2);
   assert.match(a.stderr, /--recipe "sgd": expected one of face, adam/);
   const b = bench(['--losses', 'softmax,softmax']);
-  assert.match(b.stderr, /--losses softmax,softmax: a loss is repeated/);
+  assert.match(b.stderr, /--losses softmax,softmax: "softmax" is repeated/);
   const c = bench(['--seeds', '1,1']);
-  assert.match(c.stderr, /--seeds 1,1: a seed is repeated/);
+  assert.match(c.stderr, /--seeds 1,1: "1" is repeated/);
   const e = bench(['--identities', '100000']);
   assert.equal(e.status, 2);
   assert.match(e.stderr, /--identities 100000: the glyph set has 1,000 syllables/);

@@ -104,3 +104,15 @@ test('formatWeightAgreement names the far-side classes', () => {
     'mean cos(feature, own class weight) 0.500, lowest class -0.100; on the far side of their weight: one (of 3 classes); nearest-weight accuracy 75.0 %',
   );
 });
+
+test('npm run flagship: a repeated dimension, seed or loss is an error, not a double count', () => {
+  for (const [flag, value, item] of [
+    ['--dims', '2,2', '2'],
+    ['--seeds', '1,01', '01'],
+    ['--losses', 'arcface,arcface', 'arcface'],
+  ]) {
+    const r = flagship([flag, value]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`${flag} ${value}: "${item}" is repeated`));
+  }
+});

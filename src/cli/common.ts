@@ -79,6 +79,10 @@ export function commaList(flag: string, raw: string): string[] {
     .map((s) => s.trim())
     .filter(Boolean);
   if (items.length === 0) throw new UsageError(`--${flag} is empty`);
+  // "1,1" or "2, 2.0" would count one item twice; numbers are compared as numbers.
+  const key = (s: string) => (s !== '' && Number.isFinite(Number(s)) ? String(Number(s)) : s);
+  const dup = items.find((s, i) => items.findIndex((t) => key(t) === key(s)) !== i);
+  if (dup !== undefined) throw new UsageError(`--${flag} ${raw}: ${JSON.stringify(dup)} is repeated`);
   return items;
 }
 
