@@ -191,5 +191,7 @@ export {
   headWeights,
   predictClasses,
   checkAgainst,
+  checkMode,
+  setCheckMode,
 } from './workbook';
-export type { RunResult, Checkable, CheckResult } from './workbook';
+export type { RunResult, Checkable, CheckResult, CheckMode } from './workbook';

@@ -18,6 +18,7 @@ import { ClassifierHead, EmbeddingLoss } from './losses';
 import { BackboneName, BackboneSpec, buildBackbone } from './models';
 import { classScores, EpochRow, ProgressMode, train } from './train';
 import { embedImages } from './eval';
+import { inNotebook } from './util/notebook';
 
 /** True when MARGIN_LAB_QUICK=1: notebooks shrink their training. */
 export function quickMode(): boolean {
@@ -174,11 +175,44 @@ async function valuesAndShape(v: Checkable, what: string): Promise<{ values: num
 }
 
 /**
+ * What a failed `checkAgainst` does. `'strict'`: it throws, so the notebook stops at that cell
+ * (tests, the notebook runner, the course site, the solutions). `'student'`: it prints the ✗ line
+ * with the details and returns `pass: false`, so Run All goes on while a student works through
+ * the exercises.
+ */
+export type CheckMode = 'strict' | 'student';
+
+let chosenCheckMode: CheckMode | undefined;
+
+/** Chooses the check mode for this process (a solutions notebook sets 'strict' in its first cell). */
+export function setCheckMode(mode: CheckMode): void {
+  if (mode !== 'strict' && mode !== 'student')
+    throw new Error(`setCheckMode: expected 'strict' or 'student', got ${JSON.stringify(mode)}`);
+  chosenCheckMode = mode;
+}
+
+/**
+ * The check mode in force: `MARGIN_LAB_CHECKS=strict` first (the notebook runner and the course
+ * builder set it, so CI runs every check strictly), then `setCheckMode`, then
+ * `MARGIN_LAB_CHECKS=student`, then 'student' inside a notebook kernel and 'strict' elsewhere.
+ */
+export function checkMode(): CheckMode {
+  const env = process.env.MARGIN_LAB_CHECKS;
+  if (env !== undefined && env !== 'strict' && env !== 'student')
+    throw new Error(`MARGIN_LAB_CHECKS=${env}: expected strict or student`);
+  if (env === 'strict') return 'strict';
+  if (chosenCheckMode) return chosenCheckMode;
+  if (env === 'student') return 'student';
+  return inNotebook() ? 'student' : 'strict';
+}
+
+/**
  * Compares your implementation with a reference (usually margin-lab's), element by element, and prints one line: ✓ with
  * the largest difference, or ✗ with where it is and both values. Passing means the same shape and
  * |yours − reference| ≤ tolerance · max(1, |reference|) everywhere (NaN only where the reference is
- * NaN). A failed check throws, so a wrong answer stops the notebook at that cell. `yours` null or
- * undefined (an exercise not done yet) prints a reminder and does not throw.
+ * NaN). A failed check throws in strict mode, so a wrong answer stops the notebook at that cell,
+ * and prints ✗ and returns in student mode ({@link checkMode}). `yours` null or undefined (an
+ * exercise not done yet) prints a reminder and does not throw.
  */
 export async function checkAgainst(
   yours: Checkable | null | undefined,
@@ -195,12 +229,18 @@ export async function checkAgainst(
   }
   const a = await valuesAndShape(yours, 'yours');
   const b = await valuesAndShape(reference, 'the reference');
-  const fail = (line: string, maxDiff: number, worstIndex: number): never => {
+  const mode = checkMode();
+  const fail = (line: string, maxDiff: number, worstIndex: number): CheckResult => {
+    const result = { implemented: true, pass: false, maxDiff, worstIndex, line };
+    if (mode === 'student') {
+      console.log(`${line}\n  (student mode: the notebook goes on; fix the cell above and run this one again)`);
+      return result;
+    }
     console.log(line);
-    throw Object.assign(new Error(line), { result: { implemented: true, pass: false, maxDiff, worstIndex, line } });
+    throw Object.assign(new Error(line), { result });
   };
   if (a.shape.join(',') !== b.shape.join(','))
-    fail(`✗ ${label}: shape [${a.shape.join(', ')}], the reference's is [${b.shape.join(', ')}]`, NaN, -1);
+    return fail(`✗ ${label}: shape [${a.shape.join(', ')}], the reference's is [${b.shape.join(', ')}]`, NaN, -1);
   let maxDiff = 0;
   let worstIndex = 0;
   let worstScaled = 0;
@@ -222,7 +262,7 @@ export async function checkAgainst(
         ? ` at [${worstIndex}]`
         : '';
   if (worstScaled > tolerance)
-    fail(
+    return fail(
       `✗ ${label}: differs${at}: yours ${a.values[worstIndex]}, reference ${b.values[worstIndex]} (difference ${Math.abs(a.values[worstIndex] - b.values[worstIndex]).toExponential(2)}, tolerance ${tolerance})`,
       maxDiff,
       worstIndex,
