@@ -195,3 +195,6 @@ export {
   setCheckMode,
 } from './workbook';
 export type { RunResult, Checkable, CheckResult, CheckMode } from './workbook';
+
+export { compareTwin, twinMarkdown, TWIN_TOLERANCE } from './experiments/twin';
+export type { TwinResult, TwinComparison } from './experiments/twin';
