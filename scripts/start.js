@@ -9,7 +9,7 @@ const { ROOT, jupyterEnv, writeKernelspec, findJupyter, linkSelf } = require('./
 const jupyter = findJupyter();
 if (!jupyter) {
   console.error(
-    'margin-lab: `jupyter` was not found on PATH. Install JupyterLab (pip install jupyterlab) or, on Debian/Ubuntu, sudo apt-get install jupyter-notebook.',
+    "margin-lab: `jupyter` was not found on PATH. Install JupyterLab in a virtual environment (python3 -m venv .venv && .venv/bin/pip install jupyterlab plotly, then put .venv/bin first on PATH; Debian's own python3 refuses pip, PEP 668) or, on Debian/Ubuntu, sudo apt-get install jupyter-notebook.",
   );
   process.exit(2);
 }
@@ -22,6 +22,12 @@ const version = (
   app === 'lab' ? lab : spawnSync(jupyter.bin, ['notebook', '--version'], { env, encoding: 'utf8' })
 ).stdout.trim();
 const args = [app, `--notebook-dir=${path.join(ROOT, 'notebooks')}`, ...process.argv.slice(2)];
+// Jupyter refuses to start as root ("Running as root is not recommended"); in a container that is
+// the normal case, so say so and pass --allow-root rather than dying.
+if (typeof process.getuid === 'function' && process.getuid() === 0 && !args.includes('--allow-root')) {
+  args.push('--allow-root');
+  console.log('margin-lab: running as root (a container?), so passing --allow-root to Jupyter');
+}
 console.log(`margin-lab: starting jupyter ${app} ${version} with kernel "TypeScript (margin-lab)"`);
 const child = spawn(jupyter.bin, args, { env, stdio: 'inherit', cwd: path.join(ROOT, 'notebooks') });
 child.on('exit', (code) => process.exit(code ?? 0));

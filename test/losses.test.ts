@@ -667,3 +667,12 @@ test('contrastiveLoss: a batch with no positive pair is an error that says so, n
   );
   assert.ok(Number.isFinite((await c.compute(x, [0, 0, 2]).data())[0]), 'one positive pair is enough');
 });
+
+test('an angular margin given in degrees (as pytorch-metric-learning takes it) is told it must be radians', () => {
+  assert.throws(
+    () => L.arcFace({ numClasses: 3, embeddingDim: 2, m: 28.6 }),
+    /arcFace: m must be in \[0, π\/2\), got 28\.6 \(m is in radians \(0\.5 rad = 28\.6°\); 28\.6° would be 0\.4992 rad\)/,
+  );
+  assert.throws(() => L.subCenterArcFace({ numClasses: 3, embeddingDim: 2, m: 30 }), /m is in radians/);
+  assert.equal(L.arcFace({ numClasses: 3, embeddingDim: 2, m: 0.4992 }).m, 0.4992);
+});

@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { ROOT, runNotebooks } from './helpers/paths';
 import { openBrowser } from './helpers/browser';
 
@@ -308,4 +309,32 @@ test('docs/errata.md: every item names the notebooks that cover it, and each of 
     for (const nn of books)
       assert.match(notebookText(nn), /errata\.md/, `notebook ${nn} does not point to docs/errata.md (${title})`);
   }
+});
+
+test('npm start: as root it passes --allow-root to Jupyter (which otherwise refuses to start), and says so', (t) => {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    t.skip('not running as root here');
+    return;
+  }
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-fake-jupyter-'));
+  fs.writeFileSync(
+    path.join(bin, 'jupyter'),
+    '#!/bin/sh\nif [ "$2" = "--version" ]; then echo 4.6.4; exit 0; fi\necho "ARGS: $*"\n',
+    { mode: 0o755 },
+  );
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'start.js'), '--no-browser'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}` },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /running as root \(a container\?\), so passing --allow-root to Jupyter/);
+  assert.match(r.stdout, /ARGS: lab --notebook-dir=.*notebooks --no-browser --allow-root/);
+  const given = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'start.js'), '--allow-root'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}` },
+  });
+  assert.equal((given.stdout.match(/--allow-root/g) ?? []).length, 1, 'passed twice');
+  fs.rmSync(bin, { recursive: true });
 });

@@ -22,7 +22,20 @@ export interface ArcFaceOptions extends HeadOptions, MarginWarmupArgs {
 
 /** An additive angular margin must lie in [0, π/2). */
 export function checkAngularMargin(loss: string, m: number, name = 'm'): void {
-  checkRange(loss, name, m, 0, Math.PI / 2, false, 'an angular margin of π/2 or more leaves no room between classes');
+  // A margin between π/2 and 90 is most likely in degrees (pytorch-metric-learning's ArcFaceLoss
+  // takes degrees: its default 28.6 is 0.5 rad).
+  const degrees = typeof m === 'number' && m >= Math.PI / 2 && m < 90;
+  checkRange(
+    loss,
+    name,
+    m,
+    0,
+    Math.PI / 2,
+    false,
+    degrees
+      ? `${name} is in radians (0.5 rad = 28.6°); ${m}° would be ${((m * Math.PI) / 180).toFixed(4)} rad`
+      : 'in radians; an angular margin of π/2 or more leaves no room between classes',
+  );
 }
 
 export class ArcFace extends CosineHead {
