@@ -25,6 +25,17 @@ if (jupyter) {
   const nb = spawnSync(jupyter.bin, ['notebook', '--version'], { env, encoding: 'utf8' });
   say('jupyterlab', lab.status === 0 ? lab.stdout.trim() : 'not installed');
   say('notebook', nb.status === 0 ? nb.stdout.trim() : 'not installed');
+  if (lab.status === 0) {
+    // Which renderer Lab uses for figures: plotly's own labextension, or the HTML fallback.
+    const ext = spawnSync(jupyter.bin, ['labextension', 'list'], { env, encoding: 'utf8' });
+    const found = `${ext.stdout || ''}\n${ext.stderr || ''}`.split('\n').find((l) => /jupyterlab-plotly/.test(l));
+    say(
+      'plotly in Lab',
+      found
+        ? `${found.trim().replace(/\s+/g, ' ')} (Lab's native Plotly renderer)`
+        : 'jupyterlab-plotly not installed: figures render through the bundled HTML fallback (pip install plotly adds the native renderer)',
+    );
+  }
   const ks = spawnSync(jupyter.bin, ['kernelspec', 'list'], { env, encoding: 'utf8' });
   const line = (ks.stdout || '').split('\n').find((l) => l.trim().startsWith(KERNEL_NAME + ' '));
   say(

@@ -338,3 +338,27 @@ test('npm start: as root it passes --allow-root to Jupyter (which otherwise refu
   assert.equal((given.stdout.match(/--allow-root/g) ?? []).length, 1, 'passed twice');
   fs.rmSync(bin, { recursive: true });
 });
+
+test("npm run doctor says whether JupyterLab renders figures with plotly's labextension or the HTML fallback", () => {
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-fake-lab-'));
+  const fake = (ext: string) =>
+    fs.writeFileSync(
+      path.join(bin, 'jupyter'),
+      `#!/bin/sh\nif [ "$2" = "--version" ] || [ "$1" = "--version" ]; then echo 4.6.4; exit 0; fi\nif [ "$1" = "labextension" ]; then echo "${ext}"; exit 0; fi\necho "ARGS: $*"\n`,
+      { mode: 0o755 },
+    );
+  const doctor = () =>
+    spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'doctor.js')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, MARGIN_LAB_BACKEND: 'cpu' },
+    }).stdout;
+  fake('        jupyterlab-plotly v7.1.0 enabled OK');
+  assert.match(doctor(), /plotly in Lab\s+jupyterlab-plotly v7\.1\.0 enabled OK \(Lab's native Plotly renderer\)/);
+  fake('JupyterLab v4.6.4');
+  assert.match(
+    doctor(),
+    /plotly in Lab\s+jupyterlab-plotly not installed: figures render through the bundled HTML fallback/,
+  );
+  fs.rmSync(bin, { recursive: true });
+});

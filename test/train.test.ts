@@ -337,3 +337,27 @@ test('resume is bit-exact: a 4-epoch run stopped after epoch 2 and resumed equal
     fs.rmSync(b, { recursive: true });
   }
 });
+
+test('labels outside the head are refused before the first step, naming the label and its index', async () => {
+  const data = toyData();
+  const y = Int32Array.from(data.y);
+  y[100] = 9;
+  const model = ml.buildBackbone(spec());
+  const before = model.getWeights().map((w) => Array.from(w.dataSync()));
+  await assert.rejects(
+    ml.train({
+      model,
+      backbone: spec(),
+      loss: ml.arcFace({ numClasses: 4, embeddingDim: 3 }),
+      data: { ...data, y },
+      epochs: 1,
+      progress: 'none',
+    }),
+    /train: label 9 at index 100 is outside 0\.\.3, the classes of arcFace \(numClasses 4\); a subset's labels 0\.\.k−1 are its localY, not y/,
+  );
+  assert.deepEqual(
+    model.getWeights().map((w) => Array.from(w.dataSync())),
+    before,
+    'a step was taken first',
+  );
+});

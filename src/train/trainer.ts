@@ -289,6 +289,15 @@ function planTraining(opts: TrainOptions): TrainPlan {
     const numClasses = (loss as ClassifierHead).numClasses;
     if (typeof numClasses === 'number' && numClasses < 2)
       throw new Error(`train: a classifier head needs at least 2 classes, ${loss.name} has ${numClasses}`);
+    // Every label before the first step, not at the batch that holds a bad one.
+    if (typeof numClasses === 'number')
+      for (let i = 0; i < opts.data.y.length; i++) {
+        const v = opts.data.y[i];
+        if (!(Number.isInteger(v) && v >= 0 && v < numClasses))
+          throw new Error(
+            `train: label ${v} at index ${i} is outside 0..${numClasses - 1}, the classes of ${loss.name} (numClasses ${numClasses}); a subset's labels 0..k−1 are its localY, not y`,
+          );
+      }
   }
   if (opts.maxStepsPerEpoch !== undefined && !(Number.isInteger(opts.maxStepsPerEpoch) && opts.maxStepsPerEpoch >= 1))
     throw new Error(`train: maxStepsPerEpoch must be an integer ≥ 1, got ${show(opts.maxStepsPerEpoch)}`);
