@@ -13,6 +13,12 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
+
+const SITE_CSS = `<style id="margin-lab-site">
+.jp-RenderedHTMLCommon table { table-layout: auto !important; }
+.jp-RenderedMarkdown { overflow-x: auto; }
+.MathJax_Display, .MJXc-display { overflow-x: auto; overflow-y: hidden; }
+</style>`;
 const { printHeaderHelp, ROOT, findPython, jupyterEnv, writeKernelspec, linkSelf } = require('./lib/project');
 
 const MATHJAX_DIRS = ['/usr/share/javascript/mathjax', '/usr/share/mathjax'];
@@ -189,6 +195,14 @@ function main() {
       mathjax ? `src="mathjax/MathJax.js${q || ''}"` : 'src=""',
     );
     if (!mathjax) html = html.replace(/<script[^>]*src=""[^>]*><\/script>/g, '');
+    // nbconvert's theme lays tables out with `table-layout: fixed`, which crushes a column of
+    // formulas into a narrow strip beside an empty gap: size columns by their content instead,
+    // and let a wide table scroll rather than overflow the page.
+    html = html.replace('</head>', `${SITE_CSS}</head>`);
+    // The template turns on MathJax's automatic line breaks, which measure a table cell before the
+    // table is laid out and break its formulas into a narrow strip beside an empty gap. Formulas
+    // keep their natural width here; a long display formula scrolls (SITE_CSS).
+    html = html.replace(/linebreaks:\s*\{\s*automatic:\s*true\s*\}/, 'linebreaks: { automatic: false }');
     fs.writeFileSync(path.join(site, `${name}.html`), html);
     pages.push({ name, solution: nb.includes(`${path.sep}solutions${path.sep}`), ...outline(nb) });
     console.log(`course: ${name}.html (${(html.length / 1e3).toFixed(0)} kB, was ${(before / 1e6).toFixed(1)} MB)`);

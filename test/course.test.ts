@@ -86,6 +86,61 @@ test('course: the site opens offline, figures draw from the shared plotly.js, Ma
       await page.waitForSelector('.mjx-chtml', { timeout: 60_000 });
       const typeset = await page.$$eval('.mjx-chtml', (els) => els.length);
       assert.ok(typeset > 20, `${file}: only ${typeset} typeset formulas`);
+      // Tables with formulas must not be crushed: MathJax's automatic line breaks, on in the
+      // nbconvert template, broke a cell's formula into a narrow strip beside an empty gap. A cell
+      // is crushed when its text spans less than half the cell's width yet more than two lines.
+      await page.waitForFunction(
+        () => {
+          const hub = (window as unknown as { MathJax?: { Hub?: { queue?: { pending: number; running: number } } } })
+            .MathJax?.Hub;
+          return !!hub?.queue && hub.queue.pending === 0 && !hub.queue.running;
+        },
+        null,
+        { timeout: 60_000 },
+      );
+      const mathCells = await page.$$eval(
+        '.jp-RenderedHTMLCommon td',
+        (cells) => cells.filter((td) => td.querySelector('.mjx-chtml')).length,
+      );
+      assert.ok(mathCells > 10, `${file}: only ${mathCells} table cells with formulas, the check would be empty`);
+      const crushed = await page.$$eval('.jp-RenderedHTMLCommon td', (cells) =>
+        cells
+          .map((td) => {
+            let left = Infinity,
+              right = -Infinity,
+              top = Infinity,
+              bottom = -Infinity;
+            const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+            for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+              if (!(n.textContent ?? '').trim()) continue;
+              const range = document.createRange();
+              range.selectNodeContents(n);
+              for (const q of Array.from(range.getClientRects())) {
+                if (q.width === 0) continue;
+                left = Math.min(left, q.left);
+                right = Math.max(right, q.right);
+                top = Math.min(top, q.top);
+                bottom = Math.max(bottom, q.bottom);
+              }
+            }
+            const cs = getComputedStyle(td);
+            const inner = td.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+            const line = parseFloat(cs.fontSize) * 1.3;
+            return {
+              text: (td.textContent ?? '').trim().slice(0, 30),
+              width: right - left,
+              inner,
+              height: bottom - top,
+              line,
+            };
+          })
+          .filter((c) => c.width < 0.5 * c.inner && c.height > 2.2 * c.line)
+          .map(
+            (c) =>
+              `${c.text}: ${Math.round(c.width)} of ${Math.round(c.inner)} px wide, ${Math.round(c.height)} px tall`,
+          ),
+      );
+      assert.deepEqual(crushed, [], `${file}: table cells whose formulas wrap in a narrow strip`);
     }
   }
   assert.deepEqual(problems, []);
