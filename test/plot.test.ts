@@ -63,6 +63,8 @@ test('normalized feature views put every point on the unit circle / sphere, with
     t.x!.forEach((x, i) => assert.ok(Math.abs(Math.hypot(x, t.y![i], t.z![i]) - 1) < 1e-12));
   }
   assert.equal((sphere.layout!.scene as Record<string, unknown>).aspectmode, 'cube');
+  // Legend markers at a fixed, legible size, not the points' 2.5 px.
+  assert.equal((sphere.layout!.legend as Record<string, unknown>).itemsizing, 'constant');
   assert.ok(
     (sphere.data as Trace[]).some((t) => t.type === 'surface' && (t.opacity as number) < 0.5),
     'translucent sphere',
@@ -225,6 +227,12 @@ test('the no-win region is exact: the CosFace band in the cos plane, and the cor
   assert.equal(t.z[178][175 - 100], null); // θ1 = 75°, θ2 = 178°: class 1 wins
   const fig = ml.decisionBoundaries([curve], { plane: 'theta' });
   assert.equal((fig.data[0] as { type: string }).type, 'heatmap');
+  // Both θ axes stop at 180°: the 1:1 aspect is kept by shrinking the domain, not the range.
+  for (const ax of ['xaxis', 'yaxis']) {
+    const a = fig.layout![ax] as { range: number[]; constrain?: string };
+    assert.deepEqual(a.range, [0, 180], ax);
+    assert.equal(a.constrain, 'domain', ax);
+  }
   cos.dispose();
 });
 

@@ -77,7 +77,7 @@ export function featuresEuclidean2d(points: Points, labels: ArrayLike<number>, o
       xaxis: axis('feature 1'),
       yaxis: axis('feature 2', { scaleanchor: 'x', scaleratio: 1 }),
       height: 480,
-      legend: { title: { text: 'class' } },
+      legend: { title: { text: 'class' }, itemsizing: 'constant' }, // legend markers legible whatever the point size
     },
   };
 }
@@ -136,7 +136,7 @@ export function featuresOnCircle(points: Points, labels: ArrayLike<number>, opts
       yaxis: axis('x̂₂', { range: [-1.25, 1.25], scaleanchor: 'x', scaleratio: 1 }),
       height: 520,
       width: 600,
-      legend: { title: { text: 'class' } },
+      legend: { title: { text: 'class' }, itemsizing: 'constant' }, // legend markers legible whatever the point size
     },
   };
 }
@@ -240,7 +240,7 @@ export function featuresOnSphere(points: Points, labels: ArrayLike<number>, opts
         zaxis: axis('x̂₃', { range: [-1.3, 1.3] }),
       },
       height: 560,
-      legend: { title: { text: 'class' } },
+      legend: { title: { text: 'class' }, itemsizing: 'constant' }, // legend markers legible whatever the point size
     },
   };
 }
@@ -292,7 +292,7 @@ export function angleHistogram(
       xaxis: axis('θ_y (degrees)', { range: [0, 180] }),
       yaxis: axis('count'),
       height: 420,
-      legend: { title: { text: 'class' } },
+      legend: { title: { text: 'class' }, itemsizing: 'constant' }, // legend markers legible whatever the point size
     },
   };
 }
