@@ -187,7 +187,11 @@ export function decisionBoundaries(curves: MarginCurve[], opts: BoundaryPlotOpti
     // Both axes constrained to their domain: with only x constrained, keeping the 1:1 aspect
     // stretched the θ2 range past 180° (and cos θ2 past ±1).
     const ticks = plane === 'cos' ? {} : { dtick: 30 };
-    layout[`xaxis${sfx}`] = axis(plane === 'cos' ? 'cos θ1' : 'θ1 (degrees)', { range: xr, constrain: 'domain', ...ticks });
+    layout[`xaxis${sfx}`] = axis(plane === 'cos' ? 'cos θ1' : 'θ1 (degrees)', {
+      range: xr,
+      constrain: 'domain',
+      ...ticks,
+    });
     layout[`yaxis${sfx}`] = axis(plane === 'cos' ? 'cos θ2' : 'θ2 (degrees)', {
       range: xr,
       constrain: 'domain',
