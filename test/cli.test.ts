@@ -378,6 +378,11 @@ test('output paths that cannot be written are explained in one line before anyth
     /folder\.csv: is a folder, expected a file name/,
   );
   assert.deepEqual(fs.readdirSync(run).sort(), ['checkpoint.json', 'history.csv'], 'the probe left a file');
+  // An existing output file is replaced, not refused (the probe goes into its folder).
+  for (let k = 0; k < 2; k++) {
+    const e = cli('embed', ['--run', run, '--out', path.join(root, 'e.csv')]);
+    assert.equal(e.status, 0, e.stderr);
+  }
   // A read-only file system (a tmpfs mounted read-only), where the kernel says EROFS.
   const mnt = path.join(root, 'ro');
   fs.mkdirSync(mnt);

@@ -242,7 +242,8 @@ export function checkOutputFile(flag: string, file: string): void {
   const dir = path.dirname(file);
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory())
     throw new UsageError(`--${flag} ${file}: ${dir} is a file, so nothing can be written inside it`);
-  const why = unwritableReason(fs.existsSync(file) ? file : dir);
+  // The probe goes into the folder: a replaced file is written beside it and renamed over it.
+  const why = unwritableReason(dir);
   if (why) throw new UsageError(`--${flag} ${file}: cannot write there: ${why}`);
 }
 
