@@ -155,8 +155,8 @@ test('--help documents every flag; bad flags give a clear error', () => {
   const badOut = cli('embed', ['--run', 'x', '--out', 'e.txt']);
   assert.match(badOut.stderr, /--out e.txt: the file must end in .csv or .json/);
   const missing = cli('eval', ['--run', path.join(os.tmpdir(), 'no-such-run')]);
-  assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /checkpoint .*no-such-run\/checkpoint.json does not exist/);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /--run .*no-such-run: no such folder/);
 });
 
 test('every loss trains from the CLI (pair losses on P×K batches) and its run evaluates', () => {
