@@ -113,7 +113,15 @@ export type { CheckpointData } from './train/checkpoint';
 export { ProgressReporter } from './train/progress';
 export type { ProgressMode } from './train/progress';
 export { learningRateAt, classScores, train, TrainingDivergedError, TrainingInterruptedError } from './train/trainer';
-export type { OptimizerName, ScheduleOptions, TrainData, TrainOptions, EpochRow, TrainResult } from './train/trainer';
+export type {
+  OptimizerName,
+  ScheduleOptions,
+  TrainData,
+  TrainOptions,
+  EpochRow,
+  StepRow,
+  TrainResult,
+} from './train/trainer';
 
 // Evaluation and the open-set benchmark
 export {
@@ -146,6 +154,9 @@ export {
   glyphContactSheet,
   CORE_LOSSES,
   EXTRA_LOSSES,
+  BENCHMARK_RECIPES,
+  benchmarkSplit,
+  benchmarkRun,
 } from './eval/open-set-benchmark';
 export type { BenchmarkConfig, RunResult as BenchmarkRunResult } from './eval/open-set-benchmark';
 export { embedImages, embedImagesAsync, evaluateEmbeddings, formatReport } from './eval/report';
@@ -197,4 +208,6 @@ export {
 export type { RunResult, Checkable, CheckResult, CheckMode } from './workbook';
 
 export { compareTwin, twinMarkdown, TWIN_TOLERANCE } from './experiments/twin';
+export { ABLATION_VARIANTS, ABLATION_BUDGET, runAblation, ablationMarkdown } from './experiments/ablation';
+export type { AblationVariant, AblationRow, AblationOptions } from './experiments/ablation';
 export type { TwinResult, TwinComparison } from './experiments/twin';

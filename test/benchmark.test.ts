@@ -18,6 +18,7 @@ import {
   RunResult,
 } from 'margin-lab/dist/eval/open-set-benchmark';
 import { ROOT } from './helpers/paths';
+import * as ml from 'margin-lab';
 
 /** n identities × k images; `spread` = 0 puts every image of an identity on one direction. */
 function embeddings(n: number, k: number, dim: number, spread: number, seed: number) {
@@ -353,4 +354,30 @@ test('benchmark run files: a folder, bad JSON, {} or another run under the name 
   fs.writeFileSync(path.join(dir, 'e.json'), JSON.stringify({ ...r, rank1: 'high' }));
   assert.throws(() => loadBenchmarkResults(dir), /rank1 must be a finite number, got "high"|a\.json: is a folder/);
   fs.rmSync(dir, { recursive: true });
+});
+
+test('ABLATION_BUDGET is the budget the shipped ablation was run with: every run in benchmark/ablation/runs is found, none trained', async () => {
+  const dir = path.join(ROOT, 'benchmark', 'ablation', 'runs');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+  const lines: string[] = [];
+  const { rows, results } = await ml.runAblation({
+    base: ml.ABLATION_BUDGET,
+    dir,
+    finishedOnly: true,
+    log: (l) => lines.push(l),
+  });
+  assert.equal(
+    results.length,
+    files.length,
+    `found ${results.length} of the ${files.length} shipped runs:\n${lines.join('\n')}`,
+  );
+  assert.ok(!lines.some((l) => /not trained/.test(l)), lines.join('\n'));
+  assert.equal(
+    rows.length,
+    ml.ABLATION_VARIANTS.reduce((a, v) => a + v.losses.length, 0),
+  );
+  assert.ok(rows.every((r) => r.runs === 1));
+  // The report in docs/ablation.md was written from the same runs.
+  const md = fs.readFileSync(path.join(ROOT, 'docs', 'ablation.md'), 'utf8');
+  assert.ok(md.includes(ml.ablationMarkdown(rows)), 'docs/ablation.md holds the table of these runs');
 });

@@ -372,3 +372,70 @@ test('train() refuses options that mean nothing, naming the option and the value
     loss.dispose();
   }
 });
+
+test('SGD with momentum: after train() and dispose of model and loss, no tensor is left (tfjs keeps the momentum scalar)', async () => {
+  const start = tf.memory().numTensors;
+  for (let run = 0; run < 2; run++) {
+    const model = ml.buildBackbone(bnSpec());
+    const loss = ml.arcFace({ numClasses: 4, embeddingDim: 6, s: 16 });
+    await ml.train({
+      model,
+      backbone: bnSpec(),
+      loss,
+      data: toyData(),
+      epochs: 1,
+      batchSize: 16,
+      optimizer: 'sgd',
+      lr: 0.05,
+      nesterov: true,
+      weightDecay: 5e-4,
+      progress: 'none',
+    });
+    model.dispose();
+    loss.dispose();
+    assert.equal(tf.memory().numTensors, start, `run ${run + 1}: tensors left after dispose`);
+  }
+});
+
+test('onStep: called after every step with its loss, awaited, and the model embeds in inference mode inside it', async () => {
+  const model = ml.buildBackbone(bnSpec());
+  const loss = ml.cosFace({ numClasses: 4, embeddingDim: 6, s: 16 });
+  const data = toyData();
+  const rows: ml.StepRow[] = [];
+  const probe = data.x.subarray(0, 8 * 64);
+  const embeds: number[][] = [];
+  const result = await ml.train({
+    model,
+    backbone: bnSpec(),
+    loss,
+    data,
+    epochs: 2,
+    batchSize: 16,
+    optimizer: 'sgd',
+    lr: 0.05,
+    progress: 'none',
+    onStep: async (r) => {
+      rows.push(r);
+      await new Promise((resolve) => setTimeout(resolve, 1)); // awaited: the next step waits
+      const a = Array.from(ml.embedImages(model, probe, [8, 8, 1]).emb);
+      const b = Array.from(ml.embedImages(model, probe, [8, 8, 1]).emb);
+      assert.deepEqual(a, b, 'embeddings inside onStep are deterministic (moving statistics, not the batch)');
+      embeds.push(a);
+    },
+  });
+  assert.equal(rows.length, 8, '64 samples / 16 = 4 steps × 2 epochs');
+  assert.deepEqual(
+    rows.map((r) => [r.epoch, r.step, r.globalStep]),
+    [1, 2].flatMap((e) => [1, 2, 3, 4].map((s) => [e, s, (e - 1) * 4 + s])),
+  );
+  for (const [e, h] of result.history.entries()) {
+    const mean = rows.filter((r) => r.epoch === e + 1).reduce((a, r) => a + r.loss, 0) / 4;
+    assert.ok(
+      Math.abs(mean - h.loss) < 1e-6 * Math.max(1, h.loss),
+      `epoch ${e + 1}: mean of step losses ${mean} vs ${h.loss}`,
+    );
+  }
+  assert.notDeepEqual(embeds[0], embeds[7], 'the model moved between the first and the last step');
+  model.dispose();
+  loss.dispose();
+});

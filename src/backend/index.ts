@@ -13,7 +13,8 @@
  * `MARGIN_LAB_BACKEND=tensorflow|webgpu|wasm|cpu` forces one and throws if it cannot be loaded;
  * webgpu on a software adapter (SwiftShader, lavapipe) is used only when forced.
  * `MARGIN_LAB_THREADS=N` sets wasm's thread count (default: the number of cores, at most 8;
- * 1 uses the single-threaded SIMD build).
+ * 1 uses the single-threaded SIMD build), and TensorFlow's intra-op pool for `tensorflow` on the
+ * CPU (default: TensorFlow's own, every core).
  */
 import * as tf from '@tensorflow/tfjs';
 import * as os from 'os';
@@ -73,7 +74,10 @@ export interface BackendReport {
   forced: boolean;
   /** The one-line summary that is printed. */
   line: string;
-  /** wasm only: the threads XNNPACK uses (1 = the single-threaded SIMD build). */
+  /**
+   * wasm: the threads XNNPACK uses (1 = the single-threaded SIMD build); tensorflow on the CPU:
+   * its intra-op pool, where MARGIN_LAB_THREADS or TF_NUM_INTRAOP_THREADS set it.
+   */
   threads?: number;
   /** webgpu only: the adapter it runs on. */
   adapter?: AdapterSummary;
@@ -116,7 +120,7 @@ function firstLine(e: unknown): string {
   return msg.split('\n')[0];
 }
 
-type Tried = { ok: true; device: string; provider: string } | { ok: false; reasons: string[] };
+type Tried = { ok: true; device: string; provider: string; threads?: number } | { ok: false; reasons: string[] };
 
 /** Tries tfjs-node-gpu on a visible CUDA device. */
 function tryTensorflowGpu(): Tried {
@@ -132,26 +136,57 @@ function tryTensorflowGpu(): Tried {
   }
 }
 
+/**
+ * The TensorFlow thread pools follow `MARGIN_LAB_THREADS` when it is set, as wasm's and the bench's
+ * PyTorch do: `TF_NUM_INTRAOP_THREADS` = N (the pool one op's kernel splits over, as
+ * `torch.set_num_threads`) and `TF_NUM_INTEROP_THREADS` = 1 (eager ops run one after another), set
+ * before libtensorflow starts, which reads them when it creates its context. TF_* variables the
+ * user set win and are reported as such. Returns the intra-op count, or null for TF's own default
+ * (every core).
+ */
+function tensorflowThreads(env: NodeJS.ProcessEnv = process.env): number | null {
+  const user = env.TF_NUM_INTRAOP_THREADS;
+  if (user !== undefined && user !== '') {
+    const n = Number(user);
+    if (!(/^\s*\d+\s*$/.test(user) && n >= 1))
+      throw new Error(`TF_NUM_INTRAOP_THREADS=${JSON.stringify(user)} is not a thread count; expected an integer ≥ 1`);
+    return n;
+  }
+  if (env.MARGIN_LAB_THREADS === undefined || env.MARGIN_LAB_THREADS === '') return null;
+  const n = requestedThreads(env);
+  // libtensorflow reads the process's own environment.
+  process.env.TF_NUM_INTRAOP_THREADS = String(n);
+  if (!process.env.TF_NUM_INTEROP_THREADS) process.env.TF_NUM_INTEROP_THREADS = '1';
+  return n;
+}
+
 /** Tries tfjs-node (libtensorflow on the CPU). */
-function tryTensorflowCpu(): Tried {
+function tryTensorflowCpu(env: NodeJS.ProcessEnv = process.env): Tried {
   if (!isInstalled('@tensorflow/tfjs-node')) return { ok: false, reasons: ['tfjs-node not installed'] };
   try {
+    const threads = tensorflowThreads(env);
     require('@tensorflow/tfjs-node');
     // The binding reports the TensorFlow C library it runs on (2.21 when built by native:setup).
     const b = tf.findBackend('tensorflow') as unknown as { binding?: { TF_Version?: string } } | undefined;
     const version = b?.binding?.TF_Version ? ` ${b.binding.TF_Version}` : '';
     const onednn = process.env.TF_ENABLE_ONEDNN_OPTS === '0' ? ', oneDNN off' : ', oneDNN';
-    return { ok: true, device: `${cpuName()} via libtensorflow${version}${onednn}`, provider: '@tensorflow/tfjs-node' };
+    const pool = threads === null ? '' : `, ${threads} intra-op thread${threads === 1 ? '' : 's'}`;
+    return {
+      ok: true,
+      device: `${cpuName()} via libtensorflow${version}${onednn}${pool}`,
+      provider: '@tensorflow/tfjs-node',
+      ...(threads === null ? {} : { threads }),
+    };
   } catch (e) {
     return { ok: false, reasons: [`tfjs-node failed to load: ${firstLine(e)}`] };
   }
 }
 
 /** Tries tfjs-node-gpu, then tfjs-node (for MARGIN_LAB_BACKEND=tensorflow). */
-function tryTensorflow(): Tried {
+function tryTensorflow(env: NodeJS.ProcessEnv): Tried {
   const g = tryTensorflowGpu();
   if (g.ok) return g;
-  const c = tryTensorflowCpu();
+  const c = tryTensorflowCpu(env);
   return c.ok ? c : { ok: false, reasons: [...g.reasons, ...c.reasons] };
 }
 
@@ -293,13 +328,13 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
     'install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1); both download libtensorflow at install time';
 
   if (forced === 'tensorflow') {
-    const r = tryTensorflow();
+    const r = tryTensorflow(env);
     if (!r.ok)
       throw new Error(
         `MARGIN_LAB_BACKEND=tensorflow, but it cannot be loaded: ${r.reasons.join('; ')}. To use it, ${pkgTf}.`,
       );
     await activate('tensorflow');
-    report = makeReport('tensorflow', r.device, r.provider, [], true);
+    report = makeReport('tensorflow', r.device, r.provider, [], true, r.threads);
   } else if (forced === 'webgpu') {
     const r = await tryWebgpu(true);
     if (!r.ok) throw new Error(`MARGIN_LAB_BACKEND=webgpu, but it cannot be used: ${r.reasons.join('; ')}`);
@@ -315,7 +350,7 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
     const skipped: string[] = [];
     const gpu = tryTensorflowGpu();
     const web = gpu.ok ? null : await tryWebgpu(false);
-    const tfCpu = gpu.ok || web?.ok ? null : tryTensorflowCpu();
+    const tfCpu = gpu.ok || web?.ok ? null : tryTensorflowCpu(env);
     if (gpu.ok) {
       await activate('tensorflow');
       report = makeReport('tensorflow', gpu.device, gpu.provider, skipped, false);
@@ -325,7 +360,7 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
     } else if (tfCpu?.ok) {
       skipped.push(...gpu.reasons, ...(web && !web.ok ? web.reasons : []));
       await activate('tensorflow');
-      report = makeReport('tensorflow', tfCpu.device, tfCpu.provider, skipped, false);
+      report = makeReport('tensorflow', tfCpu.device, tfCpu.provider, skipped, false, tfCpu.threads);
     } else {
       skipped.push(
         ...gpu.reasons,

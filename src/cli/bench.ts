@@ -11,11 +11,12 @@
  *   --steps N       timed steps per measurement (default 20; the batch-size table uses at most 10)
  *   --warmup N      untimed steps first (default 3)
  *   --backends a,b  tfjs backends (default tensorflow,wasm; also webgpu; cpu is ~100× slower than wasm)
- *   --threads a,b   wasm / torch thread counts (default 1 and the number of cores)
+ *   --threads a,b   wasm / tensorflow intra-op / torch thread counts (default 1 and the number of cores)
  *   --batches a,b   batch sizes of the scaling table (default 32,128,512; "none" skips it)
  *   --profile       also list the 10 longest kernels of one step per tfjs backend
  *   --no-torch      skip PyTorch
- *   --python PATH   the Python to run torch with (default /usr/bin/python3, else python3)
+ *   --python a,b    the Pythons to run torch with, one row set per PyTorch version (default
+ *                   /usr/bin/python3, else python3, and MARGIN_LAB_TORCH_PYTHON when set)
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -32,11 +33,12 @@ Times one training step of the reference model on each tfjs backend and in PyTor
   --steps N       timed steps per measurement (default 20; the batch-size table uses at most 10)
   --warmup N      untimed steps first (default 3)
   --backends a,b  tfjs backends: tensorflow, webgpu, wasm, cpu (default tensorflow,wasm)
-  --threads a,b   wasm / PyTorch thread counts (default 1 and the number of cores)
+  --threads a,b   wasm / tensorflow intra-op / PyTorch thread counts (default 1 and the number of cores)
   --batches a,b   batch sizes of the scaling table (default 32,128,512; none skips it)
   --profile       also list the 10 longest kernels of one step per tfjs backend
   --no-torch      skip PyTorch
-  --python PATH   the Python to run torch with (default /usr/bin/python3, else python3)
+  --python a,b    the Pythons to run torch with, one row set per PyTorch version
+                  (default /usr/bin/python3, else python3, and MARGIN_LAB_TORCH_PYTHON when set)
   --help`;
 const TORCH_SCRIPT = path.join(ROOT, 'bench', 'torch_reference.py');
 
@@ -51,6 +53,14 @@ function positiveInt(flag: string, raw: string): number {
   if (!(/^\d+$/.test(raw.trim()) && n >= 1))
     throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+/** A comma list of paths: empty items and repeats are errors. */
+function stringList(flag: string, raw: string): string[] {
+  const items = raw.split(',').map((x) => x.trim());
+  if (items.some((x) => x === '')) throw new Error(`${flag} ${JSON.stringify(raw)}: an item is empty`);
+  if (new Set(items).size !== items.length) throw new Error(`${flag} ${JSON.stringify(raw)}: an item is repeated`);
+  return items;
 }
 
 function intList(flag: string, raw: string): number[] {
@@ -95,20 +105,28 @@ function tfjsRun(backend: string, threads: number, req: StepRequest): Measuremen
   };
 }
 
-/** Finds a Python with torch; returns its path or why there is none. */
-function findTorchPython(preferred: string | undefined): { python: string; version: string } | { why: string } {
-  const candidates = preferred
-    ? [preferred]
-    : ['/usr/bin/python3', 'python3'].filter((p) => !p.startsWith('/') || fs.existsSync(p));
-  const tried: string[] = [];
+/**
+ * Every Python with torch among the candidates: `--python a,b`, or else Debian's /usr/bin/python3
+ * (or python3) and `MARGIN_LAB_TORCH_PYTHON` (a venv's, e.g. with PyTorch 2.x). One row set per
+ * distinct PyTorch version; the reasons for the ones without torch.
+ */
+function findTorchPythons(
+  preferred: string[] | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): { found: Array<{ python: string; version: string }>; why: string[] } {
+  const extra = env.MARGIN_LAB_TORCH_PYTHON ? [env.MARGIN_LAB_TORCH_PYTHON] : [];
+  const debian = fs.existsSync('/usr/bin/python3') ? ['/usr/bin/python3'] : ['python3'];
+  const candidates = preferred ?? [...debian, ...extra];
+  const found: Array<{ python: string; version: string }> = [];
+  const why: string[] = [];
   for (const py of candidates) {
     const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 120_000 });
-    if (r.status === 0) return { python: py, version: r.stdout.trim() };
-    tried.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)}`);
+    if (r.status === 0) {
+      const version = r.stdout.trim();
+      if (!found.some((f) => f.version === version)) found.push({ python: py, version });
+    } else why.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)}`);
   }
-  return {
-    why: `no python3 with torch (${tried.join('; ') || 'none found'}); on Debian: apt-get install python3-torch`,
-  };
+  return { found, why };
 }
 
 function torchRun(python: string, threads: number, batch: number, steps: number, warmup: number): Measurement | string {
@@ -206,40 +224,42 @@ async function main(): Promise<void> {
     `machine: ${os.cpus()[0]?.model.trim()} × ${cores} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`,
   );
 
-  let torchPython: string | null = null;
+  let torchPythons: Array<{ python: string; version: string }> = [];
   if (values['no-torch']) console.log('torch: skipped (--no-torch)');
   else {
-    const found = findTorchPython(values.python);
-    if ('why' in found) console.log(`torch: skipped: ${found.why}`);
-    else {
-      torchPython = found.python;
-      console.log(`torch: ${found.python} (PyTorch ${found.version}), bench/torch_reference.py`);
-    }
+    const pythons = values.python !== undefined ? stringList('--python', values.python) : undefined;
+    const { found, why } = findTorchPythons(pythons);
+    for (const w of why) console.log(`torch: not used: ${w}`);
+    if (found.length === 0)
+      console.log('torch: skipped: no python3 with torch (on Debian: apt-get install python3-torch)');
+    for (const f of found) console.log(`torch: ${f.python} (PyTorch ${f.version}), bench/torch_reference.py`);
+    torchPythons = found;
   }
 
   const rows: Measurement[] = [];
   const skipped: string[] = [];
   const req: StepRequest = { batch, steps, warmup, profile: values.profile, head: true, trainer: true };
   for (const b of backends) {
-    const counts = b === 'wasm' ? threads : [Math.min(8, cores)]; // (tensorflow's pool; webgpu ignores it)
+    // wasm's threads and tensorflow's intra-op pool (MARGIN_LAB_THREADS); webgpu has no thread count.
+    const counts = b === 'webgpu' ? [Math.min(8, cores)] : threads;
     for (const t of counts) {
       const m = tfjsRun(b, t, req);
       if (typeof m === 'string') skipped.push(`tfjs ${b}: not available (${m})`);
       else rows.push(m);
     }
   }
-  if (torchPython) {
+  for (const py of torchPythons)
     for (const t of threads) {
-      const m = torchRun(torchPython, t, batch, steps, warmup);
-      if (typeof m === 'string') skipped.push(`torch (${t} threads): ${m}`);
+      const m = torchRun(py.python, t, batch, steps, warmup);
+      if (typeof m === 'string') skipped.push(`PyTorch ${py.version} (${t} threads): ${m}`);
       else rows.push(m);
     }
-  }
   for (const s of skipped) console.log(s);
   if (rows.length === 0) return;
 
-  const torchAt = (t: number | null, bs: number) =>
-    rows.find((r) => r.system.startsWith('PyTorch') && r.threads === t && r.batch === bs);
+  const torchSystems = [...new Set(rows.filter((r) => r.system.startsWith('PyTorch')).map((r) => r.system))];
+  const torchAt = (system: string, t: number | null, bs: number) =>
+    rows.find((r) => r.system === system && r.threads === t && r.batch === bs);
   console.log(`\nbatch ${batch}:`);
   printTable(
     [
@@ -247,20 +267,20 @@ async function main(): Promise<void> {
       'threads',
       'step ms',
       'samples/s',
-      'vs PyTorch, same threads',
+      ...(torchSystems.length ? torchSystems.map((t) => `vs ${t}, same threads`) : ['vs PyTorch, same threads']),
       'vs wasm, most threads',
       'head ms',
       'device',
     ],
     rows.map((r) => {
-      const ref = torchAt(r.threads, batch);
+      const refs = (torchSystems.length ? torchSystems : ['PyTorch']).map((sys) => torchAt(sys, r.threads, batch));
       const wasm = rows.filter((w) => w.system === 'tfjs wasm').sort((a, b) => (b.threads ?? 0) - (a.threads ?? 0))[0];
       return [
         r.system,
         r.threads === null ? '-' : String(r.threads),
         r.stepMs.toFixed(1),
         ((r.batch / r.stepMs) * 1000).toFixed(0),
-        ref ? `${(r.stepMs / ref.stepMs).toFixed(2)}×` : 'n/a',
+        ...refs.map((ref) => (ref ? `${(r.stepMs / ref.stepMs).toFixed(2)}×` : 'n/a')),
         wasm && r !== wasm ? `${(r.stepMs / wasm.stepMs).toFixed(2)}×` : '-',
         r.headMs !== undefined ? `${r.headMs.toFixed(2)} (${((100 * r.headMs) / r.stepMs).toFixed(1)}%)` : '-',
         r.device,
@@ -308,22 +328,25 @@ async function main(): Promise<void> {
     const t = Math.max(...threads);
     const few = Math.min(steps, 10);
     const scaling: string[][] = [];
+    // Ratios in this table are against the newest PyTorch found (the last candidate that has torch).
     const torchMs = new Map<number, number>();
-    if (torchPython) {
-      const torchRow = ['PyTorch'];
+    for (const py of torchPythons) {
+      const torchRow = [`PyTorch ${py.version}`];
+      const newest = py === torchPythons[torchPythons.length - 1];
       for (const bs of batches) {
-        const tm = torchRun(torchPython, t, bs, few, Math.min(warmup, 2));
-        if (typeof tm !== 'string') torchMs.set(bs, tm.stepMs);
+        const tm = torchRun(py.python, t, bs, few, Math.min(warmup, 2));
+        if (typeof tm !== 'string' && newest) torchMs.set(bs, tm.stepMs);
         torchRow.push(typeof tm === 'string' ? 'failed' : tm.stepMs.toFixed(1));
       }
       scaling.push(torchRow);
     }
+    const ratioName = torchPythons.length ? `PyTorch ${torchPythons[torchPythons.length - 1].version}` : 'PyTorch';
     const wasmMs = new Map<number, number>();
     const measured: Array<{ backend: string; ms: Map<number, number> }> = [];
     for (const b of tfjsScaled) {
       const ms = new Map<number, number>();
       for (const bs of batches) {
-        const m = tfjsRun(b, b === 'wasm' ? t : Math.min(8, cores), {
+        const m = tfjsRun(b, b === 'webgpu' ? Math.min(8, cores) : t, {
           batch: bs,
           steps: few,
           warmup: Math.min(warmup, 2),
@@ -342,14 +365,14 @@ async function main(): Promise<void> {
           const v = ms.get(bs);
           if (v === undefined) return 'failed';
           const ratios: string[] = [];
-          if (torchMs.has(bs)) ratios.push(`${(v / torchMs.get(bs)!).toFixed(2)}× PyTorch`);
+          if (torchMs.has(bs)) ratios.push(`${(v / torchMs.get(bs)!).toFixed(2)}× ${ratioName}`);
           if (backend !== 'wasm' && wasmMs.has(bs)) ratios.push(`${(v / wasmMs.get(bs)!).toFixed(2)}× wasm`);
           return `${v.toFixed(1)}${ratios.length ? ` (${ratios.join(', ')})` : ''}`;
         }),
       ]);
     }
     console.log(
-      `\nstep ms by batch size (wasm and PyTorch with ${t} threads; median of ${few} steps; in brackets: step-time ratios measured in this run):`,
+      `\nstep ms by batch size (wasm, tensorflow and PyTorch with ${t} threads; median of ${few} steps; in brackets: step-time ratios measured in this run):`,
     );
     printTable(['system', ...batches.map((b) => `batch ${b}`)], scaling);
   }

@@ -30,7 +30,7 @@ import {
   recipeLine,
 } from '../eval/open-set-benchmark';
 import { loadHangulGlyphs } from '../data/glyphs';
-import { ABLATION_VARIANTS, ablationMarkdown, runAblation } from '../experiments/ablation';
+import { ABLATION_BUDGET, ABLATION_VARIANTS, ablationMarkdown, runAblation } from '../experiments/ablation';
 import { compareTwin, runTwin, TWIN_TOLERANCE, twinMarkdown } from '../experiments/twin';
 import { writeFileAtomic } from '../util/fs';
 import {
@@ -239,11 +239,11 @@ async function ablationMain(v: Record<string, string | boolean | undefined>, giv
       throw new UsageError(
         `--variants: ${JSON.stringify(id)} is not a variant; expected some of ${ABLATION_VARIANTS.map((x) => x.id).join(', ')}`,
       );
-  const budget = budgetFlags({ ...v, seeds: v.seeds ?? (QUICK ? undefined : '1') }, 1, 6);
+  const budget = budgetFlags({ ...v, seeds: v.seeds ?? (QUICK ? undefined : ABLATION_BUDGET.seeds.join(',')) }, 1, 6);
   const base = {
     ...budget,
     ...(QUICK && !given.has('batch') ? { batch: 64 } : {}),
-    lr: BENCHMARK_RECIPES.adam.lr!,
+    lr: ABLATION_BUDGET.lr,
     ...(dataFlag === 'full' ? { data: 'full' as const } : {}),
   };
   const out = path.resolve(

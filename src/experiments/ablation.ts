@@ -79,6 +79,22 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   },
 ];
 
+/**
+ * The budget every variant shares in `npm run benchmark -- --ablation` without budget flags
+ * (docs/ablation.md and benchmark/ablation were written with it): the shipped glyph subset, the
+ * `reference` backbone, 128-D, batch 128, 3 epochs, seed 1. The learning rate is the Adam rows';
+ * the face-recipe rows set their own.
+ */
+export const ABLATION_BUDGET: Readonly<Omit<BenchmarkConfig, 'losses'>> = Object.freeze({
+  seeds: [1],
+  seenFraction: 0.8,
+  backbone: 'reference',
+  dim: 128,
+  epochs: 3,
+  batch: 128,
+  lr: ADAM.lr!,
+});
+
 export interface AblationRow {
   variant: string;
   label: string;
@@ -99,6 +115,8 @@ export interface AblationOptions {
   data?: GlyphDataset;
   progress?: 'auto' | 'tty' | 'lines' | 'notebook' | 'none';
   log?: (line: string) => void;
+  /** Only read the finished runs in `dir`; train none (rows of variants without runs have runs = 0). */
+  finishedOnly?: boolean;
 }
 
 /** Runs (or resumes) the ablation; returns one row per (variant, loss), means over seeds. */
@@ -140,6 +158,7 @@ export async function runAblation(opts: AblationOptions): Promise<{ rows: Ablati
       data: ds,
       progress: opts.progress,
       log: opts.log,
+      ...(opts.finishedOnly ? { finishedOnly: true } : {}),
     });
     all.push(...results);
     for (const loss of v.losses) {

@@ -150,10 +150,29 @@ export interface TrainOptions {
   accuracyEvery?: number;
   onEpochEnd?: (row: EpochRow) => void;
   /**
+   * Called after every training step with that step's loss (already read from the backend), and
+   * awaited before the next step: a notebook can embed a probe set at chosen steps to watch the
+   * geometry move. The model is in inference mode inside the call (BatchNorm uses its moving
+   * statistics), as in `embedImages`. Tensors it creates are its own to dispose.
+   */
+  onStep?: (row: StepRow) => void | Promise<void>;
+  /**
    * Stops training when aborted: after the step in progress (and after a checkpoint write in
    * progress), `train()` throws a {@link TrainingInterruptedError} naming what was saved.
    */
   signal?: AbortSignal;
+}
+
+export interface StepRow {
+  /** Epoch (1-based) and step within it (1-based). */
+  epoch: number;
+  step: number;
+  /** Steps done since the start of training (1-based), counting resumed ones. */
+  globalStep: number;
+  loss: number;
+  lr: number;
+  /** Batch accuracy where it was computed this step (see `accuracyEvery`). */
+  accuracy?: number;
 }
 
 export interface EpochRow {
@@ -189,6 +208,17 @@ function makeOptimizer(name: OptimizerName, lr: number, momentum: number, nester
   if (name === 'adam') return tf.train.adam(lr);
   if (name === 'sgd') return tf.train.momentum(lr, momentum, nesterov);
   throw new Error(`unknown optimizer ${JSON.stringify(name)}; expected adam or sgd`);
+}
+
+/**
+ * Disposes an optimizer and what tfjs 4.22 leaves behind: MomentumOptimizer's dispose() frees its
+ * momentum and accumulators but not the learning-rate scalar (`c`) it inherits from
+ * SGDOptimizer, one tensor per SGD-with-momentum run.
+ */
+function disposeOptimizer(opt: tf.Optimizer): void {
+  opt.dispose();
+  const c = (opt as unknown as { c?: unknown }).c;
+  if (c instanceof tf.Tensor && !c.isDisposed) c.dispose();
 }
 
 function setLearningRate(opt: tf.Optimizer, lr: number): void {
@@ -537,6 +567,15 @@ async function runEpoch(
     step++;
     lossSum += result.value;
     seen += idx.length;
+    if (opts.onStep)
+      await opts.onStep({
+        epoch,
+        step: s + 1,
+        globalStep: step,
+        loss: result.value,
+        lr,
+        ...(result.accuracy !== undefined ? { accuracy: result.accuracy } : {}),
+      });
     const elapsed = (Date.now() - t0) / 1000;
     const stepsLeft = (opts.epochs - epoch) * stepsPerEpoch + (stepsPerEpoch - s - 1);
     reporter.update({
@@ -664,7 +703,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
   } finally {
     // Also after a diverged step: the same loss object can train again.
-    optimizer.dispose();
+    disposeOptimizer(optimizer);
     loss.training = false;
   }
   const warning = chanceLevelWarning(loss, history, plan.lr0);
