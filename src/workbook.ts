@@ -19,6 +19,7 @@ import { BackboneName, BackboneSpec, buildBackbone } from './models';
 import { classScores, EpochRow, ProgressMode, train } from './train';
 import { embedImages } from './eval';
 import { inNotebook } from './util/notebook';
+import { tidyRead } from './util/read';
 
 /** True when MARGIN_LAB_QUICK=1: notebooks shrink their training. */
 export function quickMode(): boolean {
@@ -136,10 +137,12 @@ export function headWeights(head: EmbeddingLoss): number[][] {
 
 /** Closed-set predictions: the class with the highest cosine (or logit, for softmax). */
 export function predictClasses(head: ClassifierHead, points: number[][]): number[] {
-  return tf.tidy(() => {
-    const e = tf.tensor2d(points);
-    return Array.from(tf.argMax(classScores(head, e), 1).dataSync());
-  });
+  return Array.from(
+    tidyRead(() => {
+      const e = tf.tensor2d(points);
+      return tf.argMax(classScores(head, e), 1);
+    }),
+  );
 }
 
 /** Values `checkAgainst` compares: a number, a (nested) array of numbers, or a tensor. */

@@ -23,6 +23,7 @@ import {
   tarAtFar,
   TarAtFar,
 } from './metrics';
+import { tidyRead } from '../util/read';
 
 /** Embeddings of every image, [n·d] floats, computed in batches without keeping tensors. */
 export function embedImages(
@@ -34,7 +35,7 @@ export function embedImages(
   const { n, per, dim, emb } = embedPlan(model, x, shape);
   for (let s = 0; s < n; s += batchSize) {
     const e = Math.min(n, s + batchSize);
-    const out = tf.tidy(() => embedBatch(model, x, shape, per, s, e).dataSync());
+    const out = tidyRead(() => embedBatch(model, x, shape, per, s, e));
     emb.set(out, s * dim);
   }
   return { emb, dim };

@@ -16,6 +16,7 @@ import {
   LossInputError,
   readLabels,
 } from './validate';
+import { tidyRead } from '../util/read';
 
 export type { LabelsLike } from './validate';
 
@@ -303,12 +304,14 @@ export abstract class CosineHead implements ClassifierHead {
    * plots and the monotonicity test). Uses the current state (λ, t, running statistics).
    */
   targetCurve(theta: ArrayLike<number>, ctx: Partial<TargetContext> = {}): number[] {
-    return tf.tidy(() => {
-      const c = tf.tensor1d(Array.from(theta, (t) => Math.cos(t)));
-      const n = c.shape[0];
-      const fake = tf.zeros([n, this.embeddingDim]) as tf.Tensor2D;
-      return Array.from(this.target(c, { embeddings: fake, training: false, ...ctx }).dataSync());
-    });
+    return Array.from(
+      tidyRead(() => {
+        const c = tf.tensor1d(Array.from(theta, (t) => Math.cos(t)));
+        const n = c.shape[0];
+        const fake = tf.zeros([n, this.embeddingDim]) as tf.Tensor2D;
+        return this.target(c, { embeddings: fake, training: false, ...ctx });
+      }),
+    );
   }
 
   logits(embeddings: tf.Tensor2D, labels: LabelsLike, options: ComputeOptions = {}): tf.Tensor2D {

@@ -9,6 +9,7 @@ import { ArcFace, ArcFaceOptions } from './arcface';
 import { cosineMatrix } from './ops';
 import { checkPositiveInteger, checkOptionKeys, optionKeys } from './validate';
 import { HEAD_OPTION_KEYS } from './head';
+import { tidyRead } from '../util/read';
 
 export interface SubCenterArcFaceOptions extends ArcFaceOptions {
   /** Sub-centers per class K (paper: 3). */
@@ -31,10 +32,12 @@ export class SubCenterArcFace extends ArcFace {
 
   /** For each embedding, the column (class·K + k) of its most similar sub-center. */
   nearestSubCenters(embeddings: tf.Tensor2D | number[][]): number[] {
-    return tf.tidy(() => {
-      const e = embeddings instanceof tf.Tensor ? embeddings : tf.tensor2d(embeddings);
-      return Array.from(tf.argMax(cosineMatrix(e, this.W as tf.Tensor2D), 1).dataSync());
-    });
+    return Array.from(
+      tidyRead(() => {
+        const e = embeddings instanceof tf.Tensor ? embeddings : tf.tensor2d(embeddings);
+        return tf.argMax(cosineMatrix(e, this.W as tf.Tensor2D), 1);
+      }),
+    );
   }
 }
 

@@ -16,6 +16,7 @@ import { checkTripletBatch, MinerName, miners, TripletMiner } from './miners';
 import { l2Normalize, pairwiseSquaredDistances, selectRows } from './ops';
 import { readSyncAvailable } from '../backend/webgpu';
 import { checkEmbeddings, checkPositive, LossInputError, readLabels, checkOptionKeys, optionKeys } from './validate';
+import { tidyRead } from '../util/read';
 
 export interface TripletOptions {
   /** Margin α (FaceNet: 0.2). */
@@ -83,7 +84,7 @@ export class TripletLoss implements EmbeddingLoss {
     if (!readSyncAvailable()) return this.computeMasked(embeddings, values);
     return tf.tidy(() => {
       const x = l2Normalize(embeddings, 1) as tf.Tensor2D;
-      const dist = tf.tidy(() => pairwiseSquaredDistances(x).dataSync());
+      const dist = tidyRead(() => pairwiseSquaredDistances(x)) as Float32Array;
       const t = this.miner({ dist, labels: values, margin: this.margin });
       if (t.anchors.length === 0) {
         this.lastStats = { mined: 0, active: 0 };
@@ -95,7 +96,7 @@ export class TripletLoss implements EmbeddingLoss {
       const dap = tf.sum(tf.square(tf.sub(a, selectRows(x, t.positives))), 1);
       const dan = tf.sum(tf.square(tf.sub(a, selectRows(x, t.negatives))), 1);
       const losses = tf.relu(tf.add(tf.sub(dap, dan), this.margin));
-      const active = tf.tidy(() => tf.sum(tf.cast(tf.greater(losses, 0), 'float32')).dataSync()[0]);
+      const active = tidyRead(() => tf.sum(tf.cast(tf.greater(losses, 0), 'float32')))[0];
       this.lastStats = { mined: t.anchors.length, active };
       const denom = this.reduction === 'mean' ? t.anchors.length : Math.max(active, 1);
       return tf.div(tf.sum(losses), denom) as tf.Scalar;
