@@ -17,6 +17,7 @@ import { rng } from './helpers/numeric';
 import { checkHeadCase } from './helpers/measure';
 import { headCases } from './helpers/loss-cases';
 import { ROOT } from './helpers/paths';
+import { stockReluGradient } from 'margin-lab/dist/backend/tensorflow-kernels';
 
 let skipReason: string | null = null;
 let report: BackendReport | null = null;
@@ -52,6 +53,31 @@ for (const c of headCases) {
     await checkHeadCase(c);
   });
 }
+
+test("native: ReLU gradient runs as the fused ReluGrad op and equals tfjs's dy·step(x)", async (t) => {
+  if (!ready(t)) return;
+  const x = tf.tensor2d([
+    [-2, -0.5, 0, 0.5, 3],
+    [1e-8, -1e-8, 7, -7, 0.25],
+  ]);
+  const w = tf.tensor2d([
+    [1, 2, 3, 4, 5],
+    [-1, -2, -3, -4, -5],
+  ]);
+  const f = (v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), w));
+  const profile = await tf.profile(() => tf.grad(f)(x));
+  assert.ok(profile.kernelNames.includes('MarginLabReluGrad'), profile.kernelNames.join(', '));
+  assert.ok(!profile.kernelNames.includes('Step'), 'the stock Step kernel still runs');
+  const fused = tf.grad(f)(x);
+  const stock = stockReluGradient(w, x);
+  assert.deepEqual(Array.from(fused.dataSync()), Array.from(stock.dataSync()));
+  // Through a conv net too: gradients equal the stock formula's within float rounding.
+  const big = tf.randomNormal([4, 6, 6, 3], 0, 1, 'float32', 3);
+  const dy = tf.randomNormal([4, 6, 6, 3], 0, 1, 'float32', 4);
+  const viaRelu = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), dy)))(big);
+  assert.deepEqual(Array.from(viaRelu.dataSync()), Array.from(stockReluGradient(dy, big).dataSync()));
+  tf.dispose([x, w, fused, stock, big, dy, viaRelu]);
+});
 
 test('native: one step of the BN reference net + ArcFace equals wasm (loss, gradients, moving statistics)', async (t) => {
   if (!ready(t)) return;

@@ -23,6 +23,7 @@ import { registerWasmConvGradients } from './wasm-conv-grad';
 import { registerWasmSegmentSum } from './wasm-segment-sum';
 import { registerWasmFastKernels } from './wasm-fast-kernels';
 import { withNodeWasmThreads } from './wasm-threads';
+import { registerTensorflowKernels } from './tensorflow-kernels';
 
 import { AdapterSummary, adapterLine, probeAdapters, startWebgpu } from './webgpu';
 
@@ -38,6 +39,7 @@ export {
 } from './webgpu';
 export { registerWasmSegmentSum } from './wasm-segment-sum';
 export { registerWasmFastKernels } from './wasm-fast-kernels';
+export { registerTensorflowKernels, stockReluGradient } from './tensorflow-kernels';
 
 /** The most threads tfjs-backend-wasm's XNNPACK pool can use (it pre-creates 8 workers). */
 export const MAX_WASM_THREADS = 8;
@@ -166,6 +168,7 @@ function tryTensorflowCpu(env: NodeJS.ProcessEnv = process.env): Tried {
   try {
     const threads = tensorflowThreads(env);
     require('@tensorflow/tfjs-node');
+    registerTensorflowKernels();
     // The binding reports the TensorFlow C library it runs on (2.21 when built by native:setup).
     const b = tf.findBackend('tensorflow') as unknown as { binding?: { TF_Version?: string } } | undefined;
     const version = b?.binding?.TF_Version ? ` ${b.binding.TF_Version}` : '';
