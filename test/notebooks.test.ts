@@ -362,3 +362,26 @@ test("npm run doctor says whether JupyterLab renders figures with plotly's labex
   );
   fs.rmSync(bin, { recursive: true });
 });
+
+test('the kernelspec carries a logo: Jupyter lists logo-32x32.png and logo-64x64.png as its resources', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const project = require(path.join(ROOT, 'scripts', 'lib', 'project.js')) as {
+    writeKernelspec(): string;
+    jupyterEnv(base?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  };
+  const dir = project.writeKernelspec();
+  const r = spawnSync('jupyter', ['kernelspec', 'list', '--json'], { env: project.jupyterEnv(), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const spec = (JSON.parse(r.stdout) as { kernelspecs: Record<string, { resource_dir: string; spec: unknown }> })
+    .kernelspecs['margin-lab-ts'];
+  assert.ok(spec, 'margin-lab-ts is not listed');
+  assert.equal(fs.realpathSync(spec.resource_dir), fs.realpathSync(dir));
+  for (const [f, size] of [
+    ['logo-32x32.png', 32],
+    ['logo-64x64.png', 64],
+  ] as const) {
+    const png = fs.readFileSync(path.join(dir, f));
+    assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG', `${f} is not a PNG`);
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [size, size], `${f}: width × height`);
+  }
+});

@@ -34,6 +34,9 @@ function writeKernelspec() {
     env: { MARGIN_LAB_ROOT: ROOT },
   };
   fs.writeFileSync(path.join(KERNEL_DIR, 'kernel.json'), JSON.stringify(spec, null, 2) + '\n');
+  // The logo Jupyter shows beside the kernel's name (launcher, kernel picker).
+  for (const f of ['logo-32x32.png', 'logo-64x64.png', 'logo-svg.svg'])
+    fs.copyFileSync(path.join(__dirname, 'kernel-logo', f), path.join(KERNEL_DIR, f));
   return KERNEL_DIR;
 }
 
