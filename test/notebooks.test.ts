@@ -364,7 +364,6 @@ test("npm run doctor says whether JupyterLab renders figures with plotly's labex
 });
 
 test('the kernelspec carries a logo: Jupyter lists logo-32x32.png and logo-64x64.png as its resources', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const project = require(path.join(ROOT, 'scripts', 'lib', 'project.js')) as {
     writeKernelspec(): string;
     jupyterEnv(base?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;

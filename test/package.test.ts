@@ -74,3 +74,20 @@ test('npm pack → install into a new project → train one step there', () => {
     out.danfo,
   );
 });
+
+test('package-lock.json records the root package exactly as package.json declares it (npm install leaves it unchanged)', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<
+    string,
+    Record<string, string>
+  >;
+  const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, Record<string, Record<string, string> | undefined>>;
+  };
+  const root = lock.packages[''];
+  for (const field of ['dependencies', 'optionalDependencies', 'devDependencies'])
+    assert.deepEqual(
+      root[field] ?? {},
+      pkg[field] ?? {},
+      `package-lock.json's root ${field} differs from package.json's`,
+    );
+});
