@@ -211,3 +211,4 @@ export { compareTwin, twinMarkdown, TWIN_TOLERANCE } from './experiments/twin';
 export { ABLATION_VARIANTS, ABLATION_BUDGET, runAblation, ablationMarkdown } from './experiments/ablation';
 export type { AblationVariant, AblationRow, AblationOptions } from './experiments/ablation';
 export type { TwinResult, TwinComparison } from './experiments/twin';
+export type { DataFrameLike } from './util/dataframe';

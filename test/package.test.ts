@@ -73,6 +73,46 @@ test('npm pack → install into a new project → train one step there', () => {
     out.danfo === 'present' || /historyFrame\(\) needs danfojs-node, which is not installed/.test(out.danfo),
     out.danfo,
   );
+  // A library install is lean: the workbook's kernel, the browser driver and the image codec
+  // (an optional peer) stay out.
+  for (const heavy of ['tslab', 'zeromq', 'playwright-core', 'sharp'])
+    assert.ok(!fs.existsSync(path.join(app, 'node_modules', heavy)), `a library install pulled in ${heavy}`);
+  // A strict TypeScript project type-checks against the declarations without skipLibCheck, with
+  // or without the optional danfojs-node.
+  fs.writeFileSync(
+    path.join(app, 'use.ts'),
+    `import * as ml from 'margin-lab';\nexport async function f(): Promise<number> {\n  const r: ml.TrainResult | null = null;\n  const frame: ml.DataFrameLike | undefined = r === null ? undefined : (r as ml.TrainResult).historyFrame();\n  return (frame?.shape[0] ?? 0) + ml.CORE_LOSSES.length;\n}\n`,
+  );
+  const tsc = spawnSync(
+    process.execPath,
+    [
+      path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '--strict',
+      '--noEmit',
+      '--module',
+      'commonjs',
+      '--target',
+      'es2020',
+      '--moduleResolution',
+      'node',
+      '--esModuleInterop',
+      '--typeRoots',
+      path.join(ROOT, 'node_modules', '@types'),
+      '--types',
+      'node',
+      'use.ts',
+    ],
+    { cwd: app, encoding: 'utf8' },
+  );
+  // tfjs 4.22's own declarations do not pass a strict check without skipLibCheck (upstream: Long,
+  // PyJsonValue index types); what must hold is that nothing fails in margin-lab's declarations or
+  // in the user's file, in particular no TS2307 for the optional danfojs-node.
+  const errors = `${tsc.stdout}${tsc.stderr}`.split('\n').filter((l) => /error TS\d+/.test(l));
+  assert.ok(errors.length > 0 || tsc.status === 0, 'tsc failed without errors');
+  const ours = errors.filter(
+    (l) => l.startsWith('use.ts') || l.includes('node_modules/margin-lab/') || /danfojs-node/.test(l),
+  );
+  assert.deepEqual(ours, [], `errors in margin-lab's declarations or the user's file:\n${ours.join('\n')}`);
 });
 
 test('package-lock.json records the root package exactly as package.json declares it (npm install leaves it unchanged)', () => {

@@ -70,9 +70,23 @@ function utf8Names(dir: string): string[] {
   });
 }
 
+/**
+ * sharp decodes image files. It is an optional peer dependency of the library (a project that
+ * only trains on the shipped sets does not need its native libvips); the checkout installs it.
+ */
+function requireSharp(file: string): (input: string) => SharpImage {
+  try {
+    return require('sharp') as (input: string) => SharpImage;
+  } catch (e) {
+    throw new Error(
+      `reading image files (${file}) needs sharp, which is not installed (${(e as Error).message.split('\n')[0]}); install it beside margin-lab: npm install sharp@0.35.5`,
+    );
+  }
+}
+
 /** Decodes one image file to [h·w·c] floats in [0, 1]; errors name the file. */
 export async function decodeImage(file: string, size: [number, number], grayscale = false): Promise<Float32Array> {
-  const sharp = require('sharp') as (input: string) => SharpImage;
+  const sharp = requireSharp(file);
   let raw: Buffer;
   try {
     let img = sharp(file).resize(size[1], size[0], { fit: 'fill' }).removeAlpha();

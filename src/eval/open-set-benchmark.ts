@@ -44,6 +44,7 @@ import { selectClasses } from '../data/dataset';
 import { Rng } from '../util/random';
 import { writeFileAtomic } from '../util/fs';
 import { requireDanfo } from '../util/danfo';
+import type { DataFrameLike } from '../util/dataframe';
 import { Figure } from '../plot/show';
 import { axis, colour, titled } from '../plot/style';
 
@@ -619,7 +620,7 @@ export function loadBenchmarkResults(runsDir: string): RunResult[] {
 }
 
 /** The summary as a danfo DataFrame: one row per loss, "mean ± std" strings in %, plus numeric means. */
-export function benchmarkFrame(sum: ReturnType<typeof summarize>): import('danfojs-node').DataFrame {
+export function benchmarkFrame(sum: ReturnType<typeof summarize>): DataFrameLike {
   const dfd = requireDanfo('benchmarkFrame()');
   const rows = sum.map((r) => {
     const row: Record<string, string | number> = { loss: r.loss, runs: r.runs };

@@ -12,6 +12,7 @@ import { pkBatches } from '../data/pairs';
 import { readSyncAvailable } from '../backend/webgpu';
 import { Rng } from '../util/random';
 import { requireDanfo } from '../util/danfo';
+import type { DataFrameLike } from '../util/dataframe';
 import { ProgressMode, ProgressReporter } from './progress';
 import {
   loadLossState,
@@ -189,7 +190,7 @@ export interface TrainResult {
   history: EpochRow[];
   steps: number;
   /** danfo DataFrame of `history` (one row per epoch). */
-  historyFrame(): import('danfojs-node').DataFrame;
+  historyFrame(): DataFrameLike;
   checkpoint?: string;
   /** Things that went wrong without stopping the run (e.g. accuracy at chance level); also printed. */
   warnings: string[];
