@@ -243,3 +243,33 @@ test('every loss factory refuses option keys it does not take, naming them and w
   assert.equal((ok[1] as ml.SphereFace).schedule.iteration, 7);
   ok.forEach((l) => l.dispose());
 });
+
+test('every "(default X)" in the loss table is the default the loss really uses (config() of a loss built without the option)', () => {
+  const checked: string[] = [];
+  for (const e of ml.LOSS_TABLE) {
+    const loss = ml.createLoss(e.id, { numClasses: 4, embeddingDim: 8 });
+    // Some options only exist under a switch (SphereFace's s with `normalized`): a second loss
+    // with every boolean option on shows those.
+    const switches = Object.fromEntries(
+      Object.entries(e.options)
+        .filter(([, o]) => o.type === 'boolean')
+        .map(([flag, o]) => [(o.path ?? [flag])[0], true]),
+    );
+    const withSwitches = ml.createLoss(e.id, { numClasses: 4, embeddingDim: 8, ...switches });
+    const configs = [loss.config(), withSwitches.config()] as Record<string, unknown>[];
+    withSwitches.dispose();
+    for (const [flag, opt] of Object.entries(e.options)) {
+      const m = /\(default (-?[\d.]+)\)/.exec(opt.help);
+      if (!m) continue;
+      const keyPath = opt.path ?? [flag];
+      const at = (c: Record<string, unknown>) =>
+        keyPath.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], c);
+      const v = at(configs[0]) ?? at(configs[1]);
+      assert.equal(typeof v, 'number', `${e.id} --${flag}: config() has no number at ${keyPath.join('.')}`);
+      assert.equal(v, Number(m[1]), `${e.id} --${flag}: the help says default ${m[1]}, the loss uses ${v}`);
+      checked.push(`${e.id} --${flag}`);
+    }
+    loss.dispose();
+  }
+  assert.ok(checked.length >= 15, `only ${checked.length} defaults checked: ${checked.join(', ')}`);
+});

@@ -226,7 +226,7 @@ const entries = [
     factory: softmaxCenterLoss,
     summary: 'softmax + λ·½‖x − c_y‖² (Wen et al.)',
     options: {
-      lambda: { type: 'number', min: 0, help: 'weight λ of the center term (default 0.003)' },
+      lambda: { type: 'number', min: 0, help: 'weight λ of the center term (default 0.01)' },
       alpha: { type: 'number', min: 0, max: 1, help: 'center update rate α (default 0.5)' },
     },
   },
@@ -370,7 +370,7 @@ const SHARED_HELP: Record<string, string> = {
   m: 'margin m (cosface: cosine margin, default 0.35; arcface, curricularface, subcenter-arcface: angle in radians, 0.5; adaface 0.4; sphereface: integer multiplier, 4)',
   alpha:
     'update rate α of a running statistic (curricularface t, adaface norms: 0.01) or of the centres (softmax+center: 0.5)',
-  lambda: 'λ: sphereface: a fixed λ instead of the schedule; softmax+center: weight of the center term (default 0.003)',
+  lambda: 'λ: sphereface: a fixed λ instead of the schedule; softmax+center: weight of the center term (default 0.01)',
   margin: 'margin of the pair loss (contrastive: default 1; triplet: α, default 0.2)',
 };
 
