@@ -21,6 +21,8 @@
 #   2. the webgpu correctness tests         (node --test build/test/webgpu.test.js, adapter required)
 #   3. npm run bench -- --backends webgpu,wasm --batches 128,512
 #   4. npm run train, 2 epochs of Fashion-MNIST with the reference net on webgpu, timed
+#   5. npm run benchmark in quick mode (the face-recognition recipe, shipped glyph subset) on webgpu
+#   6. the bench against PyTorch on CUDA, when python3 has a CUDA torch
 # then a summary. `--quick` is the dry run for a machine without a GPU (the software adapter,
 # SwiftShader): the same steps, with the bench at batch 16 for 2 steps and training capped at 3
 # steps per epoch. Exit status: 0 when every step passed, else the number of failed steps.
@@ -154,10 +156,12 @@ if [ "$QUICK" = 1 ]; then
   BATCHES=16
   BENCH_STEPS=(--steps 2 --warmup 1)
   TRAIN_CAP=(--max-steps 3)
+  RECIPE_CAP=(--epochs 1 --max-steps 2 --identities 20)
 else
   BATCHES=128,512
   BENCH_STEPS=()
   TRAIN_CAP=()
+  RECIPE_CAP=()
 fi
 RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/margin-lab-gpu-check-XXXXXX")/run"
 
@@ -167,6 +171,21 @@ step "bench webgpu vs wasm" env MARGIN_LAB_BACKEND= "$NODE" dist/cli/bench.js --
   --batches "$BATCHES" "${BENCH_STEPS[@]}"
 step "train fashion-mnist 2 epochs" env MARGIN_LAB_BACKEND=webgpu "$NODE" dist/cli/train.js --dataset fashion-mnist \
   --backbone reference --loss arcface --epochs 2 --run "$RUN_DIR" "${TRAIN_CAP[@]}"
+# The face-recognition recipe's benchmark in its quick mode (softmax and ArcFace, BN backbone and
+# neck, SGD with warm-up and cosine) on the shipped glyph subset, on webgpu.
+if [ -f "$PROJECT/data/hangul-glyphs/meta.json" ]; then
+  step "recipe benchmark (quick) on webgpu" env MARGIN_LAB_BACKEND=webgpu MARGIN_LAB_QUICK=1 "$NODE" dist/cli/benchmark.js \
+    --data shipped --out "$(dirname "$RUN_DIR")/benchmark" "${RECIPE_CAP[@]}"
+else
+  log "recipe benchmark: skipped (no data/hangul-glyphs in this bundle: pack it without --no-data)"
+fi
+# PyTorch on the GPU beside webgpu, when this machine's python3 has a CUDA build.
+if python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+  step "bench webgpu vs PyTorch on CUDA" env MARGIN_LAB_BACKEND= "$NODE" dist/cli/bench.js --backends webgpu \
+    --torch-device cuda --python python3 --batches "$BATCHES" "${BENCH_STEPS[@]}"
+else
+  log "bench against PyTorch on CUDA: skipped (python3 has no torch that sees a CUDA device)"
+fi
 
 # --- 4. Summary -----------------------------------------------------------------------------------
 log ""

@@ -75,6 +75,8 @@ const PACKAGES = {
   ],
   '@tensorflow/tfjs-backend-webgpu': ['package.json', 'LICENSE', 'dist/tf-backend-webgpu.node.js'],
   webgpu: ['package.json', 'LICENSE.md', 'dist/linux-x64/dawn.node'],
+  // The benchmark's report embeds its figures with this bundle.
+  'plotly.js-dist-min': ['package.json', 'LICENSE', 'plotly.min.js'],
   // Whole (small) packages.
   seedrandom: null,
   long: null,
@@ -197,7 +199,11 @@ function main() {
           fs.writeFileSync(path.join(dst, f.slice(0, -3)), zlib.gunzipSync(fs.readFileSync(path.join(src, f))));
         else copyFile(path.join(src, f), path.join(dst, f));
       }
-      manifest.push('data: Fashion-MNIST (train and test)');
+      // The shipped Hangul glyph subset (gzip already), for the recipe benchmark's quick mode.
+      const glyphs = path.join(ROOT, 'data', 'hangul-glyphs');
+      for (const f of fs.readdirSync(glyphs))
+        copyFile(path.join(glyphs, f), path.join(proj, 'data', 'hangul-glyphs', f));
+      manifest.push('data: Fashion-MNIST (train and test), the shipped Hangul glyph subset');
     } else manifest.push('data: none (--no-data): give gpu-check.sh --data DIR with the four Fashion-MNIST .gz files');
 
     // node_modules, pruned.

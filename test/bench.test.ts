@@ -60,6 +60,57 @@ test('bench: --help, and bad flags are errors that name the value', () => {
   assert.match(b.stderr, /--backends: "webgl" is not a backend; expected tensorflow, webgpu, wasm or cpu/);
   const c = bench(['--threads', '9']);
   assert.match(c.stderr, /--threads: 9 is more than the 8 threads tfjs-backend-wasm can use/);
+  const d = bench(['--torch-device', 'gpu']);
+  assert.match(d.stderr, /--torch-device must be cpu or cuda, got "gpu"/);
+  const e = bench(['--torch-device', 'cuda', '--no-torch']);
+  assert.match(e.stderr, /--torch-device cuda does not apply with --no-torch/);
+  const f = bench(['--python', '/usr/bin/python3,,x']);
+  assert.match(f.stderr, /--python "\/usr\/bin\/python3,,x": an item is empty/);
+});
+
+test('bench: several PyTorch builds in one run, each its own rows and ratio column; a Python without torch is named', (t) => {
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    t.skip('no /usr/bin/python3 with torch here (apt-get install python3-torch)');
+    return;
+  }
+  const r = bench([
+    '--backends',
+    'wasm',
+    '--threads',
+    '1',
+    '--steps',
+    '2',
+    '--warmup',
+    '1',
+    '--batches',
+    'none',
+    '--python',
+    '/usr/bin/python3,/bin/false',
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /torch: not used: \/bin\/false: /);
+  assert.match(r.stdout, /vs PyTorch 1\.\d+[^,]*, same threads/);
+  assert.match(r.stdout, /^PyTorch 1\.\d+\S*\s+1\s+\d+\.\d/m);
+  // PyTorch on CUDA where there is none: the row is skipped with the reason, not faked.
+  const cuda = bench([
+    '--backends',
+    'wasm',
+    '--threads',
+    '1',
+    '--steps',
+    '2',
+    '--warmup',
+    '1',
+    '--batches',
+    'none',
+    '--python',
+    '/usr/bin/python3',
+    '--torch-device',
+    'cuda',
+  ]);
+  assert.equal(cuda.status, 0, cuda.stderr);
+  assert.match(cuda.stdout, /--device cuda, but PyTorch \S+ sees no CUDA device/);
 });
 
 test('bench/torch_reference.py runs the same step (when a python3 with torch is installed)', (t) => {

@@ -15,6 +15,8 @@
  *   --batches a,b   batch sizes of the scaling table (default 32,128,512; "none" skips it)
  *   --profile       also list the 10 longest kernels of one step per tfjs backend
  *   --no-torch      skip PyTorch
+  --torch-device  cpu (default) or cuda: where PyTorch runs the step (GPU machines)
+ *   --torch-device  cpu (default) or cuda: where PyTorch runs the step (GPU machines)
  *   --python a,b    the Pythons to run torch with, one row set per PyTorch version (default
  *                   /usr/bin/python3, else python3, and MARGIN_LAB_TORCH_PYTHON when set)
  */
@@ -124,16 +126,21 @@ function findTorchPythons(
     if (r.status === 0) {
       const version = r.stdout.trim();
       if (!found.some((f) => f.version === version)) found.push({ python: py, version });
-    } else why.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`)}`);
+    } else why.push(`${py}: ${r.error ? r.error.message : r.stderr.trim().split('\n').pop() || `exit ${r.status}`}`);
   }
   return { found, why };
 }
+
+/** Where the bench's PyTorch runs (`--torch-device`); the tfjs backends are chosen by `--backends`. */
+let torchDevice: 'cpu' | 'cuda' = 'cpu';
 
 function torchRun(python: string, threads: number, batch: number, steps: number, warmup: number): Measurement | string {
   const r = spawnSync(
     python,
     [
       TORCH_SCRIPT,
+      '--device',
+      torchDevice,
       '--threads',
       String(threads),
       '--batch',
@@ -155,16 +162,17 @@ function torchRun(python: string, threads: number, batch: number, steps: number,
     batch: number;
     step_ms: number[];
     version: string;
+    device?: string;
   };
   if (res.error) return res.error;
   const mean = res.step_ms.reduce((a, b) => a + b, 0) / res.step_ms.length;
   return {
-    system: `PyTorch ${res.version}`,
+    system: `PyTorch ${res.version}${torchDevice === 'cuda' ? ' (CUDA)' : ''}`,
     threads: res.threads,
     batch: res.batch,
     stepMs: median(res.step_ms),
     meanStepMs: mean,
-    device: 'CPU',
+    device: res.device ?? 'CPU',
   };
 }
 
@@ -191,6 +199,7 @@ async function main(): Promise<void> {
       profile: { type: 'boolean', default: false },
       'no-torch': { type: 'boolean', default: false },
       python: { type: 'string' },
+      'torch-device': { type: 'string', default: 'cpu' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -199,6 +208,11 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  const dev = String(values['torch-device']);
+  if (dev !== 'cpu' && dev !== 'cuda')
+    throw new Error(`--torch-device must be cpu or cuda, got ${JSON.stringify(dev)}`);
+  if (dev === 'cuda' && values['no-torch']) throw new Error('--torch-device cuda does not apply with --no-torch');
+  torchDevice = dev;
   const steps = positiveInt('--steps', String(values.steps));
   const warmup = Number(values.warmup);
   if (!(Number.isInteger(warmup) && warmup >= 0))
