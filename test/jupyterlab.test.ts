@@ -17,7 +17,6 @@ import { spawn, spawnSync, ChildProcess } from 'child_process';
 import { ROOT } from './helpers/paths';
 import { openBrowser } from './helpers/browser';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const project = require(path.join(ROOT, 'scripts', 'lib', 'project.js')) as {
   writeKernelspec(): string;
   jupyterEnv(base?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
