@@ -14,6 +14,7 @@ export default tseslint.config(
       'site/**',
       'benchmark/**',
       'data/**',
+      '.venv-lab/**',
     ],
   },
   js.configs.recommended,
