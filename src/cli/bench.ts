@@ -243,9 +243,11 @@ async function main(): Promise<void> {
   else {
     const pythons = values.python !== undefined ? stringList('--python', values.python) : undefined;
     const { found, why } = findTorchPythons(pythons);
-    for (const w of why) console.log(`torch: not used: ${w}`);
     if (found.length === 0)
-      console.log('torch: skipped: no python3 with torch (on Debian: apt-get install python3-torch)');
+      console.log(
+        `torch: skipped: no python3 with torch (${why.join('; ') || 'none found'}); on Debian: apt-get install python3-torch`,
+      );
+    else for (const w of why) console.log(`torch: not used: ${w}`);
     for (const f of found) console.log(`torch: ${f.python} (PyTorch ${f.version}), bench/torch_reference.py`);
     torchPythons = found;
   }
