@@ -74,41 +74,15 @@ test('bench: several PyTorch builds in one run, each its own rows and ratio colu
     t.skip('no /usr/bin/python3 with torch here (apt-get install python3-torch)');
     return;
   }
-  const r = bench([
-    '--backends',
-    'wasm',
-    '--threads',
-    '1',
-    '--steps',
-    '2',
-    '--warmup',
-    '1',
-    '--batches',
-    'none',
-    '--python',
-    '/usr/bin/python3,/bin/false',
-  ]);
+  // The smallest wasm measurement: one thread, two steps, no batch-size table.
+  const small = ['--backends', 'wasm', '--threads', '1', '--steps', '2', '--warmup', '1', '--batches', 'none'];
+  const r = bench([...small, '--python', '/usr/bin/python3,/bin/false']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /torch: not used: \/bin\/false: /);
   assert.match(r.stdout, /vs PyTorch 1\.\d+[^,]*, same threads/);
   assert.match(r.stdout, /^PyTorch 1\.\d+\S*\s+1\s+\d+\.\d/m);
   // PyTorch on CUDA where there is none: the row is skipped with the reason, not faked.
-  const cuda = bench([
-    '--backends',
-    'wasm',
-    '--threads',
-    '1',
-    '--steps',
-    '2',
-    '--warmup',
-    '1',
-    '--batches',
-    'none',
-    '--python',
-    '/usr/bin/python3',
-    '--torch-device',
-    'cuda',
-  ]);
+  const cuda = bench([...small, '--python', '/usr/bin/python3', '--torch-device', 'cuda']);
   assert.equal(cuda.status, 0, cuda.stderr);
   assert.match(cuda.stdout, /--device cuda, but PyTorch \S+ sees no CUDA device/);
 });
