@@ -107,9 +107,9 @@ export { mlp, lenetPlusPlus, smallResNet, referenceNet, buildBackbone, BACKBONES
 export type { BackboneName, BackboneSpec } from './models';
 
 // Training and checkpoints
-export { loadForInference, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
+export { loadForInference, loadEmbeddingModel, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CHECKPOINT_VERSIONS } from './train/checkpoint';
 export { CheckpointSchemaError, CHECKPOINT_LIMITS } from './train/checkpoint-schema';
-export type { CheckpointData } from './train/checkpoint';
+export type { CheckpointData, CheckpointFiles, StoredTensor } from './train/checkpoint';
 export { ProgressReporter } from './train/progress';
 export type { ProgressMode } from './train/progress';
 export { learningRateAt, classScores, train, TrainingDivergedError, TrainingInterruptedError } from './train/trainer';

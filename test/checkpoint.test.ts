@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ml from 'margin-lab';
+import { ROOT } from './helpers/paths';
 
 const spec: ml.BackboneSpec = { name: 'mlp', inputShape: [6, 6, 1], embeddingDim: 3, hidden: [16], seed: 2 };
 
@@ -26,6 +27,7 @@ type Ck = Record<string, unknown> & {
   backbone: Record<string, unknown>;
   loss: Record<string, unknown>;
   model: Array<Record<string, unknown>>;
+  files?: Record<string, unknown>;
 };
 
 test('checkpoint schema: hand-edited fields are errors that name the field, the value and what was expected', async () => {
@@ -78,11 +80,13 @@ test('checkpoint schema: hand-edited fields are errors that name the field, the 
     ['epoch "1"', (c) => (c.epoch = '1'), /epoch must be an integer in \[1, 2\], got "1"/],
     ['epoch beyond the run', (c) => (c.epoch = 7), /epoch must be an integer in \[1, 2\], got 7/],
     ['optimizer not a list', (c) => (c.optimizer = {}), /optimizer must be a list, got \{\}/],
+    ['negative offset', (c) => (c.model[0].offset = -4), /model\[0\]\.offset must be an integer in \[0, \d+\], got -4/],
     [
-      'weights truncated',
-      (c) => (c.model[0].data = String(c.model[0].data).slice(0, 8)),
-      /model\[0\]\.data must be base64 of \d+ bytes \(shape \[36, 16\], 4 bytes each\), got "8 base64 characters"/,
+      'weights outside the folder',
+      (c) => ((c.files as Record<string, unknown>).weights = '../../etc/passwd'),
+      /files\.weights must be a file name model\/weights-<step>-<8 hex digits>\.bin, got "\.\.\/\.\.\/etc\/passwd"/,
     ],
+    ['no files', (c) => delete c.files, /files must be an object, got nothing \(the field is missing\)/],
     [
       'another loss name',
       (c) => (c.loss.loss = 'cosface'),
@@ -133,5 +137,176 @@ test('checkpoint schema: hand-edited fields are errors that name the field, the 
     }),
     /optimizer must hold the step count "iter" and 10 slot tensors \(adam, 5 trained tensors\), got 1 tensors starting with "iter"/,
   );
+  fs.rmSync(dir, { recursive: true });
+});
+
+const files = (dir: string) =>
+  fs
+    .readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => !fs.statSync(path.join(dir, f)).isDirectory())
+    .sort();
+
+test('a run folder holds checkpoint.json (no tensors), state-*.bin and a TF.js LayersModel in model/; the binaries are checked against checkpoint.json', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-ck-v2-'));
+  const model = ml.buildBackbone(spec);
+  await ml.train({
+    model,
+    backbone: spec,
+    loss: ml.arcFace({ numClasses: 4, embeddingDim: 3, s: 8 }),
+    data: data(),
+    epochs: 3,
+    batchSize: 16,
+    progress: 'none',
+    runDir: dir,
+  });
+  const ck = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'));
+  assert.equal(ck.version, ml.CHECKPOINT_VERSION);
+  assert.equal(ml.CHECKPOINT_VERSION, 2);
+  // One save's binaries: the two earlier epochs' were removed once the third was committed.
+  assert.deepEqual(files(dir), ['checkpoint.json', ck.files.state, ck.files.model, ck.files.weights].sort());
+  assert.match(ck.files.weights, /^model\/weights-\d+-[0-9a-f]{8}\.bin$/);
+  assert.ok(!/"data":/.test(JSON.stringify(ck)), 'checkpoint.json holds no tensor data');
+  // The weights file is exactly the model's float32 weights; the state file W (4×3), Adam's 10 slots, the step count and β powers.
+  const nWeights = model.weights.reduce((a, w) => a + w.read().size, 0);
+  assert.equal(fs.statSync(path.join(dir, ck.files.weights)).size, nWeights * 4);
+  const stateBytes = fs.statSync(path.join(dir, ck.files.state)).size;
+  assert.equal(stateBytes, (12 + 2 * (nWeights + 12) + 1 + 2) * 4);
+
+  // TF.js's own loader reads model/model.json: the same embeddings.
+  const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model', 'model.json'), 'utf8'));
+  assert.equal(mj.format, 'layers-model');
+  assert.deepEqual(mj.weightsManifest[0].paths, [path.basename(ck.files.weights)]);
+  assert.equal(mj.userDefinedMetadata.marginLab.loss, 'arcface');
+  const loaded = await ml.loadEmbeddingModel(dir);
+  const probe = ml.tf.tensor4d(
+    Array.from({ length: 5 * 36 }, (_, i) => Math.cos(i * 0.7)),
+    [5, 6, 6, 1],
+  );
+  const want = ml.tf.tidy(() => Array.from((model.predict(probe) as ml.tf.Tensor).dataSync()));
+  const got = ml.tf.tidy(() => Array.from((loaded.predict(probe) as ml.tf.Tensor).dataSync()));
+  assert.deepEqual(got, want);
+  const viaCheckpoint = ml.loadForInference(path.join(dir, 'checkpoint.json'));
+  assert.deepEqual(
+    ml.tf.tidy(() => Array.from((viaCheckpoint.model.predict(probe) as ml.tf.Tensor).dataSync())),
+    want,
+  );
+  probe.dispose();
+
+  // Damaged or missing binaries are errors naming the file.
+  const file = path.join(dir, 'checkpoint.json');
+  const wFile = path.join(dir, ck.files.weights);
+  const wBytes = fs.readFileSync(wFile);
+  fs.writeFileSync(wFile, wBytes.subarray(0, 100));
+  assert.throws(
+    () => ml.loadForInference(file),
+    new RegExp(
+      `checkpoint .*checkpoint\\.json: ${ck.files.weights} has 100 bytes, expected ${nWeights * 4} \\(the tensors checkpoint\\.json lists\\); it is truncated or from another save`,
+    ),
+  );
+  fs.writeFileSync(wFile, wBytes);
+  const sFile = path.join(dir, ck.files.state);
+  fs.renameSync(sFile, sFile + '.moved');
+  assert.throws(
+    () => ml.loadForInference(file),
+    /its state file state-\d+-[0-9a-f]{8}\.bin is missing \(deleted, or the run folder was copied without it\)/,
+  );
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('every backbone (with BN and the neck) round-trips through model/model.json and TF.js loadLayersModel', async () => {
+  const specs: ml.BackboneSpec[] = [
+    { name: 'mlp', inputShape: [8, 8, 1], embeddingDim: 4, hidden: [12], neck: true, dropout: 0.1 },
+    { name: 'lenetpp', inputShape: [8, 8, 1], embeddingDim: 4, width: 0.125, batchNorm: true },
+    { name: 'resnet', inputShape: [8, 8, 1], embeddingDim: 4, width: 0.25, batchNorm: true, neck: true },
+    { name: 'reference', inputShape: [8, 8, 1], embeddingDim: 4, batchNorm: true, neck: true },
+  ];
+  const r = new ml.Rng(3);
+  const train: ml.TrainData = {
+    x: new Float32Array(32 * 64).map(() => r.next()),
+    y: Int32Array.from({ length: 32 }, (_, i) => i % 4),
+    shape: [8, 8, 1],
+  };
+  const probe = ml.tf.tensor4d(
+    Array.from({ length: 3 * 64 }, (_, i) => Math.sin(i * 0.3)),
+    [3, 8, 8, 1],
+  );
+  for (const s of specs) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ml-ck-${s.name}-`));
+    const model = ml.buildBackbone(s);
+    await ml.train({
+      model,
+      backbone: s,
+      loss: ml.cosFace({ numClasses: 4, embeddingDim: 4, s: 8 }),
+      data: train,
+      epochs: 1,
+      batchSize: 16,
+      progress: 'none',
+      runDir: dir,
+    });
+    const loaded = await ml.loadEmbeddingModel(path.join(dir, 'model', 'model.json'));
+    const a = ml.tf.tidy(() => Array.from((model.predict(probe) as ml.tf.Tensor).dataSync()));
+    const b = ml.tf.tidy(() => Array.from((loaded.predict(probe) as ml.tf.Tensor).dataSync()));
+    assert.equal(b.length, 12, s.name);
+    const diff = Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+    assert.ok(diff <= 1e-6, `${s.name}: the loaded model differs by ${diff}`);
+    assert.ok(
+      a.some((v) => Math.abs(v) > 1e-3),
+      `${s.name}: the embeddings are not all zero`,
+    );
+    fs.rmSync(dir, { recursive: true });
+  }
+  probe.dispose();
+});
+
+test('version-1 checkpoints (written by margin-lab before the model files) still load, resume, and then save as version 2', async () => {
+  const fixture = path.join(ROOT, 'test', 'fixtures', 'checkpoint-v1');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-ck-v1-'));
+  fs.copyFileSync(path.join(fixture, 'checkpoint.json'), path.join(dir, 'checkpoint.json'));
+  const file = path.join(dir, 'checkpoint.json');
+  const want = JSON.parse(fs.readFileSync(path.join(fixture, 'probe.json'), 'utf8')) as {
+    embeddings: number[][];
+    W: number[];
+  };
+  assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).version, 1);
+  const { model, loss } = ml.loadForInference(file);
+  const probe = ml.tf.tensor4d(
+    Array.from({ length: 2 * 36 }, (_, i) => Math.sin(i)),
+    [2, 6, 6, 1],
+  );
+  const got = ml.tf.tidy(() => (model.predict(probe) as ml.tf.Tensor).arraySync() as number[][]);
+  probe.dispose();
+  const diff = Math.max(...got.flat().map((v, i) => Math.abs(v - want.embeddings.flat()[i])));
+  assert.ok(diff < 1e-5, `the version-1 model gives other embeddings (max difference ${diff})`);
+  assert.deepEqual(Array.from((loss as unknown as { W: ml.tf.Variable }).W.dataSync()), want.W);
+  // A version-1 run folder has no model files: the error says what to do.
+  await assert.rejects(ml.loadEmbeddingModel(dir), /its checkpoint\.json is version 1, which had no model files/);
+  // Damage in a version-1 file is still named.
+  const c = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const bad = { ...c, model: [{ ...c.model[0], data: String(c.model[0].data).slice(0, 8) }, ...c.model.slice(1)] };
+  fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify(bad));
+  assert.throws(
+    () => ml.loadForInference(path.join(dir, 'bad.json')),
+    /model\[0\]\.data must be base64 of \d+ bytes \(shape \[36, 16\], 4 bytes each\), got "8 base64 characters"/,
+  );
+  fs.rmSync(path.join(dir, 'bad.json'));
+  // Resumed, it goes on from epoch 2 and is saved in the new format.
+  await ml.train({
+    model: ml.buildBackbone(spec),
+    backbone: spec,
+    loss: ml.arcFace({ numClasses: 4, embeddingDim: 3, s: 8 }),
+    data: data(),
+    epochs: 3,
+    batchSize: 16,
+    progress: 'none',
+    resume: file,
+    runDir: dir,
+  });
+  const after = JSON.parse(fs.readFileSync(file, 'utf8'));
+  assert.equal(after.version, 2);
+  assert.equal(after.epoch, 3);
+  assert.equal(after.history.length, 3);
+  assert.ok(fs.existsSync(path.join(dir, 'model', 'model.json')));
+  await ml.loadEmbeddingModel(dir);
   fs.rmSync(dir, { recursive: true });
 });

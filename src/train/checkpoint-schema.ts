@@ -67,7 +67,8 @@ class Fields {
   opt<T>(o: Obj, key: string, check: (v: unknown, field: string) => T, prefix: string): T | undefined {
     return o[key] === undefined ? undefined : check(o[key], `${prefix}.${key}`);
   }
-  tensor(v: unknown, field: string, dtypes: readonly ('float32' | 'int32')[]): void {
+  /** A tensor: inline base64 (`data`, version 1) or a byte offset into a binary file (version 2). */
+  tensor(v: unknown, field: string, dtypes: readonly ('float32' | 'int32')[], version: number): void {
     const t = this.obj(v, field);
     const shape = this.arr(t.shape, `${field}.shape`).map((d, i) =>
       this.int(d, `${field}.shape[${i}]`, 0, CHECKPOINT_LIMITS.tensorElements),
@@ -76,6 +77,10 @@ class Fields {
     if (n > CHECKPOINT_LIMITS.tensorElements)
       this.fail(`${field}.shape`, `at most ${CHECKPOINT_LIMITS.tensorElements} elements`, shape);
     this.oneOf(t.dtype, `${field}.dtype`, dtypes);
+    if (version >= 2) {
+      this.int(t.offset, `${field}.offset`, 0);
+      return;
+    }
     const data = this.str(t.data, `${field}.data`);
     // base64 of n 4-byte values, without decoding it.
     const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
@@ -93,7 +98,17 @@ class Fields {
 export function validateCheckpointFields(raw: unknown, file: string): void {
   const f = new Fields(file);
   const ck = f.obj(raw, 'the file');
+  const version = ck.version as number;
   f.str(ck.savedAt, 'savedAt');
+  if (version >= 2) {
+    // The files a version-2 checkpoint names: only the names its writer makes, inside its folder.
+    const files = f.obj(ck.files, 'files');
+    if (files.model !== 'model/model.json') f.fail('files.model', '"model/model.json"', files.model);
+    if (typeof files.weights !== 'string' || !/^model\/weights-\d+-[0-9a-f]{8}\.bin$/.test(files.weights))
+      f.fail('files.weights', 'a file name model/weights-<step>-<8 hex digits>.bin', files.weights);
+    if (typeof files.state !== 'string' || !/^state-\d+-[0-9a-f]{8}\.bin$/.test(files.state))
+      f.fail('files.state', 'a file name state-<step>-<8 hex digits>.bin', files.state);
+  }
 
   const bb = f.obj(ck.backbone, 'backbone');
   f.oneOf(bb.name, 'backbone.name', BACKBONES);
@@ -157,15 +172,15 @@ export function validateCheckpointFields(raw: unknown, file: string): void {
   if (model.length === 0) f.fail('model', 'the backbone weights (a non-empty list)', model);
   model.forEach((w, i) => {
     f.str(f.obj(w, `model[${i}]`).name, `model[${i}].name`);
-    f.tensor(w, `model[${i}]`, ['float32']);
+    f.tensor(w, `model[${i}]`, ['float32'], version);
   });
   const state = f.obj(ck.lossState, 'lossState');
-  for (const [k, v] of Object.entries(state)) f.tensor(v, `lossState.${k}`, ['float32']);
+  for (const [k, v] of Object.entries(state)) f.tensor(v, `lossState.${k}`, ['float32'], version);
   if (ck.optimizerState !== undefined)
     for (const [k, v] of Object.entries(f.obj(ck.optimizerState, 'optimizerState')))
-      f.tensor(v, `optimizerState.${k}`, ['float32']);
+      f.tensor(v, `optimizerState.${k}`, ['float32'], version);
   f.arr(ck.optimizer, 'optimizer').forEach((w, i) => {
     const name = f.str(f.obj(w, `optimizer[${i}]`).name, `optimizer[${i}].name`);
-    f.tensor(w, `optimizer[${i}]`, name === 'iter' ? ['int32'] : ['float32']);
+    f.tensor(w, `optimizer[${i}]`, name === 'iter' ? ['int32'] : ['float32'], version);
   });
 }

@@ -1,9 +1,25 @@
 /**
- * Checkpoints: backbone spec + weights, loss config + state (W, running statistics), optimizer
- * state, progress and history, in one JSON file written atomically (temp file + fsync +
- * rename), so a run killed mid-write leaves the previous checkpoint intact.
+ * Checkpoints. A run folder holds:
+ *  - `checkpoint.json`: the configuration (backbone spec, loss options, training setup),
+ *    progress (epoch, step, RNG state), the history, and a manifest of every tensor: its shape,
+ *    dtype and byte offset in one of the two binary files below;
+ *  - `model/model.json` + `model/weights-<tag>.bin`: the embedding network in TF.js's own
+ *    LayersModel format (`tf.loadLayersModel('file://run/model/model.json')` with tfjs-node, or
+ *    `loadEmbeddingModel(run)` anywhere), written by TF.js's serializer;
+ *  - `state-<tag>.bin`: the loss state (class weights W, running statistics) and the optimizer's
+ *    slots, as raw little-endian float32/int32.
+ *
+ * Nothing is lost on a crash: each save writes its binaries under fresh names (the tag is the
+ * step and a random suffix), reads them back and compares, then replaces `checkpoint.json`
+ * atomically (temp file + fsync + rename): that rename is the commit. Only then is `model.json`
+ * replaced and the previous save's binaries removed, so a run killed at any point leaves a
+ * checkpoint.json whose files all exist and match it.
+ *
+ * Version 1 checkpoints (everything in one JSON file, tensors in base64) still load.
  */
 import * as fs from 'fs';
+import * as path from 'path';
+import * as crypto from 'crypto';
 import * as tf from '@tensorflow/tfjs';
 import { BackboneSpec, buildBackbone } from '../models';
 import { createLoss, EmbeddingLoss } from '../losses';
@@ -11,17 +27,38 @@ import { writeFileAtomic } from '../util/fs';
 import { validateCheckpointFields } from './checkpoint-schema';
 
 export const CHECKPOINT_FORMAT = 'margin-lab-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+/** The version written; `readCheckpoint` also reads every older one in CHECKPOINT_VERSIONS. */
+export const CHECKPOINT_VERSION = 2;
+export const CHECKPOINT_VERSIONS: readonly number[] = [1, 2];
 
-interface StoredTensor {
+/** A tensor read from a checkpoint: its raw little-endian bytes. */
+export interface StoredTensor {
   shape: number[];
   dtype: 'float32' | 'int32';
-  /** Little-endian raw bytes, base64. */
-  data: string;
+  bytes: Uint8Array;
 }
 
+/** Where a version-2 tensor lives: bytes [offset, offset + 4·size) of its binary file. */
+export interface TensorRef {
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  offset: number;
+}
+
+/** The files of a version-2 checkpoint, relative to its folder. */
+export interface CheckpointFiles {
+  /** The TF.js LayersModel (`model/model.json`). */
+  model: string;
+  /** The model's weights, in `model.weights` order (`model/weights-<tag>.bin`). */
+  weights: string;
+  /** Loss state and optimizer slots (`state-<tag>.bin`). */
+  state: string;
+}
+
+/** What `readCheckpoint` returns, whatever the version on disk. */
 export interface CheckpointData {
   format: typeof CHECKPOINT_FORMAT;
+  /** The version the file was written in (1 or 2). */
   version: number;
   savedAt: string;
   backbone: BackboneSpec;
@@ -43,6 +80,17 @@ export interface CheckpointData {
    * bit-identical to an uninterrupted one. Absent in older checkpoints and for SGD.
    */
   optimizerState?: Record<string, StoredTensor>;
+  /** Version 2: the files the tensors were read from. */
+  files?: CheckpointFiles;
+}
+
+/** The JSON of a version-2 `checkpoint.json`: tensors are references into the binary files. */
+interface CheckpointJsonV2 extends Omit<CheckpointData, 'model' | 'lossState' | 'optimizer' | 'optimizerState'> {
+  files: CheckpointFiles;
+  model: Array<{ name: string } & TensorRef>;
+  lossState: Record<string, TensorRef>;
+  optimizer: Array<{ name: string } & TensorRef>;
+  optimizerState?: Record<string, TensorRef>;
 }
 
 /** The optimizer's own variables that getWeights() omits (Adam's accBeta1/accBeta2). */
@@ -65,18 +113,16 @@ export function restoreOptimizerState(optimizer: tf.Optimizer, data: CheckpointD
   }
 }
 
-async function store(t: tf.Tensor): Promise<StoredTensor> {
-  const data = await t.data();
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return { shape: t.shape.slice(), dtype: t.dtype as 'float32' | 'int32', data: Buffer.from(bytes).toString('base64') };
-}
+const elements = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 function restore(s: StoredTensor, what: string): tf.Tensor {
-  const buf = Buffer.from(s.data, 'base64');
-  const n = s.shape.reduce((a, b) => a * b, 1);
-  if (buf.length !== n * 4)
-    throw new Error(`checkpoint: ${what} has ${buf.length} bytes, expected ${n * 4} for shape [${s.shape.join(', ')}]`);
-  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  const n = elements(s.shape);
+  if (s.bytes.length !== n * 4)
+    throw new Error(
+      `checkpoint: ${what} has ${s.bytes.length} bytes, expected ${n * 4} for shape [${s.shape.join(', ')}]`,
+    );
+  // A copy: typed arrays need 4-byte alignment, which a slice of a file's buffer may not have.
+  const ab = s.bytes.buffer.slice(s.bytes.byteOffset, s.bytes.byteOffset + s.bytes.byteLength) as ArrayBuffer;
   const arr = s.dtype === 'int32' ? new Int32Array(ab) : new Float32Array(ab);
   if (arr instanceof Float32Array) {
     const bad = arr.findIndex((v) => !Number.isFinite(v));
@@ -86,6 +132,23 @@ function restore(s: StoredTensor, what: string): tf.Tensor {
       );
   }
   return tf.tensor(arr, s.shape, s.dtype);
+}
+
+/** Lays tensors end to end in one binary file, recording where each one went. */
+class Packer {
+  private readonly parts: Uint8Array[] = [];
+  private size = 0;
+  async add(t: tf.Tensor): Promise<TensorRef> {
+    const d = await t.data();
+    const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+    const ref: TensorRef = { shape: t.shape.slice(), dtype: t.dtype as 'float32' | 'int32', offset: this.size };
+    this.parts.push(bytes);
+    this.size += bytes.length;
+    return ref;
+  }
+  bytes(): Uint8Array {
+    return Buffer.concat(this.parts);
+  }
 }
 
 export interface SaveInput {
@@ -101,68 +164,254 @@ export interface SaveInput {
   history: Array<Record<string, number>>;
 }
 
-/** Writes a checkpoint atomically. */
+const WEIGHTS_FILE = /^weights-\d+-[0-9a-f]{8}\.bin$/;
+const STATE_FILE = /^state-\d+-[0-9a-f]{8}\.bin$/;
+
+/** TF.js's own serialization of a model: its topology and weights, in `model.weights` order. */
+async function serializeModel(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (!artifacts?.weightSpecs || !artifacts.weightData)
+    throw new Error('checkpoint: TF.js saved no weights (internal error)');
+  return artifacts;
+}
+
+/** The `model.json` TF.js's `loadLayersModel` reads, with the weights in `weightsFile` next to it. */
+function modelJson(
+  a: tf.io.ModelArtifacts,
+  weightsFile: string,
+  about: Record<string, unknown>,
+): Record<string, unknown> {
+  return {
+    format: a.format,
+    generatedBy: a.generatedBy,
+    convertedBy: a.convertedBy ?? null,
+    modelTopology: a.modelTopology,
+    weightsManifest: [{ paths: [weightsFile], weights: a.weightSpecs }],
+    userDefinedMetadata: { marginLab: about },
+  };
+}
+
+function sameBytes(file: string, want: Uint8Array): (written: Buffer) => void {
+  return (written) => {
+    if (!written.equals(want))
+      throw new Error(`checkpoint ${file}: the written copy differs from the data; the previous checkpoint is kept`);
+  };
+}
+
+function parses(file: string): (written: Buffer) => void {
+  return (bytes) => {
+    try {
+      JSON.parse(bytes.toString('utf8'));
+    } catch (e) {
+      throw new Error(
+        `checkpoint ${file}: the written copy does not parse (${(e as Error).message}); the previous checkpoint is kept`,
+      );
+    }
+  };
+}
+
+/** Removes the binaries of earlier saves (those not named in `keep`). */
+function removeOldBinaries(dir: string, keep: CheckpointFiles): void {
+  const sweep = (folder: string, pattern: RegExp, current: string) => {
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(folder);
+    } catch {
+      return;
+    }
+    for (const n of names) if (pattern.test(n) && n !== current) fs.rmSync(path.join(folder, n), { force: true });
+  };
+  sweep(path.join(dir, 'model'), WEIGHTS_FILE, path.basename(keep.weights));
+  sweep(dir, STATE_FILE, path.basename(keep.state));
+}
+
+/** Writes a checkpoint (see the module comment for the files and the order they are written in). */
 export async function saveCheckpoint(input: SaveInput): Promise<void> {
-  const model: Array<{ name: string } & StoredTensor> = [];
-  for (const w of input.model.weights) model.push({ name: weightKind(w.originalName), ...(await store(w.read())) });
-  const lossState: Record<string, StoredTensor> = {};
-  for (const [k, v] of Object.entries(input.loss.stateDict())) lossState[k] = await store(v);
-  const optimizer: Array<{ name: string } & StoredTensor> = [];
+  const dir = path.dirname(input.file);
+  const tag = `${input.step}-${crypto.randomBytes(4).toString('hex')}`;
+  const files: CheckpointFiles = {
+    model: 'model/model.json',
+    weights: `model/weights-${tag}.bin`,
+    state: `state-${tag}.bin`,
+  };
+
+  const art = await serializeModel(input.model);
+  const weightBytes = new Uint8Array(tf.io.CompositeArrayBuffer.join(art.weightData));
+  const specs = art.weightSpecs!;
+  const weights = input.model.weights;
+  if (specs.length !== weights.length) throw new Error('checkpoint: TF.js saved another weight count (internal error)');
+  let offset = 0;
+  const model = weights.map((w, i) => {
+    const s = specs[i];
+    if (s.name !== w.originalName || s.dtype !== 'float32' || s.quantization)
+      throw new Error(
+        `checkpoint: TF.js saved weight #${i} as ${s.name} (${s.dtype}), expected ${w.originalName} float32 (internal error)`,
+      );
+    const ref = { name: weightKind(w.originalName), shape: s.shape.slice(), dtype: 'float32' as const, offset };
+    offset += elements(s.shape) * 4;
+    return ref;
+  });
+  if (offset !== weightBytes.length)
+    throw new Error(`checkpoint: TF.js saved ${weightBytes.length} weight bytes, expected ${offset} (internal error)`);
+
+  const state = new Packer();
+  const lossState: Record<string, TensorRef> = {};
+  for (const [k, v] of Object.entries(input.loss.stateDict())) lossState[k] = await state.add(v);
+  const optimizer: Array<{ name: string } & TensorRef> = [];
   for (const w of await input.optimizer.getWeights()) {
-    optimizer.push({ name: w.name, ...(await store(w.tensor)) });
+    optimizer.push({ name: w.name, ...(await state.add(w.tensor)) });
     // getWeights() makes a fresh tensor for the iteration count; the slots are live variables.
     if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
   }
-  const optimizerState: Record<string, StoredTensor> = {};
-  for (const [k, v] of Object.entries(extraOptimizerVars(input.optimizer))) optimizerState[k] = await store(v);
-  const data: CheckpointData = {
+  const optimizerState: Record<string, TensorRef> = {};
+  for (const [k, v] of Object.entries(extraOptimizerVars(input.optimizer))) optimizerState[k] = await state.add(v);
+  const stateBytes = state.bytes();
+
+  const lossConfig = input.loss.config();
+  const json: CheckpointJsonV2 = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     savedAt: new Date().toISOString(),
     backbone: input.backbone,
-    loss: input.loss.config(),
+    loss: lossConfig,
     config: input.config,
     epoch: input.epoch,
     step: input.step,
     rngState: input.rngState,
     history: input.history,
+    files,
     model,
     lossState,
     optimizer,
     ...(Object.keys(optimizerState).length ? { optimizerState } : {}),
   };
-  writeFileAtomic(input.file, JSON.stringify(data), {
-    verify: (bytes) => {
-      try {
-        JSON.parse(bytes.toString('utf8'));
-      } catch (e) {
-        throw new Error(
-          `checkpoint ${input.file}: the written copy does not parse (${(e as Error).message}); the previous checkpoint is kept`,
-        );
-      }
-    },
-  });
+  const about = {
+    backbone: input.backbone,
+    loss: String(lossConfig.loss),
+    embeddingDim: input.backbone.embeddingDim,
+    epoch: input.epoch,
+    step: input.step,
+  };
+  const written: string[] = [];
+  let committed = false;
+  try {
+    for (const [rel, bytes] of [
+      [files.weights, weightBytes],
+      [files.state, stateBytes],
+    ] as const) {
+      const f = path.join(dir, rel);
+      writeFileAtomic(f, bytes, { verify: sameBytes(f, bytes) });
+      written.push(f);
+    }
+    writeFileAtomic(input.file, JSON.stringify(json), { verify: parses(input.file) });
+    committed = true;
+  } finally {
+    if (!committed) for (const f of written) fs.rmSync(f, { force: true });
+  }
+  const mj = path.join(dir, files.model);
+  writeFileAtomic(mj, JSON.stringify(modelJson(art, path.basename(files.weights), about)), { verify: parses(mj) });
+  removeOldBinaries(dir, files);
 }
 
-/** Reads and validates a checkpoint file (no tensors created yet). */
+/** Reads and validates a checkpoint (version 1 or 2) and its binary files; no tensors are created yet. */
 export function readCheckpoint(file: string): CheckpointData {
   if (!fs.existsSync(file)) throw new Error(`checkpoint ${file} does not exist`);
-  let data: CheckpointData;
   if (fs.statSync(file).isDirectory())
     throw new Error(`checkpoint ${file} is a folder, expected a checkpoint.json file`);
+  let raw: Record<string, unknown>;
   try {
-    data = JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointData;
+    raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (e) {
     throw new Error(`checkpoint ${file} is not valid JSON (${(e as Error).message}); it may be truncated`);
   }
-  if (data === null || typeof data !== 'object' || Array.isArray(data))
-    throw new Error(`checkpoint ${file}: expected a JSON object, got ${JSON.stringify(data)}`);
-  if (data.format !== CHECKPOINT_FORMAT)
-    throw new Error(`${file} is not a margin-lab checkpoint (format ${JSON.stringify(data.format)})`);
-  if (data.version !== CHECKPOINT_VERSION)
-    throw new Error(`${file}: checkpoint version ${data.version} is not supported (expected ${CHECKPOINT_VERSION})`);
-  validateCheckpointFields(data, file);
-  return data;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new Error(`checkpoint ${file}: expected a JSON object, got ${JSON.stringify(raw)}`);
+  if (raw.format !== CHECKPOINT_FORMAT)
+    throw new Error(`${file} is not a margin-lab checkpoint (format ${JSON.stringify(raw.format)})`);
+  if (!CHECKPOINT_VERSIONS.includes(raw.version as number))
+    throw new Error(
+      `${file}: checkpoint version ${JSON.stringify(raw.version)} is not supported (expected one of ${CHECKPOINT_VERSIONS.join(', ')})`,
+    );
+  validateCheckpointFields(raw, file);
+  return raw.version === 1 ? fromVersion1(raw) : fromVersion2(raw as unknown as CheckpointJsonV2, file);
+}
+
+type Base64Tensor = { shape: number[]; dtype: 'float32' | 'int32'; data: string };
+
+/** Version 1: tensors inline, base64. */
+function fromVersion1(raw: Record<string, unknown>): CheckpointData {
+  const t = (s: Base64Tensor): StoredTensor => ({
+    shape: s.shape,
+    dtype: s.dtype,
+    bytes: Buffer.from(s.data, 'base64'),
+  });
+  const named = (list: unknown) =>
+    (list as Array<{ name: string } & Base64Tensor>).map((s) => ({ name: s.name, ...t(s) }));
+  const dict = (d: unknown) =>
+    Object.fromEntries(Object.entries((d ?? {}) as Record<string, Base64Tensor>).map(([k, s]) => [k, t(s)]));
+  const data = raw as unknown as CheckpointData;
+  return {
+    ...data,
+    model: named(raw.model),
+    lossState: dict(raw.lossState),
+    optimizer: named(raw.optimizer),
+    ...(raw.optimizerState ? { optimizerState: dict(raw.optimizerState) } : {}),
+  };
+}
+
+/** Version 2: tensors are byte ranges of the weights and state files. */
+function fromVersion2(raw: CheckpointJsonV2, file: string): CheckpointData {
+  const dir = path.dirname(file);
+  const load = (rel: string, what: string, refs: Array<[string, TensorRef]>): Map<string, StoredTensor> => {
+    const p = path.join(dir, rel);
+    if (!fs.existsSync(p))
+      throw new Error(
+        `checkpoint ${file}: its ${what} file ${rel} is missing (deleted, or the run folder was copied without it)`,
+      );
+    const buf = fs.readFileSync(p);
+    const end = refs.reduce((m, [, r]) => Math.max(m, r.offset + elements(r.shape) * 4), 0);
+    if (buf.length !== end)
+      throw new Error(
+        `checkpoint ${file}: ${rel} has ${buf.length} bytes, expected ${end} (the tensors checkpoint.json lists); it is truncated or from another save`,
+      );
+    return new Map(
+      refs.map(([field, r]) => [
+        field,
+        { shape: r.shape, dtype: r.dtype, bytes: buf.subarray(r.offset, r.offset + elements(r.shape) * 4) },
+      ]),
+    );
+  };
+  const w = load(
+    raw.files.weights,
+    'weights',
+    raw.model.map((r, i) => [`model[${i}]`, r]),
+  );
+  const stateRefs: Array<[string, TensorRef]> = [
+    ...Object.entries(raw.lossState).map(([k, r]) => [`lossState.${k}`, r] as [string, TensorRef]),
+    ...raw.optimizer.map((r, i) => [`optimizer[${i}]`, r] as [string, TensorRef]),
+    ...Object.entries(raw.optimizerState ?? {}).map(([k, r]) => [`optimizerState.${k}`, r] as [string, TensorRef]),
+  ];
+  const s = load(raw.files.state, 'state', stateRefs);
+  const { optimizerState: _refs, ...rest } = raw;
+  return {
+    ...rest,
+    model: raw.model.map((r, i) => ({ name: r.name, ...w.get(`model[${i}]`)! })),
+    lossState: Object.fromEntries(Object.keys(raw.lossState).map((k) => [k, s.get(`lossState.${k}`)!])),
+    optimizer: raw.optimizer.map((r, i) => ({ name: r.name, ...s.get(`optimizer[${i}]`)! })),
+    ...(raw.optimizerState
+      ? {
+          optimizerState: Object.fromEntries(
+            Object.keys(raw.optimizerState).map((k) => [k, s.get(`optimizerState.${k}`)!]),
+          ),
+        }
+      : {}),
+  };
 }
 
 /** "conv2d_Conv2D3/kernel" → "kernel": the part of a weight name that is stable across processes. */
@@ -228,4 +477,54 @@ export function loadForInference(file: string): { model: tf.LayersModel; loss: E
   loss.loadConfigState?.(cfg);
   loss.training = false;
   return { model, loss, data };
+}
+
+/**
+ * Where a TF.js model.json is: `where` may be the file itself, a run folder (its
+ * `model/model.json`) or an export bundle (its `model.json`).
+ */
+export function modelJsonPath(where: string): string {
+  if (!fs.existsSync(where)) throw new Error(`loadEmbeddingModel: ${where} does not exist`);
+  if (!fs.statSync(where).isDirectory()) return where;
+  for (const rel of ['model/model.json', 'model.json'])
+    if (fs.existsSync(path.join(where, rel))) return path.join(where, rel);
+  throw new Error(
+    `loadEmbeddingModel: ${where} holds neither model/model.json (a run folder) nor model.json (an export bundle)${fs.existsSync(path.join(where, 'checkpoint.json')) ? '; its checkpoint.json is version 1, which had no model files: resume or retrain it for one more epoch, or use loadForInference' : ''}`,
+  );
+}
+
+/**
+ * Loads an embedding network saved in TF.js's LayersModel format (a run folder, an export bundle
+ * or a model.json) with TF.js's own loader, on any backend; with tfjs-node,
+ * `tf.loadLayersModel('file://…/model.json')` reads the same files.
+ */
+export async function loadEmbeddingModel(where: string): Promise<tf.LayersModel> {
+  const file = modelJsonPath(where);
+  let json: {
+    modelTopology?: unknown;
+    weightsManifest?: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
+  };
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`loadEmbeddingModel: ${file} is not valid JSON (${(e as Error).message})`);
+  }
+  if (!json.modelTopology || !Array.isArray(json.weightsManifest))
+    throw new Error(`loadEmbeddingModel: ${file} is not a TF.js LayersModel (no modelTopology or weightsManifest)`);
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: Buffer[] = [];
+  for (const group of json.weightsManifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) {
+      const f = path.join(path.dirname(file), p);
+      if (!fs.existsSync(f))
+        throw new Error(`loadEmbeddingModel: ${file} names the weights file ${p}, which is missing`);
+      buffers.push(fs.readFileSync(f));
+    }
+  }
+  const all = Buffer.concat(buffers);
+  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+  return tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs: specs, weightData }),
+  );
 }
