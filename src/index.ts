@@ -107,7 +107,13 @@ export { mlp, lenetPlusPlus, smallResNet, referenceNet, buildBackbone, BACKBONES
 export type { BackboneName, BackboneSpec } from './models';
 
 // Training and checkpoints
-export { loadForInference, loadEmbeddingModel, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CHECKPOINT_VERSIONS } from './train/checkpoint';
+export {
+  loadForInference,
+  loadEmbeddingModel,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  CHECKPOINT_VERSIONS,
+} from './train/checkpoint';
 export { CheckpointSchemaError, CHECKPOINT_LIMITS } from './train/checkpoint-schema';
 export type { CheckpointData, CheckpointFiles, StoredTensor } from './train/checkpoint';
 export { ProgressReporter } from './train/progress';
@@ -212,3 +218,5 @@ export { ABLATION_VARIANTS, ABLATION_BUDGET, runAblation, ablationMarkdown } fro
 export type { AblationVariant, AblationRow, AblationOptions } from './experiments/ablation';
 export type { TwinResult, TwinComparison } from './experiments/twin';
 export type { DataFrameLike } from './util/dataframe';
+export { exportRun, saveLayersModel, EXPORT_FAR, EXPORT_FORMAT, EXPORT_VERSION } from './export';
+export type { ExportMeta, ExportSample, ExportOptions, DemoSamples } from './export';

@@ -377,7 +377,19 @@ test('output paths that cannot be written are explained in one line before anyth
     ['--run', run, '--out', path.join(root, 'folder.csv')],
     /folder\.csv: is a folder, expected a file name/,
   );
-  assert.deepEqual(fs.readdirSync(run).sort(), ['checkpoint.json', 'history.csv'], 'the probe left a file');
+  assert.deepEqual(
+    fs.readdirSync(run, { recursive: true }).map(String).sort(),
+    ['checkpoint.json', 'history.csv', 'model', 'model/model.json', /^model\/weights-.*\.bin$/, /^state-.*\.bin$/]
+      .map(
+        (want) =>
+          fs
+            .readdirSync(run, { recursive: true })
+            .map(String)
+            .find((f) => (typeof want === 'string' ? f === want : want.test(f))) ?? `(none matches ${want})`,
+      )
+      .sort(),
+    'the probe left a file',
+  );
   // An existing output file is replaced, not refused (the probe goes into its folder).
   for (let k = 0; k < 2; k++) {
     const e = cli('embed', ['--run', run, '--out', path.join(root, 'e.csv')]);

@@ -170,3 +170,42 @@ test('native:setup refuses a wheel of another TensorFlow major version, and a fi
   assert.match(c.stderr, /no such file/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test("native: a run's model/model.json opens with tfjs-node's own tf.loadLayersModel('file://…') and gives the trained model's embeddings", async (t) => {
+  if (!ready(t)) return;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-native-model-'));
+  const spec: L.BackboneSpec = {
+    name: 'reference',
+    inputShape: [12, 12, 1],
+    embeddingDim: 8,
+    batchNorm: true,
+    neck: true,
+  };
+  const r = rng(11);
+  const model = L.buildBackbone(spec);
+  await L.train({
+    model,
+    backbone: spec,
+    loss: L.arcFace({ numClasses: 4, embeddingDim: 8, s: 16 }),
+    data: {
+      x: Float32Array.from({ length: 32 * 144 }, () => r()),
+      y: Int32Array.from({ length: 32 }, (_, i) => i % 4),
+      shape: [12, 12, 1],
+    },
+    epochs: 1,
+    batchSize: 16,
+    progress: 'none',
+    runDir: dir,
+  });
+  const loaded = await tf.loadLayersModel(`file://${path.join(dir, 'model', 'model.json')}`);
+  const probe = tf.tensor4d(
+    Float32Array.from({ length: 3 * 144 }, (_, i) => Math.sin(i)),
+    [3, 12, 12, 1],
+  );
+  const want = tf.tidy(() => Array.from((model.predict(probe) as tf.Tensor).dataSync()));
+  const got = tf.tidy(() => Array.from((loaded.predict(probe) as tf.Tensor).dataSync()));
+  probe.dispose();
+  assert.equal(got.length, 24);
+  assert.deepEqual(got, want);
+  fs.rmSync(dir, { recursive: true });
+});

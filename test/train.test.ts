@@ -216,22 +216,37 @@ test('checkpoints reload for inference and resume training where they stopped', 
   tf.dispose([probe]);
 });
 
-test('a run killed while writing a checkpoint leaves the previous one loadable', () => {
-  for (const mode of ['mid-write', 'before-rename']) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ml-kill-${mode}-`));
-    const r = spawnSync(
-      process.execPath,
-      [path.join(ROOT, 'test', 'fixtures', 'crash-during-checkpoint.js'), dir, mode],
-      { encoding: 'utf8', cwd: ROOT },
-    );
-    assert.equal(r.signal, 'SIGKILL', `${mode}: child was not killed (${r.stdout} ${r.stderr})`);
-    const ck = readCheckpoint(path.join(dir, 'checkpoint.json'));
-    assert.equal(ck.epoch, 1, `${mode}: the epoch-1 checkpoint survives`);
-    const { model } = ml.loadForInference(path.join(dir, 'checkpoint.json'));
-    assert.equal(model.outputs[0].shape[1], 3);
-    const leftovers = fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
-    assert.equal(leftovers.length, 1, `${mode}: the half-written temp file is the only trace`);
-  }
+test('a run killed at any of the four file writes of a checkpoint leaves a checkpoint whose files all load', async () => {
+  const names = ['weights', 'state', 'checkpoint.json', 'model.json'];
+  for (const mode of ['mid-write', 'before-rename'])
+    for (let nth = 1; nth <= 4; nth++) {
+      const what = `${mode} of ${names[nth - 1]}`;
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ml-kill-${mode}-${nth}-`));
+      const r = spawnSync(
+        process.execPath,
+        [path.join(ROOT, 'test', 'fixtures', 'crash-during-checkpoint.js'), dir, mode, String(nth)],
+        { encoding: 'utf8', cwd: ROOT },
+      );
+      assert.equal(r.signal, 'SIGKILL', `${what}: child was not killed (${r.stdout} ${r.stderr})`);
+      const ck = readCheckpoint(path.join(dir, 'checkpoint.json'));
+      // The commit is checkpoint.json's rename: killed before it, the epoch-1 checkpoint is the one on disk.
+      const committed = nth === 4;
+      assert.equal(ck.epoch, committed ? 2 : 1, `${what}: the checkpoint on disk`);
+      const { model } = ml.loadForInference(path.join(dir, 'checkpoint.json'));
+      assert.equal(model.outputs[0].shape[1], 3);
+      // model/model.json names a weights file that exists (the previous save's until the new one is committed).
+      const loaded = await ml.loadEmbeddingModel(dir);
+      assert.equal(loaded.outputs[0].shape[1], 3, what);
+      const leftovers = fs
+        .readdirSync(dir, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.tmp'));
+      assert.equal(
+        leftovers.length,
+        1,
+        `${what}: the half-written temp file is the only trace (${leftovers.join(', ')})`,
+      );
+    }
 });
 
 test('progress: one formatted line with loss, accuracy, samples/s and ETA; log lines without repeats', () => {

@@ -168,7 +168,7 @@ const WEIGHTS_FILE = /^weights-\d+-[0-9a-f]{8}\.bin$/;
 const STATE_FILE = /^state-\d+-[0-9a-f]{8}\.bin$/;
 
 /** TF.js's own serialization of a model: its topology and weights, in `model.weights` order. */
-async function serializeModel(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
+export async function serializeModel(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(
     tf.io.withSaveHandler(async (a) => {
@@ -182,7 +182,7 @@ async function serializeModel(model: tf.LayersModel): Promise<tf.io.ModelArtifac
 }
 
 /** The `model.json` TF.js's `loadLayersModel` reads, with the weights in `weightsFile` next to it. */
-function modelJson(
+export function modelJson(
   a: tf.io.ModelArtifacts,
   weightsFile: string,
   about: Record<string, unknown>,
