@@ -184,3 +184,41 @@ test('export: a glyph run as a TF.js bundle with meta.json and a README; the ver
   await page.screenshot({ path: path.join(ROOT, 'test-output', 'demo-page.png'), fullPage: true });
   assert.deepEqual(problems, [], 'browser errors');
 });
+
+test("the README's train → evaluate → export example runs as written (with 2 steps per epoch)", () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const block = /```ts\n(import \{ useBestBackend, fashionOpenSet[\s\S]*?)```/.exec(readme);
+  assert.ok(block, 'the README has no train/evaluate/export example');
+  const code = block[1];
+  const end = code.indexOf("from 'margin-lab';") + "from 'margin-lab';".length;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-readme-'));
+  const body = code
+    .slice(end)
+    .replace('epochs: 3,', 'epochs: 1, maxStepsPerEpoch: 2,')
+    .split("'runs/my-arcface")
+    .join(`'${dir}/run`)
+    .split("'web/my-arcface'")
+    .join(`'${dir}/web'`);
+  assert.ok(body.includes('maxStepsPerEpoch: 2'), 'the example no longer says epochs: 3');
+  assert.ok(code.split('\n').length <= 30, `the example is ${code.split('\n').length} lines`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ts = require('typescript') as typeof import('typescript');
+  const js = ts.transpileModule(
+    `${code.slice(0, end)}\n(async () => {${body}\n})().catch((e) => { console.error(e); process.exit(1); });`,
+    { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020, esModuleInterop: true } },
+  ).outputText;
+  const file = path.join(dir, 'example.js');
+  fs.writeFileSync(file, js);
+  const r = spawnSync(process.execPath, [file], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules'), MARGIN_LAB_BACKEND: 'wasm' },
+  });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /ArcFace on unseen classes/);
+  assert.ok(fs.existsSync(path.join(dir, 'run', 'model', 'model.json')));
+  for (const f of ['model.json', 'weights.bin', 'meta.json', 'index.html'])
+    assert.ok(fs.existsSync(path.join(dir, 'web', f)), `the example's export lacks ${f}`);
+  fs.rmSync(dir, { recursive: true });
+});

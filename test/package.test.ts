@@ -39,6 +39,8 @@ test('npm pack → install into a new project → train one step there', () => {
     'data/fashion-mnist/train-images-idx3-ubyte.gz',
     'data/hangul-glyphs/meta.json',
     'scripts/postinstall.js',
+    'assets/demo/index.html',
+    'assets/demo/demo.js',
   ])
     assert.ok(fs.existsSync(path.join(pkg, f)), `the package lacks ${f}`);
   // The install script must work from the tarball even where npm does not run it by default.

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     model,
     data,
     checkpoint: file,
-    split,
+    evalSet: split.testUnseen,
     out,
     seed: meta.seed,
     demo: !!v.demo,

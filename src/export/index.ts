@@ -18,7 +18,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointData, modelJson, serializeModel } from '../train/checkpoint';
-import { ClassSubset, OpenSetSplit } from '../data';
+import { ClassSubset } from '../data';
 import { embedImagesAsync, evaluateEmbeddings } from '../eval';
 import { writeFileAtomic } from '../util/fs';
 
@@ -37,7 +37,7 @@ export interface ExportMeta {
   version: number;
   exportedAt: string;
   /** The run it came from. */
-  source: { checkpoint: string; epoch: number; step: number; dataset: string | null };
+  source: { checkpoint: string | null; epoch: number; step: number; dataset: string | null };
   input: {
     /** [height, width, channels] of one image; the model takes a batch [n, h, w, c] (NHWC). */
     shape: [number, number, number];
@@ -80,12 +80,17 @@ export interface DemoSamples {
 }
 
 export interface ExportOptions {
-  /** The run's model and checkpoint (from `loadRun`). */
+  /** The run's model and checkpoint data (from `loadForInference`). */
   model: tf.LayersModel;
   data: CheckpointData;
-  checkpoint: string;
-  /** The run's split, rebuilt from its checkpoint: the threshold is measured on `testUnseen`. */
-  split: OpenSetSplit;
+  /** The checkpoint file, recorded in meta.json. */
+  checkpoint?: string;
+  /**
+   * The evaluation set the threshold is measured on, and the page's samples are drawn from: the
+   * unseen classes' test images (`split.testUnseen`; the CLI rebuilds the run's split).
+   */
+  evalSet: ClassSubset;
+  /** The bundle folder (created; files of the same names in it are replaced). */
   out: string;
   /** Also write the verification page. */
   demo?: boolean;
@@ -201,8 +206,8 @@ In a web page served over HTTP, \`tf.loadLayersModel('model.json')\` reads the s
 
 /** Writes the export bundle (and with `demo`, the verification page) into `out`; returns its meta. */
 export async function exportRun(opts: ExportOptions): Promise<ExportMeta> {
-  const { model, data, split, out } = opts;
-  const set = split.testUnseen;
+  const { model, data, out } = opts;
+  const set = opts.evalSet;
   const { emb, dim } = await embedImagesAsync(model, set.x, set.shape);
   const report = evaluateEmbeddings(emb, dim, set.y, { seed: opts.seed ?? 0 });
   const at = report.tarAtFar.find((t) => t.far === EXPORT_FAR);
@@ -215,7 +220,7 @@ export async function exportRun(opts: ExportOptions): Promise<ExportMeta> {
     version: EXPORT_VERSION,
     exportedAt: new Date().toISOString(),
     source: {
-      checkpoint: opts.checkpoint,
+      checkpoint: opts.checkpoint ?? null,
       epoch: data.epoch,
       step: data.step,
       dataset: typeof data.config.dataset === 'string' ? data.config.dataset : null,

@@ -489,7 +489,7 @@ export function modelJsonPath(where: string): string {
   for (const rel of ['model/model.json', 'model.json'])
     if (fs.existsSync(path.join(where, rel))) return path.join(where, rel);
   throw new Error(
-    `loadEmbeddingModel: ${where} holds neither model/model.json (a run folder) nor model.json (an export bundle)${fs.existsSync(path.join(where, 'checkpoint.json')) ? '; its checkpoint.json is version 1, which had no model files: resume or retrain it for one more epoch, or use loadForInference' : ''}`,
+    `loadEmbeddingModel: ${where} holds neither model/model.json (a run folder) nor model.json (an export bundle)${fs.existsSync(path.join(where, 'checkpoint.json')) ? '; its checkpoint.json is version 1, which had no model files: write them with npm run export -- --run DIR --out DIR (or resume it for one more epoch), or use loadForInference' : ''}`,
   );
 }
 
