@@ -384,3 +384,63 @@ test('the kernelspec carries a logo: Jupyter lists logo-32x32.png and logo-64x64
     assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [size, size], `${f}: width × height`);
   }
 });
+
+test('npm run kernel:install registers the kernel where a Jupyter started elsewhere finds it (--prefix, --user), and kernel:remove takes only its own kernel away', () => {
+  const kernel = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'kernel.js'), ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env,
+    });
+  // Jupyter without the project's JUPYTER_PATH: what `jupyter lab` started in another folder sees.
+  const { JUPYTER_PATH: _jp, JUPYTER_DATA_DIR: _jd, ...plain } = process.env;
+  const list = (env: NodeJS.ProcessEnv) => {
+    const r = spawnSync('jupyter', ['kernelspec', 'list', '--json'], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { kernelspecs: Record<string, { resource_dir: string; spec: { argv: string[] } }> })
+      .kernelspecs;
+  };
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-kprefix-'));
+  const withPrefix = { ...plain, JUPYTER_PATH: path.join(prefix, 'share', 'jupyter') };
+  assert.equal(list(withPrefix)['margin-lab-ts'], undefined, 'the kernel is already visible before installing');
+  const inst = kernel(['install', '--prefix', prefix], plain);
+  assert.equal(inst.status, 0, inst.stderr);
+  const found = list(withPrefix)['margin-lab-ts'];
+  assert.ok(found, 'Jupyter does not list the installed kernel');
+  assert.equal(found.resource_dir, path.join(prefix, 'share', 'jupyter', 'kernels', 'margin-lab-ts'));
+  assert.ok(found.spec.argv.some((a) => a === path.join(ROOT, 'node_modules', 'tslab', 'bin', 'tslab')));
+  assert.ok(fs.existsSync(path.join(found.resource_dir, 'logo-64x64.png')));
+  // --user, into a scratch home.
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-khome-'));
+  const userEnv = { ...plain, HOME: home };
+  assert.equal(kernel(['install'], userEnv).status, 0);
+  assert.ok(list(userEnv)['margin-lab-ts']?.resource_dir.startsWith(home), 'the --user install is not in the home');
+  assert.equal(kernel(['remove', '--user'], userEnv).status, 0);
+  assert.equal(list(userEnv)['margin-lab-ts'], undefined);
+  // Removing: ours goes; a second remove says there is nothing; someone else's kernel of that name stays.
+  const rm = kernel(['remove', '--prefix', prefix], plain);
+  assert.equal(rm.status, 0, rm.stderr);
+  assert.equal(list(withPrefix)['margin-lab-ts'], undefined);
+  const again = kernel(['remove', '--prefix', prefix], plain);
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /no margin-lab-ts kernel in .* \(--prefix\): nothing to remove/);
+  const other = path.join(prefix, 'share', 'jupyter', 'kernels', 'margin-lab-ts');
+  fs.mkdirSync(other, { recursive: true });
+  fs.writeFileSync(path.join(other, 'kernel.json'), JSON.stringify({ argv: ['python3'], display_name: 'Other' }));
+  const foreign = kernel(['remove', '--prefix', prefix], plain);
+  assert.equal(foreign.status, 1);
+  assert.match(foreign.stderr, /is not margin-lab's; it was left alone/);
+  assert.ok(fs.existsSync(path.join(other, 'kernel.json')));
+  // Bad flags are named.
+  assert.match(
+    kernel(['install', '--user', '--prefix', prefix]).stderr,
+    /give one of --user, --sys-prefix or --prefix DIR, not several/,
+  );
+  assert.match(
+    kernel(['install', '--global']).stderr,
+    /unknown flag "--global": expected --user, --sys-prefix or --prefix DIR/,
+  );
+  assert.match(kernel(['install', '--prefix']).stderr, /--prefix needs a folder/);
+  fs.rmSync(prefix, { recursive: true });
+  fs.rmSync(home, { recursive: true });
+});
