@@ -2,7 +2,9 @@
  * JupyterLab, in a real browser: the server starts on the project's kernel, 00-setup and 07-arcface
  * (which draws a 3-D sphere) run every cell in quick mode, and the page shows what a student sees:
  * the margin-lab kernel, Plotly figures drawn by JupyterLab's Plotly MIME renderer, and formulas
- * typeset by MathJax. The notebooks run from copies in build/, so the committed ones keep no outputs.
+ * typeset by MathJax. A second run disables plotly's labextension and checks that 00-setup's
+ * figures draw through show()'s HTML fallback instead. The notebooks run from copies in build/,
+ * so the committed ones keep no outputs.
  *
  * JupyterLab comes from pip in a venv (Debian ships only Notebook 6): `.ci/run` makes `.venv-lab`.
  * Without it the test is skipped with how to get it, unless MARGIN_LAB_JUPYTERLAB_REQUIRED=1 (CI).
@@ -61,7 +63,13 @@ async function waitForServer(url: string, child: ChildProcess, log: () => string
   throw new Error(`jupyter lab did not answer ${url} within 120 s:\n${log()}`);
 }
 
-test('JupyterLab in Chromium: 00-setup and 07-arcface run on the margin-lab kernel, Plotly MIME renderer, MathJax', async (t) => {
+interface LabRun {
+  books: string[];
+  /** false: plotly's labextension is disabled (page config), so figures must draw through show()'s HTML. */
+  plotlyExtension: boolean;
+}
+
+async function runInLab(t: { skip(msg: string): void; after(fn: () => Promise<void>): void }, opts: LabRun) {
   const lab = findLab();
   if ('why' in lab) {
     if (process.env.MARGIN_LAB_JUPYTERLAB_REQUIRED === '1')
@@ -72,7 +80,7 @@ test('JupyterLab in Chromium: 00-setup and 07-arcface run on the margin-lab kern
   project.writeKernelspec();
   fs.mkdirSync(path.join(ROOT, 'build'), { recursive: true });
   const dir = fs.mkdtempSync(path.join(ROOT, 'build', 'lab-')); // inside the checkout: `margin-lab` resolves
-  const books = ['00-setup.ipynb', '07-arcface.ipynb'];
+  const books = opts.books;
   for (const b of books) fs.copyFileSync(path.join(ROOT, 'notebooks', b), path.join(dir, b));
   // JupyterLab 4 renders only the cells in view ("windowing"); the checks below read every cell.
   const settings = path.join(dir, '.settings');
@@ -87,6 +95,15 @@ test('JupyterLab in Chromium: 00-setup and 07-arcface run on the margin-lab kern
     path.join(settings, '@jupyterlab', 'apputils-extension', 'notification.jupyterlab-settings'),
     JSON.stringify({ fetchNews: 'false', checkForUpdates: false }),
   );
+  if (!opts.plotlyExtension) {
+    // What a Lab without jupyterlab-plotly sees (user-level page config: the venv is not touched).
+    fs.mkdirSync(path.join(dir, '.config', 'labconfig'), { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, '.config', 'labconfig', 'page_config.json'),
+      // The package, and its MIME plugin's own id (Lab matches plugins by id, not by package name).
+      JSON.stringify({ disabledExtensions: { 'jupyterlab-plotly': true, '@jupyterlab/plotly-extension': true } }),
+    );
+  }
   const port = await freePort();
   const token = `t${process.pid}${Date.now()}`;
   const args = [
@@ -199,18 +216,36 @@ test('JupyterLab in Chromium: 00-setup and 07-arcface run on the margin-lab kern
       (els) => els.map((e) => (e.textContent ?? '').slice(0, 300)),
     );
     assert.deepEqual(errors, [], `${book}: error outputs`);
-    // Plotly figures, drawn by the Plotly MIME renderer (SVG, or a WebGL canvas for 3-D).
-    await page.waitForFunction(
-      () => {
-        const figs = Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedPlotly'));
-        return figs.length > 0 && figs.every((f) => f.querySelector('.main-svg'));
-      },
-      undefined,
-      { timeout: 120_000 },
-    );
-    const figs = await page.$$eval('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedPlotly', (els) =>
+    // Plotly figures, drawn by the Plotly MIME renderer (SVG, or a WebGL canvas for 3-D), or
+    // without the extension by plotly.js from show()'s HTML output.
+    const figure = opts.plotlyExtension
+      ? '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedPlotly'
+      : '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedHTMLCommon .margin-lab-figure';
+    await page
+      .waitForFunction(
+        (sel) => {
+          const figs = Array.from(document.querySelectorAll(sel));
+          return figs.length > 0 && figs.every((f) => f.querySelector('.main-svg'));
+        },
+        figure,
+        { timeout: 120_000 },
+      )
+      .catch(async (e: Error) => {
+        await page.screenshot({ path: shot, fullPage: true });
+        const html = await page.$$eval('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output', (els) =>
+          els.map((el) => `${el.getAttribute('data-mime-type') ?? el.className}: ${el.innerHTML.slice(0, 200)}`),
+        );
+        throw new Error(`${book}: no figure drawn at ${figure} (screenshot ${shot}): ${e.message}\n${html.join('\n')}`);
+      });
+    const figs = await page.$$eval(figure, (els) =>
       els.map((e) => ({ svg: !!e.querySelector('.main-svg'), gl: !!e.querySelector('canvas') })),
     );
+    if (!opts.plotlyExtension)
+      assert.equal(
+        await page.$$eval('.jp-RenderedPlotly', (els) => els.length),
+        0,
+        `${book}: the Plotly MIME renderer drew although its extension is disabled`,
+      );
     assert.ok(figs.length >= 1, `${book}: no Plotly figure`);
     if (book === '07-arcface.ipynb')
       assert.ok(
@@ -232,4 +267,12 @@ test('JupyterLab in Chromium: 00-setup and 07-arcface run on the margin-lab kern
       !/favicon|Failed to load resource.*(404|lab\/api\/(workspaces|translations))/.test(p),
   );
   assert.deepEqual(serious, [], 'browser errors');
+}
+
+test('JupyterLab in Chromium: 00-setup and 07-arcface run on the margin-lab kernel, Plotly MIME renderer, MathJax', async (t) => {
+  await runInLab(t, { books: ['00-setup.ipynb', '07-arcface.ipynb'], plotlyExtension: true });
+});
+
+test("JupyterLab without plotly's labextension: 00-setup's figures draw through show()'s HTML fallback", async (t) => {
+  await runInLab(t, { books: ['00-setup.ipynb'], plotlyExtension: false });
 });
