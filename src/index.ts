@@ -8,7 +8,7 @@
  * `tf` is re-exported so notebooks and user code share the one tfjs-core instance that the
  * backends are registered on.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf';
 
 export { tf };
 

@@ -3,7 +3,7 @@
  * one-call training run, and embeddings of a split. `MARGIN_LAB_QUICK=1` (set by the test
  * command) shrinks data and training so every notebook runs in CI time.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf';
 import {
   ClassSubset,
   loadFashionMnist,

@@ -246,3 +246,27 @@ test('tf.gather trains on wasm: UnsortedSegmentSum (its gradient) matches the cp
   assert.deepEqual(got.seg, ref.seg);
   assert.ok(relError(got.g, ref.g) <= 1e-6, `gather gradient relative error ${relError(got.g, ref.g)}`);
 });
+
+test('the printed backend line is the short one: each reason without its parenthesised detail, and a pointer to npm run doctor', async () => {
+  const r = await useBestBackend({ print: false, env: process.env });
+  const head = r.line.split('; not used: ')[0];
+  assert.ok(r.short.startsWith(head), r.short);
+  assert.ok(r.short.length <= r.line.length);
+  for (const s of r.skipped) {
+    const brief = s.split(' (')[0];
+    assert.ok(r.short.includes(brief), `${brief} is missing from ${r.short}`);
+    if (brief !== s) assert.ok(!r.short.includes(s), `the detail of "${s}" is printed`);
+  }
+  if (r.skipped.some((s) => s.includes(' ('))) assert.match(r.short, /\(npm run doctor says why\)$/);
+  else assert.equal(r.short, r.line);
+  // What useBestBackend prints is that line, once.
+  const printed: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => void printed.push(a.join(' '));
+  try {
+    await useBestBackend({ env: process.env });
+  } finally {
+    console.log = log;
+  }
+  assert.deepEqual(printed, [r.short]);
+});

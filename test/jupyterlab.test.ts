@@ -258,6 +258,16 @@ async function runInLab(t: { skip(msg: string): void; after(fn: () => Promise<vo
       (els) => els.length,
     );
     if (book === '07-arcface.ipynb') assert.ok(typeset >= 20, `07: only ${typeset} formulas typeset`);
+    // What the student sees, kept as a CI artifact (test-output/ is not committed).
+    fs.mkdirSync(path.join(ROOT, 'test-output'), { recursive: true });
+    await page.screenshot({
+      path: path.join(
+        ROOT,
+        'test-output',
+        `jupyterlab-${opts.plotlyExtension ? 'plotly' : 'html-fallback'}-${book}.png`,
+      ),
+      fullPage: true,
+    });
   }
   // JupyterLab's own noise: its debugger panel asks every kernel for a debugger (tslab has none),
   // and it fetches optional resources that 404 in a server without them.

@@ -28,11 +28,38 @@ test('npm pack → install into a new project → train one step there', () => {
   const app = path.join(dir, 'app');
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  const t0 = Date.now();
   const inst = npm(
     ['install', path.join(dir, tgz!), '--prefer-offline', '--fetch-retries=0', '--no-audit', '--no-fund'],
     app,
   );
+  const seconds = (Date.now() - t0) / 1000;
   assert.equal(inst.status, 0, `npm install failed:\n${inst.stdout}\n${inst.stderr}`);
+  // What a library user pays: the size of node_modules, and the largest packages in it.
+  const size = (p: string): number => {
+    const st = fs.lstatSync(p);
+    if (!st.isDirectory()) return st.size;
+    return fs.readdirSync(p).reduce((a, f) => a + size(path.join(p, f)), 0);
+  };
+  const nm = path.join(app, 'node_modules');
+  const tops = fs
+    .readdirSync(nm)
+    .flatMap((f) => (f.startsWith('@') ? fs.readdirSync(path.join(nm, f)).map((g) => `${f}/${g}`) : [f]))
+    .map((f) => [f, size(path.join(nm, f))] as const)
+    .sort((a, b) => b[1] - a[1]);
+  const total = tops.reduce((a, [, b]) => a + b, 0);
+  const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+  console.log(
+    `packed install: ${mb(total)} MB of node_modules in ${seconds.toFixed(0)} s (${tops.length} packages; largest: ${tops
+      .slice(0, 6)
+      .map(([f, b]) => `${f} ${mb(b)} MB`)
+      .join(', ')})`,
+  );
+  // The optional peers (webgpu's Dawn binaries, the MNIST digits) stay out unless asked for.
+  for (const opt of ['webgpu', '@tensorflow/tfjs-backend-webgpu', 'mnist'])
+    assert.ok(!fs.existsSync(path.join(nm, opt)), `a library install pulled in the optional ${opt}`);
+  // 687 MB before the workbook's packages left; @tensorflow/tfjs alone is about 300 MB of it.
+  assert.ok(total < 400 * 2 ** 20, `the library install takes ${mb(total)} MB`);
   const pkg = path.join(app, 'node_modules', 'margin-lab');
   for (const f of [
     'dist/index.js',

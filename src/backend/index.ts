@@ -16,7 +16,7 @@
  * 1 uses the single-threaded SIMD build), and TensorFlow's intra-op pool for `tensorflow` on the
  * CPU (default: TensorFlow's own, every core).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import * as os from 'os';
 import { spawnSync } from 'child_process';
 import { registerWasmConvGradients } from './wasm-conv-grad';
@@ -74,8 +74,13 @@ export interface BackendReport {
   skipped: string[];
   /** True when MARGIN_LAB_BACKEND chose it. */
   forced: boolean;
-  /** The one-line summary that is printed. */
+  /** The full report: the backend, device, provider and every reason a faster one was not used (doctor, benchmark reports, run configs). */
   line: string;
+  /**
+   * What `useBestBackend` prints: the same, with each reason cut to its first clause and a pointer
+   * to `npm run doctor` for the rest (the full line runs to hundreds of characters).
+   */
+  short: string;
   /**
    * wasm: the threads XNNPACK uses (1 = the single-threaded SIMD build); tensorflow on the CPU:
    * its intra-op pool, where MARGIN_LAB_THREADS or TF_NUM_INTRAOP_THREADS set it.
@@ -280,6 +285,12 @@ function requestedBackend(env: NodeJS.ProcessEnv): BackendName | null {
   return raw as BackendName;
 }
 
+/** A skip reason without its parenthesised detail ("webgpu: no adapter (no Vulkan driver …)" → "webgpu: no adapter"). */
+export function briefReason(reason: string): string {
+  const cut = reason.indexOf(' (');
+  return cut > 0 ? reason.slice(0, cut) : reason;
+}
+
 function makeReport(
   backend: BackendName,
   device: string,
@@ -289,8 +300,12 @@ function makeReport(
   threads?: number,
 ): BackendReport {
   const why = skipped.length ? `; not used: ${skipped.join('; ')}` : '';
-  const line = `margin-lab backend: ${backend} on ${device} [${provider}${forced ? ', forced by MARGIN_LAB_BACKEND' : ''}]${why}`;
-  return { backend, device, provider, skipped, forced, line, ...(threads !== undefined ? { threads } : {}) };
+  const head = `margin-lab backend: ${backend} on ${device} [${provider}${forced ? ', forced by MARGIN_LAB_BACKEND' : ''}]`;
+  const line = `${head}${why}`;
+  const brief = skipped.map(briefReason);
+  const short =
+    brief.join('; ') === skipped.join('; ') ? line : `${head}; not used: ${brief.join('; ')} (npm run doctor says why)`;
+  return { backend, device, provider, skipped, forced, line, short, ...(threads !== undefined ? { threads } : {}) };
 }
 
 function webgpuReport(adapter: AdapterSummary, skipped: string[], forced: boolean): BackendReport {
@@ -381,6 +396,6 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
     }
   }
   lastReport = report;
-  if (options.print ?? true) console.log(report.line);
+  if (options.print ?? true) console.log(report.short);
   return report;
 }

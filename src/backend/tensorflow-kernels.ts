@@ -13,7 +13,7 @@
  * update ever depends on it. Every other backend keeps tfjs's gradient: the replacement checks the
  * active backend on every call. Tested against tfjs's own gradient in test/native.test.ts.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 const KERNEL = 'MarginLabReluGrad';
 let registered = false;

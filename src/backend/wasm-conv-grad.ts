@@ -15,7 +15,7 @@
  * Only stride 1, dilation 1, NHWC and 'same' / 'valid' padding are supported; anything else
  * throws an error that names the unsupported attribute instead of computing a wrong gradient.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 type Info = tf.TensorInfo;
 type KernelFn = (args: {

@@ -30,7 +30,7 @@
  *
  * Every kernel is tested against the `cpu` backend on random inputs of several shapes.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { stride1Padding } from './wasm-conv-grad';
 
 type Info = tf.TensorInfo;

@@ -4,7 +4,7 @@
  * class weights by label) cannot train on wasm. Computed on the host: segment sums are
  * memory-bound and cheap next to the matrix work around them.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 interface WasmLike {
   readSync(dataId: unknown): ArrayLike<number>;

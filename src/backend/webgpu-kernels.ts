@@ -16,7 +16,7 @@
  * past the device's `maxStorageBuffersPerShaderStage` (8 by default) its pipeline is invalid, so
  * summing the gradient norms of a net with more than 7 weight tensors failed on the GPU.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 const WGSL_HELPERS = `
 fn ml_asin_core(x : f32) -> f32 {

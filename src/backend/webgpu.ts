@@ -17,7 +17,7 @@
  *   "OffscreenCanvas is not defined". The library's training and evaluation paths read
  *   asynchronously (see `readSyncAvailable()`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';

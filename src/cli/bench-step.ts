@@ -6,7 +6,7 @@
  * Reads the backend from MARGIN_LAB_BACKEND and the threads from MARGIN_LAB_THREADS, and the
  * rest from one JSON argument; prints one JSON line (`StepResult`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { useBestBackend } from '../backend';
 import { arcFace } from '../losses';
 import { referenceNet } from '../models';

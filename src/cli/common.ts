@@ -127,7 +127,7 @@ export function loadRun(
   file: string,
   sizes: { testPerClass?: number; trainPerClass?: number } = {},
 ): {
-  model: import('@tensorflow/tfjs').LayersModel;
+  model: import('../tf').LayersModel;
   data: CheckpointData;
   meta: NamedSplitOptions;
   split: OpenSetSplit;

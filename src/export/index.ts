@@ -16,7 +16,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { CheckpointData, modelJson, serializeModel } from '../train/checkpoint';
 import { ClassSubset } from '../data';
 import { embedImagesAsync, evaluateEmbeddings } from '../eval';

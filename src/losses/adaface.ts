@@ -14,7 +14,7 @@
  * 0.01 (μ₀ = 20, σ₀ = 100, σ the unbiased batch std, 0 for a batch of one); θ + g clipped to
  * [ε, π − ε]; cos θ clipped to [−1 + ε, 1 − ε].
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { checkAngularMargin } from './arcface';
 import { checkScale, CosineHead, HeadOptions, TargetContext, HEAD_OPTION_KEYS } from './head';
 import { safeAcos, stopGradient } from './ops';

@@ -3,7 +3,7 @@
  * Once θ_y + m > π the cosine would rise again (rewarding a worse angle), so there the target is
  * cos θ_y − m·sin m, as in insightface. `easyMargin` applies the margin only where θ_y < π/2.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
 import { angularMarginTarget } from './margin';
 import { checkRange, checkOptionKeys, optionKeys } from './validate';

@@ -3,7 +3,7 @@
  * together with softmax, L = L_S + λ·L_C. Centers are not trained by the optimizer: after each
  * training-mode batch, c_j ← c_j − α·Δc_j with Δc_j = Σ_{i: y_i = j}(c_j − x_i) / (1 + n_j).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import {
   checkHeadSize,
   ClassifierHead,

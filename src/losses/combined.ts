@@ -4,7 +4,7 @@
  * the paper also tries mixtures such as (1, 0.3, 0.2) and (0.9, 0.4, 0.15). See margin.ts for
  * how the target is kept monotonic once m1·θ + m2 passes π.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
 import { combinedMarginTarget } from './margin';
 import { checkNonNegative, checkPositive, checkOptionKeys, optionKeys } from './validate';

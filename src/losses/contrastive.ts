@@ -6,7 +6,7 @@
  * `compute(embeddings, labels)` forms all pairs i < j in the batch; `computePairs(a, b, y)`
  * takes pairs given explicitly. Distance: Euclidean (default) or cosine (1 − cos).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { ComputeOptions, EmbeddingLoss, LabelsLike } from './head';
 import { l2Normalize, pairwiseSquaredDistances, safeSqrt } from './ops';
 import { checkEmbeddings, checkPositive, LossInputError, readLabels, checkOptionKeys, optionKeys } from './validate';

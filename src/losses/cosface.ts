@@ -3,7 +3,7 @@
  * target logit s·(cos θ_y − m), other logits s·cos θ_j (the margin is on the target only).
  * AM-Softmax (Wang et al., 2018) is the same formula (paper defaults s = 30, m = 0.35).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
 import { cosineMarginTarget } from './margin';
 import { checkRange, checkOptionKeys, optionKeys } from './validate';

@@ -7,7 +7,7 @@
  * t is not trained: in training mode each batch first updates
  * t ← 0.01·mean(cos θ_y) + 0.99·t (t₀ = 0, the authors' code), then uses it as a constant.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { checkAngularMargin } from './arcface';
 import { checkScale, CosineHead, HeadOptions, TargetContext, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
 import { angularMarginTarget } from './margin';

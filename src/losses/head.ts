@@ -5,7 +5,7 @@
  * returns a scalar tensor (the batch mean). Margin-softmax losses own their class weights
  * W [D, C] (`trainableVariables`), and expose `logits()` and `cosines()` for evaluation and plots.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { cosineMatrix, softmaxCrossEntropy } from './ops';
 import { spreadDirections } from './init';
 import {

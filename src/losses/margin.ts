@@ -11,7 +11,7 @@
  *
  * All functions take cos θ (any shape) and return the target in cos space (before scaling).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { constantMask, safeAcos, select, sinFromCos } from './ops';
 
 /** CosFace / AM-Softmax: cos θ − m. */

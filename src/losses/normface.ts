@@ -2,7 +2,7 @@
  * NormFace (Wang et al., ACM MM 2017): normalize features and class weights, so the logits are
  * s·cos θ_j for every class. No margin; s sets how peaked the softmax can get on the sphere.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
 import { checkOptionKeys, optionKeys } from './validate';
 

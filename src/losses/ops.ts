@@ -16,7 +16,7 @@
  * 1/√GRAD_EPS = 1e6. The smallest non-zero (1 − c)(1 + c) in float32 is ≈ 1.2e-7, far above
  * GRAD_EPS, so the floor changes nothing else.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 

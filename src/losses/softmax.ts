@@ -3,7 +3,7 @@
  * The baseline every margin loss is compared with: it separates the training classes but
  * leaves features radially spread and without an angular margin.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { ClassifierHead, ComputeOptions, createWeights, HeadOptions, LabelsLike, HEAD_OPTION_KEYS } from './head';
 import { cosineMatrix, softmaxCrossEntropy } from './ops';
 import { checkEmbeddings, readLabels, checkOptionKeys, optionKeys } from './validate';

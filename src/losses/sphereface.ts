@@ -9,7 +9,7 @@
  *
  * `normalized: true` gives the variant of later work: features normalized too, fixed scale s.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
 import { sphereTarget } from './margin';
 import { rowNorms } from './ops';

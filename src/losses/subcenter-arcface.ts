@@ -4,7 +4,7 @@
  * gather at a non-dominant sub-center instead of pulling the main one. W is [D, C·K], class c's
  * sub-centers in columns c·K … c·K + K − 1.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { ArcFace, ArcFaceOptions } from './arcface';
 import { cosineMatrix } from './ops';
 import { checkPositiveInteger, checkOptionKeys, optionKeys } from './validate';

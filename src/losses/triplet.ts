@@ -10,7 +10,7 @@
  * triplets and the same loss, and `lastStats` arrives once the device has answered (a step late
  * at most). A custom miner function needs the CPU path and says so.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { ComputeOptions, EmbeddingLoss, LabelsLike } from './head';
 import { checkTripletBatch, MinerName, miners, TripletMiner } from './miners';
 import { l2Normalize, pairwiseSquaredDistances, selectRows } from './ops';

@@ -2,7 +2,7 @@
  * Input checks shared by every loss. Each error names the argument, the bad value and what was
  * expected; nothing is clamped or coerced silently.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 /** Labels: an int32 tensor [N], or any array of N integers. */
 export type LabelsLike = tf.Tensor1D | ArrayLike<number>;

@@ -16,7 +16,7 @@
  * (`model.apply(x, { training: true })`, as the trainer calls it) BN normalizes with the batch's
  * statistics and updates the moving ones; `predict` (embedImages, evaluation) uses the moving ones.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 export type BackboneName = 'mlp' | 'lenetpp' | 'resnet' | 'reference';
 export const BACKBONES: readonly BackboneName[] = ['mlp', 'lenetpp', 'resnet', 'reference'];

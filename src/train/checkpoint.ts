@@ -20,7 +20,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { BackboneSpec, buildBackbone } from '../models';
 import { createLoss, EmbeddingLoss } from '../losses';
 import { writeFileAtomic } from '../util/fs';

@@ -5,7 +5,7 @@
  * left as they were before the bad step.
  */
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { BackboneSpec } from '../models';
 import { EmbeddingLoss, ClassifierHead, SoftmaxLoss, SoftmaxCenterLoss, lossStats } from '../losses';
 import { pkBatches } from '../data/pairs';

@@ -7,7 +7,7 @@
  * 3.5 ms for the same add and read with the read outside the tidy). `tidyRead` computes in a
  * tidy, returns the tensor out of it (one object to walk), reads it, and disposes it.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 /** Runs `f` in a tidy and returns its result's values (synchronous read). */
 export function tidyRead(f: () => tf.Tensor): Float32Array | Int32Array | Uint8Array {
