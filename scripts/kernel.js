@@ -18,7 +18,7 @@ function fail(msg, code = 2) {
 
 const [action, ...argv] = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
-  printHeaderHelp(__filename, 1, 9);
+  printHeaderHelp(process.argv[1], 1, 9);
   process.exit(0);
 }
 if (action !== 'install' && action !== 'remove')

@@ -201,7 +201,6 @@ test("the README's train → evaluate → export example runs as written (with 2
     .join(`'${dir}/web'`);
   assert.ok(body.includes('maxStepsPerEpoch: 2'), 'the example no longer says epochs: 3');
   assert.ok(code.split('\n').length <= 30, `the example is ${code.split('\n').length} lines`);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ts = require('typescript') as typeof import('typescript');
   const js = ts.transpileModule(
     `${code.slice(0, end)}\n(async () => {${body}\n})().catch((e) => { console.error(e); process.exit(1); });`,
