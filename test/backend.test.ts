@@ -270,3 +270,28 @@ test('the printed backend line is the short one: each reason without its parenth
   }
   assert.deepEqual(printed, [r.short]);
 });
+
+test("an uncaught margin-lab error is printed at the code that threw it, not under the wasm bundle's rethrow", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawnSync } = require('child_process') as typeof import('child_process');
+  for (const how of ['throw', 'reject']) {
+    const script = `
+      const ml = require('margin-lab');
+      (async () => {
+        const n = () => process.listeners('uncaughtException').length + process.listeners('unhandledRejection').length;
+        const before = n();
+        await ml.useBestBackend({ print: false, env: { MARGIN_LAB_BACKEND: 'wasm' } });
+        if (n() !== before) { console.error('handlers left: ' + (n() - before)); process.exit(3); }
+        ${how === 'throw' ? 'setImmediate(() => ml.arcFace({ numClasses: 3, embeddingDim: 2, m: 28.6 }));' : "Promise.reject(new Error('rejected on purpose'));"}
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 1, `${how}: exit ${r.status}\n${r.stderr}`);
+    const first = r.stderr.split('\n').find((l) => l.trim() !== '') ?? '';
+    assert.ok(!/tf-backend-wasm/.test(first), `${how}: the first line is the wasm bundle's: ${first}`);
+    assert.match(
+      r.stderr,
+      how === 'throw' ? /LossInputError: arcFace: m must be in \[0, π\/2\), got 28\.6/ : /rejected on purpose/,
+    );
+    if (how === 'throw') assert.match(first, /dist\/losses\/validate\.js/);
+  }
+});

@@ -233,6 +233,27 @@ async function activate(name: BackendName): Promise<void> {
 
 let wasmThreads = 0;
 
+/**
+ * Runs `fn` (which starts the wasm module) and then takes off the process-wide handlers that
+ * Emscripten's start-up code installs: an `uncaughtException` and an `unhandledRejection` listener
+ * that only rethrow. Node's own handling does the same, but with them every uncaught error, a
+ * margin-lab error message included, is printed under the wasm bundle's `throw ex;` line instead
+ * of the code that threw it.
+ */
+async function withoutEmscriptenHandlers<T>(fn: () => Promise<T>): Promise<T> {
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const listeners = (e: string) => process.listeners(e as 'uncaughtException') as unknown[];
+  const before = events.map((e) => new Set(listeners(e)));
+  try {
+    return await fn();
+  } finally {
+    events.forEach((e, i) => {
+      for (const l of listeners(e))
+        if (!before[i].has(l)) process.removeListener(e as 'uncaughtException', l as () => void);
+    });
+  }
+}
+
 /** Starts wasm with `threads` threads; returns null, or why it failed. */
 async function tryWasm(threads: number): Promise<string | null> {
   try {
@@ -254,9 +275,9 @@ async function tryWasm(threads: number): Promise<string | null> {
       return null;
     }
     if (threads > 1) {
-      wasmThreads = await withNodeWasmThreads(threads, () => activate('wasm'));
+      wasmThreads = await withoutEmscriptenHandlers(() => withNodeWasmThreads(threads, () => activate('wasm')));
     } else {
-      await activate('wasm');
+      await withoutEmscriptenHandlers(() => activate('wasm'));
       wasmThreads = 1;
     }
     return null;
