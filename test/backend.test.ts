@@ -272,7 +272,6 @@ test('the printed backend line is the short one: each reason without its parenth
 });
 
 test("an uncaught margin-lab error is printed at the code that threw it, not under the wasm bundle's rethrow", () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { spawnSync } = require('child_process') as typeof import('child_process');
   for (const how of ['throw', 'reject']) {
     const script = `
