@@ -294,3 +294,31 @@ test("an uncaught margin-lab error is printed at the code that threw it, not und
     if (how === 'throw') assert.match(first, /dist\/losses\/validate\.js/);
   }
 });
+
+test('auto mode: when threaded wasm cannot start, the single-threaded wasm build runs (not the plain-JS cpu backend) and the line says why', () => {
+  const { spawnSync } = require('child_process') as typeof import('child_process');
+  const path = require('path') as typeof import('path');
+  const { ROOT } = require('./helpers/paths') as typeof import('./helpers/paths');
+  for (const mode of ['no-sab', 'no-workers']) {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'wasm-no-threads.js'), mode], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 0, `${mode}: ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      backend: string;
+      threads: number;
+      skipped: string[];
+      short: string;
+      sq: number;
+    };
+    assert.equal(out.backend, 'wasm', `${mode}: ${out.short}`);
+    assert.equal(out.threads, 1);
+    assert.equal(out.sq, 9, 'the single-threaded build computes');
+    assert.ok(
+      out.skipped.some((s) => /^wasm with 2 thread\(s\) failed to start/.test(s)),
+      `${mode}: the line does not say the threaded build failed: ${out.short}`,
+    );
+  }
+});

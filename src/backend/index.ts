@@ -287,6 +287,11 @@ async function tryWasm(threads: number): Promise<string | null> {
   }
 }
 
+/** After a failed threaded start: let the next wasm start pick the single-threaded build. */
+function resetWasmThreadFlag(): void {
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+}
+
 function wasmProvider(threads: number): string {
   return `@tensorflow/tfjs-backend-wasm, ${threads > 1 ? 'threaded SIMD build' : 'SIMD build'}`;
 }
@@ -406,7 +411,14 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
         ...(web && !web.ok ? web.reasons : []),
         ...(tfCpu && !tfCpu.ok ? tfCpu.reasons : []),
       );
-      const err = await tryWasm(threads);
+      let err = await tryWasm(threads);
+      if (err && threads > 1) {
+        // The threaded build failed to start: the single-threaded SIMD build is still ~100× the
+        // plain-JS cpu backend, so try it before falling that far (and say so).
+        skipped.push(err);
+        resetWasmThreadFlag();
+        err = await tryWasm(1);
+      }
       if (!err) {
         report = makeReport('wasm', wasmDevice(wasmThreads), wasmProvider(wasmThreads), skipped, false, wasmThreads);
       } else {
