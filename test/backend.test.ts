@@ -322,3 +322,88 @@ test('auto mode: when threaded wasm cannot start, the single-threaded wasm build
     );
   }
 });
+
+test('version gate: margin-lab changes TF.js only on the release it was written for; MARGIN_LAB_STOCK_KERNELS=1 turns its replacement kernels off', () => {
+  const { patchDecision, PATCHED_FOR } = require('margin-lab/dist/backend') as typeof import('margin-lab/dist/backend');
+  const same = { '@tensorflow/tfjs-core': PATCHED_FOR, '@tensorflow/tfjs-backend-wasm': PATCHED_FOR };
+  assert.deepEqual(patchDecision('wasm', {}, same), { kernels: true, threads: true });
+  const newer = patchDecision('wasm', {}, { ...same, '@tensorflow/tfjs-backend-wasm': '4.23.0' });
+  assert.equal(newer.kernels, false);
+  assert.equal(newer.threads, false);
+  assert.match(newer.note!, /written for TF\.js 4\.22\.0, this is @tensorflow\/tfjs-backend-wasm 4\.23\.0/);
+  assert.match(newer.note!, /review src\/backend\/wasm-threads\.ts, src\/backend\/wasm-fast-kernels\.ts/);
+  // An absent package is no mismatch (webgpu not installed); tfjs-core gates every group.
+  assert.equal(patchDecision('webgpu', {}, { '@tensorflow/tfjs-core': PATCHED_FOR }).kernels, true);
+  assert.equal(patchDecision('tensorflow', {}, { '@tensorflow/tfjs-core': '5.0.0' }).kernels, false);
+  const stock = patchDecision('tensorflow', { MARGIN_LAB_STOCK_KERNELS: '1' }, same);
+  assert.deepEqual(stock, {
+    kernels: false,
+    threads: true,
+    note: "margin-lab's tensorflow kernels (MARGIN_LAB_STOCK_KERNELS=1)",
+  });
+  assert.equal(patchDecision('wasm', { MARGIN_LAB_STOCK_KERNELS: '0' }, same).kernels, true);
+  assert.throws(
+    () => patchDecision('wasm', { MARGIN_LAB_STOCK_KERNELS: 'yes' }, same),
+    /MARGIN_LAB_STOCK_KERNELS="yes": expected 1 \(TF\.js's own kernels only\) or 0/,
+  );
+});
+
+test('version gate in a real start: stock kernels, or (on another TF.js version) stock kernels and one thread, said in the backend line; a conv still trains', () => {
+  const { spawnSync } = require('child_process') as typeof import('child_process');
+  const path = require('path') as typeof import('path');
+  const { ROOT } = require('./helpers/paths') as typeof import('./helpers/paths');
+  const run = (mode: string) => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'patch-gate.js'), mode], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 0, `${mode}: ${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      line: string;
+      threads: number;
+      fast: boolean[];
+      grads: number[];
+    };
+  };
+  const plain = run('plain');
+  assert.deepEqual(plain.fast, [true, true, true, true], plain.line);
+  assert.equal(plain.threads, 2);
+  assert.ok(!/not used/.test(plain.line), plain.line);
+  const stock = run('stock');
+  assert.deepEqual(stock.fast, [false, false, false, false], 'MARGIN_LAB_STOCK_KERNELS=1 left a replacement kernel on');
+  assert.equal(stock.threads, 2, 'stock kernels keep the threads');
+  assert.match(stock.line, /not used: margin-lab's wasm kernels \(MARGIN_LAB_STOCK_KERNELS=1\)$/);
+  const newer = run('newer');
+  assert.deepEqual(newer.fast, [false, false, false, false]);
+  assert.equal(newer.threads, 1);
+  assert.match(
+    newer.line,
+    /margin-lab's wasm patches \(written for TF\.js 4\.22\.0, this is @tensorflow\/tfjs-core 4\.99\.0: TF\.js's own kernels, single-threaded; review src\/backend\/wasm-threads\.ts/,
+  );
+  // The same gradients every way (the conv filter gradient is margin-lab's addition, kept on).
+  assert.deepEqual(stock.grads, plain.grads);
+  assert.deepEqual(newer.grads, plain.grads);
+});
+
+test('canary: the installed TF.js packages are the release the backend patches were written for (a tfjs upgrade fails here, naming the files to review)', () => {
+  const { PATCHED_FOR, PATCH_FILES, PATCH_PACKAGES, installedVersions } =
+    require('margin-lab/dist/backend') as typeof import('margin-lab/dist/backend');
+  const v = installedVersions();
+  const changed = Object.entries(v).filter(([, ver]) => ver !== null && ver !== PATCHED_FOR);
+  const files = (pkg: string) =>
+    pkg === '@tensorflow/tfjs-core'
+      ? Object.values(PATCH_FILES).flat()
+      : Object.entries(PATCH_PACKAGES)
+          .filter(([, pkgs]) => pkgs.includes(pkg))
+          .flatMap(([g]) => PATCH_FILES[g as keyof typeof PATCH_FILES]);
+  assert.deepEqual(
+    changed.map(
+      ([p, ver]) =>
+        `${p} is ${ver}, not ${PATCHED_FOR}: review ${files(p).join(', ')}, then raise PATCHED_FOR in src/backend/patches.ts`,
+    ),
+    [],
+  );
+  assert.equal(v['@tensorflow/tfjs-core'], PATCHED_FOR);
+  assert.equal(v['@tensorflow/tfjs-backend-wasm'], PATCHED_FOR);
+});

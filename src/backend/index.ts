@@ -24,6 +24,7 @@ import { registerWasmSegmentSum } from './wasm-segment-sum';
 import { registerWasmFastKernels } from './wasm-fast-kernels';
 import { withNodeWasmThreads } from './wasm-threads';
 import { registerTensorflowKernels } from './tensorflow-kernels';
+import { patchDecision, PatchGroup } from './patches';
 
 import { AdapterSummary, adapterLine, probeAdapters, startWebgpu } from './webgpu';
 
@@ -38,8 +39,17 @@ export {
   dawnBinary,
 } from './webgpu';
 export { registerWasmSegmentSum } from './wasm-segment-sum';
-export { registerWasmFastKernels } from './wasm-fast-kernels';
+export { registerWasmFastKernels, wasmFastKernelActive } from './wasm-fast-kernels';
 export { registerTensorflowKernels, stockReluGradient } from './tensorflow-kernels';
+export {
+  PATCHED_FOR,
+  PATCH_FILES,
+  PATCH_PACKAGES,
+  patchDecision,
+  installedVersions,
+  stockKernelsRequested,
+} from './patches';
+export type { PatchDecision, PatchGroup } from './patches';
 
 /** The most threads tfjs-backend-wasm's XNNPACK pool can use (it pre-creates 8 workers). */
 export const MAX_WASM_THREADS = 8;
@@ -173,7 +183,7 @@ function tryTensorflowCpu(env: NodeJS.ProcessEnv = process.env): Tried {
   try {
     const threads = tensorflowThreads(env);
     require('@tensorflow/tfjs-node');
-    registerTensorflowKernels();
+    if (patchDecision('tensorflow', env).kernels) registerTensorflowKernels();
     // The binding reports the TensorFlow C library it runs on (2.21 when built by native:setup).
     const b = tf.findBackend('tensorflow') as unknown as { binding?: { TF_Version?: string } } | undefined;
     const version = b?.binding?.TF_Version ? ` ${b.binding.TF_Version}` : '';
@@ -204,6 +214,7 @@ function tryTensorflow(env: NodeJS.ProcessEnv): Tried {
  */
 async function tryWebgpu(
   allowSoftware: boolean,
+  env: NodeJS.ProcessEnv,
 ): Promise<{ ok: true; adapter: AdapterSummary } | { ok: false; reasons: string[] }> {
   const probe = probeAdapters();
   if (probe.problems.length > 0) return { ok: false, reasons: probe.problems.map((p) => `webgpu: ${p}`) };
@@ -218,7 +229,7 @@ async function tryWebgpu(
     };
   }
   try {
-    await startWebgpu(pick);
+    await startWebgpu(pick, { kernels: patchDecision('webgpu', env).kernels });
     return { ok: true, adapter: pick };
   } catch (e) {
     return { ok: false, reasons: [`webgpu on ${adapterLine(pick)} failed to start: ${firstLine(e)}`] };
@@ -254,13 +265,19 @@ async function withoutEmscriptenHandlers<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Starts wasm with `threads` threads; returns null, or why it failed. */
-async function tryWasm(threads: number): Promise<string | null> {
+/**
+ * Starts wasm with `threads` threads (one where the version gate keeps the threaded start off);
+ * returns null, or why it failed.
+ */
+async function tryWasm(threads: number, env: NodeJS.ProcessEnv): Promise<string | null> {
+  const gate = patchDecision('wasm', env);
+  if (!gate.threads) threads = 1;
   try {
     require('@tensorflow/tfjs-backend-wasm');
+    // Kernels TF.js's wasm backend lacks (only registered where it has none).
     registerWasmConvGradients();
     registerWasmSegmentSum();
-    registerWasmFastKernels();
+    if (gate.kernels) registerWasmFastKernels();
     if ((tf.engine() as unknown as { registry: Record<string, unknown> }).registry.wasm !== undefined) {
       // Already started in this process: the thread count cannot change any more.
       await activate('wasm');
@@ -380,11 +397,11 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
     await activate('tensorflow');
     report = makeReport('tensorflow', r.device, r.provider, [], true, r.threads);
   } else if (forced === 'webgpu') {
-    const r = await tryWebgpu(true);
+    const r = await tryWebgpu(true, env);
     if (!r.ok) throw new Error(`MARGIN_LAB_BACKEND=webgpu, but it cannot be used: ${r.reasons.join('; ')}`);
     report = webgpuReport(r.adapter, [], true);
   } else if (forced === 'wasm') {
-    const err = await tryWasm(threads);
+    const err = await tryWasm(threads, env);
     if (err) throw new Error(`MARGIN_LAB_BACKEND=wasm, but ${err}`);
     report = makeReport('wasm', wasmDevice(wasmThreads), wasmProvider(wasmThreads), [], true, wasmThreads);
   } else if (forced === 'cpu') {
@@ -393,7 +410,7 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
   } else {
     const skipped: string[] = [];
     const gpu = tryTensorflowGpu();
-    const web = gpu.ok ? null : await tryWebgpu(false);
+    const web = gpu.ok ? null : await tryWebgpu(false, env);
     const tfCpu = gpu.ok || web?.ok ? null : tryTensorflowCpu(env);
     if (gpu.ok) {
       await activate('tensorflow');
@@ -411,13 +428,13 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
         ...(web && !web.ok ? web.reasons : []),
         ...(tfCpu && !tfCpu.ok ? tfCpu.reasons : []),
       );
-      let err = await tryWasm(threads);
+      let err = await tryWasm(threads, env);
       if (err && threads > 1) {
         // The threaded build failed to start: the single-threaded SIMD build is still ~100× the
         // plain-JS cpu backend, so try it before falling that far (and say so).
         skipped.push(err);
         resetWasmThreadFlag();
-        err = await tryWasm(1);
+        err = await tryWasm(1, env);
       }
       if (!err) {
         report = makeReport('wasm', wasmDevice(wasmThreads), wasmProvider(wasmThreads), skipped, false, wasmThreads);
@@ -427,6 +444,27 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
         report = makeReport('cpu', cpuName(), '@tensorflow/tfjs (plain JS, slow)', skipped, false);
       }
     }
+  }
+  // What the version gate or MARGIN_LAB_STOCK_KERNELS left off on the backend that runs.
+  const group: PatchGroup | null =
+    report.backend === 'wasm'
+      ? 'wasm'
+      : report.backend === 'webgpu'
+        ? 'webgpu'
+        : report.backend === 'tensorflow' && report.provider === '@tensorflow/tfjs-node'
+          ? 'tensorflow'
+          : null;
+  const note = group ? patchDecision(group, env).note : undefined;
+  if (note) {
+    const r = makeReport(
+      report.backend,
+      report.device,
+      report.provider,
+      [...report.skipped, note],
+      report.forced,
+      report.threads,
+    );
+    report = { ...r, ...(report.adapter ? { adapter: report.adapter } : {}) };
   }
   lastReport = report;
   if (options.print ?? true) console.log(report.short);

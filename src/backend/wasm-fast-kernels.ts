@@ -343,3 +343,9 @@ export function registerWasmFastKernels(): void {
 export function stockWasmKernel(name: string): tf.KernelFunc | undefined {
   return stock.get(name) as unknown as tf.KernelFunc | undefined;
 }
+
+/** Whether the wasm kernel `name` registered now is margin-lab's replacement (tests; the version gate). */
+export function wasmFastKernelActive(name: string): boolean {
+  const own = REPLACEMENTS.find(([n]) => n === name)?.[1];
+  return own !== undefined && (tf.getKernel(name, 'wasm')?.kernelFunc as unknown) === own;
+}

@@ -259,7 +259,7 @@ export function activeAdapter(): AdapterSummary | null {
  * process, registers a factory that opens exactly that adapter, and activates it. Throws with the
  * reason when anything is missing.
  */
-export async function startWebgpu(adapter: AdapterSummary): Promise<void> {
+export async function startWebgpu(adapter: AdapterSummary, opts: { kernels?: boolean } = {}): Promise<void> {
   const dawn = loadDawn();
   const g = globalThis as unknown as { navigator?: Record<string, unknown> };
   const gpu = dawn.create(adapter.backendType !== 'default' ? [`backend=${adapter.backendType}`] : []);
@@ -277,7 +277,8 @@ export async function startWebgpu(adapter: AdapterSummary): Promise<void> {
   } catch (e) {
     throw new Error(`@tensorflow/tfjs-backend-webgpu failed to load: ${(e as Error).message.split('\n')[0]}`);
   }
-  registerAccurateWebgpuKernels(wg.webgpu_util);
+  // margin-lab's accurate trigonometry and chunked AddN, unless the version gate or MARGIN_LAB_STOCK_KERNELS says no.
+  if (opts.kernels ?? true) registerAccurateWebgpuKernels(wg.webgpu_util);
   const want = adapterKey(adapter);
   const engine = tf.engine() as unknown as {
     registryFactory: Record<string, unknown>;
