@@ -671,3 +671,28 @@ test('an angular margin given in degrees (as pytorch-metric-learning takes it) i
   assert.throws(() => L.subCenterArcFace({ numClasses: 3, embeddingDim: 2, m: 30 }), /m is in radians/);
   assert.equal(L.arcFace({ numClasses: 3, embeddingDim: 2, m: 0.4992 }).m, 0.4992);
 });
+
+test('triplet: the built-in miners run on the device as masked reductions, and give the value, gradient and counts of the same miner run on the CPU', () => {
+  const x = randMat(16, 5, 21);
+  const y = Array.from({ length: 16 }, (_, i) => i % 4);
+  for (const miner of ['batchAll', 'batchHard', 'semiHard'] as const) {
+    for (const reduction of ['mean-active', 'mean'] as const) {
+      const device = L.tripletLoss({ miner, margin: 0.4, reduction });
+      // The same miner wrapped in a function is a custom miner: it reads the distances on the CPU.
+      const cpu = L.tripletLoss({ miner: (input) => L.miners[miner](input), margin: 0.4, reduction });
+      const run = (loss: L.TripletLoss) =>
+        tf.tidy(() => {
+          const xt = tf.tensor2d(x);
+          const v = loss.compute(xt, y).dataSync()[0];
+          const g = tf.grad((a: tf.Tensor) => loss.compute(a as tf.Tensor2D, y))(xt);
+          return { v, g: Array.from(g.dataSync()) };
+        });
+      const a = run(device);
+      const b = run(cpu);
+      assert.ok(Math.abs(a.v - b.v) <= 1e-5 * Math.max(1, Math.abs(b.v)), `${miner}/${reduction}: ${a.v} vs ${b.v}`);
+      assert.ok(relError(a.g, b.g) <= 1e-4, `${miner}/${reduction}: gradient differs by ${relError(a.g, b.g)}`);
+      assert.deepEqual(device.lastStats, cpu.lastStats, `${miner}/${reduction}: counts`);
+      assert.ok(device.lastStats.mined > 0);
+    }
+  }
+});

@@ -383,12 +383,4 @@ function explainSyncReads(backend: tf.KernelBackend): void {
   };
 }
 
-/**
- * False on webgpu in Node, where `dataSync()` works only on values already read with `await
- * t.data()`. Code that must read mid-computation checks this and says so.
- */
-export function readSyncAvailable(): boolean {
-  return (
-    tf.getBackend() !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined'
-  );
-}
+export { readSyncAvailable } from '../util/read';

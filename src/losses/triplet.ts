@@ -14,9 +14,8 @@ import * as tf from '../tf';
 import { ComputeOptions, EmbeddingLoss, LabelsLike } from './head';
 import { checkTripletBatch, MinerName, miners, TripletMiner } from './miners';
 import { l2Normalize, pairwiseSquaredDistances, selectRows } from './ops';
-import { readSyncAvailable } from '../backend/webgpu';
 import { checkEmbeddings, checkPositive, LossInputError, readLabels, checkOptionKeys, optionKeys } from './validate';
-import { tidyRead } from '../util/read';
+import { readSyncAvailable, tidyRead } from '../util/read';
 
 export interface TripletOptions {
   /** Margin α (FaceNet: 0.2). */
@@ -81,7 +80,14 @@ export class TripletLoss implements EmbeddingLoss {
     const { values, tensor } = readLabels(this.name, labels, n);
     tensor.dispose();
     checkTripletBatch(values);
-    if (!readSyncAvailable()) return this.computeMasked(embeddings, values);
+    // The built-in miners run as masked reductions on the device, on every backend; only a custom
+    // miner (a function of the distance matrix) reads the distances on the CPU.
+    if (this.minerName in miners && this.miner === miners[this.minerName as MinerName])
+      return this.computeMasked(embeddings, values);
+    if (!readSyncAvailable())
+      throw new LossInputError(
+        `tripletLoss: the custom miner ${JSON.stringify(this.minerName)} reads distances on the CPU, which the ${tf.getBackend()} backend cannot do synchronously in Node; use one of ${Object.keys(miners).join(', ')}, or run on wasm (MARGIN_LAB_BACKEND=wasm)`,
+      );
     return tf.tidy(() => {
       const x = l2Normalize(embeddings, 1) as tf.Tensor2D;
       const dist = tidyRead(() => pairwiseSquaredDistances(x)) as Float32Array;
@@ -104,14 +110,15 @@ export class TripletLoss implements EmbeddingLoss {
   }
 
   /**
-   * The built-in miners as masked reductions over the distance matrix, for backends that cannot
-   * read synchronously (`compute` calls it there; public so that tests compare it with the CPU
-   * path on any backend). Labels are on the CPU already, so the label masks are built there.
+   * The built-in miners as masked reductions over the distance matrix: what `compute` runs for
+   * them on every backend (the miners in miners.ts choose the same triplets on the CPU, for
+   * teaching and inspection; a test checks both agree). Labels are on the CPU already, so the
+   * label masks are built there.
    */
   computeMasked(embeddings: tf.Tensor2D, labels: Int32Array): tf.Scalar {
     if (!(this.minerName in miners) || this.miner !== miners[this.minerName as MinerName]) {
       throw new LossInputError(
-        `tripletLoss: the custom miner ${JSON.stringify(this.minerName)} reads distances on the CPU, which the ${tf.getBackend()} backend cannot do synchronously in Node; use one of ${Object.keys(miners).join(', ')}, or run on wasm (MARGIN_LAB_BACKEND=wasm)`,
+        `tripletLoss: computeMasked runs the built-in miners (${Object.keys(miners).join(', ')}), not the custom miner ${JSON.stringify(this.minerName)}`,
       );
     }
     const n = labels.length;
@@ -167,6 +174,12 @@ export class TripletLoss implements EmbeddingLoss {
       return { value, stats: tf.stack([mined, active]) };
     });
     const stats = tf.keep(kept.stats);
+    if (readSyncAvailable()) {
+      const v = stats.dataSync();
+      this.lastStats = { mined: v[0], active: v[1] };
+      stats.dispose();
+      return kept.value;
+    }
     stats.data().then(
       (v) => {
         this.lastStats = { mined: v[0], active: v[1] };

@@ -6,10 +6,10 @@
  */
 import * as path from 'path';
 import * as tf from '../tf';
+import { readable } from '../util/read';
 import { BackboneSpec } from '../models';
 import { EmbeddingLoss, ClassifierHead, SoftmaxLoss, SoftmaxCenterLoss, lossStats } from '../losses';
 import { pkBatches } from '../data/pairs';
-import { readSyncAvailable } from '../backend/webgpu';
 import { Rng } from '../util/random';
 import { requireDanfo } from '../util/danfo';
 import type { DataFrameLike } from '../util/dataframe';
@@ -564,7 +564,7 @@ async function runEpoch(
     loss.step();
     // The loss's running state (CurricularFace t, AdaFace norm statistics) is read for the
     // progress line; where only asynchronous reads exist, read it that way first (it stays cached).
-    if (!readSyncAvailable()) await Promise.all(ctx.stateVars.slice(0, ctx.lossStateCount).map((v) => v.data()));
+    await readable(ctx.stateVars.slice(0, ctx.lossStateCount));
     step++;
     lossSum += result.value;
     seen += idx.length;

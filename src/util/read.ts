@@ -18,3 +18,19 @@ export function tidyRead(f: () => tf.Tensor): Float32Array | Int32Array | Uint8A
     t.dispose();
   }
 }
+
+/**
+ * Whether `dataSync()` works on any tensor: false on webgpu in Node, where it works only on values
+ * already read with `await t.data()`. The one place losses and the trainer ask (they do not import
+ * backend code); code that must read mid-computation checks this and says so.
+ */
+export function readSyncAvailable(): boolean {
+  return (
+    tf.getBackend() !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined'
+  );
+}
+
+/** Makes the values of `tensors` readable with `dataSync()` afterwards, on every backend. */
+export async function readable(tensors: tf.Tensor[]): Promise<void> {
+  if (!readSyncAvailable()) await Promise.all(tensors.map((t) => t.data()));
+}
