@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { tf, useBestBackend, backendReport } from 'margin-lab';
+import { tf, useBestBackend, backendReport, probeAdapters } from 'margin-lab';
 import { randomArray, relError } from './helpers/numeric';
 
 function installed(pkg: string): boolean {
@@ -20,11 +20,25 @@ test('useBestBackend reports the backend, its device and why faster ones were sk
   assert.equal(backendReport(), r);
   assert.match(r.line, new RegExp(`^margin-lab backend: ${r.backend} on `));
   assert.ok(r.device.length > 0);
-  if (!hasNative && r.backend === 'webgpu') {
+  // The backend this machine must get, found without useBestBackend: a CUDA GPU with tfjs-node-gpu,
+  // else a hardware WebGPU adapter, else tfjs-node on the CPU, else wasm.
+  const { spawnSync } = require('child_process') as typeof import('child_process');
+  const smi = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' });
+  const cuda = installed('@tensorflow/tfjs-node-gpu') && smi.status === 0 && /GPU \d/.test(smi.stdout ?? '');
+  const hardwareWebgpu = probeAdapters().adapters.some((a) => !a.fallback);
+  const want = cuda
+    ? 'tensorflow'
+    : hardwareWebgpu
+      ? 'webgpu'
+      : installed('@tensorflow/tfjs-node')
+        ? 'tensorflow'
+        : 'wasm';
+  assert.equal(r.backend, want, `expected ${want} here (CUDA ${cuda}, hardware WebGPU ${hardwareWebgpu}): ${r.line}`);
+  if (r.backend === 'webgpu') {
     // A GPU machine: webgpu wins only on a hardware adapter, and the line names it.
     assert.ok(r.adapter && !r.adapter.fallback, r.line);
     assert.match(r.line, /^margin-lab backend: webgpu on GPU /);
-  } else if (!hasNative) {
+  } else if (r.backend === 'wasm') {
     // This machine (and CI) has no libtensorflow and no GPU: wasm must win and say why, webgpu too
     // (no adapter, or only a software one, which is used only when forced).
     assert.equal(r.backend, 'wasm');
@@ -35,8 +49,9 @@ test('useBestBackend reports the backend, its device and why faster ones were sk
       r.line,
     );
     assert.match(r.line, /not used: tfjs-node-gpu not installed; webgpu: [^;]+; tfjs-node not installed/);
-  } else {
-    assert.equal(r.backend, 'tensorflow');
+  } else if (!cuda) {
+    // libtensorflow on the CPU: the line says why no GPU was used.
+    assert.match(r.line, /^margin-lab backend: tensorflow on CPU .*not used: .*tfjs-node-gpu.*; webgpu: /);
   }
 });
 

@@ -9,6 +9,21 @@ import * as path from 'path';
 import * as ml from 'margin-lab';
 import { ROOT } from './helpers/paths';
 
+test('the public API is exactly the reviewed list in test/fixtures/public-api.txt (an export added or removed is a deliberate change)', () => {
+  const want = fs
+    .readFileSync(path.join(ROOT, 'test', 'fixtures', 'public-api.txt'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+  const got = Object.keys(ml).sort();
+  const added = got.filter((n) => !want.includes(n));
+  const removed = want.filter((n) => !got.includes(n));
+  assert.deepEqual(
+    { added, removed },
+    { added: [], removed: [] },
+    'the exports of src/index.ts changed: if that is intended, update test/fixtures/public-api.txt (and the README / docs)',
+  );
+});
+
 test('internals are not exported from margin-lab', () => {
   const api = ml as unknown as Record<string, unknown>;
   for (const internal of [
