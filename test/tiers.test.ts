@@ -1,0 +1,35 @@
+/** The test tiers (scripts/test.js): every test file is in exactly one, so no file is left out of a tier run. */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { ROOT } from './helpers/paths';
+
+test('every test file is in exactly one tier of scripts/test.js, and every tier entry is a test file', () => {
+  const { TIERS } = require(path.join(ROOT, 'scripts', 'test.js')) as { TIERS: Record<string, string[]> };
+  const files = fs
+    .readdirSync(path.join(ROOT, 'test'))
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => f.replace(/\.test\.ts$/, ''))
+    .sort();
+  const listed = Object.values(TIERS).flat();
+  const twice = listed.filter((f, i) => listed.indexOf(f) !== i);
+  assert.deepEqual(twice, [], 'in more than one tier');
+  assert.deepEqual(
+    files.filter((f) => !listed.includes(f)),
+    [],
+    'test files in no tier',
+  );
+  assert.deepEqual(
+    listed.filter((f) => !files.includes(f)),
+    [],
+    'tier entries without a test file',
+  );
+  // The native tier is what test:native runs first.
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  for (const f of TIERS.native) assert.ok(pkg.scripts['test:native'].includes(`build/test/${f}.test.js`), f);
+  for (const t of ['unit', 'integration', 'browser'])
+    assert.match(pkg.scripts[`test:${t}`] ?? '', new RegExp(`node scripts/test\\.js ${t}$`), `npm run test:${t}`);
+});
