@@ -421,3 +421,33 @@ test('output paths that cannot be written are explained in one line before anyth
   }
   fs.rmSync(root, { recursive: true });
 });
+
+test('--help returns from the parser with the text (HelpRequested), it does not exit the process', () => {
+  const { parseFlags, HelpRequested } =
+    require('margin-lab/dist/cli/common') as typeof import('margin-lab/dist/cli/common');
+  const flags = {
+    run: { type: 'string' as const, help: 'run folder' },
+    json: { type: 'boolean' as const, help: 'JSON' },
+  };
+  let caught: unknown;
+  try {
+    parseFlags(['--run', 'x', '--help'], flags, 'usage: test');
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof HelpRequested, `expected HelpRequested, got ${String(caught)}`);
+  assert.match(
+    (caught as InstanceType<typeof HelpRequested>).text,
+    /^usage: test\n\nFlags:\n {2}--run <value> +run folder\n {2}--json +JSON\n {2}--help$/,
+  );
+  assert.deepEqual({ ...parseFlags(['--json'], flags, 'usage: test') }, { json: true });
+  // Through runMain: the text on stdout, status 0, nothing on stderr.
+  for (const tool of ['train', 'eval', 'embed', 'export']) {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', `${tool}.js`), '--help'], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, `${tool}: ${r.stderr}`);
+    assert.match(r.stdout, /^usage: npm run /, tool);
+    assert.equal(r.stderr, '', tool);
+  }
+});

@@ -22,6 +22,18 @@ export interface FlagSpec {
 export class UsageError extends Error {}
 
 /**
+ * `--help` was given: `parseFlags` throws this (after nothing else was parsed or done) with the
+ * help text, and `runMain` prints it and ends with status 0. The process is never exited from
+ * inside the parser, so the parser can be called (and tested) in-process.
+ */
+export class HelpRequested extends Error {
+  constructor(readonly text: string) {
+    super('help requested');
+    this.name = 'HelpRequested';
+  }
+}
+
+/**
  * Quotes `arg` for a POSIX shell, so that a printed command is safe to paste: a path such as
  * `a b; touch X` stays one argument instead of running `touch`. Plain arguments stay as they are.
  */
@@ -52,10 +64,7 @@ export function parseFlags(
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\nRun with --help to list the flags.`);
   }
-  if (values.help) {
-    console.log(helpText(usage, flags));
-    process.exit(0);
-  }
+  if (values.help) throw new HelpRequested(helpText(usage, flags));
   if (given) for (const [k, v] of Object.entries(values)) if (v !== undefined) given.add(k);
   for (const [k, v] of Object.entries(flags))
     if (values[k] === undefined && v.default !== undefined) values[k] = v.default;
@@ -250,6 +259,11 @@ export function checkOutputFile(flag: string, file: string): void {
 /** Runs a CLI main, turning errors into a one-line message and exit code 1 (2 for usage). */
 export function runMain(main: () => Promise<void>): void {
   main().catch((e: Error) => {
+    if (e instanceof HelpRequested) {
+      console.log(e.text);
+      process.exitCode = 0;
+      return;
+    }
     console.error(`error: ${e.message}`);
     process.exit(e instanceof UsageError ? 2 : 1);
   });
