@@ -20,7 +20,7 @@ export type { AdapterSummary, ProbeResult } from './backend/webgpu';
 
 // Losses
 export { adaFace, ADAFACE_EPS, AdaFace } from './losses/adaface';
-export type { AdaFaceOptions } from './losses/adaface';
+export type { AdaFaceOptions, AdaFaceContext } from './losses/adaface';
 export { arcFace, ArcFace } from './losses/arcface';
 export type { ArcFaceOptions } from './losses/arcface';
 export { centerLoss, softmaxCenterLoss, CenterLoss, SoftmaxCenterLoss } from './losses/center';
@@ -40,6 +40,7 @@ export type {
   ClassifierHead,
   HeadOptions,
   TargetContext,
+  NegativesContext,
   WeightInit,
   MarginWarmupOptions,
   MarginWarmupArgs,
@@ -150,7 +151,6 @@ export {
 export type { RocCurve, TarAtFar, FoldAccuracy, OpenSetResult, GeometryStats, WeightAgreement } from './eval/metrics';
 export {
   runOpenSetBenchmark,
-  openSetMetrics,
   summarize as summarizeBenchmark,
   summaryMarkdown as benchmarkMarkdown,
   benchmarkBars,
@@ -163,8 +163,10 @@ export {
   BENCHMARK_RECIPES,
   benchmarkSplit,
   benchmarkRun,
-} from './eval/open-set-benchmark';
-export type { BenchmarkConfig, RunResult as BenchmarkRunResult } from './eval/open-set-benchmark';
+} from './benchmark';
+export type { BenchmarkConfig, BenchmarkRun, BenchmarkRun as BenchmarkRunResult } from './benchmark';
+export { openSetMetrics } from './eval/open-set';
+export type { OpenSetMetrics } from './eval/open-set';
 export { embedImages, embedImagesAsync, evaluateEmbeddings, formatReport } from './eval/report';
 export type { EvalReport, EvalOptions } from './eval/report';
 

@@ -9,14 +9,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import { openSetMetrics } from 'margin-lab/dist/eval/open-set';
 import {
   loadBenchmarkResults,
-  openSetMetrics,
-  readRunResult,
+  readBenchmarkRun,
   summarize,
   summaryMarkdown,
-  RunResult,
-} from 'margin-lab/dist/eval/open-set-benchmark';
+  BenchmarkRun,
+} from 'margin-lab/dist/benchmark';
 import { ROOT } from './helpers/paths';
 import * as ml from 'margin-lab';
 
@@ -72,7 +72,7 @@ test('summary: mean ± std over seeds, n/a kept apart from zero', () => {
     finalTrainLoss: 1,
     roc: { far: [], tar: [] },
   };
-  const rs: RunResult[] = [
+  const rs: BenchmarkRun[] = [
     { ...base, loss: 'arcface', seed: 1, tenFold: 0.9, tar1e4: 0.2, rank1: 0.5 },
     { ...base, loss: 'arcface', seed: 2, tenFold: 0.8, tar1e4: 0.4, rank1: 0.7 },
     { ...base, loss: 'softmax', seed: 1, tenFold: 0.7, tar1e4: null, rank1: 0.3 },
@@ -241,7 +241,7 @@ test('npm run benchmark -- --twin: PyTorch trains the same run from the same sta
     fs
       .readdirSync(dir)
       .filter((f) => f.endsWith('.json'))
-      .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as RunResult);
+      .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as BenchmarkRun);
   const ours = read(path.join(out, 'runs'));
   const twin = read(path.join(out, 'twin'));
   assert.equal(twin.length, losses.length);
@@ -327,28 +327,28 @@ test('benchmark run files: a folder, bad JSON, {} or another run under the name 
     'runs',
     fs.readdirSync(path.join(ROOT, 'benchmark', 'runs')).find((f) => f.startsWith('softmax-seed1-'))!,
   );
-  const r = readRunResult(good, { loss: 'softmax', seed: 1 });
+  const r = readBenchmarkRun(good, { loss: 'softmax', seed: 1 });
   assert.equal(r.loss, 'softmax');
   assert.throws(
-    () => readRunResult(good, { loss: 'arcface', seed: 1 }),
+    () => readBenchmarkRun(good, { loss: 'arcface', seed: 1 }),
     /expected the run of arcface, seed 1 \(its file name\), got \{"loss":"softmax","seed":1\}/,
   );
   fs.mkdirSync(path.join(dir, 'a.json'));
   assert.throws(
-    () => readRunResult(path.join(dir, 'a.json')),
+    () => readBenchmarkRun(path.join(dir, 'a.json')),
     /benchmark run file .*a\.json: is a folder, expected a run's JSON file/,
   );
   fs.writeFileSync(path.join(dir, 'b.json'), '{"loss": ');
   assert.throws(
-    () => readRunResult(path.join(dir, 'b.json')),
+    () => readBenchmarkRun(path.join(dir, 'b.json')),
     /benchmark run file .*b\.json: not readable JSON .*; delete it to train that run again/,
   );
   fs.writeFileSync(path.join(dir, 'c.json'), '{}');
-  assert.throws(() => readRunResult(path.join(dir, 'c.json')), /c\.json: loss must be a loss name, got nothing/);
+  assert.throws(() => readBenchmarkRun(path.join(dir, 'c.json')), /c\.json: loss must be a loss name, got nothing/);
   const noRoc = { ...r, roc: undefined };
   fs.writeFileSync(path.join(dir, 'd.json'), JSON.stringify(noRoc));
   assert.throws(
-    () => readRunResult(path.join(dir, 'd.json')),
+    () => readBenchmarkRun(path.join(dir, 'd.json')),
     /d\.json: roc must hold far and tar lists of one length/,
   );
   fs.writeFileSync(path.join(dir, 'e.json'), JSON.stringify({ ...r, rank1: 'high' }));

@@ -440,7 +440,7 @@ test('bad input throws a clear error naming the argument', () => {
 
 test('every margin target is non-increasing in θ over [0, π]', () => {
   const theta = Array.from({ length: 4001 }, (_, i) => (i * Math.PI) / 4000);
-  const heads: Array<[string, L.CosineHead, Array<Partial<L.TargetContext>>]> = [
+  const heads: Array<[string, L.CosineHead<L.AdaFaceContext>, Array<Partial<L.AdaFaceContext>>]> = [
     ['arcFace m=0.5', L.arcFace({ numClasses: 2, embeddingDim: 2 }), [{}]],
     ['arcFace m=1.2', L.arcFace({ numClasses: 2, embeddingDim: 2, m: 1.2 }), [{}]],
     ['cosFace', L.cosFace({ numClasses: 2, embeddingDim: 2 }), [{}]],
@@ -449,7 +449,7 @@ test('every margin target is non-increasing in θ over [0, π]', () => {
       (m) =>
         [`sphereFace ψ m=${m}`, L.sphereFace({ numClasses: 2, embeddingDim: 2, m, lambda: 0 }), [{}]] as [
           string,
-          L.CosineHead,
+          L.CosineHead<L.AdaFaceContext>,
           Array<Partial<L.TargetContext>>,
         ],
     ),

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm run benchmark`: the open-set benchmark of the losses on the Hangul glyph identities
- * (src/eval/open-set-benchmark.ts). Resumable: finished runs are kept in <out>/runs and skipped.
+ * (src/benchmark). Resumable: finished runs are kept in <out>/runs and skipped.
  * MARGIN_LAB_QUICK=1 runs a tiny configuration that checks the pipeline, not the ordering.
  */
 import * as path from 'path';
@@ -21,14 +21,14 @@ import {
   runOpenSetBenchmark,
   summarize,
   summaryMarkdown,
-  RunResult,
+  BenchmarkRun,
   benchmarkSplit,
   BENCHMARK_RECIPES,
   BenchmarkRecipe,
   fullGlyphDir,
   fullGlyphSetBuilt,
   recipeLine,
-} from '../eval/open-set-benchmark';
+} from '../benchmark';
 import { loadHangulGlyphs } from '../data/glyphs';
 import { ABLATION_BUDGET, ABLATION_VARIANTS, ablationMarkdown, runAblation } from '../experiments/ablation';
 import { compareTwin, runTwin, TWIN_TOLERANCE, twinMarkdown } from '../experiments/twin';
@@ -139,7 +139,7 @@ function anchorSection(sum: ReturnType<typeof summarize>): string {
 }
 
 /** Losses ranked per seed (best first) by a metric, and whether every seed gives the same ranking. */
-export function orderingSection(results: RunResult[], losses: string[]): string {
+export function orderingSection(results: BenchmarkRun[], losses: string[]): string {
   const seeds = [...new Set(results.map((r) => r.seed))].sort((a, b) => a - b);
   const lines: string[] = ['| metric | seed | ranking, best first |', '|---|---|---|'];
   const verdicts: string[] = [];
@@ -151,7 +151,7 @@ export function orderingSection(results: RunResult[], losses: string[]): string 
     for (const seed of seeds) {
       const rs = losses
         .map((l) => results.find((r) => r.loss === l && r.seed === seed))
-        .filter((r): r is RunResult => !!r && r[k] !== null);
+        .filter((r): r is BenchmarkRun => !!r && r[k] !== null);
       const ranking = rs
         .slice()
         .sort((a, b) => (b[k] as number) - (a[k] as number))
@@ -394,7 +394,7 @@ async function main(): Promise<void> {
     'margin-lab open-set benchmark',
   );
   const trainSec = results.reduce((a, r) => a + r.trainSeconds, 0);
-  const first = results[0] as RunResult | undefined;
+  const first = results[0] as BenchmarkRun | undefined;
   const md = [
     '# Open-set benchmark: the losses on unseen Hangul syllables',
     '',

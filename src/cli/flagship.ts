@@ -21,7 +21,7 @@ import {
   WeightInit,
 } from '../losses';
 import { ownWeightAgreement, WeightAgreement } from '../eval/metrics';
-import { machineLine } from '../eval/open-set-benchmark';
+import { machineLine } from '../benchmark';
 import { writeFileAtomic } from '../util/fs';
 import { embedSet, headWeights, mnistOpenSet, quickMode, trainEmbedding } from '../workbook';
 import { FlagSpec, parseFlags, runMain, UsageError, commaList as list } from './common';

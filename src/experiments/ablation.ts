@@ -13,8 +13,8 @@ import {
   benchmarkStepsPerEpoch,
   fullGlyphDir,
   runOpenSetBenchmark,
-  RunResult,
-} from '../eval/open-set-benchmark';
+  BenchmarkRun,
+} from '../benchmark';
 import { GlyphDataset, loadHangulGlyphs } from '../data/glyphs';
 import type { LossName } from '../losses';
 
@@ -120,7 +120,7 @@ export interface AblationOptions {
 }
 
 /** Runs (or resumes) the ablation; returns one row per (variant, loss), means over seeds. */
-export async function runAblation(opts: AblationOptions): Promise<{ rows: AblationRow[]; results: RunResult[] }> {
+export async function runAblation(opts: AblationOptions): Promise<{ rows: AblationRow[]; results: BenchmarkRun[] }> {
   const ids = opts.variants ?? ABLATION_VARIANTS.map((v) => v.id);
   for (const id of ids)
     if (!ABLATION_VARIANTS.some((v) => v.id === id))
@@ -129,7 +129,7 @@ export async function runAblation(opts: AblationOptions): Promise<{ rows: Ablati
       );
   const ds = opts.data ?? loadHangulGlyphs(opts.base.data === 'full' ? { dir: fullGlyphDir() } : {});
   const rows: AblationRow[] = [];
-  const all: RunResult[] = [];
+  const all: BenchmarkRun[] = [];
   for (const v of ABLATION_VARIANTS.filter((x) => ids.includes(x.id))) {
     // The base's recipe fields are replaced by the variant's, not merged with them.
     const config: BenchmarkConfig = {
@@ -163,7 +163,7 @@ export async function runAblation(opts: AblationOptions): Promise<{ rows: Ablati
     all.push(...results);
     for (const loss of v.losses) {
       const rs = results.filter((r) => r.loss === loss);
-      const mean = (f: (r: RunResult) => number | null): number | null => {
+      const mean = (f: (r: BenchmarkRun) => number | null): number | null => {
         const xs = rs.map(f).filter((x): x is number => x !== null);
         return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
       };

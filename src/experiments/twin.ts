@@ -22,9 +22,9 @@ import {
   BenchmarkConfig,
   benchmarkStepsPerEpoch,
   configKey,
-  openSetMetrics,
-  RunResult,
-} from '../eval/open-set-benchmark';
+  BenchmarkRun,
+} from '../benchmark';
+import { openSetMetrics } from '../eval/open-set';
 import { epochOrder, learningRateAt } from '../train/trainer';
 import { Rng } from '../util/random';
 import { writeFileAtomic } from '../util/fs';
@@ -39,7 +39,7 @@ export const TWIN_LOSSES: readonly LossName[] = [
   'curricularface',
 ];
 
-export interface TwinResult extends RunResult {
+export interface TwinResult extends BenchmarkRun {
   system: 'torch';
   torchVersion: string;
   threads: number;
@@ -257,7 +257,7 @@ export interface TwinComparison {
 }
 
 /** margin-lab against PyTorch per loss, over the seeds both have. */
-export function compareTwin(ours: RunResult[], twin: TwinResult[], losses: string[]): TwinComparison[] {
+export function compareTwin(ours: BenchmarkRun[], twin: TwinResult[], losses: string[]): TwinComparison[] {
   const mean = (xs: Array<number | null>) => {
     const v = xs.filter((x): x is number => x !== null && Number.isFinite(x));
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
@@ -267,7 +267,7 @@ export function compareTwin(ours: RunResult[], twin: TwinResult[], losses: strin
       const t = twin.filter((r) => r.loss === loss);
       const o = ours.filter((r) => r.loss === loss && t.some((x) => x.seed === r.seed));
       if (o.length === 0) return null;
-      const pick = (rs: RunResult[]) => ({
+      const pick = (rs: BenchmarkRun[]) => ({
         tar1e4: mean(rs.map((r) => r.tar1e4)),
         rank1: mean(rs.map((r) => r.rank1)) ?? NaN,
         finalTrainLoss: mean(rs.map((r) => r.finalTrainLoss)) ?? NaN,

@@ -17,6 +17,11 @@
 import * as tf from '../tf';
 import { checkAngularMargin } from './arcface';
 import { checkScale, CosineHead, HeadOptions, TargetContext, HEAD_OPTION_KEYS } from './head';
+
+/** AdaFace's target context: for curves, a fixed norm score ẑ in [−1, 1] instead of one computed from the embeddings. */
+export interface AdaFaceContext extends TargetContext {
+  marginScaler?: number;
+}
 import { safeAcos, stopGradient } from './ops';
 import { checkPositive, checkRange, checkOptionKeys, optionKeys } from './validate';
 
@@ -36,7 +41,7 @@ export interface AdaFaceOptions extends HeadOptions {
 
 export const ADAFACE_EPS = 1e-3;
 
-export class AdaFace extends CosineHead {
+export class AdaFace extends CosineHead<AdaFaceContext> {
   readonly name = 'adaFace';
   readonly s: number;
   readonly m: number;
@@ -96,7 +101,7 @@ export class AdaFace extends CosineHead {
     });
   }
 
-  protected target(cosY: tf.Tensor1D, ctx: TargetContext): tf.Tensor1D {
+  protected target(cosY: tf.Tensor1D, ctx: AdaFaceContext): tf.Tensor1D {
     const scaler =
       ctx.marginScaler !== undefined ? tf.fill(cosY.shape, ctx.marginScaler) : this.marginScaler(ctx.embeddings);
     const c = tf.clipByValue(cosY, -1 + ADAFACE_EPS, 1 - ADAFACE_EPS);
@@ -111,8 +116,8 @@ export class AdaFace extends CosineHead {
     return tf.clipByValue(cos, -1 + ADAFACE_EPS, 1 - ADAFACE_EPS) as tf.Tensor2D;
   }
 
-  protected scale(): number {
-    return this.s;
+  override stats(): Record<string, number> {
+    return { normMean: this.normStats.mean };
   }
 
   config(): Record<string, unknown> {

@@ -61,10 +61,6 @@ export class ArcFace extends CosineHead {
     return angularMarginTarget(cosY, this.m * this.marginFactor, this.easyMargin) as tf.Tensor1D;
   }
 
-  protected scale(): number {
-    return this.s;
-  }
-
   config(): Record<string, unknown> {
     return {
       loss: 'arcface',

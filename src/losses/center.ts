@@ -162,6 +162,11 @@ export class SoftmaxCenterLoss implements ClassifierHead {
     };
   }
 
+  /** The softmax part's logits. */
+  scores(embeddings: tf.Tensor2D): tf.Tensor2D {
+    return this.softmax.logits(embeddings);
+  }
+
   logits(embeddings: tf.Tensor2D, labels?: LabelsLike): tf.Tensor2D {
     return this.softmax.logits(embeddings, labels);
   }

@@ -51,10 +51,6 @@ export class CombinedMargin extends CosineHead {
     return combinedMarginTarget(cosY, 1 + (this.m1 - 1) * f, this.m2 * f, this.m3 * f) as tf.Tensor1D;
   }
 
-  protected scale(): number {
-    return this.s;
-  }
-
   config(): Record<string, unknown> {
     return {
       loss: 'combined',

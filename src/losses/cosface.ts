@@ -35,10 +35,6 @@ export class CosFace extends CosineHead {
     return cosineMarginTarget(cosY, this.m * this.marginFactor) as tf.Tensor1D;
   }
 
-  protected scale(): number {
-    return this.s;
-  }
-
   config(): Record<string, unknown> {
     return {
       loss: 'cosface',

@@ -9,7 +9,7 @@
  */
 import * as tf from '../tf';
 import { checkAngularMargin } from './arcface';
-import { checkScale, CosineHead, HeadOptions, TargetContext, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
+import { checkScale, CosineHead, HeadOptions, NegativesContext, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
 import { angularMarginTarget } from './margin';
 import { constantMask, select, stopGradient } from './ops';
 import { checkRange, checkOptionKeys, optionKeys } from './validate';
@@ -66,23 +66,17 @@ export class CurricularFace extends CosineHead {
     return angularMarginTarget(cosY, this.m * this.marginFactor) as tf.Tensor1D;
   }
 
-  protected override negatives(
-    cos: tf.Tensor2D,
-    _cosY: tf.Tensor1D,
-    targetY: tf.Tensor1D,
-    oneHot: tf.Tensor2D,
-    _ctx: TargetContext,
-  ): tf.Tensor2D {
+  protected override negatives(cos: tf.Tensor2D, { targetY, oneHot }: NegativesContext): tf.Tensor2D {
     return modulateHardNegatives(cos, targetY, oneHot, this.tVar);
+  }
+
+  override stats(): Record<string, number> {
+    return { t: this.t, ...super.stats() };
   }
 
   /** Negative modulation curve c ↦ c·(t + c) at a given t (for plots). */
   static modulation(cos: number, t: number): number {
     return cos * (t + cos);
-  }
-
-  protected scale(): number {
-    return this.s;
   }
 
   config(): Record<string, unknown> {

@@ -45,11 +45,18 @@ export interface EmbeddingLoss {
   stateDict(): Record<string, tf.Variable>;
   /** Restores non-tensor state (schedules) from a `config()` saved in a checkpoint. */
   loadConfigState?(config: Record<string, unknown>): void;
+  /** Numbers the trainer records every epoch (SphereFace λ, CurricularFace t, the margin warm-up, ...). */
+  stats?(): Record<string, number>;
   dispose(): void;
 }
 
 /** A classifier-style loss with class weights. */
 export interface ClassifierHead extends EmbeddingLoss {
+  /**
+   * Class scores [N, C] whose argmax is the predicted class (training accuracy, identification):
+   * the logits of the plain softmax heads, the cosines of the normalized ones.
+   */
+  scores(embeddings: tf.Tensor2D): tf.Tensor2D;
   readonly numClasses: number;
   readonly embeddingDim: number;
   /** Class weights [D, C·K] (K sub-centers, 1 for most heads). */
@@ -210,10 +217,14 @@ export function createWeights(loss: string, opts: HeadOptions, columns: number):
 /**
  * Base of the softmax family on normalized features: logits are built from the cosine matrix,
  * with the target column replaced by a function of cos θ_y (the margin) and the result scaled.
- * Subclasses implement `target()`; some also `negatives()` (CurricularFace) or `scale()`.
+ * A head implements `target()` and `config()`; it may override `negatives()` (CurricularFace,
+ * AdaFace), `scale()` (SphereFace's ‖x‖; the default is `s`), `updateState()` (running
+ * statistics) and `stats()`. `Ctx` is the context `target()` takes (AdaFace adds its norm score).
  */
-export abstract class CosineHead implements ClassifierHead {
+export abstract class CosineHead<Ctx extends TargetContext = TargetContext> implements ClassifierHead {
   abstract readonly name: string;
+  /** The scale s of the logits. */
+  abstract readonly s: number;
   readonly numClasses: number;
   readonly embeddingDim: number;
   readonly W: tf.Variable;
@@ -268,21 +279,27 @@ export abstract class CosineHead implements ClassifierHead {
    * The target entry in cos space, as a function of cos θ_y [N] (before scaling). `embeddings`
    * and `training` are there for losses whose margin depends on the sample (AdaFace).
    */
-  protected abstract target(cosY: tf.Tensor1D, ctx: TargetContext): tf.Tensor1D;
+  protected abstract target(cosY: tf.Tensor1D, ctx: Ctx): tf.Tensor1D;
 
-  /** Hook for modifying non-target cosines (CurricularFace); default unchanged. */
-  protected negatives(
-    cos: tf.Tensor2D,
-    _cosY: tf.Tensor1D,
-    _targetY: tf.Tensor1D,
-    _oneHot: tf.Tensor2D,
-    _ctx: TargetContext,
-  ): tf.Tensor2D {
+  /** Hook for modifying the non-target cosines (CurricularFace, AdaFace); default unchanged. */
+  protected negatives(cos: tf.Tensor2D, _ctx: NegativesContext<Ctx>): tf.Tensor2D {
     return cos;
   }
 
-  /** Multiplier of the logits: the scale s (a number), or per-row (SphereFace's ‖x‖). */
-  protected abstract scale(embeddings: tf.Tensor2D): number | tf.Tensor2D;
+  /** Multiplier of the logits: the scale s, or per row (SphereFace's ‖x‖ overrides this). */
+  protected scale(_embeddings: tf.Tensor2D): number | tf.Tensor2D {
+    return this.s;
+  }
+
+  /** The cosines are the class scores (argmax = nearest class weight in angle). */
+  scores(embeddings: tf.Tensor2D): tf.Tensor2D {
+    return this.cosines(embeddings);
+  }
+
+  /** The margin warm-up's factor, when the head has one. */
+  stats(): Record<string, number> {
+    return this.marginWarmup ? { marginFactor: this.marginWarmup.factor } : {};
+  }
 
   /** Called once per compute() in training mode, before the logits (running statistics). */
   protected updateState(_cosY: tf.Tensor1D, _embeddings: tf.Tensor2D): void {}
@@ -303,13 +320,13 @@ export abstract class CosineHead implements ClassifierHead {
    * The target curve in cos space: f(θ) for θ in radians, from the same code as the loss (for
    * plots and the monotonicity test). Uses the current state (λ, t, running statistics).
    */
-  targetCurve(theta: ArrayLike<number>, ctx: Partial<TargetContext> = {}): number[] {
+  targetCurve(theta: ArrayLike<number>, ctx: Partial<Ctx> = {}): number[] {
     return Array.from(
       tidyRead(() => {
         const c = tf.tensor1d(Array.from(theta, (t) => Math.cos(t)));
         const n = c.shape[0];
         const fake = tf.zeros([n, this.embeddingDim]) as tf.Tensor2D;
-        return this.target(c, { embeddings: fake, training: false, ...ctx });
+        return this.target(c, { embeddings: fake, training: false, ...ctx } as Ctx);
       }),
     );
   }
@@ -338,9 +355,9 @@ export abstract class CosineHead implements ClassifierHead {
     const oneHot = tf.oneHot(lab.tensor, this.numClasses).toFloat() as tf.Tensor2D;
     const cosY = tf.sum(tf.mul(cos, oneHot), 1) as tf.Tensor1D;
     if (training) this.updateState(cosY, embeddings);
-    const ctx: TargetContext = { embeddings, training };
+    const ctx = { embeddings, training } as Ctx;
     const targetY = this.target(cosY, ctx);
-    const others = this.negatives(cos, cosY, targetY, oneHot, ctx);
+    const others = this.negatives(cos, { ...ctx, cosY, targetY, oneHot });
     // Non-target entries keep their (possibly modulated) cosine; the target entry gets f(cos θ_y).
     const mixed = tf.add(tf.mul(others, tf.sub(1, oneHot)), tf.mul(oneHot, tf.expandDims(targetY, 1))) as tf.Tensor2D;
     return { logits: tf.mul(mixed, this.scale(embeddings)) as tf.Tensor2D, oneHot };
@@ -351,12 +368,18 @@ export abstract class CosineHead implements ClassifierHead {
   }
 }
 
+/** What `target()` sees besides cos θ_y. */
 export interface TargetContext {
   embeddings: tf.Tensor2D;
   training: boolean;
-  /** AdaFace only: a fixed norm score ẑ in [−1, 1] instead of one computed from the embeddings (curves). */
-  marginScaler?: number;
 }
+
+/** What `negatives()` sees: the target context, cos θ_y [N], the target entries f(cos θ_y) [N] and the one-hot labels [N, C]. */
+export type NegativesContext<Ctx extends TargetContext = TargetContext> = Ctx & {
+  cosY: tf.Tensor1D;
+  targetY: tf.Tensor1D;
+  oneHot: tf.Tensor2D;
+};
 
 /** Scale s check shared by the normalized heads. */
 export function checkScale(loss: string, s: number): void {

@@ -26,10 +26,6 @@ export class NormFace extends CosineHead {
     return cosY;
   }
 
-  protected scale(): number {
-    return this.s;
-  }
-
   config(): Record<string, unknown> {
     return { loss: 'normface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s };
   }

@@ -6,7 +6,7 @@
  *
  * Adding a loss: its file, one entry here, and its test.
  */
-import { CosineHead, EmbeddingLoss } from './head';
+import { EmbeddingLoss } from './head';
 import { softmaxLoss, SoftmaxLoss } from './softmax';
 import { normFace, NormFace } from './normface';
 import { sphereFace, SphereFace } from './sphereface';
@@ -44,8 +44,6 @@ export interface LossEntry {
   factory: (opts: Record<string, unknown>) => EmbeddingLoss;
   /** Hyperparameters, keyed as the command-line flag (kebab-case where it has two words). */
   options: Record<string, LossOption>;
-  /** Numbers the trainer records every epoch (λ, t, active triplets, ...). */
-  stats?: (loss: EmbeddingLoss) => Record<string, number>;
 }
 
 const s = (dflt: number): LossOption => ({ type: 'number', min: 1e-6, help: `scale s (default ${dflt})` });
@@ -64,11 +62,6 @@ const marginWarmup: LossOption = {
 };
 
 /** The fraction of the margin in use, for heads with a margin warm-up (nothing otherwise). */
-const warmupStats = (l: EmbeddingLoss): Record<string, number> =>
-  (l as CosineHead).marginFactor !== undefined && 'marginWarmup' in l.config()
-    ? { marginFactor: (l as CosineHead).marginFactor }
-    : {};
-
 const entries = [
   {
     id: 'softmax',
@@ -102,7 +95,6 @@ const entries = [
       'lambda-power': { type: 'number', min: 0, path: ['schedule', 'power'], help: 'λ schedule: power (default 1)' },
       'lambda-min': { type: 'number', min: 0, path: ['schedule', 'lambdaMin'], help: 'λ schedule: floor (default 5)' },
     },
-    stats: (l: EmbeddingLoss) => ({ lambda: (l as SphereFace).lambda }),
   },
   {
     id: 'cosface',
@@ -115,7 +107,6 @@ const entries = [
       m: { type: 'number', min: 0, max: 2, help: 'additive cosine margin m (default 0.35)' },
       'margin-warmup': marginWarmup,
     },
-    stats: warmupStats,
   },
   {
     id: 'arcface',
@@ -129,7 +120,6 @@ const entries = [
       'easy-margin': { type: 'boolean', path: ['easyMargin'], help: 'margin only where θ_y < π/2' },
       'margin-warmup': marginWarmup,
     },
-    stats: warmupStats,
   },
   {
     id: 'combined',
@@ -144,7 +134,6 @@ const entries = [
       m3: { type: 'number', min: 0, max: 2, help: 'additive cosine margin m3 (default 0.2)' },
       'margin-warmup': marginWarmup,
     },
-    stats: warmupStats,
   },
   {
     id: 'curricularface',
@@ -158,7 +147,6 @@ const entries = [
       alpha: { type: 'number', min: 0, max: 1, help: 'momentum of t: t ← α·mean cos θ_y + (1 − α)·t (default 0.01)' },
       'margin-warmup': marginWarmup,
     },
-    stats: (l: EmbeddingLoss) => ({ t: (l as CurricularFace).t, ...warmupStats(l) }),
   },
   {
     id: 'subcenter-arcface',
@@ -173,7 +161,6 @@ const entries = [
       K: { type: 'integer', min: 1, max: 64, help: 'sub-centers per class (default 3)' },
       'margin-warmup': marginWarmup,
     },
-    stats: warmupStats,
   },
   {
     id: 'adaface',
@@ -187,7 +174,6 @@ const entries = [
       h: { type: 'number', min: 0, max: 1, help: 'concentration h of the norm score (default 0.333)' },
       alpha: { type: 'number', min: 0, max: 1, help: 'momentum of the running norm statistics (default 0.01)' },
     },
-    stats: (l: EmbeddingLoss) => ({ normMean: (l as AdaFace).normStats.mean }),
   },
   {
     id: 'contrastive',
@@ -216,8 +202,6 @@ const entries = [
         help: 'average over active triplets or all mined ones',
       },
     },
-    stats: (l: EmbeddingLoss) =>
-      (l as TripletLoss).lastStats ? { activeTriplets: (l as TripletLoss).lastStats!.active } : {},
   },
   {
     id: 'softmax+center',
@@ -254,9 +238,9 @@ export function entryOf(loss: EmbeddingLoss): LossEntry | undefined {
   return LOSS_TABLE.find((e) => loss.constructor === e.cls);
 }
 
-/** The statistics a loss reports (empty for losses without any). */
+/** The statistics a loss reports (`loss.stats()`; empty for losses without any). */
 export function lossStats(loss: EmbeddingLoss): Record<string, number> {
-  return entryOf(loss)?.stats?.(loss) ?? {};
+  return loss.stats?.() ?? {};
 }
 
 /** The losses that take an option, for error messages. */

@@ -41,6 +41,11 @@ export class SoftmaxLoss implements ClassifierHead {
     return { loss: 'softmax', numClasses: this.numClasses, embeddingDim: this.embeddingDim };
   }
 
+  /** The logits: a plain softmax head has no angles to compare. */
+  scores(embeddings: tf.Tensor2D): tf.Tensor2D {
+    return this.logits(embeddings);
+  }
+
   logits(embeddings: tf.Tensor2D, labels?: LabelsLike, _options?: ComputeOptions): tf.Tensor2D {
     checkEmbeddings(this.name, embeddings, this.embeddingDim);
     if (labels !== undefined) readLabels(this.name, labels, embeddings.shape[0], this.numClasses).tensor.dispose();

@@ -130,9 +130,13 @@ export class SphereFace extends CosineHead {
     return tf.div(tf.add(tf.mul(cosY, lambda), psi), 1 + lambda) as tf.Tensor1D;
   }
 
-  protected scale(embeddings: tf.Tensor2D): number | tf.Tensor2D {
+  protected override scale(embeddings: tf.Tensor2D): number | tf.Tensor2D {
     if (this.normalized) return this.s;
     return tf.expandDims(rowNorms(embeddings), 1) as tf.Tensor2D;
+  }
+
+  override stats(): Record<string, number> {
+    return { lambda: this.lambda };
   }
 
   config(): Record<string, unknown> {

@@ -70,6 +70,11 @@ export class TripletLoss implements EmbeddingLoss {
     return {};
   }
 
+  /** Active triplets of the last batch. */
+  stats(): Record<string, number> {
+    return { activeTriplets: this.lastStats.active };
+  }
+
   config(): Record<string, unknown> {
     return { loss: 'triplet', margin: this.margin, miner: this.minerName, reduction: this.reduction };
   }

@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as tf from '../tf';
 import { readable } from '../util/read';
 import { BackboneSpec } from '../models';
-import { EmbeddingLoss, ClassifierHead, SoftmaxLoss, SoftmaxCenterLoss, lossStats } from '../losses';
+import { EmbeddingLoss, ClassifierHead, lossStats } from '../losses';
 import { pkBatches } from '../data/pairs';
 import { Rng } from '../util/random';
 import { requireDanfo } from '../util/danfo';
@@ -200,9 +200,9 @@ function isClassifier(loss: EmbeddingLoss): loss is ClassifierHead {
   return (loss as Partial<ClassifierHead>).W !== undefined;
 }
 
-/** Class scores for accuracy: logits for the softmax heads, cosines for the normalized ones. */
+/** Class scores for accuracy: the head's own `scores()` (logits for the softmax heads, cosines for the normalized ones). */
 export function classScores(loss: ClassifierHead, emb: tf.Tensor2D): tf.Tensor2D {
-  return loss instanceof SoftmaxLoss || loss instanceof SoftmaxCenterLoss ? loss.logits(emb) : loss.cosines(emb);
+  return loss.scores(emb);
 }
 
 function makeOptimizer(name: OptimizerName, lr: number, momentum: number, nesterov: boolean): tf.Optimizer {

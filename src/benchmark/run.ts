@@ -1,0 +1,247 @@
+/**
+ * The open-set benchmark: every loss trained the same way on the seen syllables of the Hangul
+ * glyph set, and evaluated on syllables it never saw (in font faces it never saw either).
+ *
+ * Per (loss, seed) run: the same backbone, embedding dimension, optimizer and budget; each loss
+ * at its paper defaults (the library's defaults). The identity split is fixed (seed 0: 80 % of
+ * the syllables seen), the faces are split once (a quarter held out), and the seed changes the
+ * initial weights and the batch order. Evaluated on the unseen syllables in the held-out faces:
+ *
+ *   - ROC over ALL pairs, exactly (no sampling): EER, TAR @ FAR = 1e-3 and 1e-4;
+ *   - LFW-style 10-fold accuracy on 10 × 300 genuine + 300 impostor pairs;
+ *   - rank-1 identification against a gallery of one image per syllable;
+ *   - DIR @ FAR = 1e-2: half of the unseen syllables enrolled (one image each), probes of the
+ *     other half must be rejected.
+ *
+ * Each run writes its result file when it finishes; a rerun with the same configuration skips
+ * the runs that are done, so a benchmark can span several sittings.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { createLoss, EmbeddingLoss, PAIR_LOSSES, LossName } from '../losses';
+import { buildBackbone, BackboneSpec } from '../models';
+import { train, TrainOptions } from '../train';
+import type { LayersModel } from '../tf';
+import { embedImagesAsync } from '../eval/report';
+import { openSetMetrics, OpenSetMetrics } from '../eval/open-set';
+import { loadHangulGlyphs, seededClassSplit, splitByFace, GlyphDataset } from '../data/glyphs';
+import { dataDir, selectClasses } from '../data/dataset';
+import { writeFileAtomic } from '../util/fs';
+import { BenchmarkConfig, benchmarkStepsPerEpoch, configKey } from './config';
+import { fmtPct } from './report';
+
+/** One finished (loss, seed) run: its open-set metrics and how its training went. */
+export interface BenchmarkRun extends OpenSetMetrics {
+  loss: LossName;
+  seed: number;
+  trainSeconds: number;
+  finalTrainLoss: number;
+}
+
+export interface BenchmarkOptions {
+  config: BenchmarkConfig;
+  /** Folder for the per-run results (one JSON file per run). */
+  dir: string;
+  /** Progress of training inside a run (default 'auto'). */
+  progress?: 'auto' | 'tty' | 'lines' | 'notebook' | 'none';
+  log?: (line: string) => void;
+  /** The data set (default: the shipped glyph set). */
+  data?: GlyphDataset;
+  /** Only collect the finished runs; train none of the missing ones (reports of a run in progress). */
+  finishedOnly?: boolean;
+}
+
+function bar(done: number, total: number, width = 24): string {
+  const k = Math.round((done / Math.max(1, total)) * width);
+  return `[${'='.repeat(Math.max(0, k - 1))}${k > 0 ? (k === width ? '=' : '>') : ''}${' '.repeat(width - k)}]`;
+}
+
+function hms(sec: number): string {
+  const s = Math.max(0, Math.round(sec));
+  return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** Where `npm run data:glyphs -- --full` writes the full glyph set. */
+export function fullGlyphDir(): string {
+  return path.join(dataDir(), 'hangul-glyphs-full');
+}
+
+/** Whether the full glyph set has been built. */
+export function fullGlyphSetBuilt(): boolean {
+  return fs.existsSync(path.join(fullGlyphDir(), 'meta.json'));
+}
+
+/** Identities and faces of the benchmark's split (the same for every loss and seed). */
+export function benchmarkSplit(ds: GlyphDataset, c: BenchmarkConfig) {
+  const numClasses = Math.min(c.identities ?? ds.meta.syllables.length, ds.meta.syllables.length);
+  const { seen, unseen } = seededClassSplit(numClasses, { seenFraction: c.seenFraction, seed: 0 });
+  const { train: trainFaces, test: testFaces } = splitByFace(ds, { seed: 0 });
+  return { seen, unseen, train: selectClasses(trainFaces, seen), test: selectClasses(testFaces, unseen) };
+}
+
+/**
+ * The model, loss and training options of one (loss, seed) run: the one place that turns a
+ * configuration into a run (the benchmark, the ablation and the PyTorch twin's export use it).
+ */
+export function benchmarkRun(
+  c: BenchmarkConfig,
+  split: ReturnType<typeof benchmarkSplit>,
+  r: { loss: LossName; seed: number },
+): { model: LayersModel; loss: EmbeddingLoss; trainOptions: TrainOptions } {
+  const backbone: BackboneSpec = {
+    name: c.backbone,
+    inputShape: split.train.shape,
+    embeddingDim: c.dim,
+    seed: r.seed,
+    ...(c.batchNorm ? { batchNorm: true } : {}),
+    ...(c.neck ? { neck: true } : {}),
+  };
+  const model = buildBackbone(backbone);
+  const loss = createLoss(r.loss, {
+    numClasses: split.seen.length,
+    embeddingDim: c.dim,
+    seed: r.seed,
+    ...(c.lossOptions?.[r.loss] ?? {}),
+  });
+  const pair = PAIR_LOSSES.includes(r.loss);
+  const n = split.train.y.length;
+  const stepsPerEpoch = benchmarkStepsPerEpoch(c, n);
+  const optimizer = c.optimizer ?? 'adam';
+  return {
+    model,
+    loss,
+    trainOptions: {
+      model,
+      loss,
+      backbone,
+      data: { x: split.train.x, y: pair ? split.train.y : split.train.localY, shape: split.train.shape },
+      epochs: c.epochs,
+      batchSize: c.batch,
+      optimizer,
+      lr: c.lr,
+      ...(optimizer === 'sgd' ? { momentum: c.momentum ?? 0, nesterov: c.nesterov ?? false } : {}),
+      weightDecay: c.weightDecay ?? 0,
+      schedule: {
+        type: c.schedule ?? 'constant',
+        warmupSteps: Math.round((c.warmupFraction ?? 0) * stepsPerEpoch * c.epochs),
+      },
+      seed: r.seed,
+      maxStepsPerEpoch: c.maxStepsPerEpoch,
+    },
+  };
+}
+
+/**
+ * Reads one stored run result, refusing by name a file that is not one (a folder, bad JSON, `{}`,
+ * a run of another loss or seed), so that nothing is reported, or rewritten, from it.
+ */
+export function readBenchmarkRun(file: string, expect?: { loss: string; seed: number }): BenchmarkRun {
+  if (fs.statSync(file).isDirectory())
+    throw new Error(`benchmark run file ${file}: is a folder, expected a run's JSON file`);
+  let r: Record<string, unknown>;
+  try {
+    r = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(
+      `benchmark run file ${file}: not readable JSON (${(e as Error).message}); delete it to train that run again`,
+    );
+  }
+  const bad = (what: string, v: unknown): never => {
+    throw new Error(
+      `benchmark run file ${file}: ${what}, got ${v === undefined ? 'nothing' : JSON.stringify(v)}; delete it to train that run again`,
+    );
+  };
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) bad('expected a JSON object', r);
+  if (typeof r.loss !== 'string') bad('loss must be a loss name', r.loss);
+  if (!Number.isInteger(r.seed)) bad('seed must be an integer', r.seed);
+  if (expect && (r.loss !== expect.loss || r.seed !== expect.seed))
+    bad(`expected the run of ${expect.loss}, seed ${expect.seed} (its file name)`, { loss: r.loss, seed: r.seed });
+  for (const k of [
+    'tenFold',
+    'tenFoldStd',
+    'pairsPerFold',
+    'eer',
+    'auc',
+    'rank1',
+    'genuinePairs',
+    'impostorPairs',
+    'trainSeconds',
+    'finalTrainLoss',
+  ])
+    if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) bad(`${k} must be a finite number`, r[k]);
+  for (const k of ['tar1e3', 'tar1e4', 'dir1e2'])
+    if (r[k] !== null && (typeof r[k] !== 'number' || !Number.isFinite(r[k])))
+      bad(`${k} must be a number or null`, r[k]);
+  const roc = r.roc as { far?: unknown; tar?: unknown } | undefined;
+  if (!roc || !Array.isArray(roc.far) || !Array.isArray(roc.tar) || roc.far.length !== roc.tar.length)
+    bad('roc must hold far and tar lists of one length', roc);
+  return r as unknown as BenchmarkRun;
+}
+
+/** Runs (or resumes) the benchmark; returns every result, finished now or earlier. */
+export async function runOpenSetBenchmark(opts: BenchmarkOptions): Promise<BenchmarkRun[]> {
+  const c = opts.config;
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const ds = opts.data ?? loadHangulGlyphs(c.data === 'full' ? { dir: fullGlyphDir() } : {});
+  const split = benchmarkSplit(ds, c);
+  const key = configKey(c);
+  fs.mkdirSync(opts.dir, { recursive: true });
+  const runs = c.losses.flatMap((loss) => c.seeds.map((seed) => ({ loss, seed })));
+  const fileOf = (r: { loss: string; seed: number }) => path.join(opts.dir, `${r.loss}-seed${r.seed}-${key}.json`);
+  const results: BenchmarkRun[] = [];
+  const todo = runs.filter((r) => {
+    const f = fileOf(r);
+    if (!fs.existsSync(f)) return true;
+    results.push(readBenchmarkRun(f, r));
+    return false;
+  });
+  log(
+    `benchmark: ${runs.length} runs (${c.losses.length} losses × ${c.seeds.length} seeds), ${runs.length - todo.length} already done in ${opts.dir}; ` +
+      `training on ${split.seen.length} seen syllables (${split.train.y.length} images), testing on ${split.unseen.length} unseen syllables (${split.test.y.length} images in held-out faces)`,
+  );
+  if (opts.finishedOnly) {
+    if (todo.length)
+      log(
+        `benchmark: reporting the ${results.length} finished runs only; not trained: ${todo.map((r) => `${r.loss} seed ${r.seed}`).join(', ')}`,
+      );
+    return results;
+  }
+  const t0 = Date.now();
+  let done = 0;
+  for (const r of todo) {
+    const started = Date.now();
+    const { model, loss, trainOptions } = benchmarkRun(c, split, r);
+    const history = await train({ ...trainOptions, progress: opts.progress ?? 'auto' });
+    const trainSeconds = (Date.now() - started) / 1000;
+    const { emb, dim } = await embedImagesAsync(model, split.test.x, split.test.shape);
+    const metrics = openSetMetrics(emb, dim, split.test.y, 0);
+    const result: BenchmarkRun = {
+      loss: r.loss,
+      seed: r.seed,
+      ...metrics,
+      trainSeconds,
+      finalTrainLoss: history.history[history.history.length - 1].loss,
+    };
+    writeFileAtomic(fileOf(r), JSON.stringify(result));
+    results.push(result);
+    model.dispose();
+    loss.dispose();
+    done++;
+    const per = (Date.now() - t0) / 1000 / done;
+    log(
+      `benchmark ${bar(runs.length - todo.length + done, runs.length)} ${runs.length - todo.length + done}/${runs.length} runs; ` +
+        `${r.loss} seed ${r.seed}: TAR@1e-4 ${fmtPct(result.tar1e4)}, rank-1 ${fmtPct(result.rank1)} (${trainSeconds.toFixed(0)} s); ETA ${hms(per * (todo.length - done))}`,
+    );
+  }
+  return results;
+}
+
+/** Every finished run stored in a benchmark's runs folder (any configuration), or [] when none. */
+export function loadBenchmarkResults(runsDir: string): BenchmarkRun[] {
+  if (!fs.existsSync(runsDir)) return [];
+  return fs
+    .readdirSync(runsDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => readBenchmarkRun(path.join(runsDir, f)));
+}
