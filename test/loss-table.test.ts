@@ -109,7 +109,7 @@ test('flags become typed options: ranges, integers, enums, booleans and nested s
     () => lossOptionsFromFlags('triplet', { miner: 'semihard' }),
     /--miner "semihard": expected one of batchAll, batchHard, semiHard/,
   );
-  assert.throws(() => lossOptionsFromFlags('cosface', { s: 'abc' }), /--s "abc": cosface expects a number ≥ 0\.000001/);
+  assert.throws(() => lossOptionsFromFlags('cosface', { s: 'abc' }), /--s "abc": cosface expects a number > 0/);
   // Every loss's per-epoch statistics come from the table.
   const sph = ml.sphereFace({ numClasses: 3, embeddingDim: 4 });
   assert.deepEqual(Object.keys(ml.lossStats(sph)), ['lambda']);
@@ -272,4 +272,68 @@ test('every "(default X)" in the loss table is the default the loss really uses 
     loss.dispose();
   }
   assert.ok(checked.length >= 15, `only ${checked.length} defaults checked: ${checked.join(', ')}`);
+});
+
+test('the command line and the API take the same values: every bounded option, probed at and around its bounds, is accepted by lossOptionsFromFlags exactly when the factory accepts it', () => {
+  const { LOSS_TABLE, createLoss } =
+    require('margin-lab/dist/losses/registry') as typeof import('margin-lab/dist/losses/registry');
+  // Options that only apply together with another (SphereFace's s needs --normalized).
+  const companions: Record<string, Record<string, Record<string, unknown>>> = {
+    sphereface: { s: { normalized: true } },
+  };
+  const disagree: string[] = [];
+  let probes = 0;
+  for (const e of LOSS_TABLE) {
+    for (const [flag, o] of Object.entries(e.options)) {
+      const comp = companions[e.id]?.[flag] ?? {};
+      const values: unknown[] =
+        o.type === 'enum'
+          ? [...o.values!, 'no-such-value']
+          : o.type === 'boolean'
+            ? [true, false]
+            : [
+                ...[o.min, o.max].flatMap((b) =>
+                  b === undefined
+                    ? []
+                    : [b, b - (o.type === 'integer' ? 1 : 1e-6), b + (o.type === 'integer' ? 1 : 1e-6)],
+                ),
+                0,
+                o.max === undefined ? 1e3 : o.max / 2,
+                o.type === 'integer' ? 2.5 : NaN,
+              ];
+      for (const v of values) {
+        probes++;
+        let cli = true;
+        let cliWhy = '';
+        try {
+          lossOptionsFromFlags(e.id, {
+            [flag]: typeof v === 'boolean' ? v : String(v),
+            ...(comp as Record<string, boolean>),
+          });
+        } catch (err) {
+          cli = false;
+          cliWhy = (err as Error).message;
+        }
+        const p = o.path ?? [flag];
+        const opts: Record<string, unknown> = { ...comp };
+        let t = opts;
+        for (const k of p.slice(0, -1)) t = (t[k] ??= {}) as Record<string, unknown>;
+        t[p[p.length - 1]] = v;
+        let api = true;
+        let apiWhy = '';
+        try {
+          createLoss(e.id, { numClasses: 3, embeddingDim: 4, ...opts }).dispose();
+        } catch (err) {
+          api = false;
+          apiWhy = (err as Error).message;
+        }
+        if (cli !== api)
+          disagree.push(
+            `${e.id} --${flag} ${String(v)}: command line ${cli ? 'accepts' : 'refuses'}, API ${api ? 'accepts' : 'refuses'} (${cliWhy || apiWhy})`,
+          );
+      }
+    }
+  }
+  assert.ok(probes > 100, `only ${probes} probes`);
+  assert.deepEqual(disagree, []);
 });

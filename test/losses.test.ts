@@ -388,15 +388,28 @@ test('bad input throws a clear error naming the argument', () => {
   );
   assert.throws(
     () => L.sphereFace({ numClasses: 3, embeddingDim: 2, m: 2.5 }),
-    /sphereFace: m must be a positive integer \(the paper uses 4\), got 2.5/,
+    /sphereFace: m must be an integer from 1 to 8 \(the paper uses 4\), got 2.5/,
   );
   assert.throws(
     () => L.sphereFace({ numClasses: 3, embeddingDim: 2, m: 0 }),
-    /sphereFace: m must be a positive integer/,
+    /sphereFace: m must be an integer from 1 to 8/,
+  );
+  assert.throws(
+    () => L.sphereFace({ numClasses: 3, embeddingDim: 2, m: 9 }),
+    /sphereFace: m must be an integer from 1 to 8/,
+  );
+  assert.throws(() => L.adaFace({ numClasses: 3, embeddingDim: 2, h: 5 }), /adaFace: h must be in \[0, 1\], got 5/);
+  assert.throws(
+    () => L.combinedMargin({ numClasses: 3, embeddingDim: 2, m3: 3 }),
+    /combinedMargin: m3 must be in \[0, 2\], got 3/,
+  );
+  assert.throws(
+    () => L.subCenterArcFace({ numClasses: 3, embeddingDim: 2, K: 65 }),
+    /subCenterArcFace: K must be at most 64/,
   );
   assert.throws(
     () => L.combinedMargin({ numClasses: 3, embeddingDim: 2, m3: -0.2 }),
-    /combinedMargin: m3 must be a finite number ≥ 0, got -0.2/,
+    /combinedMargin: m3 must be in \[0, 2\], got -0.2/,
   );
   assert.throws(
     () => L.curricularFace({ numClasses: 3, embeddingDim: 2, m: 2 }),

@@ -58,6 +58,7 @@ export class AdaFace extends CosineHead<AdaFaceContext> {
     checkScale('adaFace', s);
     checkAngularMargin('adaFace', m);
     checkPositive('adaFace', 'h', h);
+    checkRange('adaFace', 'h', h, 0, 1, true, 'h scales the standardized norm into [−1, 1]; the paper uses 0.333');
     checkRange('adaFace', 'alpha', alpha, 0, 1, true);
     super(opts, 1, 'adaFace');
     this.s = s;

@@ -22,9 +22,9 @@ export interface ArcFaceOptions extends HeadOptions, MarginWarmupArgs {
 
 /** An additive angular margin must lie in [0, π/2). */
 export function checkAngularMargin(loss: string, m: number, name = 'm'): void {
-  // A margin between π/2 and 90 is most likely in degrees (pytorch-metric-learning's ArcFaceLoss
-  // takes degrees: its default 28.6 is 0.5 rad).
-  const degrees = typeof m === 'number' && m >= Math.PI / 2 && m < 90;
+  // A margin from 2 to 90 is most likely in degrees (pytorch-metric-learning's ArcFaceLoss takes
+  // degrees: its default 28.6 is 0.5 rad); just above π/2 it is a radian value too large.
+  const degrees = typeof m === 'number' && m >= 2 && m < 90;
   checkRange(
     loss,
     name,

@@ -7,7 +7,7 @@
 import * as tf from '../tf';
 import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
 import { combinedMarginTarget } from './margin';
-import { checkNonNegative, checkPositive, checkOptionKeys, optionKeys } from './validate';
+import { checkPositive, checkRange, checkOptionKeys, optionKeys } from './validate';
 import { checkAngularMargin } from './arcface';
 
 export interface CombinedMarginOptions extends HeadOptions, MarginWarmupArgs {
@@ -36,7 +36,15 @@ export class CombinedMargin extends CosineHead {
     checkScale('combinedMargin', s);
     checkPositive('combinedMargin', 'm1', m1);
     checkAngularMargin('combinedMargin', m2, 'm2');
-    checkNonNegative('combinedMargin', 'm3', m3);
+    checkRange(
+      'combinedMargin',
+      'm3',
+      m3,
+      0,
+      2,
+      true,
+      'a cosine margin: 0 is none, and above 2 every target is below every other logit',
+    );
     super(opts, 1, 'combinedMargin');
     this.s = s;
     this.m1 = m1;

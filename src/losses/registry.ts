@@ -9,15 +9,16 @@
 import { EmbeddingLoss } from './head';
 import { softmaxLoss, SoftmaxLoss } from './softmax';
 import { normFace, NormFace } from './normface';
-import { sphereFace, SphereFace } from './sphereface';
+import { sphereFace, SphereFace, SPHEREFACE_MAX_M } from './sphereface';
 import { cosFace, CosFace } from './cosface';
 import { arcFace, ArcFace } from './arcface';
 import { combinedMargin, CombinedMargin } from './combined';
 import { curricularFace, CurricularFace } from './curricularface';
-import { subCenterArcFace, SubCenterArcFace } from './subcenter-arcface';
+import { subCenterArcFace, SubCenterArcFace, SUBCENTER_MAX_K } from './subcenter-arcface';
 import { adaFace, AdaFace } from './adaface';
 import { contrastiveLoss, ContrastiveLoss } from './contrastive';
 import { tripletLoss, TripletLoss } from './triplet';
+import { miners } from './miners';
 import { softmaxCenterLoss, SoftmaxCenterLoss } from './center';
 
 /** How a loss consumes a batch: a classifier head (class weights), a pair loss (P×K batches), or a head with class centres. */
@@ -26,9 +27,11 @@ export type LossKind = 'head' | 'pair' | 'head+centres';
 export interface LossOption {
   type: 'number' | 'integer' | 'boolean' | 'enum';
   help: string;
-  /** Inclusive bounds for numbers. */
+  /** Bounds for numbers, inclusive unless `exclusiveMin` / `exclusiveMax`. */
   min?: number;
   max?: number;
+  exclusiveMin?: boolean;
+  exclusiveMax?: boolean;
   /** Allowed values of an enum. */
   values?: readonly string[];
   /** Where the value goes in the factory's options (default: [the option's key]). */
@@ -46,11 +49,17 @@ export interface LossEntry {
   options: Record<string, LossOption>;
 }
 
-const s = (dflt: number): LossOption => ({ type: 'number', min: 1e-6, help: `scale s (default ${dflt})` });
+const s = (dflt: number): LossOption => ({
+  type: 'number',
+  min: 0,
+  exclusiveMin: true,
+  help: `scale s (default ${dflt})`,
+});
 const angular = (dflt: number): LossOption => ({
   type: 'number',
   min: 0,
   max: Math.PI / 2,
+  exclusiveMax: true,
   help: `additive angular margin m in radians (default ${dflt})`,
 });
 
@@ -86,8 +95,8 @@ const entries = [
     factory: sphereFace,
     summary: 'A-Softmax: ψ(θ_y) = (−1)^k cos(mθ_y) − 2k, annealed by λ',
     options: {
-      m: { type: 'integer', min: 1, max: 8, help: 'multiplicative angular margin m (default 4)' },
-      s: { type: 'number', min: 1e-6, help: 'scale when --normalized (default 30)' },
+      m: { type: 'integer', min: 1, max: SPHEREFACE_MAX_M, help: 'multiplicative angular margin m (default 4)' },
+      s: { type: 'number', min: 0, exclusiveMin: true, help: 'scale when --normalized (default 30)' },
       normalized: { type: 'boolean', help: 'use s instead of the feature norm' },
       lambda: { type: 'number', min: 0, help: 'a fixed λ instead of the annealing schedule' },
       'lambda-base': { type: 'number', min: 0, path: ['schedule', 'base'], help: 'λ schedule: start (default 1000)' },
@@ -104,7 +113,7 @@ const entries = [
     summary: 's·(cos θ_y − m)',
     options: {
       s: s(64),
-      m: { type: 'number', min: 0, max: 2, help: 'additive cosine margin m (default 0.35)' },
+      m: { type: 'number', min: 0, max: 2, exclusiveMax: true, help: 'additive cosine margin m (default 0.35)' },
       'margin-warmup': marginWarmup,
     },
   },
@@ -129,7 +138,7 @@ const entries = [
     summary: 's·(cos(m1·θ_y + m2) − m3)',
     options: {
       s: s(64),
-      m1: { type: 'number', min: 1e-6, help: 'multiplicative angular margin m1 (default 1)' },
+      m1: { type: 'number', min: 0, exclusiveMin: true, help: 'multiplicative angular margin m1 (default 1)' },
       m2: angular(0.3),
       m3: { type: 'number', min: 0, max: 2, help: 'additive cosine margin m3 (default 0.2)' },
       'margin-warmup': marginWarmup,
@@ -158,7 +167,7 @@ const entries = [
       s: s(64),
       m: angular(0.5),
       'easy-margin': { type: 'boolean', path: ['easyMargin'], help: 'margin only where θ_y < π/2' },
-      K: { type: 'integer', min: 1, max: 64, help: 'sub-centers per class (default 3)' },
+      K: { type: 'integer', min: 1, max: SUBCENTER_MAX_K, help: 'sub-centers per class (default 3)' },
       'margin-warmup': marginWarmup,
     },
   },
@@ -170,8 +179,14 @@ const entries = [
     summary: 'margin adapted to the feature norm (image quality)',
     options: {
       s: s(64),
-      m: { type: 'number', min: 0, max: Math.PI / 2, help: 'margin m (default 0.4)' },
-      h: { type: 'number', min: 0, max: 1, help: 'concentration h of the norm score (default 0.333)' },
+      m: { type: 'number', min: 0, max: Math.PI / 2, exclusiveMax: true, help: 'margin m (default 0.4)' },
+      h: {
+        type: 'number',
+        min: 0,
+        exclusiveMin: true,
+        max: 1,
+        help: 'concentration h of the norm score (default 0.333)',
+      },
       alpha: { type: 'number', min: 0, max: 1, help: 'momentum of the running norm statistics (default 0.01)' },
     },
   },
@@ -182,7 +197,7 @@ const entries = [
     factory: contrastiveLoss,
     summary: 'pulls genuine pairs together, pushes impostors beyond a margin',
     options: {
-      margin: { type: 'number', min: 0, help: 'margin (default 1 for euclidean)' },
+      margin: { type: 'number', min: 0, exclusiveMin: true, help: 'margin (default 1 for euclidean)' },
       distance: { type: 'enum', values: ['euclidean', 'cosine'], help: 'pair distance' },
       normalize: { type: 'boolean', help: 'L2-normalize embeddings first' },
     },
@@ -194,8 +209,8 @@ const entries = [
     factory: tripletLoss,
     summary: 'max(0, d(a,p) − d(a,n) + margin) over mined triplets',
     options: {
-      margin: { type: 'number', min: 0, help: 'margin α (default 0.2)' },
-      miner: { type: 'enum', values: ['batchAll', 'batchHard', 'semiHard'], help: 'triplet miner (default semiHard)' },
+      margin: { type: 'number', min: 0, exclusiveMin: true, help: 'margin α (default 0.2)' },
+      miner: { type: 'enum', values: Object.keys(miners), help: 'triplet miner (default semiHard)' },
       reduction: {
         type: 'enum',
         values: ['mean-active', 'mean'],
@@ -325,14 +340,18 @@ export function lossOptionsFromFlags(id: string, flags: Record<string, string | 
         String(raw).trim() === '' ||
         !Number.isFinite(n) ||
         !okInt ||
-        (o.min !== undefined && n < o.min) ||
-        (o.max !== undefined && n > o.max)
+        (o.min !== undefined && (o.exclusiveMin ? n <= o.min : n < o.min)) ||
+        (o.max !== undefined && (o.exclusiveMax ? n >= o.max : n > o.max))
       ) {
+        const lo = o.min === undefined ? '' : `${o.min}${o.exclusiveMin ? ' (exclusive)' : ''}`;
+        const hi = o.max === undefined ? '' : `${+o.max.toFixed(4)}${o.exclusiveMax ? ' (exclusive)' : ''}`;
         const range =
           o.min !== undefined && o.max !== undefined
-            ? ` from ${o.min} to ${+o.max.toFixed(4)}`
+            ? ` from ${lo} to ${hi}`
             : o.min !== undefined
-              ? ` ≥ ${o.min}`
+              ? o.exclusiveMin
+                ? ` > ${o.min}`
+                : ` ≥ ${o.min}`
               : '';
         throw new Error(
           `--${flag} ${JSON.stringify(raw)}: ${id} expects ${o.type === 'integer' ? 'an integer' : 'a number'}${range}`,

@@ -68,6 +68,9 @@ export class LambdaSchedule {
   }
 }
 
+/** The largest multiplicative margin sphereFace takes (the command line's bound too). */
+export const SPHEREFACE_MAX_M = 8;
+
 export interface SphereFaceOptions extends HeadOptions {
   /** Integer angular multiplier m ≥ 1 (paper: 4). */
   m?: number;
@@ -90,8 +93,10 @@ export class SphereFace extends CosineHead {
 
   constructor(opts: SphereFaceOptions) {
     const m = opts.m ?? 4;
-    if (!(Number.isInteger(m) && m >= 1))
-      throw new LossInputError(`sphereFace: m must be a positive integer (the paper uses 4), got ${m}`);
+    if (!(Number.isInteger(m) && m >= 1 && m <= SPHEREFACE_MAX_M))
+      throw new LossInputError(
+        `sphereFace: m must be an integer from 1 to ${SPHEREFACE_MAX_M} (the paper uses 4), got ${m}`,
+      );
     const s = opts.s ?? 30;
     if (opts.s !== undefined && !opts.normalized)
       throw new LossInputError(

@@ -7,9 +7,12 @@
 import * as tf from '../tf';
 import { ArcFace, ArcFaceOptions } from './arcface';
 import { cosineMatrix } from './ops';
-import { checkPositiveInteger, checkOptionKeys, optionKeys } from './validate';
+import { checkPositiveInteger, checkOptionKeys, LossInputError, optionKeys } from './validate';
 import { HEAD_OPTION_KEYS } from './head';
 import { tidyRead } from '../util/read';
+
+/** The most sub-centers per class subCenterArcFace takes (the command line's bound too). */
+export const SUBCENTER_MAX_K = 64;
 
 export interface SubCenterArcFaceOptions extends ArcFaceOptions {
   /** Sub-centers per class K (paper: 3). */
@@ -22,6 +25,10 @@ export class SubCenterArcFace extends ArcFace {
   constructor(opts: SubCenterArcFaceOptions) {
     const K = opts.K ?? 3;
     checkPositiveInteger('subCenterArcFace', 'K', K);
+    if (K > SUBCENTER_MAX_K)
+      throw new LossInputError(
+        `subCenterArcFace: K must be at most ${SUBCENTER_MAX_K} sub-centers per class (the paper uses 3), got ${K}`,
+      );
     super(opts, K, 'subCenterArcFace');
     this.K = K;
   }
