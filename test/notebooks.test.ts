@@ -217,60 +217,83 @@ test('every notebook runs clean, and its exported HTML draws the Plotly figure i
   assert.deepEqual(problems, []);
 });
 
-test('every committed notebook equals its source in notebooks/src (cell kinds and text)', () => {
-  const pairs: Array<[string, string]> = [
-    [path.join(ROOT, 'notebooks', 'src'), path.join(ROOT, 'notebooks')],
-    [path.join(ROOT, 'notebooks', 'src', 'solutions'), path.join(ROOT, 'notebooks', 'solutions')],
-  ];
-  const sources = pairs.flatMap(([srcDir, nbDir]) =>
-    fs.existsSync(srcDir)
-      ? fs
-          .readdirSync(srcDir)
-          .filter((f) => f.endsWith('.ts.md'))
-          .map((f) => ({ srcDir, nbDir, f }))
-      : [],
-  );
-  assert.ok(sources.length >= 5);
-  // And no notebook without a source.
+const notebookSource = require(path.join(ROOT, 'scripts', 'lib', 'notebook-source.js')) as {
+  parseSource(text: string, file?: string): Array<{ kind: string; text: string }>;
+  toSource(nb: unknown, file?: string): string;
+};
+const sourceTool = (args: string[]) =>
+  spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'notebook-source.js'), ...args], { encoding: 'utf8' });
+
+test('every committed notebook is exactly what its source in notebooks/src builds (npm run notebooks:build -- --check), and back', () => {
+  const check = sourceTool(['build', '--check']);
+  assert.equal(check.status, 0, check.stderr);
+  assert.match(check.stdout, /^(\d+) notebook\(s\) equal their sources/);
+  assert.ok(Number(/^(\d+)/.exec(check.stdout)![1]) >= 20);
+  // And no notebook without a source; each notebook read back gives its source's cells.
   for (const nb of notebookFiles()) {
-    const src = path.join(
-      path.dirname(nb) === path.join(ROOT, 'notebooks') ? pairs[0][0] : pairs[1][0],
-      path.basename(nb).replace(/\.ipynb$/, '.ts.md'),
-    );
+    const dir = path.dirname(nb) === path.join(ROOT, 'notebooks') ? 'src' : path.join('src', 'solutions');
+    const src = path.join(ROOT, 'notebooks', dir, path.basename(nb).replace(/\.ipynb$/, '.ts.md'));
     assert.ok(fs.existsSync(src), `${path.relative(ROOT, nb)} has no source ${path.relative(ROOT, src)}`);
+    const back = notebookSource.toSource(JSON.parse(fs.readFileSync(nb, 'utf8')));
+    assert.deepEqual(notebookSource.parseSource(back), notebookSource.parseSource(fs.readFileSync(src, 'utf8')), nb);
   }
-  for (const { srcDir, nbDir, f } of sources) {
-    const cells: Array<{ kind: string; text: string }> = [];
-    let cur: { kind: string; lines: string[] } | null = null;
-    const flush = () => {
-      if (cur)
-        cells.push({
-          kind: cur.kind === 'md' ? 'markdown' : 'code',
-          text: cur.lines.join('\n').replace(/^\n+|\n+$/g, ''),
-        });
-    };
-    for (const line of fs.readFileSync(path.join(srcDir, f), 'utf8').split(/\r?\n/)) {
-      if (line.startsWith('%% ')) {
-        flush();
-        cur = { kind: line.slice(3).trim(), lines: [] };
-      } else cur?.lines.push(line);
-    }
-    flush();
-    const nbFile = path.join(nbDir, f.replace(/\.ts\.md$/, '.ipynb'));
-    assert.ok(fs.existsSync(nbFile), `${f} has no notebook ${nbFile}`);
-    const nb = JSON.parse(fs.readFileSync(nbFile, 'utf8')) as {
-      cells: Array<{ cell_type: string; source: string | string[] }>;
-    };
-    const got = nb.cells.map((c) => ({
-      kind: c.cell_type,
-      text: Array.isArray(c.source) ? c.source.join('') : c.source,
-    }));
-    assert.deepEqual(
-      got,
-      cells,
-      `${path.relative(ROOT, nbFile)} differs from ${path.relative(ROOT, path.join(srcDir, f))}: regenerate it with scripts/make_notebook.py`,
-    );
-  }
+});
+
+test('npm run notebooks:pull brings an edit made in Jupyter back into the source (outputs dropped), and keeps uncommitted source edits unless --force', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-nbsrc-'));
+  fs.cpSync(
+    path.join(ROOT, 'notebooks', 'src', '00-setup.ts.md'),
+    path.join(root, 'notebooks', 'src', '00-setup.ts.md'),
+  );
+  const git = (...a: string[]) =>
+    spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { cwd: root, encoding: 'utf8' });
+  git('init', '-q');
+  const built = sourceTool(['build', '--root', root]);
+  assert.equal(built.status, 0, built.stderr);
+  git('add', '-A');
+  git('commit', '-qm', 'start');
+  // What Jupyter saves after an edit and a run: a changed cell, an added one, outputs and counts.
+  const file = path.join(root, 'notebooks', '00-setup.ipynb');
+  const nb = JSON.parse(fs.readFileSync(file, 'utf8'));
+  nb.cells[1].source = ['Edited in JupyterLab.'];
+  nb.cells.push({
+    cell_type: 'code',
+    execution_count: 7,
+    id: 'x',
+    metadata: {},
+    outputs: [{ output_type: 'stream', name: 'stdout', text: ['42\n'] }],
+    source: ['console.log(42);'],
+  });
+  fs.writeFileSync(file, JSON.stringify(nb));
+  assert.equal(sourceTool(['build', '--check', '--root', root]).status, 1, '--check missed the edit');
+  const pulled = sourceTool(['pull', file, '--root', root]);
+  assert.equal(pulled.status, 0, pulled.stderr);
+  const src = fs.readFileSync(path.join(root, 'notebooks', 'src', '00-setup.ts.md'), 'utf8');
+  assert.match(src, /%% md\nEdited in JupyterLab\.\n/);
+  assert.match(src, /%% ts\nconsole\.log\(42\);\n$/);
+  assert.ok(
+    !src.includes('"outputs"') && !/\b42\n\n/.test(src.replace('console.log(42);', '')),
+    'outputs reached the source',
+  );
+  // Rebuilt, the notebook has the edit and no outputs.
+  assert.equal(sourceTool(['build', '--root', root]).status, 0);
+  const rebuilt = JSON.parse(fs.readFileSync(file, 'utf8'));
+  assert.equal(rebuilt.cells.at(-1).outputs.length, 0);
+  assert.equal(rebuilt.cells.at(-1).execution_count, null);
+  // An uncommitted edit to the source is not replaced without --force.
+  fs.appendFileSync(path.join(root, 'notebooks', 'src', '00-setup.ts.md'), '\n%% md\nMy own note.\n');
+  nb.cells[1].source = ['Edited again.'];
+  fs.writeFileSync(file, JSON.stringify(nb));
+  const refused = sourceTool(['pull', file, '--root', root]);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /has changes not committed to git, which pulling .* would replace; nothing was changed/);
+  assert.match(fs.readFileSync(path.join(root, 'notebooks', 'src', '00-setup.ts.md'), 'utf8'), /My own note\./);
+  assert.equal(sourceTool(['pull', file, '--force', '--root', root]).status, 0);
+  assert.match(fs.readFileSync(path.join(root, 'notebooks', 'src', '00-setup.ts.md'), 'utf8'), /Edited again\./);
+  // Bad input is named.
+  assert.match(sourceTool(['pull', path.join(root, 'x.ipynb'), '--root', root]).stderr, /is not a course notebook/);
+  assert.match(sourceTool(['frobnicate']).stderr, /expected build or pull, got "frobnicate"/);
+  fs.rmSync(root, { recursive: true });
 });
 
 test('docs/errata.md: every item names the notebooks that cover it, and each of them cites the item', () => {
