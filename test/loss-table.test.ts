@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as fs from 'fs';
 import { spawnSync } from 'child_process';
 import * as ml from 'margin-lab';
-import { lossOptionsFromFlags } from 'margin-lab/dist/losses/registry';
+import { lossFlagHelp, lossOptionsFromFlags } from 'margin-lab/dist/losses/registry';
 import { ROOT } from './helpers/paths';
 
 test('one id per loss: the table id, config().loss and createLoss agree, and the entry is found from the object', async () => {
@@ -244,7 +244,7 @@ test('every loss factory refuses option keys it does not take, naming them and w
   ok.forEach((l) => l.dispose());
 });
 
-test('every "(default X)" in the loss table is the default the loss really uses (config() of a loss built without the option)', () => {
+test('every default a spec declares is the default the loss really uses (config() of a loss built without the option), and the help states it', () => {
   const checked: string[] = [];
   for (const e of ml.LOSS_TABLE) {
     const loss = ml.createLoss(e.id, { numClasses: 4, embeddingDim: 8 });
@@ -258,20 +258,25 @@ test('every "(default X)" in the loss table is the default the loss really uses 
     const withSwitches = ml.createLoss(e.id, { numClasses: 4, embeddingDim: 8, ...switches });
     const configs = [loss.config(), withSwitches.config()] as Record<string, unknown>[];
     withSwitches.dispose();
+    const help = new Map(lossFlagHelp().map((h) => [h.flag, h.help]));
     for (const [flag, opt] of Object.entries(e.options)) {
-      const m = /\(default (-?[\d.]+)\)/.exec(opt.help);
-      if (!m) continue;
+      if (opt.default === undefined) continue;
       const keyPath = opt.path ?? [flag];
       const at = (c: Record<string, unknown>) =>
         keyPath.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], c);
       const v = at(configs[0]) ?? at(configs[1]);
-      assert.equal(typeof v, 'number', `${e.id} --${flag}: config() has no number at ${keyPath.join('.')}`);
-      assert.equal(v, Number(m[1]), `${e.id} --${flag}: the help says default ${m[1]}, the loss uses ${v}`);
+      assert.notEqual(v, undefined, `${e.id} --${flag}: config() has nothing at ${keyPath.join('.')}`);
+      assert.equal(v, opt.default, `${e.id} --${flag}: the spec says default ${opt.default}, the loss uses ${v}`);
+      if (opt.type !== 'boolean')
+        assert.ok(
+          help.get(flag)!.includes(String(opt.default)),
+          `${e.id} --${flag}: the help (${help.get(flag)}) does not state the default ${opt.default}`,
+        );
       checked.push(`${e.id} --${flag}`);
     }
     loss.dispose();
   }
-  assert.ok(checked.length >= 15, `only ${checked.length} defaults checked: ${checked.join(', ')}`);
+  assert.ok(checked.length >= 30, `only ${checked.length} defaults checked: ${checked.join(', ')}`);
 });
 
 test('the command line and the API take the same values: every bounded option, probed at and around its bounds, is accepted by lossOptionsFromFlags exactly when the factory accepts it', () => {

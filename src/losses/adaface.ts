@@ -24,6 +24,7 @@ export interface AdaFaceContext extends TargetContext {
 }
 import { safeAcos, stopGradient } from './ops';
 import { checkPositive, checkRange, checkOptionKeys, optionKeys } from './validate';
+import { defineLoss, scaleOption, angularMarginOption } from './spec';
 
 export interface AdaFaceOptions extends HeadOptions {
   /** Scale s (paper: 64). */
@@ -156,3 +157,25 @@ export function adaFace(opts: AdaFaceOptions): AdaFace {
   checkOptionKeys('adaFace', opts, ADA_FACE_OPTIONS);
   return new AdaFace(opts);
 }
+
+/** The adaface loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
+export const ADAFACE_SPEC = defineLoss({
+  id: 'adaface',
+  kind: 'head',
+  cls: AdaFace,
+  factory: adaFace,
+  summary: 'margin adapted to the feature norm (image quality)',
+  options: {
+    s: scaleOption(64),
+    m: angularMarginOption(0.4, 'margin m'),
+    h: {
+      type: 'number',
+      min: 0,
+      exclusiveMin: true,
+      max: 1,
+      default: 0.333,
+      help: 'concentration h of the norm score',
+    },
+    alpha: { type: 'number', min: 0, max: 1, default: 0.01, help: 'momentum of the running norm statistics' },
+  },
+});

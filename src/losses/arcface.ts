@@ -7,6 +7,7 @@ import * as tf from '../tf';
 import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
 import { angularMarginTarget } from './margin';
 import { checkRange, checkOptionKeys, optionKeys } from './validate';
+import { defineLoss, scaleOption, angularMarginOption, MARGIN_WARMUP_OPTION } from './spec';
 
 export interface ArcFaceOptions extends HeadOptions, MarginWarmupArgs {
   /** Scale s (paper: 64). */
@@ -82,3 +83,18 @@ export function arcFace(opts: ArcFaceOptions): ArcFace {
   checkOptionKeys('arcFace', opts, ARC_FACE_OPTIONS);
   return new ArcFace(opts);
 }
+
+/** The arcface loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
+export const ARCFACE_SPEC = defineLoss({
+  id: 'arcface',
+  kind: 'head',
+  cls: ArcFace,
+  factory: arcFace,
+  summary: 's·cos(θ_y + m)',
+  options: {
+    s: scaleOption(64),
+    m: angularMarginOption(0.5),
+    'easy-margin': { type: 'boolean', path: ['easyMargin'], default: false, help: 'margin only where θ_y < π/2' },
+    'margin-warmup': MARGIN_WARMUP_OPTION,
+  },
+});

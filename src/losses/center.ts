@@ -23,6 +23,7 @@ import {
   checkOptionKeys,
   optionKeys,
 } from './validate';
+import { defineLoss } from './spec';
 
 export interface CenterLossOptions {
   numClasses: number;
@@ -199,3 +200,16 @@ export function softmaxCenterLoss(opts: SoftmaxCenterOptions): SoftmaxCenterLoss
   checkOptionKeys('softmaxCenterLoss', opts, SOFTMAX_CENTER_OPTIONS);
   return new SoftmaxCenterLoss(opts);
 }
+
+/** The softmax+center loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
+export const SOFTMAX_CENTER_SPEC = defineLoss({
+  id: 'softmax+center',
+  kind: 'head+centres',
+  cls: SoftmaxCenterLoss,
+  factory: softmaxCenterLoss,
+  summary: 'softmax + λ·½‖x − c_y‖² (Wen et al.)',
+  options: {
+    lambda: { type: 'number', min: 0, default: 0.01, help: 'weight λ of the center term' },
+    alpha: { type: 'number', min: 0, max: 1, default: 0.5, help: 'center update rate α' },
+  },
+});

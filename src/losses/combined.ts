@@ -9,6 +9,7 @@ import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS, MarginWarmupArgs
 import { combinedMarginTarget } from './margin';
 import { checkPositive, checkRange, checkOptionKeys, optionKeys } from './validate';
 import { checkAngularMargin } from './arcface';
+import { defineLoss, scaleOption, angularMarginOption, MARGIN_WARMUP_OPTION } from './spec';
 
 export interface CombinedMarginOptions extends HeadOptions, MarginWarmupArgs {
   /** Scale s (default 64). */
@@ -95,3 +96,19 @@ export const marginPresets = {
   arcFace: (m = 0.5) => ({ m1: 1, m2: m, m3: 0 }),
   cosFace: (m = 0.35) => ({ m1: 1, m2: 0, m3: m }),
 } as const;
+
+/** The combined loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
+export const COMBINED_SPEC = defineLoss({
+  id: 'combined',
+  kind: 'head',
+  cls: CombinedMargin,
+  factory: combinedMargin,
+  summary: 's·(cos(m1·θ_y + m2) − m3)',
+  options: {
+    s: scaleOption(64),
+    m1: { type: 'number', min: 0, exclusiveMin: true, default: 1, help: 'multiplicative angular margin m1' },
+    m2: angularMarginOption(0.3, 'additive angular margin m2 in radians'),
+    m3: { type: 'number', min: 0, max: 2, default: 0.2, help: 'additive cosine margin m3' },
+    'margin-warmup': MARGIN_WARMUP_OPTION,
+  },
+});

@@ -10,6 +10,7 @@ import * as tf from '../tf';
 import { ComputeOptions, EmbeddingLoss, LabelsLike } from './head';
 import { l2Normalize, pairwiseSquaredDistances, safeSqrt } from './ops';
 import { checkEmbeddings, checkPositive, LossInputError, readLabels, checkOptionKeys, optionKeys } from './validate';
+import { defineLoss } from './spec';
 
 export type PairDistance = 'euclidean' | 'cosine';
 
@@ -132,3 +133,23 @@ export function contrastiveLoss(opts: ContrastiveOptions = {}): ContrastiveLoss 
   checkOptionKeys('contrastiveLoss', opts, CONTRASTIVE_LOSS_OPTIONS);
   return new ContrastiveLoss(opts);
 }
+
+/** The contrastive loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
+export const CONTRASTIVE_SPEC = defineLoss({
+  id: 'contrastive',
+  kind: 'pair',
+  cls: ContrastiveLoss,
+  factory: contrastiveLoss,
+  summary: 'pulls genuine pairs together, pushes impostors beyond a margin',
+  options: {
+    margin: {
+      type: 'number',
+      min: 0,
+      exclusiveMin: true,
+      defaultText: '1 for euclidean, 0.5 for cosine',
+      help: 'margin',
+    },
+    distance: { type: 'enum', values: ['euclidean', 'cosine'], default: 'euclidean', help: 'pair distance' },
+    normalize: { type: 'boolean', default: false, help: 'L2-normalize embeddings first' },
+  },
+});

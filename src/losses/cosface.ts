@@ -7,6 +7,7 @@ import * as tf from '../tf';
 import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
 import { cosineMarginTarget } from './margin';
 import { checkRange, checkOptionKeys, optionKeys } from './validate';
+import { defineLoss, scaleOption, MARGIN_WARMUP_OPTION } from './spec';
 
 export interface CosFaceOptions extends HeadOptions, MarginWarmupArgs {
   /** Scale s (paper: 64). */
@@ -55,3 +56,17 @@ export function cosFace(opts: CosFaceOptions): CosFace {
   checkOptionKeys('cosFace', opts, COS_FACE_OPTIONS);
   return new CosFace(opts);
 }
+
+/** The cosface loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
+export const COSFACE_SPEC = defineLoss({
+  id: 'cosface',
+  kind: 'head',
+  cls: CosFace,
+  factory: cosFace,
+  summary: 's·(cos θ_y − m)',
+  options: {
+    s: scaleOption(64),
+    m: { type: 'number', min: 0, max: 2, exclusiveMax: true, default: 0.35, help: 'additive cosine margin m' },
+    'margin-warmup': MARGIN_WARMUP_OPTION,
+  },
+});

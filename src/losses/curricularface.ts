@@ -13,6 +13,7 @@ import { checkScale, CosineHead, HeadOptions, NegativesContext, HEAD_OPTION_KEYS
 import { angularMarginTarget } from './margin';
 import { constantMask, select, stopGradient } from './ops';
 import { checkRange, checkOptionKeys, optionKeys } from './validate';
+import { defineLoss, scaleOption, angularMarginOption, MARGIN_WARMUP_OPTION } from './spec';
 
 export interface CurricularFaceOptions extends HeadOptions, MarginWarmupArgs {
   /** Scale s (paper: 64). */
@@ -124,3 +125,18 @@ export function curricularFace(opts: CurricularFaceOptions): CurricularFace {
   checkOptionKeys('curricularFace', opts, CURRICULAR_FACE_OPTIONS);
   return new CurricularFace(opts);
 }
+
+/** The curricularface loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
+export const CURRICULARFACE_SPEC = defineLoss({
+  id: 'curricularface',
+  kind: 'head',
+  cls: CurricularFace,
+  factory: curricularFace,
+  summary: 'ArcFace target; hard negatives scaled by (t + cos θ_j)',
+  options: {
+    s: scaleOption(64),
+    m: angularMarginOption(0.5),
+    alpha: { type: 'number', min: 0, max: 1, default: 0.01, help: 'momentum of t: t ← α·mean cos θ_y + (1 − α)·t' },
+    'margin-warmup': MARGIN_WARMUP_OPTION,
+  },
+});

@@ -5,6 +5,7 @@
 import * as tf from '../tf';
 import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
 import { checkOptionKeys, optionKeys } from './validate';
+import { defineLoss, scaleOption } from './spec';
 
 export interface NormFaceOptions extends HeadOptions {
   /** Scale s (default 16: enough for the softmax to saturate with few classes). */
@@ -39,3 +40,13 @@ export function normFace(opts: NormFaceOptions): NormFace {
   checkOptionKeys('normFace', opts, NORM_FACE_OPTIONS);
   return new NormFace(opts);
 }
+
+/** The normface loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
+export const NORMFACE_SPEC = defineLoss({
+  id: 'normface',
+  kind: 'head',
+  cls: NormFace,
+  factory: normFace,
+  summary: 's·cos θ_j for every class (normalized softmax)',
+  options: { s: scaleOption(16) },
+});

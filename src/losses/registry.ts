@@ -7,233 +7,47 @@
  * Adding a loss: its file, one entry here, and its test.
  */
 import { EmbeddingLoss } from './head';
-import { softmaxLoss, SoftmaxLoss } from './softmax';
-import { normFace, NormFace } from './normface';
-import { sphereFace, SphereFace, SPHEREFACE_MAX_M } from './sphereface';
-import { cosFace, CosFace } from './cosface';
-import { arcFace, ArcFace } from './arcface';
-import { combinedMargin, CombinedMargin } from './combined';
-import { curricularFace, CurricularFace } from './curricularface';
-import { subCenterArcFace, SubCenterArcFace, SUBCENTER_MAX_K } from './subcenter-arcface';
-import { adaFace, AdaFace } from './adaface';
-import { contrastiveLoss, ContrastiveLoss } from './contrastive';
-import { tripletLoss, TripletLoss } from './triplet';
-import { miners } from './miners';
-import { softmaxCenterLoss, SoftmaxCenterLoss } from './center';
+import { inRange, LossOption, LossSpec } from './spec';
+import { SOFTMAX_SPEC } from './softmax';
+import { NORMFACE_SPEC } from './normface';
+import { SPHEREFACE_SPEC } from './sphereface';
+import { COSFACE_SPEC } from './cosface';
+import { ARCFACE_SPEC } from './arcface';
+import { COMBINED_SPEC } from './combined';
+import { CURRICULARFACE_SPEC } from './curricularface';
+import { SUBCENTER_ARCFACE_SPEC } from './subcenter-arcface';
+import { ADAFACE_SPEC } from './adaface';
+import { CONTRASTIVE_SPEC } from './contrastive';
+import { TRIPLET_SPEC } from './triplet';
+import { SOFTMAX_CENTER_SPEC } from './center';
 
-/** How a loss consumes a batch: a classifier head (class weights), a pair loss (P×K batches), or a head with class centres. */
-export type LossKind = 'head' | 'pair' | 'head+centres';
+export type { LossKind, LossOption, LossSpec } from './spec';
 
-export interface LossOption {
-  type: 'number' | 'integer' | 'boolean' | 'enum';
-  help: string;
-  /** Bounds for numbers, inclusive unless `exclusiveMin` / `exclusiveMax`. */
-  min?: number;
-  max?: number;
-  exclusiveMin?: boolean;
-  exclusiveMax?: boolean;
-  /** Allowed values of an enum. */
-  values?: readonly string[];
-  /** Where the value goes in the factory's options (default: [the option's key]). */
-  path?: readonly string[];
-}
+/** A loss's entry in the table: its spec (see src/losses/spec.ts). */
+export type LossEntry = LossSpec;
 
-export interface LossEntry {
-  id: string;
-  kind: LossKind;
-  summary: string;
-  /** The loss's class (exact constructor), to find the entry of a loss object. */
-  cls: abstract new (...args: never[]) => EmbeddingLoss;
-  factory: (opts: Record<string, unknown>) => EmbeddingLoss;
-  /** Hyperparameters, keyed as the command-line flag (kebab-case where it has two words). */
-  options: Record<string, LossOption>;
-}
-
-const s = (dflt: number): LossOption => ({
-  type: 'number',
-  min: 0,
-  exclusiveMin: true,
-  help: `scale s (default ${dflt})`,
-});
-const angular = (dflt: number): LossOption => ({
-  type: 'number',
-  min: 0,
-  max: Math.PI / 2,
-  exclusiveMax: true,
-  help: `additive angular margin m in radians (default ${dflt})`,
-});
-
-const marginWarmup: LossOption = {
-  type: 'integer',
-  min: 1,
-  path: ['marginWarmup', 'steps'],
-  help: 'ramp the margin linearly from 0 to its value over this many steps (default: off)',
-};
-
-/** The fraction of the margin in use, for heads with a margin warm-up (nothing otherwise). */
+/**
+ * Every loss, as the list of their specs (each declared in the loss's own file). Adding a loss:
+ * its file (class, factory, `defineLoss` spec), one line here, and its test.
+ */
 const entries = [
-  {
-    id: 'softmax',
-    kind: 'head',
-    cls: SoftmaxLoss,
-    factory: softmaxLoss,
-    summary: 'linear classifier with bias + cross-entropy',
-    options: {},
-  },
-  {
-    id: 'normface',
-    kind: 'head',
-    cls: NormFace,
-    factory: normFace,
-    summary: 's·cos θ_j for every class (normalized softmax)',
-    options: { s: s(16) },
-  },
-  {
-    id: 'sphereface',
-    kind: 'head',
-    cls: SphereFace,
-    factory: sphereFace,
-    summary: 'A-Softmax: ψ(θ_y) = (−1)^k cos(mθ_y) − 2k, annealed by λ',
-    options: {
-      m: { type: 'integer', min: 1, max: SPHEREFACE_MAX_M, help: 'multiplicative angular margin m (default 4)' },
-      s: { type: 'number', min: 0, exclusiveMin: true, help: 'scale when --normalized (default 30)' },
-      normalized: { type: 'boolean', help: 'use s instead of the feature norm' },
-      lambda: { type: 'number', min: 0, help: 'a fixed λ instead of the annealing schedule' },
-      'lambda-base': { type: 'number', min: 0, path: ['schedule', 'base'], help: 'λ schedule: start (default 1000)' },
-      'lambda-gamma': { type: 'number', min: 0, path: ['schedule', 'gamma'], help: 'λ schedule: γ (default 0.12)' },
-      'lambda-power': { type: 'number', min: 0, path: ['schedule', 'power'], help: 'λ schedule: power (default 1)' },
-      'lambda-min': { type: 'number', min: 0, path: ['schedule', 'lambdaMin'], help: 'λ schedule: floor (default 5)' },
-    },
-  },
-  {
-    id: 'cosface',
-    kind: 'head',
-    cls: CosFace,
-    factory: cosFace,
-    summary: 's·(cos θ_y − m)',
-    options: {
-      s: s(64),
-      m: { type: 'number', min: 0, max: 2, exclusiveMax: true, help: 'additive cosine margin m (default 0.35)' },
-      'margin-warmup': marginWarmup,
-    },
-  },
-  {
-    id: 'arcface',
-    kind: 'head',
-    cls: ArcFace,
-    factory: arcFace,
-    summary: 's·cos(θ_y + m)',
-    options: {
-      s: s(64),
-      m: angular(0.5),
-      'easy-margin': { type: 'boolean', path: ['easyMargin'], help: 'margin only where θ_y < π/2' },
-      'margin-warmup': marginWarmup,
-    },
-  },
-  {
-    id: 'combined',
-    kind: 'head',
-    cls: CombinedMargin,
-    factory: combinedMargin,
-    summary: 's·(cos(m1·θ_y + m2) − m3)',
-    options: {
-      s: s(64),
-      m1: { type: 'number', min: 0, exclusiveMin: true, help: 'multiplicative angular margin m1 (default 1)' },
-      m2: angular(0.3),
-      m3: { type: 'number', min: 0, max: 2, help: 'additive cosine margin m3 (default 0.2)' },
-      'margin-warmup': marginWarmup,
-    },
-  },
-  {
-    id: 'curricularface',
-    kind: 'head',
-    cls: CurricularFace,
-    factory: curricularFace,
-    summary: 'ArcFace target; hard negatives scaled by (t + cos θ_j)',
-    options: {
-      s: s(64),
-      m: angular(0.5),
-      alpha: { type: 'number', min: 0, max: 1, help: 'momentum of t: t ← α·mean cos θ_y + (1 − α)·t (default 0.01)' },
-      'margin-warmup': marginWarmup,
-    },
-  },
-  {
-    id: 'subcenter-arcface',
-    kind: 'head',
-    cls: SubCenterArcFace,
-    factory: subCenterArcFace,
-    summary: 'ArcFace over the nearest of K sub-centers per class',
-    options: {
-      s: s(64),
-      m: angular(0.5),
-      'easy-margin': { type: 'boolean', path: ['easyMargin'], help: 'margin only where θ_y < π/2' },
-      K: { type: 'integer', min: 1, max: SUBCENTER_MAX_K, help: 'sub-centers per class (default 3)' },
-      'margin-warmup': marginWarmup,
-    },
-  },
-  {
-    id: 'adaface',
-    kind: 'head',
-    cls: AdaFace,
-    factory: adaFace,
-    summary: 'margin adapted to the feature norm (image quality)',
-    options: {
-      s: s(64),
-      m: { type: 'number', min: 0, max: Math.PI / 2, exclusiveMax: true, help: 'margin m (default 0.4)' },
-      h: {
-        type: 'number',
-        min: 0,
-        exclusiveMin: true,
-        max: 1,
-        help: 'concentration h of the norm score (default 0.333)',
-      },
-      alpha: { type: 'number', min: 0, max: 1, help: 'momentum of the running norm statistics (default 0.01)' },
-    },
-  },
-  {
-    id: 'contrastive',
-    kind: 'pair',
-    cls: ContrastiveLoss,
-    factory: contrastiveLoss,
-    summary: 'pulls genuine pairs together, pushes impostors beyond a margin',
-    options: {
-      margin: { type: 'number', min: 0, exclusiveMin: true, help: 'margin (default 1 for euclidean)' },
-      distance: { type: 'enum', values: ['euclidean', 'cosine'], help: 'pair distance' },
-      normalize: { type: 'boolean', help: 'L2-normalize embeddings first' },
-    },
-  },
-  {
-    id: 'triplet',
-    kind: 'pair',
-    cls: TripletLoss,
-    factory: tripletLoss,
-    summary: 'max(0, d(a,p) − d(a,n) + margin) over mined triplets',
-    options: {
-      margin: { type: 'number', min: 0, exclusiveMin: true, help: 'margin α (default 0.2)' },
-      miner: { type: 'enum', values: Object.keys(miners), help: 'triplet miner (default semiHard)' },
-      reduction: {
-        type: 'enum',
-        values: ['mean-active', 'mean'],
-        help: 'average over active triplets or all mined ones',
-      },
-    },
-  },
-  {
-    id: 'softmax+center',
-    kind: 'head+centres',
-    cls: SoftmaxCenterLoss,
-    factory: softmaxCenterLoss,
-    summary: 'softmax + λ·½‖x − c_y‖² (Wen et al.)',
-    options: {
-      lambda: { type: 'number', min: 0, help: 'weight λ of the center term (default 0.01)' },
-      alpha: { type: 'number', min: 0, max: 1, help: 'center update rate α (default 0.5)' },
-    },
-  },
+  SOFTMAX_SPEC,
+  NORMFACE_SPEC,
+  SPHEREFACE_SPEC,
+  COSFACE_SPEC,
+  ARCFACE_SPEC,
+  COMBINED_SPEC,
+  CURRICULARFACE_SPEC,
+  SUBCENTER_ARCFACE_SPEC,
+  ADAFACE_SPEC,
+  CONTRASTIVE_SPEC,
+  TRIPLET_SPEC,
+  SOFTMAX_CENTER_SPEC,
 ] as const;
 
-export const LOSS_TABLE: readonly LossEntry[] = entries as unknown as readonly LossEntry[];
+export const LOSS_TABLE: readonly LossSpec[] = entries;
 
-export const LOSS_NAMES = entries.map((e) => e.id) as unknown as readonly (typeof entries)[number]['id'][];
+export const LOSS_NAMES: readonly LossName[] = entries.map((e) => e.id);
 export type LossName = (typeof entries)[number]['id'];
 
 /** Losses that need P×K batches (positives inside every batch) rather than shuffled ones. */
@@ -304,7 +118,9 @@ export function createLoss(name: string, params: LossParams): EmbeddingLoss {
   void _drop;
   // Callers pass the classifier's shape for every loss; a pair loss has no classifier.
   if (e.kind === 'pair') for (const k of ['numClasses', 'embeddingDim', 'seed'] as const) delete rest[k];
-  return e.factory(rest);
+  // The one place a spec's factory is called with options of unknown shape: they were checked
+  // against the spec above, and the factory checks them again (ranges, combinations).
+  return (e.factory as unknown as (o: Record<string, unknown>) => EmbeddingLoss)(rest);
 }
 
 /**
@@ -335,14 +151,7 @@ export function lossOptionsFromFlags(id: string, flags: Record<string, string | 
     } else {
       const n = Number(raw);
       const okInt = o.type !== 'integer' || Number.isInteger(n);
-      if (
-        typeof raw === 'boolean' ||
-        String(raw).trim() === '' ||
-        !Number.isFinite(n) ||
-        !okInt ||
-        (o.min !== undefined && (o.exclusiveMin ? n <= o.min : n < o.min)) ||
-        (o.max !== undefined && (o.exclusiveMax ? n >= o.max : n > o.max))
-      ) {
+      if (typeof raw === 'boolean' || String(raw).trim() === '' || !Number.isFinite(n) || !okInt || !inRange(o, n)) {
         const lo = o.min === undefined ? '' : `${o.min}${o.exclusiveMin ? ' (exclusive)' : ''}`;
         const hi = o.max === undefined ? '' : `${+o.max.toFixed(4)}${o.exclusiveMax ? ' (exclusive)' : ''}`;
         const range =
@@ -367,31 +176,42 @@ export function lossOptionsFromFlags(id: string, flags: Record<string, string | 
   return out;
 }
 
-/** Help for flags that several losses share with different meanings or defaults. */
-const SHARED_HELP: Record<string, string> = {
-  s: 'scale s (defaults: 64; normface 16; sphereface 30 with --normalized)',
-  m: 'margin m (cosface: cosine margin, default 0.35; arcface, curricularface, subcenter-arcface: angle in radians, 0.5; adaface 0.4; sphereface: integer multiplier, 4)',
-  alpha:
-    'update rate α of a running statistic (curricularface t, adaface norms: 0.01) or of the centres (softmax+center: 0.5)',
-  lambda: 'λ: sphereface: a fixed λ instead of the schedule; softmax+center: weight of the center term (default 0.01)',
-  margin: 'margin of the pair loss (contrastive: default 1; triplet: α, default 0.2)',
-};
+/**
+ * The help of a flag, from the specs of the losses that take it: one text when they agree
+ * ("scale s (default 64; normface 16)"), or one per meaning, each naming its losses.
+ */
+function sharedHelp(takers: Array<{ id: string; o: LossOption }>): string {
+  const groups = new Map<string, Array<{ id: string; o: LossOption }>>();
+  for (const t of takers) groups.set(t.o.help, [...(groups.get(t.o.help) ?? []), t]);
+  const shown = (o: LossOption) =>
+    o.default !== undefined && !(o.type === 'boolean' && o.default === false) ? String(o.default) : o.defaultText;
+  const text = (members: Array<{ id: string; o: LossOption }>) => {
+    const o = members[0].o;
+    const help = o.values ? `${o.help}: ${o.values.join(', ')}` : o.help;
+    const defaults = members.map((m) => shown(m.o));
+    if (defaults.every((d) => d === undefined)) return help;
+    // The most common default, then the losses that differ from it.
+    const counts = new Map<string, number>();
+    for (const d of defaults) if (d !== undefined) counts.set(d, (counts.get(d) ?? 0) + 1);
+    const main = [...counts.entries()].sort((a, b) => b[1] - a[1])[0][0];
+    const others = members.filter((_, i) => defaults[i] !== main && defaults[i] !== undefined);
+    return `${help} (default ${main}${others.map((m) => `; ${m.id} ${shown(m.o)}`).join('')})`;
+  };
+  // The meaning most losses share first, unnamed; the others named by their losses.
+  const gs = [...groups.values()].sort((a, b) => b.length - a.length);
+  const unnamed = gs.length === 1 || gs[0].length > gs[1].length;
+  return gs.map((g, i) => (i === 0 && unnamed ? text(g) : `${g.map((m) => m.id).join(', ')}: ${text(g)}`)).join('; ');
+}
 
-/** Every flag any loss takes, with the losses that take it (for --help). */
+/** Every flag any loss takes, with the losses that take it and its help (for --help), from the specs. */
 export function lossFlagHelp(): Array<{ flag: string; type: LossOption['type']; help: string; losses: string[] }> {
-  const seen = new Map<string, { flag: string; type: LossOption['type']; help: string; losses: string[] }>();
-  for (const e of LOSS_TABLE) {
-    for (const [flag, o] of Object.entries(e.options)) {
-      const row = seen.get(flag) ?? {
-        flag,
-        type: o.type,
-        help: o.help + (o.values ? ` (${o.values.join(', ')})` : ''),
-        losses: [],
-      };
-      row.losses.push(e.id);
-      if (row.losses.length > 1 && SHARED_HELP[flag]) row.help = SHARED_HELP[flag];
-      seen.set(flag, row);
-    }
-  }
-  return [...seen.values()];
+  const takers = new Map<string, Array<{ id: string; o: LossOption }>>();
+  for (const e of LOSS_TABLE)
+    for (const [flag, o] of Object.entries(e.options)) takers.set(flag, [...(takers.get(flag) ?? []), { id: e.id, o }]);
+  return [...takers.entries()].map(([flag, t]) => ({
+    flag,
+    type: t[0].o.type,
+    help: sharedHelp(t),
+    losses: t.map((x) => x.id),
+  }));
 }

@@ -7,6 +7,7 @@ import * as tf from '../tf';
 import { ClassifierHead, ComputeOptions, createWeights, HeadOptions, LabelsLike, HEAD_OPTION_KEYS } from './head';
 import { cosineMatrix, softmaxCrossEntropy } from './ops';
 import { checkEmbeddings, readLabels, checkOptionKeys, optionKeys } from './validate';
+import { defineLoss } from './spec';
 
 export class SoftmaxLoss implements ClassifierHead {
   readonly name = 'softmaxLoss';
@@ -80,3 +81,13 @@ export function softmaxLoss(opts: HeadOptions & { bias?: number[] }): SoftmaxLos
   checkOptionKeys('softmaxLoss', opts, SOFTMAX_LOSS_OPTIONS);
   return new SoftmaxLoss(opts);
 }
+
+/** The softmax loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
+export const SOFTMAX_SPEC = defineLoss({
+  id: 'softmax',
+  kind: 'head',
+  cls: SoftmaxLoss,
+  factory: softmaxLoss,
+  summary: 'linear classifier with bias + cross-entropy',
+  options: {},
+});

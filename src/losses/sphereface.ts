@@ -14,6 +14,7 @@ import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
 import { sphereTarget } from './margin';
 import { rowNorms } from './ops';
 import { checkNonNegative, LossInputError, checkOptionKeys, optionKeys } from './validate';
+import { defineLoss, scaleOption } from './spec';
 
 export interface LambdaScheduleOptions {
   /** λ at iteration 0 (paper code: 1000). */
@@ -184,3 +185,27 @@ export function sphereFace(opts: SphereFaceOptions): SphereFace {
   if (opts.schedule !== undefined) checkOptionKeys('sphereFace schedule', opts.schedule, SCHEDULE_OPTIONS);
   return new SphereFace(opts);
 }
+
+/** The sphereface loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
+export const SPHEREFACE_SPEC = defineLoss({
+  id: 'sphereface',
+  kind: 'head',
+  cls: SphereFace,
+  factory: sphereFace,
+  summary: 'A-Softmax: ψ(θ_y) = (−1)^k cos(mθ_y) − 2k, annealed by λ',
+  options: {
+    m: { type: 'integer', min: 1, max: SPHEREFACE_MAX_M, default: 4, help: 'multiplicative angular margin m' },
+    s: scaleOption(30, 'scale when --normalized'),
+    normalized: { type: 'boolean', default: false, help: 'use s instead of the feature norm' },
+    lambda: {
+      type: 'number',
+      min: 0,
+      defaultText: 'none, the schedule runs',
+      help: 'a fixed λ instead of the annealing schedule',
+    },
+    'lambda-base': { type: 'number', min: 0, path: ['schedule', 'base'], default: 1000, help: 'λ schedule: start' },
+    'lambda-gamma': { type: 'number', min: 0, path: ['schedule', 'gamma'], default: 0.12, help: 'λ schedule: γ' },
+    'lambda-power': { type: 'number', min: 0, path: ['schedule', 'power'], default: 1, help: 'λ schedule: power' },
+    'lambda-min': { type: 'number', min: 0, path: ['schedule', 'lambdaMin'], default: 5, help: 'λ schedule: floor' },
+  },
+});

@@ -10,6 +10,7 @@ import { cosineMatrix } from './ops';
 import { checkPositiveInteger, checkOptionKeys, LossInputError, optionKeys } from './validate';
 import { HEAD_OPTION_KEYS } from './head';
 import { tidyRead } from '../util/read';
+import { defineLoss, scaleOption, angularMarginOption, MARGIN_WARMUP_OPTION } from './spec';
 
 /** The most sub-centers per class subCenterArcFace takes (the command line's bound too). */
 export const SUBCENTER_MAX_K = 64;
@@ -63,3 +64,19 @@ export function subCenterArcFace(opts: SubCenterArcFaceOptions): SubCenterArcFac
   checkOptionKeys('subCenterArcFace', opts, SUB_CENTER_ARC_FACE_OPTIONS);
   return new SubCenterArcFace(opts);
 }
+
+/** The subcenter-arcface loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
+export const SUBCENTER_ARCFACE_SPEC = defineLoss({
+  id: 'subcenter-arcface',
+  kind: 'head',
+  cls: SubCenterArcFace,
+  factory: subCenterArcFace,
+  summary: 'ArcFace over the nearest of K sub-centers per class',
+  options: {
+    s: scaleOption(64),
+    m: angularMarginOption(0.5),
+    'easy-margin': { type: 'boolean', path: ['easyMargin'], default: false, help: 'margin only where θ_y < π/2' },
+    K: { type: 'integer', min: 1, max: SUBCENTER_MAX_K, default: 3, help: 'sub-centers per class' },
+    'margin-warmup': MARGIN_WARMUP_OPTION,
+  },
+});

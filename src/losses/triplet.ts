@@ -16,6 +16,7 @@ import { checkTripletBatch, MinerName, miners, TripletMiner } from './miners';
 import { l2Normalize, pairwiseSquaredDistances, selectRows } from './ops';
 import { checkEmbeddings, checkPositive, LossInputError, readLabels, checkOptionKeys, optionKeys } from './validate';
 import { readSyncAvailable, tidyRead } from '../util/read';
+import { defineLoss } from './spec';
 
 export interface TripletOptions {
   /** Margin α (FaceNet: 0.2). */
@@ -206,3 +207,22 @@ export function tripletLoss(opts: TripletOptions = {}): TripletLoss {
   checkOptionKeys('tripletLoss', opts, TRIPLET_LOSS_OPTIONS);
   return new TripletLoss(opts);
 }
+
+/** The triplet loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
+export const TRIPLET_SPEC = defineLoss({
+  id: 'triplet',
+  kind: 'pair',
+  cls: TripletLoss,
+  factory: tripletLoss,
+  summary: 'max(0, d(a,p) − d(a,n) + margin) over mined triplets',
+  options: {
+    margin: { type: 'number', min: 0, exclusiveMin: true, default: 0.2, help: 'margin α' },
+    miner: { type: 'enum', values: Object.keys(miners), default: 'semiHard', help: 'triplet miner' },
+    reduction: {
+      type: 'enum',
+      values: ['mean-active', 'mean'],
+      default: 'mean-active',
+      help: 'average over active triplets or all mined ones',
+    },
+  },
+});
