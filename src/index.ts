@@ -57,11 +57,15 @@ export {
   lossStats,
   lossesWithOption,
   createLoss,
+  lossFlagHelp,
+  lossOptionsMarkdown,
   LOSS_TABLE,
   LOSS_NAMES,
   PAIR_LOSSES,
 } from './losses/registry';
 export type { LossKind, LossOption, LossEntry, LossName, LossParams } from './losses/registry';
+export { defineLoss, optionHelp, scaleOption, angularMarginOption, MARGIN_WARMUP_OPTION } from './losses/spec';
+export type { LossSpec } from './losses/spec';
 export { softmaxLoss, SoftmaxLoss } from './losses/softmax';
 export { sphereFace, LambdaSchedule, SphereFace } from './losses/sphereface';
 export type { LambdaScheduleOptions, SphereFaceOptions } from './losses/sphereface';

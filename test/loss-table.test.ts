@@ -12,6 +12,8 @@ import { spawnSync } from 'child_process';
 import * as ml from 'margin-lab';
 import { lossFlagHelp, lossOptionsFromFlags } from 'margin-lab/dist/losses/registry';
 import { ROOT } from './helpers/paths';
+import { probeOptionAgreement } from './helpers/spec-probe';
+import { AM_SOFTMAX_SPEC, AMSoftmax } from './helpers/am-softmax';
 
 test('one id per loss: the table id, config().loss and createLoss agree, and the entry is found from the object', async () => {
   await ml.useBestBackend({ print: false });
@@ -280,65 +282,69 @@ test('every default a spec declares is the default the loss really uses (config(
 });
 
 test('the command line and the API take the same values: every bounded option, probed at and around its bounds, is accepted by lossOptionsFromFlags exactly when the factory accepts it', () => {
-  const { LOSS_TABLE, createLoss } =
-    require('margin-lab/dist/losses/registry') as typeof import('margin-lab/dist/losses/registry');
-  // Options that only apply together with another (SphereFace's s needs --normalized).
-  const companions: Record<string, Record<string, Record<string, unknown>>> = {
-    sphereface: { s: { normalized: true } },
-  };
-  const disagree: string[] = [];
-  let probes = 0;
-  for (const e of LOSS_TABLE) {
-    for (const [flag, o] of Object.entries(e.options)) {
-      const comp = companions[e.id]?.[flag] ?? {};
-      const values: unknown[] =
-        o.type === 'enum'
-          ? [...o.values!, 'no-such-value']
-          : o.type === 'boolean'
-            ? [true, false]
-            : [
-                ...[o.min, o.max].flatMap((b) =>
-                  b === undefined
-                    ? []
-                    : [b, b - (o.type === 'integer' ? 1 : 1e-6), b + (o.type === 'integer' ? 1 : 1e-6)],
-                ),
-                0,
-                o.max === undefined ? 1e3 : o.max / 2,
-                o.type === 'integer' ? 2.5 : NaN,
-              ];
-      for (const v of values) {
-        probes++;
-        let cli = true;
-        let cliWhy = '';
-        try {
-          lossOptionsFromFlags(e.id, {
-            [flag]: typeof v === 'boolean' ? v : String(v),
-            ...(comp as Record<string, boolean>),
-          });
-        } catch (err) {
-          cli = false;
-          cliWhy = (err as Error).message;
-        }
-        const p = o.path ?? [flag];
-        const opts: Record<string, unknown> = { ...comp };
-        let t = opts;
-        for (const k of p.slice(0, -1)) t = (t[k] ??= {}) as Record<string, unknown>;
-        t[p[p.length - 1]] = v;
-        let api = true;
-        let apiWhy = '';
-        try {
-          createLoss(e.id, { numClasses: 3, embeddingDim: 4, ...opts }).dispose();
-        } catch (err) {
-          api = false;
-          apiWhy = (err as Error).message;
-        }
-        if (cli !== api)
-          disagree.push(
-            `${e.id} --${flag} ${String(v)}: command line ${cli ? 'accepts' : 'refuses'}, API ${api ? 'accepts' : 'refuses'} (${cliWhy || apiWhy})`,
-          );
-      }
-    }
-  }
+  const { disagree, probes } = probeOptionAgreement();
   assert.ok(probes > 100, `only ${probes} probes`);
   assert.deepEqual(disagree, []);
+});
+
+test('adding a loss: its file (class, factory, spec) and one line in a table give it parsing, range checks, help, a docs row and config round-trips (AM-Softmax, not shipped)', () => {
+  const table = [...ml.LOSS_TABLE, AM_SOFTMAX_SPEC];
+  const two = { numClasses: 4, embeddingDim: 3 };
+  const loss = ml.createLoss('am-softmax', two, table) as AMSoftmax;
+  assert.ok(loss instanceof AMSoftmax);
+  assert.deepEqual(loss.config(), { loss: 'am-softmax', ...two, s: 30, m: 0.35 });
+  // It is CosFace at s = 30: the same loss value on the same weights and batch.
+  const w = loss.W.arraySync() as number[][];
+  const cos = ml.cosFace({ ...two, s: 30, m: 0.35, weights: w });
+  const x = ml.tf.tensor2d([
+    [1, 0.2, -0.3],
+    [0.1, 1, 0.4],
+    [-0.5, 0.3, 1],
+  ]);
+  const [a, b] = [loss, cos].map((l) => ml.tf.tidy(() => l.compute(x, [0, 2, 3]).dataSync()[0]));
+  assert.ok(Math.abs(a - b) < 1e-6, `AM-Softmax ${a} vs CosFace ${b}`);
+  x.dispose();
+  cos.dispose();
+  // Flags, with the spec's ranges; help and docs from the spec.
+  assert.deepEqual(lossOptionsFromFlags('am-softmax', { s: '20', m: '0.2' }, table), { s: 20, m: 0.2 });
+  assert.throws(
+    () => lossOptionsFromFlags('am-softmax', { m: '2' }, table),
+    /--m "2": am-softmax expects a number from 0 to 2 \(exclusive\)/,
+  );
+  assert.throws(
+    () => lossOptionsFromFlags('am-softmax', { K: '3' }, table),
+    /--K is not an option of am-softmax; losses with K: subcenter-arcface/,
+  );
+  const help = lossFlagHelp(table);
+  assert.match(help.find((h) => h.flag === 's')!.help, /; am-softmax 30/);
+  assert.ok(help.find((h) => h.flag === 'm')!.losses.includes('am-softmax'));
+  assert.match(
+    ml.lossOptionsMarkdown(table),
+    /\| am-softmax \| `--m` \| `m` \| \[0, 2\) \| `0\.35` \| additive cosine margin m \|/,
+  );
+  assert.doesNotMatch(ml.lossOptionsMarkdown(), /am-softmax/, 'the shipped table is unchanged');
+  // Its config round-trips, and the command line and the factory agree on its values too.
+  const again = ml.createLoss('am-softmax', loss.config() as ml.LossParams, table);
+  assert.deepEqual(again.config(), loss.config());
+  assert.deepEqual(probeOptionAgreement(table).disagree, []);
+  assert.throws(() => ml.createLoss('am-softmax', two), /unknown loss "am-softmax"; expected one of softmax, /);
+  // A spec whose default its own range refuses is an error when it is declared.
+  assert.throws(
+    () =>
+      ml.defineLoss({
+        ...AM_SOFTMAX_SPEC,
+        id: 'bad',
+        options: { m: { type: 'number', min: 0, max: 2, exclusiveMax: true, default: 2, help: 'm' } },
+      }),
+    /defineLoss\(bad\): the default 2 of --m is outside its own range/,
+  );
+  loss.dispose();
+  again.dispose();
+});
+
+test('docs/losses.md states every option as the specs declare it (npm run docs:losses writes the table)', () => {
+  const text = fs.readFileSync(path.join(ROOT, 'docs', 'losses.md'), 'utf8');
+  const m = /<!-- options:begin -->\n([\s\S]*?)\n<!-- options:end -->/.exec(text);
+  assert.ok(m, 'docs/losses.md has no options section');
+  assert.equal(m[1], ml.lossOptionsMarkdown(), 'docs/losses.md differs from the specs: run npm run docs:losses');
 });

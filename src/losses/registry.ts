@@ -55,10 +55,16 @@ export const PAIR_LOSSES: readonly LossName[] = LOSS_TABLE.filter((e) => e.kind 
   (e) => e.id as LossName,
 );
 
+/**
+ * The functions below take the table of specs they work on: the shipped one by default, or an
+ * extended list (`[...LOSS_TABLE, MY_SPEC]`) for a loss of your own, which then gets the same
+ * option parsing, range checks, help and docs table as the shipped ones.
+ */
+
 /** The table entry of a loss id; unknown ids throw, listing the valid ones. */
-export function lossEntry(id: string): LossEntry {
-  const e = LOSS_TABLE.find((x) => x.id === id);
-  if (!e) throw new Error(`unknown loss ${JSON.stringify(id)}; expected one of ${LOSS_NAMES.join(', ')}`);
+export function lossEntry(id: string, table: readonly LossSpec[] = LOSS_TABLE): LossEntry {
+  const e = table.find((x) => x.id === id);
+  if (!e) throw new Error(`unknown loss ${JSON.stringify(id)}; expected one of ${table.map((x) => x.id).join(', ')}`);
   return e;
 }
 
@@ -73,8 +79,8 @@ export function lossStats(loss: EmbeddingLoss): Record<string, number> {
 }
 
 /** The losses that take an option, for error messages. */
-export function lossesWithOption(key: string): string[] {
-  return LOSS_TABLE.filter((e) => key in e.options).map((e) => e.id);
+export function lossesWithOption(key: string, table: readonly LossSpec[] = LOSS_TABLE): string[] {
+  return table.filter((e) => key in e.options).map((e) => e.id);
 }
 
 /** Keys every classifier head takes besides its options, and keys a stored config() carries. */
@@ -100,14 +106,14 @@ function factoryKeys(e: LossEntry): Set<string> {
  * the key ("m is not an option of softmax; losses with m: cosface, arcface, ..."). A stored
  * `config()` (with its `loss` key and state such as SphereFace's schedule) is accepted too.
  */
-export function createLoss(name: string, params: LossParams): EmbeddingLoss {
-  const e = lossEntry(name);
+export function createLoss(name: string, params: LossParams, table: readonly LossSpec[] = LOSS_TABLE): EmbeddingLoss {
+  const e = lossEntry(name, table);
   const allowed = factoryKeys(e);
   for (const key of Object.keys(params)) {
     if (STRUCTURAL.includes(key) || allowed.has(key) || params[key] === undefined) continue;
     // The flag that sets a nested or renamed key (easyMargin → easy-margin), for the message.
-    const cli = LOSS_TABLE.flatMap((x) => Object.entries(x.options)).find(([, o]) => o.path?.[0] === key)?.[0] ?? key;
-    const takers = LOSS_TABLE.filter((x) => factoryKeys(x).has(key)).map((x) => x.id);
+    const cli = table.flatMap((x) => Object.entries(x.options)).find(([, o]) => o.path?.[0] === key)?.[0] ?? key;
+    const takers = table.filter((x) => factoryKeys(x).has(key)).map((x) => x.id);
     throw new Error(
       `${key} is not an option of ${name}; ${takers.length ? `losses with ${cli}: ${takers.join(', ')}` : `${name} takes: ${[...allowed].join(', ') || 'no options'}`}`,
     );
@@ -128,13 +134,17 @@ export function createLoss(name: string, params: LossParams): EmbeddingLoss {
  * checking types, ranges and enum values. Flags that the loss does not take are errors naming
  * the losses that do.
  */
-export function lossOptionsFromFlags(id: string, flags: Record<string, string | boolean>): Record<string, unknown> {
-  const e = lossEntry(id);
+export function lossOptionsFromFlags(
+  id: string,
+  flags: Record<string, string | boolean>,
+  table: readonly LossSpec[] = LOSS_TABLE,
+): Record<string, unknown> {
+  const e = lossEntry(id, table);
   const out: Record<string, unknown> = {};
   for (const [flag, raw] of Object.entries(flags)) {
     const o = e.options[flag];
     if (!o) {
-      const takers = lossesWithOption(flag);
+      const takers = lossesWithOption(flag, table);
       throw new Error(
         `--${flag} is not an option of ${id}; ${takers.length ? `losses with ${flag}: ${takers.join(', ')}` : 'no loss takes it'}`,
       );
@@ -204,9 +214,11 @@ function sharedHelp(takers: Array<{ id: string; o: LossOption }>): string {
 }
 
 /** Every flag any loss takes, with the losses that take it and its help (for --help), from the specs. */
-export function lossFlagHelp(): Array<{ flag: string; type: LossOption['type']; help: string; losses: string[] }> {
+export function lossFlagHelp(
+  table: readonly LossSpec[] = LOSS_TABLE,
+): Array<{ flag: string; type: LossOption['type']; help: string; losses: string[] }> {
   const takers = new Map<string, Array<{ id: string; o: LossOption }>>();
-  for (const e of LOSS_TABLE)
+  for (const e of table)
     for (const [flag, o] of Object.entries(e.options)) takers.set(flag, [...(takers.get(flag) ?? []), { id: e.id, o }]);
   return [...takers.entries()].map(([flag, t]) => ({
     flag,
@@ -214,4 +226,31 @@ export function lossFlagHelp(): Array<{ flag: string; type: LossOption['type']; 
     help: sharedHelp(t),
     losses: t.map((x) => x.id),
   }));
+}
+
+/** A range in words: "[0, π/2)", "> 0", "1 to 8". */
+function rangeText(o: LossOption): string {
+  const num = (v: number) => (Math.abs(v - Math.PI / 2) < 1e-12 ? 'π/2' : String(+v.toFixed(4)));
+  if (o.type === 'enum') return (o.values ?? []).join(', ');
+  if (o.type === 'boolean') return 'true / false';
+  if (o.min !== undefined && o.max !== undefined)
+    return `${o.exclusiveMin ? '(' : '['}${num(o.min)}, ${num(o.max)}${o.exclusiveMax ? ')' : ']'}${o.type === 'integer' ? ', integer' : ''}`;
+  if (o.min !== undefined)
+    return `${o.exclusiveMin ? '>' : '≥'} ${num(o.min)}${o.type === 'integer' ? ', integer' : ''}`;
+  return o.type;
+}
+
+/**
+ * The options table of docs/losses.md, from the specs: one row per (loss, option) with the
+ * command-line flag, the factory key, the range and the default (a test keeps the docs equal to it).
+ */
+export function lossOptionsMarkdown(table: readonly LossSpec[] = LOSS_TABLE): string {
+  const rows = table.flatMap((e) =>
+    Object.entries(e.options).map(([flag, o]) => {
+      const key = (o.path ?? [flag]).join('.');
+      const d = o.default !== undefined ? `\`${String(o.default)}\`` : (o.defaultText ?? '');
+      return `| ${e.id} | \`--${flag}\` | \`${key}\` | ${rangeText(o)} | ${d} | ${o.help} |`;
+    }),
+  );
+  return ['| loss | flag | option | range | default | what |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }
