@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// `npm run test:unit` (about a minute: losses, checkpoints, data, metrics, backends), `npm run
+// `npm run test:unit` (about half a minute: losses, checkpoints, data, metrics, backends), `npm run
 // test:integration` (the CLIs, training, the benchmark, packing), `npm run test:browser` (the
-// notebooks, the course site, JupyterLab, figures, WebGPU, the verification page): one tier of the
-// suite, after building. `npm test` runs every tier (what CI runs). Extra arguments go to
+// notebooks, the course site, JupyterLab, figures, WebGPU, the verification page), `npm run
+// test:e2e` (those two): tiers of the suite, after building. `npm test` runs every tier (what CI runs). Extra arguments go to
 // `node --test`, e.g. `npm run test:unit -- --test-name-pattern=arcface`.
 // Every test file is in exactly one tier (test/tiers.test.ts checks).
 const path = require('path');
@@ -34,13 +34,18 @@ const TIERS = {
 module.exports = { TIERS };
 
 if (require.main === module) {
-  const [tier, ...rest] = process.argv.slice(2);
-  if (!TIERS[tier]) {
-    console.error(`test: expected a tier (${Object.keys(TIERS).join(', ')}), got ${JSON.stringify(tier)}`);
+  const args = process.argv.slice(2);
+  const tiers = args.filter((a) => !a.startsWith('--'));
+  const rest = args.filter((a) => a.startsWith('--'));
+  const bad = tiers.filter((t) => !TIERS[t]);
+  if (!tiers.length || bad.length) {
+    console.error(
+      `test: expected tiers (${Object.keys(TIERS).join(', ')}), got ${JSON.stringify(bad.length ? bad : tiers)}`,
+    );
     process.exit(2);
   }
   const root = path.resolve(__dirname, '..');
-  const files = TIERS[tier].map((f) => path.join(root, 'build', 'test', `${f}.test.js`));
+  const files = tiers.flatMap((t) => TIERS[t]).map((f) => path.join(root, 'build', 'test', `${f}.test.js`));
   const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...rest, ...files], {
     stdio: 'inherit',
     cwd: root,

@@ -12,6 +12,7 @@ import {
   OpenSetSplit,
   seededClassSplit,
   splitByFace,
+  GLYPH_FACE_SPLIT_SEED,
   loadNamedDataset,
 } from './data';
 import { ClassifierHead, EmbeddingLoss } from './losses';
@@ -66,7 +67,7 @@ export function glyphOpenSet(opts: { identities?: number; seed?: number } = {}):
   const ds = loadHangulGlyphs();
   const n = Math.min(opts.identities ?? (quickMode() ? 100 : ds.meta.syllables.length), ds.meta.syllables.length);
   const { seen, unseen } = seededClassSplit(n, { seenFraction: 0.8, seed: opts.seed ?? 0 });
-  const { train: trainFaces, test: testFaces } = splitByFace(ds, { seed: 0 });
+  const { train: trainFaces, test: testFaces } = splitByFace(ds, { seed: GLYPH_FACE_SPLIT_SEED });
   return openSetSplit(trainFaces, testFaces, { seen, unseen, seed: opts.seed ?? 0 });
 }
 

@@ -27,14 +27,14 @@ function embeddings(n: number, k: number, dim: number, spread: number, seed: num
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 2 ** 32 - 0.5;
   };
-  const centres = Array.from({ length: n }, () => Array.from({ length: dim }, rnd));
+  const centers = Array.from({ length: n }, () => Array.from({ length: dim }, rnd));
   const emb = new Float32Array(n * k * dim);
   const labels = new Int32Array(n * k);
   for (let c = 0; c < n; c++) {
     for (let j = 0; j < k; j++) {
       const i = c * k + j;
       labels[i] = c;
-      for (let q = 0; q < dim; q++) emb[i * dim + q] = centres[c][q] + spread * rnd();
+      for (let q = 0; q < dim; q++) emb[i * dim + q] = centers[c][q] + spread * rnd();
     }
   }
   return { emb, labels };
@@ -112,7 +112,7 @@ test('npm run benchmark, quick mode: trains 2 losses, writes CSV, figures and re
   );
   assert.match(
     r.stdout,
-    /benchmark \[=+\] 2\/2 runs; arcface seed 1: TAR@1e-4 [\d.]+%, rank-1 [\d.]+% \(\d+ s\); ETA 0:00:00/,
+    /benchmark \[=+\] 2\/2 runs; arcface seed 1: TAR@1e-4 [\d.]+%, rank-1 [\d.]+% \(\d+ s\); ETA 0:00$/m,
   );
   const csv = fs.readFileSync(path.join(out, 'results.csv'), 'utf8').trim().split('\n');
   assert.equal(csv.length, 3);

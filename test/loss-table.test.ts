@@ -29,7 +29,7 @@ test('one id per loss: the table id, config().loss and createLoss agree, and the
   assert.deepEqual([...ml.PAIR_LOSSES], ['contrastive', 'triplet']);
 });
 
-test('dispose() frees every tensor a loss made (weights, bias, t, running statistics, centres), for every loss in the table', async () => {
+test('dispose() frees every tensor a loss made (weights, bias, t, running statistics, centers), for every loss in the table', async () => {
   await ml.useBestBackend({ print: false });
   for (const e of ml.LOSS_TABLE) {
     const before = ml.tf.memory().numTensors;
@@ -216,8 +216,8 @@ test('every loss factory refuses option keys it does not take, naming them and w
     ['centerLoss', () => ml.centerLoss({ ...head, lambda: 0.1 } as never), /centerLoss: "lambda" is not an option/],
     [
       'softmaxCenterLoss',
-      () => ml.softmaxCenterLoss({ ...head, centres: [] } as never),
-      /softmaxCenterLoss: "centres" is not an option/,
+      () => ml.softmaxCenterLoss({ ...head, centers: [] } as never),
+      /softmaxCenterLoss: "centers" is not an option/,
     ],
     [
       'contrastiveLoss',

@@ -1,7 +1,7 @@
 /**
  * Nothing lost, nothing hangs: atomic writes that survive a full disk, run folders that are not
  * overwritten unasked, --resume checked against the checkpoint, history.csv after every epoch,
- * loss state untouched by a rejected step, and inputs that used to loop forever.
+ * loss state untouched by a rejected step, and inputs that could loop forever fail fast.
  */
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -287,39 +287,43 @@ test('train CLI: history.csv is written after every epoch, while the run is stil
   assert.match(fs.readFileSync(file, 'utf8'), /^epoch,loss,accuracy,lr,samplesPerSec,seconds\n1,/);
 });
 
-test('inputs that used to hang now fail fast with a clear error', { timeout: 20_000 }, () => {
-  assert.throws(
-    () => ml.bestThreshold([0.9, NaN, 0.1], [1, 0, 0]),
-    /bestThreshold: score 1 is NaN; scores must be finite numbers/,
-  );
-  const labels = Int32Array.from({ length: 20 }, (_, i) => i % 4);
-  assert.throws(
-    () => ml.evaluateEmbeddings(new Float32Array(40), 0, labels),
-    /evaluateEmbeddings: dim must be a positive integer, got 0/,
-  );
-  assert.throws(
-    () => ml.evaluateEmbeddings(new Float32Array(41), 2, labels),
-    /41 embedding values do not match 20 labels × dim 2 \(= 40\)/,
-  );
-  // 4 classes × 5 images: 40 same-class pairs and 150 different-class pairs exist.
-  assert.throws(
-    () => ml.verificationPairs(labels, { folds: 10, perFold: 20 }),
-    /200 same pairs requested \(10 folds × 20\) but only 40 exist/,
-  );
-  const lopsided = Int32Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
-  assert.throws(
-    () => ml.verificationPairs(lopsided, { folds: 2, perFold: 20 }),
-    /40 different-identity pairs requested \(2 folds × 20\) but only 24 exist/,
-  );
-  assert.throws(() => ml.verificationPairs(labels, { folds: 0 }), /folds must be a positive integer, got 0/);
-  assert.throws(() => ml.parseClassList('0-5000000'), /0-5000000 names 5000001 classes; at most 100000 are allowed/);
-  const r = cli(['--seen', '0-5000000', '--run', tmp('ml-seen-')]);
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /--seen: class list "0-5000000": 0-5000000 names 5000001 classes/);
-  const r2 = cli(['--seen', '0-12', '--run', tmp('ml-seen-')]);
-  assert.equal(r2.status, 2);
-  assert.match(r2.stderr, /--seen names classes 10, 11, 12, but fashion-mnist has 10 classes \(0-9\)/);
-});
+test(
+  'inputs that could loop forever or exhaust memory (NaN scores, impossible pair counts, zero dims, huge class lists) fail fast with a clear error',
+  { timeout: 20_000 },
+  () => {
+    assert.throws(
+      () => ml.bestThreshold([0.9, NaN, 0.1], [1, 0, 0]),
+      /bestThreshold: score 1 is NaN; scores must be finite numbers/,
+    );
+    const labels = Int32Array.from({ length: 20 }, (_, i) => i % 4);
+    assert.throws(
+      () => ml.evaluateEmbeddings(new Float32Array(40), 0, labels),
+      /evaluateEmbeddings: dim must be a positive integer, got 0/,
+    );
+    assert.throws(
+      () => ml.evaluateEmbeddings(new Float32Array(41), 2, labels),
+      /41 embedding values do not match 20 labels × dim 2 \(= 40\)/,
+    );
+    // 4 classes × 5 images: 40 same-class pairs and 150 different-class pairs exist.
+    assert.throws(
+      () => ml.verificationPairs(labels, { folds: 10, perFold: 20 }),
+      /200 same pairs requested \(10 folds × 20\) but only 40 exist/,
+    );
+    const lopsided = Int32Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+    assert.throws(
+      () => ml.verificationPairs(lopsided, { folds: 2, perFold: 20 }),
+      /40 different-identity pairs requested \(2 folds × 20\) but only 24 exist/,
+    );
+    assert.throws(() => ml.verificationPairs(labels, { folds: 0 }), /folds must be a positive integer, got 0/);
+    assert.throws(() => ml.parseClassList('0-5000000'), /0-5000000 names 5000001 classes; at most 100000 are allowed/);
+    const r = cli(['--seen', '0-5000000', '--run', tmp('ml-seen-')]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--seen: class list "0-5000000": 0-5000000 names 5000001 classes/);
+    const r2 = cli(['--seen', '0-12', '--run', tmp('ml-seen-')]);
+    assert.equal(r2.status, 2);
+    assert.match(r2.stderr, /--seen names classes 10, 11, 12, but fashion-mnist has 10 classes \(0-9\)/);
+  },
+);
 
 test(
   'IDX loader: zero or absurd dimensions fail before inflating, and a gzip bomb fails fast',

@@ -26,9 +26,11 @@ import { embedImagesAsync } from '../eval/report';
 import { openSetMetrics, OpenSetMetrics } from '../eval/open-set';
 import { loadHangulGlyphs, seededClassSplit, splitByFace, GlyphDataset } from '../data/glyphs';
 import { dataDir, selectClasses } from '../data/dataset';
+import { GLYPH_FACE_SPLIT_SEED } from '../data/named';
 import { writeFileAtomic } from '../util/fs';
 import { BenchmarkConfig, benchmarkStepsPerEpoch, configKey } from './config';
 import { fmtPct } from './report';
+import { clock, progressBar } from '../train/progress';
 
 /** One finished (loss, seed) run: its open-set metrics and how its training went. */
 export interface BenchmarkRun extends OpenSetMetrics {
@@ -51,15 +53,8 @@ export interface BenchmarkOptions {
   finishedOnly?: boolean;
 }
 
-function bar(done: number, total: number, width = 24): string {
-  const k = Math.round((done / Math.max(1, total)) * width);
-  return `[${'='.repeat(Math.max(0, k - 1))}${k > 0 ? (k === width ? '=' : '>') : ''}${' '.repeat(width - k)}]`;
-}
-
-function hms(sec: number): string {
-  const s = Math.max(0, Math.round(sec));
-  return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
-}
+/** The seed of the benchmark's identity split (which syllables are seen): fixed, so every run and seed compares on the same syllables. */
+export const BENCHMARK_IDENTITY_SPLIT_SEED = 0;
 
 /** Where `npm run data:glyphs -- --full` writes the full glyph set. */
 export function fullGlyphDir(): string {
@@ -74,8 +69,11 @@ export function fullGlyphSetBuilt(): boolean {
 /** Identities and faces of the benchmark's split (the same for every loss and seed). */
 export function benchmarkSplit(ds: GlyphDataset, c: BenchmarkConfig) {
   const numClasses = Math.min(c.identities ?? ds.meta.syllables.length, ds.meta.syllables.length);
-  const { seen, unseen } = seededClassSplit(numClasses, { seenFraction: c.seenFraction, seed: 0 });
-  const { train: trainFaces, test: testFaces } = splitByFace(ds, { seed: 0 });
+  const { seen, unseen } = seededClassSplit(numClasses, {
+    seenFraction: c.seenFraction,
+    seed: BENCHMARK_IDENTITY_SPLIT_SEED,
+  });
+  const { train: trainFaces, test: testFaces } = splitByFace(ds, { seed: GLYPH_FACE_SPLIT_SEED });
   return { seen, unseen, train: selectClasses(trainFaces, seen), test: selectClasses(testFaces, unseen) };
 }
 
@@ -229,8 +227,8 @@ export async function runOpenSetBenchmark(opts: BenchmarkOptions): Promise<Bench
     done++;
     const per = (Date.now() - t0) / 1000 / done;
     log(
-      `benchmark ${bar(runs.length - todo.length + done, runs.length)} ${runs.length - todo.length + done}/${runs.length} runs; ` +
-        `${r.loss} seed ${r.seed}: TAR@1e-4 ${fmtPct(result.tar1e4)}, rank-1 ${fmtPct(result.rank1)} (${trainSeconds.toFixed(0)} s); ETA ${hms(per * (todo.length - done))}`,
+      `benchmark ${progressBar((runs.length - todo.length + done) / Math.max(1, runs.length))} ${runs.length - todo.length + done}/${runs.length} runs; ` +
+        `${r.loss} seed ${r.seed}: TAR@1e-4 ${fmtPct(result.tar1e4)}, rank-1 ${fmtPct(result.rank1)} (${trainSeconds.toFixed(0)} s); ETA ${clock(per * (todo.length - done))}`,
     );
   }
   return results;

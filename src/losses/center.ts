@@ -51,7 +51,7 @@ export class CenterLoss implements EmbeddingLoss {
     this.embeddingDim = opts.embeddingDim;
     this.alpha = opts.alpha ?? 0.5;
     checkRange('centerLoss', 'alpha', this.alpha, 0, 1, true);
-    checkHeadSize('centerLoss', 'the centres [numClasses, embeddingDim]', opts.numClasses, opts.embeddingDim);
+    checkHeadSize('centerLoss', 'the centers [numClasses, embeddingDim]', opts.numClasses, opts.embeddingDim);
     const init = opts.centers ? tf.tensor2d(opts.centers) : tf.zeros([opts.numClasses, opts.embeddingDim]);
     if (init.shape[0] !== opts.numClasses || init.shape[1] !== opts.embeddingDim) {
       throw new Error(
@@ -204,7 +204,7 @@ export function softmaxCenterLoss(opts: SoftmaxCenterOptions): SoftmaxCenterLoss
 /** The softmax+center loss's declaration: options, ranges, defaults and help (src/losses/spec.ts). */
 export const SOFTMAX_CENTER_SPEC = defineLoss({
   id: 'softmax+center',
-  kind: 'head+centres',
+  kind: 'head+centers',
   cls: SoftmaxCenterLoss,
   factory: softmaxCenterLoss,
   summary: 'softmax + λ·½‖x − c_y‖² (Wen et al.)',

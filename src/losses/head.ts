@@ -153,7 +153,7 @@ export function resolveWeightInit(loss: string, opts: HeadOptions): WeightInit {
   return opts.init;
 }
 
-/** The most values one class-weight (or centre) matrix may hold: 2^28 float32, 1 GiB. */
+/** The most values one class-weight (or center) matrix may hold: 2^28 float32, 1 GiB. */
 export const MAX_HEAD_ELEMENTS = 2 ** 28;
 
 /** Refuses a [rows, columns] parameter matrix too large to allocate, before allocating it. */

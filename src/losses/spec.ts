@@ -9,8 +9,8 @@
  */
 import type { EmbeddingLoss } from './head';
 
-/** How a loss consumes a batch: a classifier head (class weights), a pair loss (P×K batches), or a head with class centres. */
-export type LossKind = 'head' | 'pair' | 'head+centres';
+/** How a loss consumes a batch: a classifier head (class weights), a pair loss (P×K batches), or a head with class centers. */
+export type LossKind = 'head' | 'pair' | 'head+centers';
 
 export interface LossOption {
   type: 'number' | 'integer' | 'boolean' | 'enum';

@@ -17,7 +17,8 @@ export interface ProgressState {
   extra?: Record<string, number>;
 }
 
-function clock(sec: number): string {
+/** Seconds as m:ss or h:mm:ss ("--:--" when unknown). */
+export function clock(sec: number): string {
   if (!Number.isFinite(sec)) return '--:--';
   const s = Math.max(0, Math.round(sec));
   const h = Math.floor(s / 3600);
@@ -26,17 +27,18 @@ function clock(sec: number): string {
   return `${h ? `${h}:` : ''}${String(m).padStart(h ? 2 : 1, '0')}:${String(r).padStart(2, '0')}`;
 }
 
+/** The bar of a progress line: "[=====>    ]" for a fraction done in [0, 1]. */
+export function progressBar(frac: number, width = 24): string {
+  const filled = Math.min(width, Math.max(0, Math.round(frac * width)));
+  return `[${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? (filled === width ? '=' : '>') : ''}${' '.repeat(width - filled)}]`;
+}
+
 /** One line: "epoch 2/5 [=====>    ] 45% 12/27 loss 1.2345 acc 56.0% 1234 samples/s ETA 0:12". */
 export function formatProgress(p: ProgressState, width = 24): string {
   const frac = p.steps ? p.step / p.steps : 1;
-  const filled = Math.min(width, Math.round(frac * width));
-  const bar =
-    '='.repeat(Math.max(0, filled - 1)) +
-    (filled > 0 ? (filled === width ? '=' : '>') : '') +
-    ' '.repeat(width - filled);
   const parts = [
     `epoch ${p.epoch}/${p.epochs}`,
-    `[${bar}]`,
+    progressBar(frac, width),
     `${String(Math.round(frac * 100)).padStart(3)}%`,
     `${p.step}/${p.steps}`,
     `loss ${p.loss.toFixed(4)}`,

@@ -216,7 +216,7 @@ export async function buildGlyphSet(o: BuildOptions): Promise<GlyphMeta> {
     if (candidates.length === 0)
       throw new Error('no usable Korean font face is installed; see data/hangul-glyphs/README.md for the apt line');
 
-    // Duplicates, from centred renders of a fixed probe set.
+    // Duplicates, from centered renders of a fixed probe set.
     const probeSet = classOrder(o.seed + 1).slice(0, o.probe);
     const job = (f: FontFace, syllables: string[], jitter: JitterRange | null, tag: string): RenderJob => ({
       file: f.file,

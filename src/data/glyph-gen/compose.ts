@@ -1,5 +1,5 @@
 /**
- * From a rendered glyph (any size, white ink on black) to one size×size sample: centred on its
+ * From a rendered glyph (any size, white ink on black) to one size×size sample: centered on its
  * ink box, scaled so the box's longer side is 3/4 of the image times a jitter scale, rotated and
  * shifted. Each output pixel averages 4×4 bilinear sub-samples of the source, so the 2–3×
  * downscale does not alias. Pure arithmetic on numbers: the same input gives the same bytes on

@@ -17,7 +17,7 @@ export interface RenderJob {
   faceId: string;
   syllables: string[];
   size: number;
-  /** null: no jitter (the centred probe renders used to find duplicate faces). */
+  /** null: no jitter (the centered probe renders used to find duplicate faces). */
   jitter: JitterRange | null;
   seed: number;
   out: string;

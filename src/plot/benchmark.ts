@@ -1,9 +1,10 @@
 /** The benchmark's figures: bars per loss, overlaid ROC curves, and a contact sheet of the glyph set. */
-import { Figure } from '../plot/show';
-import { axis, colour, titled } from '../plot/style';
+import { Figure } from './show';
+import { axis, colour, titled } from './style';
 import type { GlyphDataset } from '../data/glyphs';
-import type { BenchmarkRun } from './run';
-import type { summarize } from './report';
+// Types only: the benchmark (a layer above) draws with these.
+import type { BenchmarkRun } from '../benchmark/run';
+import type { summarize } from '../benchmark/report';
 
 /** Grouped bars (mean over seeds, error bar = std) for TAR @ FAR = 1e-4 and rank-1, per loss. */
 export function benchmarkBars(
