@@ -33,3 +33,33 @@ test('every test file is in exactly one tier of scripts/test.js, and every tier 
   for (const t of ['unit', 'integration', 'browser'])
     assert.match(pkg.scripts[`test:${t}`] ?? '', new RegExp(`node scripts/test\\.js ${t}$`), `npm run test:${t}`);
 });
+
+test('layering is enforced by lint: a module importing a layer above it is an error, a type-only import is not', async () => {
+  const { ESLint } = require('eslint') as typeof import('eslint');
+  const eslint = new ESLint({ cwd: ROOT });
+  const lint = async (file: string, code: string) =>
+    (await eslint.lintText(code, { filePath: path.join(ROOT, file) }))[0].messages
+      .filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports')
+      .map((m) => m.message);
+  assert.match(
+    (await lint('src/losses/zz.ts', "import { train } from '../train';\nexport const x = train;\n")).join('\n'),
+    /src\/backend, src\/losses, src\/models, src\/data may not import a layer above it/,
+  );
+  assert.match(
+    (
+      await lint('src/train/zz.ts', "import { useBestBackend } from '../backend';\nexport const x = useBestBackend;\n")
+    ).join('\n'),
+    /do not import src\/backend/,
+  );
+  assert.match(
+    (
+      await lint('src/eval/zz.ts', "import { benchmarkRun } from '../benchmark';\nexport const x = benchmarkRun;\n")
+    ).join('\n'),
+    /src\/eval, src\/train may not import a layer above it/,
+  );
+  assert.deepEqual(
+    await lint('src/plot/zz.ts', "import type { BenchmarkRun } from '../benchmark';\nexport type X = BenchmarkRun;\n"),
+    [],
+  );
+  assert.deepEqual(await lint('src/cli/zz.ts', "import { train } from '../train';\nexport const x = train;\n"), []);
+});
