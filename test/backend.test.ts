@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { tf, useBestBackend, backendReport, probeAdapters } from 'margin-lab';
+import type { BackendReport } from 'margin-lab';
 import { randomArray, relError } from './helpers/numeric';
 
 function installed(pkg: string): boolean {
@@ -421,4 +422,41 @@ test('canary: the installed TF.js packages are the release the backend patches w
   );
   assert.equal(v['@tensorflow/tfjs-core'], PATCHED_FOR);
   assert.equal(v['@tensorflow/tfjs-backend-wasm'], PATCHED_FOR);
+});
+
+test('backend selection is an ordered candidate list: the first that starts wins, and every earlier reason is reported in order', async () => {
+  const { chooseFirst, autoCandidates } =
+    require('margin-lab/dist/backend') as typeof import('margin-lab/dist/backend');
+  assert.deepEqual(
+    autoCandidates({}, 4).map((c) => c.name),
+    ['tensorflow (CUDA)', 'webgpu', 'tensorflow (CPU)', 'wasm (4 threads)', 'wasm (1 thread)', 'cpu'],
+  );
+  assert.deepEqual(
+    autoCandidates({}, 1).map((c) => c.name),
+    ['tensorflow (CUDA)', 'webgpu', 'tensorflow (CPU)', 'wasm (1 thread)', 'cpu'],
+  );
+  // Injected probes: which candidates ran, and what the winner was told.
+  const ran: string[] = [];
+  const fake = (name: string, ok: boolean, reasons: string[] = []) => ({
+    name,
+    start: async (skipped: string[]) => {
+      ran.push(name);
+      return ok
+        ? {
+            ok: true as const,
+            report: { backend: 'cpu', skipped: [...skipped], line: name } as unknown as BackendReport,
+          }
+        : { ok: false as const, reasons };
+    },
+  });
+  const r = await chooseFirst([
+    fake('a', false, ['a: no']),
+    fake('b', false, ['b: no', 'b: really']),
+    fake('c', true),
+    fake('d', true),
+  ]);
+  assert.equal(r.line, 'c');
+  assert.deepEqual(r.skipped, ['a: no', 'b: no', 'b: really']);
+  assert.deepEqual(ran, ['a', 'b', 'c'], 'a later candidate was tried after one started');
+  await assert.rejects(chooseFirst([fake('x', false, ['x: no'])]), /no backend started: x: no/);
 });

@@ -376,6 +376,92 @@ export interface UseBackendOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** One backend auto mode may pick: `start` activates it, or says why it cannot. */
+export interface BackendCandidate {
+  /** What the candidate is, for tests and docs ("tensorflow (CUDA)", "webgpu", ...). */
+  name: string;
+  start: (skipped: string[]) => Promise<{ ok: true; report: BackendReport } | { ok: false; reasons: string[] }>;
+}
+
+/**
+ * Tries the candidates in order and returns the first that starts; the reasons of every one
+ * before it are collected, in order, for the report's "not used" list. The last candidate must
+ * always start (the plain-JS cpu backend).
+ */
+export async function chooseFirst(candidates: BackendCandidate[]): Promise<BackendReport> {
+  const skipped: string[] = [];
+  for (const c of candidates) {
+    const r = await c.start(skipped);
+    if (r.ok) return r.report;
+    skipped.push(...r.reasons);
+  }
+  throw new Error(`no backend started: ${skipped.join('; ')}`);
+}
+
+/**
+ * Auto mode's order, fastest first: libtensorflow on a CUDA GPU, WebGPU on a hardware adapter,
+ * libtensorflow on the CPU, threaded wasm, single-threaded wasm (when the threaded build failed),
+ * then the plain-JS cpu backend.
+ */
+export function autoCandidates(env: NodeJS.ProcessEnv, threads: number): BackendCandidate[] {
+  let wasmFailed = false;
+  const wasm = (n: number): BackendCandidate => ({
+    name: n > 1 ? `wasm (${n} threads)` : 'wasm (1 thread)',
+    start: async (skipped) => {
+      if (n === 1 && threads > 1) {
+        // Only after the threaded build failed: the single-threaded SIMD build is still ~100× the
+        // plain-JS cpu backend, so it comes before that.
+        if (!wasmFailed) return { ok: false, reasons: [] };
+        resetWasmThreadFlag();
+      }
+      const err = await tryWasm(n, env);
+      if (err) {
+        wasmFailed = true;
+        return { ok: false, reasons: [err] };
+      }
+      return {
+        ok: true,
+        report: makeReport('wasm', wasmDevice(wasmThreads), wasmProvider(wasmThreads), skipped, false, wasmThreads),
+      };
+    },
+  });
+  return [
+    {
+      name: 'tensorflow (CUDA)',
+      start: async (skipped) => {
+        const gpu = tryTensorflowGpu();
+        if (!gpu.ok) return gpu;
+        await activate('tensorflow');
+        return { ok: true, report: makeReport('tensorflow', gpu.device, gpu.provider, skipped, false) };
+      },
+    },
+    {
+      name: 'webgpu',
+      start: async (skipped) => {
+        const web = await tryWebgpu(false, env);
+        return web.ok ? { ok: true, report: webgpuReport(web.adapter, skipped, false) } : web;
+      },
+    },
+    {
+      name: 'tensorflow (CPU)',
+      start: async (skipped) => {
+        const c = tryTensorflowCpu(env);
+        if (!c.ok) return c;
+        await activate('tensorflow');
+        return { ok: true, report: makeReport('tensorflow', c.device, c.provider, skipped, false, c.threads) };
+      },
+    },
+    ...(threads > 1 ? [wasm(threads), wasm(1)] : [wasm(1)]),
+    {
+      name: 'cpu',
+      start: async (skipped) => {
+        await activate('cpu');
+        return { ok: true, report: makeReport('cpu', cpuName(), '@tensorflow/tfjs (plain JS, slow)', skipped, false) };
+      },
+    },
+  ];
+}
+
 /**
  * Picks and activates the fastest backend that loads, prints a one-line report and returns it.
  * Honors MARGIN_LAB_BACKEND; a forced backend that cannot load throws with the reason.
@@ -408,42 +494,7 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
     await activate('cpu');
     report = makeReport('cpu', cpuName(), '@tensorflow/tfjs (plain JS)', [], true);
   } else {
-    const skipped: string[] = [];
-    const gpu = tryTensorflowGpu();
-    const web = gpu.ok ? null : await tryWebgpu(false, env);
-    const tfCpu = gpu.ok || web?.ok ? null : tryTensorflowCpu(env);
-    if (gpu.ok) {
-      await activate('tensorflow');
-      report = makeReport('tensorflow', gpu.device, gpu.provider, skipped, false);
-    } else if (web?.ok) {
-      skipped.push(...gpu.reasons);
-      report = webgpuReport(web.adapter, skipped, false);
-    } else if (tfCpu?.ok) {
-      skipped.push(...gpu.reasons, ...(web && !web.ok ? web.reasons : []));
-      await activate('tensorflow');
-      report = makeReport('tensorflow', tfCpu.device, tfCpu.provider, skipped, false, tfCpu.threads);
-    } else {
-      skipped.push(
-        ...gpu.reasons,
-        ...(web && !web.ok ? web.reasons : []),
-        ...(tfCpu && !tfCpu.ok ? tfCpu.reasons : []),
-      );
-      let err = await tryWasm(threads, env);
-      if (err && threads > 1) {
-        // The threaded build failed to start: the single-threaded SIMD build is still ~100× the
-        // plain-JS cpu backend, so try it before falling that far (and say so).
-        skipped.push(err);
-        resetWasmThreadFlag();
-        err = await tryWasm(1, env);
-      }
-      if (!err) {
-        report = makeReport('wasm', wasmDevice(wasmThreads), wasmProvider(wasmThreads), skipped, false, wasmThreads);
-      } else {
-        skipped.push(err);
-        await activate('cpu');
-        report = makeReport('cpu', cpuName(), '@tensorflow/tfjs (plain JS, slow)', skipped, false);
-      }
-    }
+    report = await chooseFirst(autoCandidates(env, threads));
   }
   // What the version gate or MARGIN_LAB_STOCK_KERNELS left off on the backend that runs.
   const group: PatchGroup | null =
