@@ -129,3 +129,31 @@ test('npm run flagship: a repeated dimension, seed or loss is an error, not a do
     assert.match(r.stderr, new RegExp(`${flag} ${value}: "${item}" is repeated`));
   }
 });
+
+test('the flagship statistic is high where features sit on their own class weight and low where they sit on the far side', () => {
+  const W = [
+    [1, 0, -1, 0],
+    [0, 1, 0, -1],
+  ]; // 4 classes at 0°, 90°, 180°, 270° (columns)
+  const angle = (c: number) => (Math.PI / 2) * c;
+  const labels = Array.from({ length: 40 }, (_, i) => i % 4);
+  const r = new ml.Rng(4);
+  const near = labels.map((c) => {
+    const t = angle(c) + (r.next() - 0.5) * 0.2; // within ±0.1 rad of the own weight
+    return [Math.cos(t), Math.sin(t)];
+  });
+  const far = labels.map((c) => {
+    const t = angle(c) + Math.PI + (r.next() - 0.5) * 0.2; // opposite the own weight
+    return [Math.cos(t), Math.sin(t)];
+  });
+  const hi = ml.ownWeightAgreement(near, labels, W);
+  const lo = ml.ownWeightAgreement(far, labels, W);
+  assert.ok(hi.meanCos > 0.99, `near: ${hi.meanCos}`);
+  assert.deepEqual(hi.farSide, []);
+  assert.equal(hi.accuracy, 1);
+  assert.equal(meetsBar(hi), true);
+  assert.ok(lo.meanCos < -0.99, `far: ${lo.meanCos}`);
+  assert.deepEqual(lo.farSide, [0, 1, 2, 3]);
+  assert.equal(lo.accuracy, 0);
+  assert.equal(meetsBar(lo), false);
+});
