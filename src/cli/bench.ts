@@ -23,25 +23,38 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseArgs } from 'util';
 import { spawnSync } from 'child_process';
 import type { StepRequest, StepResult } from './bench-step';
+import { FlagSpec, parseFlags, runMain, UsageError } from './common';
+import { BACKEND_NAMES, MAX_WASM_THREADS } from '../backend';
+
+/** The backends a bench can time (the source list, so a new backend appears here too). */
+const BENCH_BACKENDS = BACKEND_NAMES;
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-const USAGE = `usage: npm run bench -- [flags]
-Times one training step of the reference model on each tfjs backend and in PyTorch.
+const USAGE =
+  'usage: npm run bench -- [flags]\nTimes one training step of the reference model on each tfjs backend and in PyTorch.';
 
-  --steps N       timed steps per measurement (default 20; the batch-size table uses at most 10)
-  --warmup N      untimed steps first (default 3)
-  --backends a,b  tfjs backends: tensorflow, webgpu, wasm, cpu (default tensorflow,wasm)
-  --threads a,b   wasm / tensorflow intra-op / PyTorch thread counts (default 1 and the number of cores)
-  --batches a,b   batch sizes of the scaling table (default 32,128,512; none skips it)
-  --profile       also list the 10 longest kernels of one step per tfjs backend
-  --no-torch      skip PyTorch
-  --python a,b    the Pythons to run torch with, one row set per PyTorch version
-                  (default /usr/bin/python3, else python3, and MARGIN_LAB_TORCH_PYTHON when set)
-  --help`;
+/** The flags, each declared once (common.ts builds the help and parses them). */
+const FLAGS: Record<string, FlagSpec> = {
+  steps: { type: 'string', default: '20', help: 'timed steps per measurement (the batch-size table uses at most 10)' },
+  warmup: { type: 'string', default: '3', help: 'untimed steps first' },
+  backends: { type: 'string', default: 'tensorflow,wasm', help: `tfjs backends: ${BENCH_BACKENDS.join(', ')}` },
+  threads: {
+    type: 'string',
+    help: 'wasm / tensorflow intra-op / PyTorch thread counts, a,b (default 1 and the number of cores)',
+  },
+  batches: { type: 'string', default: '32,128,512', help: 'batch sizes of the scaling table, a,b (none skips it)' },
+  profile: { type: 'boolean', help: 'also list the 10 longest kernels of one step per tfjs backend' },
+  'no-torch': { type: 'boolean', help: 'skip PyTorch' },
+  python: {
+    type: 'string',
+    help: 'the Pythons to run torch with, a,b, one row set per PyTorch version (default /usr/bin/python3, else python3, and MARGIN_LAB_TORCH_PYTHON when set)',
+  },
+  'torch-device': { type: 'string', default: 'cpu', help: "PyTorch's device: cpu or cuda (the GPU check)" },
+};
+
 const TORCH_SCRIPT = path.join(ROOT, 'bench', 'torch_reference.py');
 
 function median(xs: number[]): number {
@@ -53,15 +66,15 @@ function median(xs: number[]): number {
 function positiveInt(flag: string, raw: string): number {
   const n = Number(raw);
   if (!(/^\d+$/.test(raw.trim()) && n >= 1))
-    throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(raw)}`);
+    throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(raw)}`);
   return n;
 }
 
 /** A comma list of paths: empty items and repeats are errors. */
 function stringList(flag: string, raw: string): string[] {
   const items = raw.split(',').map((x) => x.trim());
-  if (items.some((x) => x === '')) throw new Error(`${flag} ${JSON.stringify(raw)}: an item is empty`);
-  if (new Set(items).size !== items.length) throw new Error(`${flag} ${JSON.stringify(raw)}: an item is repeated`);
+  if (items.some((x) => x === '')) throw new UsageError(`${flag} ${JSON.stringify(raw)}: an item is empty`);
+  if (new Set(items).size !== items.length) throw new UsageError(`${flag} ${JSON.stringify(raw)}: an item is repeated`);
   return items;
 }
 
@@ -189,45 +202,31 @@ function printTable(header: string[], rows: string[][]): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      steps: { type: 'string', default: '20' },
-      warmup: { type: 'string', default: '3' },
-      backends: { type: 'string', default: 'tensorflow,wasm' },
-      threads: { type: 'string' },
-      batches: { type: 'string', default: '32,128,512' },
-      profile: { type: 'boolean', default: false },
-      'no-torch': { type: 'boolean', default: false },
-      python: { type: 'string' },
-      'torch-device': { type: 'string', default: 'cpu' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+  const values = parseFlags(process.argv.slice(2), FLAGS, USAGE);
   const dev = String(values['torch-device']);
   if (dev !== 'cpu' && dev !== 'cuda')
-    throw new Error(`--torch-device must be cpu or cuda, got ${JSON.stringify(dev)}`);
-  if (dev === 'cuda' && values['no-torch']) throw new Error('--torch-device cuda does not apply with --no-torch');
+    throw new UsageError(`--torch-device must be cpu or cuda, got ${JSON.stringify(dev)}`);
+  if (dev === 'cuda' && values['no-torch']) throw new UsageError('--torch-device cuda does not apply with --no-torch');
   torchDevice = dev;
   const steps = positiveInt('--steps', String(values.steps));
   const warmup = Number(values.warmup);
   if (!(Number.isInteger(warmup) && warmup >= 0))
-    throw new Error(`--warmup must be an integer ≥ 0, got ${JSON.stringify(values.warmup)}`);
+    throw new UsageError(`--warmup must be an integer ≥ 0, got ${JSON.stringify(values.warmup)}`);
   const backends = String(values.backends)
     .split(',')
     .map((s) => s.trim());
   for (const b of backends) {
-    if (!['tensorflow', 'webgpu', 'wasm', 'cpu'].includes(b))
-      throw new Error(`--backends: ${JSON.stringify(b)} is not a backend; expected tensorflow, webgpu, wasm or cpu`);
+    if (!(BENCH_BACKENDS as readonly string[]).includes(b))
+      throw new UsageError(
+        `--backends: ${JSON.stringify(b)} is not a backend; expected ${BENCH_BACKENDS.slice(0, -1).join(', ')} or ${BENCH_BACKENDS.at(-1)}`,
+      );
   }
   const cores = os.cpus().length;
-  const threads = values.threads ? intList('--threads', values.threads) : [...new Set([1, Math.min(8, cores)])];
+  const threads =
+    typeof values.threads === 'string' ? intList('--threads', values.threads) : [...new Set([1, Math.min(8, cores)])];
   for (const t of threads)
-    if (t > 8) throw new Error(`--threads: ${t} is more than the 8 threads tfjs-backend-wasm can use`);
+    if (t > MAX_WASM_THREADS)
+      throw new UsageError(`--threads: ${t} is more than the ${MAX_WASM_THREADS} threads tfjs-backend-wasm can use`);
   const batches = values.batches === 'none' ? [] : intList('--batches', String(values.batches));
   const batch = 128;
 
@@ -241,7 +240,7 @@ async function main(): Promise<void> {
   let torchPythons: Array<{ python: string; version: string }> = [];
   if (values['no-torch']) console.log('torch: skipped (--no-torch)');
   else {
-    const pythons = values.python !== undefined ? stringList('--python', values.python) : undefined;
+    const pythons = typeof values.python === 'string' ? stringList('--python', values.python) : undefined;
     const { found, why } = findTorchPythons(pythons);
     if (found.length === 0)
       console.log(
@@ -254,7 +253,7 @@ async function main(): Promise<void> {
 
   const rows: Measurement[] = [];
   const skipped: string[] = [];
-  const req: StepRequest = { batch, steps, warmup, profile: values.profile, head: true, trainer: true };
+  const req: StepRequest = { batch, steps, warmup, profile: !!values.profile, head: true, trainer: true };
   for (const b of backends) {
     // wasm's threads and tensorflow's intra-op pool (MARGIN_LAB_THREADS); webgpu has no thread count.
     const counts = b === 'webgpu' ? [Math.min(8, cores)] : threads;
@@ -394,7 +393,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: Error) => {
-  console.error(`error: ${e.message}`);
-  process.exit(1);
-});
+runMain(main);
