@@ -225,4 +225,4 @@ export type { AblationVariant, AblationRow, AblationOptions } from './experiment
 export type { TwinResult, TwinComparison } from './experiments/twin';
 export type { DataFrameLike } from './util/dataframe';
 export { exportRun, saveLayersModel, EXPORT_FAR, EXPORT_FORMAT, EXPORT_VERSION } from './export';
-export type { ExportMeta, ExportSample, ExportOptions, DemoSamples } from './export';
+export type { ExportMeta, ExportSample, ExportOptions, DemoSamples, SavedLayersModel } from './export';

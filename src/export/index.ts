@@ -20,6 +20,7 @@ import * as tf from '../tf';
 import { CheckpointData, modelJson, serializeModel } from '../train/checkpoint';
 import { ClassSubset } from '../data';
 import { embedImagesAsync, evaluateEmbeddings } from '../eval';
+import { normalizeRows } from '../eval/metrics';
 import { writeFileAtomic } from '../util/fs';
 
 /** The page's HTML and script (assets/demo, shipped with the package). */
@@ -101,27 +102,24 @@ export interface ExportOptions {
   demoPerClass?: number;
 }
 
-/** Writes a LayersModel as `model.json` + `weights.bin` in `dir`. */
+/** What `saveLayersModel` wrote: the model.json object and the weight bytes. */
+export interface SavedLayersModel {
+  json: Record<string, unknown>;
+  weights: Uint8Array;
+}
+
+/** Writes a LayersModel as `model.json` + `weights.bin` in `dir`; returns what it wrote. */
 export async function saveLayersModel(
   model: tf.LayersModel,
   dir: string,
   about: Record<string, unknown>,
-): Promise<void> {
+): Promise<SavedLayersModel> {
   const art = await serializeModel(model);
   const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(art.weightData));
+  const json = modelJson(art, 'weights.bin', about);
   writeFileAtomic(path.join(dir, 'weights.bin'), weights);
-  writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(modelJson(art, 'weights.bin', about), null, 1));
-}
-
-function unit(emb: Float32Array, dim: number): Float64Array {
-  const u = new Float64Array(emb.length);
-  for (let i = 0; i < emb.length / dim; i++) {
-    let n = 0;
-    for (let k = 0; k < dim; k++) n += emb[i * dim + k] ** 2;
-    n = Math.sqrt(n) || 1;
-    for (let k = 0; k < dim; k++) u[i * dim + k] = emb[i * dim + k] / n;
-  }
-  return u;
+  writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(json, null, 1));
+  return { json, weights };
 }
 
 /** The two leading principal axes of rows `u` [n·dim] (power iteration with deflation), and their mean. */
@@ -248,10 +246,11 @@ export async function exportRun(opts: ExportOptions): Promise<ExportMeta> {
     },
   };
   const about = { loss: String(data.loss.loss), embeddingDim: dim, epoch: data.epoch, step: data.step };
-  await saveLayersModel(model, out, about);
+  const saved = await saveLayersModel(model, out, about);
   writeFileAtomic(path.join(out, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
   writeFileAtomic(path.join(out, 'README.md'), README(meta, !!opts.demo));
-  if (opts.demo) writeDemoPage(out, meta, demoSamples(set, emb, dim, opts.demoClasses ?? 24, opts.demoPerClass ?? 4));
+  if (opts.demo)
+    writeDemoPage(out, meta, saved, demoSamples(set, emb, dim, opts.demoClasses ?? 24, opts.demoPerClass ?? 4));
   return meta;
 }
 
@@ -263,7 +262,7 @@ export function demoSamples(
   classes: number,
   perClass: number,
 ): DemoSamples {
-  const u = unit(emb, dim);
+  const u = normalizeRows(emb, dim);
   const projection = principalAxes(u, dim);
   const [h, w, c] = set.shape;
   const size = h * w * c;
@@ -296,14 +295,13 @@ function webgpuBrowserBundle(): string | null {
 }
 
 /** Writes index.html, demo.js, bundle.js (model, meta and samples as a script) and the TF.js scripts. */
-function writeDemoPage(out: string, meta: ExportMeta, samples: DemoSamples): void {
-  const model = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
-  const weights = fs.readFileSync(path.join(out, 'weights.bin')).toString('base64');
+function writeDemoPage(out: string, meta: ExportMeta, model: SavedLayersModel, samples: DemoSamples): void {
+  const manifest = model.json.weightsManifest as Array<{ weights: unknown }>;
   const bundle = {
     meta,
-    modelTopology: model.modelTopology,
-    weightSpecs: model.weightsManifest[0].weights,
-    weights,
+    modelTopology: model.json.modelTopology,
+    weightSpecs: manifest[0].weights,
+    weights: Buffer.from(model.weights).toString('base64'),
     ...samples,
   };
   writeFileAtomic(path.join(out, 'bundle.js'), `window.MARGIN_LAB_BUNDLE = ${JSON.stringify(bundle)};\n`);
