@@ -22,6 +22,19 @@ function data(): ml.TrainData {
   };
 }
 
+/** The small ArcFace run these tests share (the spec above, 4 classes, batches of 16); `opts` adds or replaces options. */
+function trainSmall(opts: Partial<ml.TrainOptions> & { epochs: number }): Promise<ml.TrainResult> {
+  return ml.train({
+    model: ml.buildBackbone(spec),
+    backbone: spec,
+    loss: ml.arcFace({ numClasses: 4, embeddingDim: 3, s: 8 }),
+    data: data(),
+    batchSize: 16,
+    progress: 'none',
+    ...opts,
+  });
+}
+
 type Ck = Record<string, unknown> & {
   config: Record<string, unknown>;
   backbone: Record<string, unknown>;
@@ -32,15 +45,8 @@ type Ck = Record<string, unknown> & {
 
 test('checkpoint schema: hand-edited fields are errors that name the field, the value and what was expected', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-ck-schema-'));
-  const loss = ml.arcFace({ numClasses: 4, embeddingDim: 3, s: 8 });
-  await ml.train({
-    model: ml.buildBackbone(spec),
-    backbone: spec,
-    loss,
-    data: data(),
+  await trainSmall({
     epochs: 2,
-    batchSize: 16,
-    progress: 'none',
     runDir: dir,
     meta: { dataset: 'fashion-mnist', seen: [0, 1, 2, 3], unseen: [4, 5], lossName: 'arcface' },
   });
@@ -125,16 +131,7 @@ test('checkpoint schema: hand-edited fields are errors that name the field, the 
   c.optimizer = (c.optimizer as unknown[]).slice(0, 1);
   fs.writeFileSync(file, JSON.stringify(c));
   await assert.rejects(
-    ml.train({
-      model: ml.buildBackbone(spec),
-      backbone: spec,
-      loss: ml.arcFace({ numClasses: 4, embeddingDim: 3, s: 8 }),
-      data: data(),
-      epochs: 3,
-      batchSize: 16,
-      progress: 'none',
-      resume: file,
-    }),
+    trainSmall({ epochs: 3, resume: file }),
     /optimizer must hold the step count "iter" and 10 slot tensors \(adam, 5 trained tensors\), got 1 tensors starting with "iter"/,
   );
   fs.rmSync(dir, { recursive: true });
@@ -150,16 +147,7 @@ const files = (dir: string) =>
 test('a run folder holds checkpoint.json (no tensors), state-*.bin and a TF.js LayersModel in model/; the binaries are checked against checkpoint.json', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-ck-v2-'));
   const model = ml.buildBackbone(spec);
-  await ml.train({
-    model,
-    backbone: spec,
-    loss: ml.arcFace({ numClasses: 4, embeddingDim: 3, s: 8 }),
-    data: data(),
-    epochs: 3,
-    batchSize: 16,
-    progress: 'none',
-    runDir: dir,
-  });
+  await trainSmall({ model, epochs: 3, runDir: dir });
   const ck = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'));
   assert.equal(ck.version, ml.CHECKPOINT_VERSION);
   assert.equal(ml.CHECKPOINT_VERSION, 2);
@@ -291,17 +279,7 @@ test('version-1 checkpoints (written by margin-lab before the model files) still
   );
   fs.rmSync(path.join(dir, 'bad.json'));
   // Resumed, it goes on from epoch 2 and is saved in the new format.
-  await ml.train({
-    model: ml.buildBackbone(spec),
-    backbone: spec,
-    loss: ml.arcFace({ numClasses: 4, embeddingDim: 3, s: 8 }),
-    data: data(),
-    epochs: 3,
-    batchSize: 16,
-    progress: 'none',
-    resume: file,
-    runDir: dir,
-  });
+  await trainSmall({ epochs: 3, resume: file, runDir: dir });
   const after = JSON.parse(fs.readFileSync(file, 'utf8'));
   assert.equal(after.version, 2);
   assert.equal(after.epoch, 3);
