@@ -64,8 +64,17 @@ export {
   PAIR_LOSSES,
 } from './losses/registry';
 export type { LossKind, LossOption, LossEntry, LossName, LossParams } from './losses/registry';
-export { defineLoss, optionHelp, scaleOption, angularMarginOption, MARGIN_WARMUP_OPTION } from './losses/spec';
-export type { LossSpec } from './losses/spec';
+export {
+  defineLoss,
+  resolveOptions,
+  specConfig,
+  checkOption,
+  optionHelp,
+  scaleOption,
+  angularMarginOption,
+  MARGIN_WARMUP_OPTION,
+} from './losses/spec';
+export type { LossSpec, Resolved } from './losses/spec';
 export { softmaxLoss, SoftmaxLoss } from './losses/softmax';
 export { sphereFace, LambdaSchedule, SphereFace } from './losses/sphereface';
 export type { LambdaScheduleOptions, SphereFaceOptions } from './losses/sphereface';

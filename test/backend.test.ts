@@ -305,9 +305,9 @@ test("an uncaught margin-lab error is printed at the code that threw it, not und
     assert.ok(!/tf-backend-wasm/.test(first), `${how}: the first line is the wasm bundle's: ${first}`);
     assert.match(
       r.stderr,
-      how === 'throw' ? /LossInputError: arcFace: m must be in \[0, π\/2\), got 28\.6/ : /rejected on purpose/,
+      how === 'throw' ? /LossInputError: arcface: m must be a number in \[0, π\/2\), got 28\.6/ : /rejected on purpose/,
     );
-    if (how === 'throw') assert.match(first, /dist\/losses\/validate\.js/);
+    if (how === 'throw') assert.match(first, /dist\/losses\/spec\.js/);
   }
 });
 

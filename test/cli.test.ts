@@ -267,7 +267,7 @@ test('train: flags that would do nothing are refused (--run "", --width on mlp, 
   assert.equal(sphere.status, 1, sphere.stderr);
   assert.match(
     sphere.stderr,
-    /sphereFace: s 30 applies with normalized: true only; without it the logits are scaled by the feature norm/,
+    /sphereface: s 30 applies with normalized: true only; without it the logits are scaled by the feature norm/,
   );
   assert.throws(
     () => ml.sphereFace({ numClasses: 3, embeddingDim: 2, s: 30 }),

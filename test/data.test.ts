@@ -229,20 +229,20 @@ test('image folders: meaningless sizes and counts are refused; symbolic links ar
 test('numbers arriving as strings, NaN seeds and labels, and non-finite class weights are errors that say so', () => {
   assert.throws(
     () => ml.arcFace({ numClasses: 4, embeddingDim: 3, m: '0.5' as unknown as number }),
-    /arcFace: m must be a number, got the string "0\.5" \(write 0\.5 without quotes\)/,
+    /arcface: m must be a number in \[0, π\/2\), got the string "0\.5" \(write 0\.5 without quotes\)/,
   );
   assert.throws(
     () => ml.arcFace({ numClasses: 4, embeddingDim: '4' as unknown as number }),
-    /arcFace: embeddingDim must be a number, got the string "4"/,
+    /arcface: embeddingDim must be a number, got the string "4"/,
   );
   assert.throws(
     () => ml.cosFace({ numClasses: 4, embeddingDim: 3, s: '30' as unknown as number }),
-    /cosFace: s must be a number, got the string "30"/,
+    /cosface: s must be a number > 0, got the string "30"/,
   );
   for (const seed of [Number.NaN, -1, 1.5])
     assert.throws(
       () => ml.arcFace({ numClasses: 4, embeddingDim: 3, seed }),
-      /arcFace: seed must be an integer ≥ 0, got/,
+      /arcface: seed must be an integer ≥ 0, got/,
     );
   assert.throws(
     () =>
@@ -254,7 +254,7 @@ test('numbers arriving as strings, NaN seeds and labels, and non-finite class we
           [0, Number.NaN],
         ],
       }),
-    /arcFace: weights must be finite, got NaN at row 1, column 1/,
+    /arcface: weights must be finite, got NaN at row 1, column 1/,
   );
   assert.throws(
     () => ml.verificationPairs([0, Number.NaN, 1, 1, 0]),

@@ -64,7 +64,7 @@ test('heads start spread in 2-D and 3-D, random above, with the Glorot column le
 test('init: bad values and init with weights are refused, naming the loss and value', () => {
   assert.throws(
     () => ml.arcFace({ numClasses: 3, embeddingDim: 2, init: 'uniform' as ml.WeightInit }),
-    /arcFace: init must be 'normal' or 'spread', got "uniform"/,
+    /arcface: init must be 'normal' or 'spread', got "uniform"/,
   );
   assert.throws(
     () =>
@@ -77,7 +77,7 @@ test('init: bad values and init with weights are refused, naming the loss and va
           [0, 1],
         ],
       }),
-    /sphereFace: give weights or init, not both/,
+    /sphereface: give weights or init, not both/,
   );
 });
 
@@ -88,7 +88,7 @@ test("createLoss passes init through (the CLI's --init)", () => {
   for (const c of pairCosines(unit)) assert.ok(Math.abs(c + 1 / 3) < 2e-3, `cos ${c}`);
   assert.throws(
     () => ml.createLoss('cosface', { numClasses: 4, embeddingDim: 2, init: 'even' }),
-    /cosFace: init must be 'normal' or 'spread', got "even"/,
+    /cosface: init must be 'normal' or 'spread', got "even"/,
   );
   spread.dispose();
 });

@@ -72,7 +72,7 @@ test('createLoss refuses unknown option keys, naming the losses that take them',
   );
   assert.throws(
     () => ml.createLoss('arcface', { numClasses: 3, embeddingDim: 4, mm: 0.5 }),
-    /mm is not an option of arcface; arcface takes: s, m, easyMargin/,
+    /mm is not an option of arcface; arcface takes: numClasses, embeddingDim, weights, init, seed, s, m, easyMargin, marginWarmup$/,
   );
   assert.throws(
     () => ml.createLoss('arcfce', { numClasses: 3, embeddingDim: 4 }),
@@ -102,15 +102,15 @@ test('flags become typed options: ranges, integers, enums, booleans and nested s
   );
   assert.throws(
     () => lossOptionsFromFlags('sphereface', { m: '2.5' }),
-    /--m "2\.5": sphereface expects an integer from 1 to 8/,
+    /--m "2\.5": sphereface expects an integer in \[1, 8\] \(the paper uses 4\)/,
   );
   assert.throws(
     () => lossOptionsFromFlags('arcface', { m: '-1' }),
-    /--m "-1": arcface expects a number from 0 to 1\.5708/,
+    /--m "-1": arcface expects a number in \[0, π\/2\)/,
   );
   assert.throws(
     () => lossOptionsFromFlags('triplet', { miner: 'semihard' }),
-    /--miner "semihard": expected one of batchAll, batchHard, semiHard/,
+    /--miner "semihard": expects one of batchAll, batchHard, semiHard$/,
   );
   assert.throws(() => lossOptionsFromFlags('cosface', { s: 'abc' }), /--s "abc": cosface expects a number > 0/);
   // Every loss's per-epoch statistics come from the table.
@@ -187,53 +187,53 @@ test('every loss factory refuses option keys it does not take, naming them and w
     [
       'softmaxLoss',
       () => ml.softmaxLoss({ ...head, s: 30 } as never),
-      /softmaxLoss: "s" is not an option of softmaxLoss; it takes numClasses, embeddingDim, weights, init, seed, bias/,
+      /softmax: "s" is not an option of softmax; it takes numClasses, embeddingDim, weights, init, seed, bias/,
     ],
-    ['normFace', () => ml.normFace({ ...head, m: 0.2 } as never), /normFace: "m" is not an option/],
-    ['sphereFace', () => ml.sphereFace({ ...head, margin: 4 } as never), /sphereFace: "margin" is not an option/],
+    ['normFace', () => ml.normFace({ ...head, m: 0.2 } as never), /normface: "m" is not an option/],
+    ['sphereFace', () => ml.sphereFace({ ...head, margin: 4 } as never), /sphereface: "margin" is not an option/],
     [
       'sphereFace schedule',
       () => ml.sphereFace({ ...head, schedule: { gama: 0.1 } } as never),
-      /sphereFace schedule: "gama" is not an option of sphereFace schedule; it takes base, gamma, power, lambdaMin, iteration/,
+      /sphereface schedule: "gama" is not an option of sphereface schedule; it takes base, gamma, power, lambdaMin, iteration/,
     ],
     [
       'cosFace',
       () => ml.cosFace({ ...head, margin: 0.35 } as never),
-      /cosFace: "margin" is not an option of cosFace; it takes numClasses, embeddingDim, weights, init, seed, s, m, marginWarmup$/,
+      /cosface: "margin" is not an option of cosface; it takes numClasses, embeddingDim, weights, init, seed, s, m, marginWarmup$/,
     ],
-    ['arcFace', () => ml.arcFace({ ...head, bias: [0, 0, 0] } as never), /arcFace: "bias" is not an option/],
-    ['combinedMargin', () => ml.combinedMargin({ ...head, m: 0.5 } as never), /combinedMargin: "m" is not an option/],
+    ['arcFace', () => ml.arcFace({ ...head, bias: [0, 0, 0] } as never), /arcface: "bias" is not an option/],
+    ['combinedMargin', () => ml.combinedMargin({ ...head, m: 0.5 } as never), /combined: "m" is not an option/],
     [
       'curricularFace',
       () => ml.curricularFace({ ...head, easyMargin: true } as never),
-      /curricularFace: "easyMargin" is not an option/,
+      /curricularface: "easyMargin" is not an option/,
     ],
     [
       'subCenterArcFace',
       () => ml.subCenterArcFace({ ...head, k: 3 } as never),
-      /subCenterArcFace: "k" is not an option/,
+      /subcenter-arcface: "k" is not an option/,
     ],
-    ['adaFace', () => ml.adaFace({ ...head, H: 0.3, t: 1 } as never), /adaFace: "H", "t" are not options of adaFace/],
+    ['adaFace', () => ml.adaFace({ ...head, H: 0.3, t: 1 } as never), /adaface: "H", "t" are not options of adaface/],
     ['centerLoss', () => ml.centerLoss({ ...head, lambda: 0.1 } as never), /centerLoss: "lambda" is not an option/],
     [
       'softmaxCenterLoss',
       () => ml.softmaxCenterLoss({ ...head, centers: [] } as never),
-      /softmaxCenterLoss: "centers" is not an option/,
+      /softmax\+center: "centers" is not an option/,
     ],
     [
       'contrastiveLoss',
       () => ml.contrastiveLoss({ numClasses: 3 } as never),
-      /contrastiveLoss: "numClasses" is not an option of contrastiveLoss; it takes margin, distance, normalize/,
+      /contrastive: "numClasses" is not an option of contrastive; it takes margin, distance, normalize/,
     ],
     [
       'tripletLoss',
       () => ml.tripletLoss({ alpha: 0.2 } as never),
-      /tripletLoss: "alpha" is not an option of tripletLoss; it takes margin, miner, reduction/,
+      /triplet: "alpha" is not an option of triplet; it takes margin, miner, reduction/,
     ],
     [
       'tripletLoss (not an object)',
       () => ml.tripletLoss(0.2 as never),
-      /tripletLoss: options must be an object with keys among margin, miner, reduction; got 0\.2/,
+      /triplet: options must be an object with keys among margin, miner, reduction; got 0\.2/,
     ],
   ];
   for (const [name, make, msg] of cases) assert.throws(make, msg, name);
@@ -310,7 +310,7 @@ test('adding a loss: its file (class, factory, spec) and one line in a table giv
   assert.deepEqual(lossOptionsFromFlags('am-softmax', { s: '20', m: '0.2' }, table), { s: 20, m: 0.2 });
   assert.throws(
     () => lossOptionsFromFlags('am-softmax', { m: '2' }, table),
-    /--m "2": am-softmax expects a number from 0 to 2 \(exclusive\)/,
+    /--m "2": am-softmax expects a number in \[0, 2\)/,
   );
   assert.throws(
     () => lossOptionsFromFlags('am-softmax', { K: '3' }, table),
@@ -335,10 +335,21 @@ test('adding a loss: its file (class, factory, spec) and one line in a table giv
       ml.defineLoss({
         ...AM_SOFTMAX_SPEC,
         id: 'bad',
-        options: { m: { type: 'number', min: 0, max: 2, exclusiveMax: true, default: 2, help: 'm' } },
+        options: {
+          s: ml.scaleOption(30),
+          m: { type: 'number', min: 0, max: 2, exclusiveMax: true, default: 2, help: 'm' },
+        },
       }),
     /defineLoss\(bad\): the default 2 of --m is outside its own range/,
   );
+  // The compiler links a spec to its options type: a spec that leaves out an option of the
+  // interface, or declares one the interface lacks, does not compile (build:test fails if the
+  // check stops working, since each @ts-expect-error then has no error to expect).
+  // @ts-expect-error the spec lacks m, which AMSoftmaxOptions declares
+  ml.defineLoss({ ...AM_SOFTMAX_SPEC, id: 'no-m', options: { s: ml.scaleOption(30) } });
+  const withK = { ...AM_SOFTMAX_SPEC.options, K: { type: 'integer', min: 1, default: 3, help: 'K' } } as const;
+  // @ts-expect-error K is not a key of AMSoftmaxOptions
+  ml.defineLoss({ ...AM_SOFTMAX_SPEC, id: 'extra-k', options: withK });
   loss.dispose();
   again.dispose();
 });

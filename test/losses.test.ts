@@ -353,7 +353,7 @@ test('bad input throws a clear error naming the argument', () => {
     [0, 1],
   ]);
   const head = mk();
-  assert.throws(() => head.compute(x, [0, 3]), /arcFace: labels\[1\] = 3 is out of range \[0, 3\)/);
+  assert.throws(() => head.compute(x, [0, 3]), /arcface: labels\[1\] = 3 is out of range \[0, 3\)/);
   assert.throws(() => head.compute(x, [0, -1]), /labels\[1\] = -1 is out of range/);
   assert.throws(() => head.compute(x, [0, 1.5]), /labels\[1\] = 1.5 is not an integer/);
   assert.throws(() => head.compute(x, tf.tensor1d([0, 0.5])), /labels\[1\] = 0.5 is not an integer/);
@@ -366,54 +366,51 @@ test('bad input throws a clear error naming the argument', () => {
     () => head.compute(tf.tensor1d([1, 0]) as unknown as tf.Tensor2D, [0]),
     /embeddings must have shape \[N, D\], got shape \[2\]/,
   );
-  assert.throws(
-    () => L.arcFace({ numClasses: 3, embeddingDim: 2, s: 0 }),
-    /arcFace: s must be a finite number > 0, got 0/,
-  );
-  assert.throws(
-    () => L.cosFace({ numClasses: 3, embeddingDim: 2, s: -1 }),
-    /cosFace: s must be a finite number > 0, got -1/,
-  );
+  assert.throws(() => L.arcFace({ numClasses: 3, embeddingDim: 2, s: 0 }), /arcface: s must be a number > 0, got 0/);
+  assert.throws(() => L.cosFace({ numClasses: 3, embeddingDim: 2, s: -1 }), /cosface: s must be a number > 0, got -1/);
   assert.throws(
     () => L.cosFace({ numClasses: 3, embeddingDim: 2, m: -0.1 }),
-    /cosFace: m must be in \[0, 2\), got -0.1/,
+    /cosface: m must be a number in \[0, 2\), got -0.1 \(a cosine margin of 2 or more/,
   );
   assert.throws(
     () => L.arcFace({ numClasses: 3, embeddingDim: 2, m: -0.1 }),
-    /arcFace: m must be in \[0, π\/2\), got -0.1/,
+    /arcface: m must be a number in \[0, π\/2\), got -0.1/,
   );
   assert.throws(
     () => L.arcFace({ numClasses: 3, embeddingDim: 2, m: Math.PI / 2 }),
-    /arcFace: m must be in \[0, π\/2\), got 1.57/,
+    /arcface: m must be a number in \[0, π\/2\), got 1.57/,
   );
   assert.throws(
     () => L.sphereFace({ numClasses: 3, embeddingDim: 2, m: 2.5 }),
-    /sphereFace: m must be an integer from 1 to 8 \(the paper uses 4\), got 2.5/,
+    /sphereface: m must be an integer in \[1, 8\], got 2.5 \(the paper uses 4\)/,
   );
   assert.throws(
     () => L.sphereFace({ numClasses: 3, embeddingDim: 2, m: 0 }),
-    /sphereFace: m must be an integer from 1 to 8/,
+    /sphereface: m must be an integer in \[1, 8\]/,
   );
   assert.throws(
     () => L.sphereFace({ numClasses: 3, embeddingDim: 2, m: 9 }),
-    /sphereFace: m must be an integer from 1 to 8/,
+    /sphereface: m must be an integer in \[1, 8\]/,
   );
-  assert.throws(() => L.adaFace({ numClasses: 3, embeddingDim: 2, h: 5 }), /adaFace: h must be in \[0, 1\], got 5/);
+  assert.throws(
+    () => L.adaFace({ numClasses: 3, embeddingDim: 2, h: 5 }),
+    /adaface: h must be a number in \(0, 1\], got 5/,
+  );
   assert.throws(
     () => L.combinedMargin({ numClasses: 3, embeddingDim: 2, m3: 3 }),
-    /combinedMargin: m3 must be in \[0, 2\], got 3/,
+    /combined: m3 must be a number in \[0, 2\], got 3/,
   );
   assert.throws(
     () => L.subCenterArcFace({ numClasses: 3, embeddingDim: 2, K: 65 }),
-    /subCenterArcFace: K must be at most 64/,
+    /subcenter-arcface: K must be an integer in \[1, 64\], got 65 \(the paper uses 3\)/,
   );
   assert.throws(
     () => L.combinedMargin({ numClasses: 3, embeddingDim: 2, m3: -0.2 }),
-    /combinedMargin: m3 must be in \[0, 2\], got -0.2/,
+    /combined: m3 must be a number in \[0, 2\], got -0.2/,
   );
   assert.throws(
     () => L.curricularFace({ numClasses: 3, embeddingDim: 2, m: 2 }),
-    /curricularFace: m must be in \[0, π\/2\)/,
+    /curricularface: m must be a number in \[0, π\/2\)/,
   );
   assert.throws(() => L.normFace({ numClasses: 0, embeddingDim: 2 }), /numClasses must be a positive integer, got 0/);
   assert.throws(
@@ -428,10 +425,13 @@ test('bad input throws a clear error naming the argument', () => {
       }),
     /weights must have shape \[2, 3\]/,
   );
-  assert.throws(() => L.tripletLoss().compute(x, [0, 1]), /tripletLoss: the batch has no positive pair/);
-  assert.throws(() => L.tripletLoss().compute(x, [1, 1]), /tripletLoss: the batch has a single class \(label 1\)/);
-  assert.throws(() => L.tripletLoss({ margin: 0 }), /tripletLoss: margin must be a finite number > 0, got 0/);
-  assert.throws(() => L.tripletLoss({ miner: 'hardest' as L.MinerName }), /unknown miner "hardest"/);
+  assert.throws(() => L.tripletLoss().compute(x, [0, 1]), /triplet: the batch has no positive pair/);
+  assert.throws(() => L.tripletLoss().compute(x, [1, 1]), /triplet: the batch has a single class \(label 1\)/);
+  assert.throws(() => L.tripletLoss({ margin: 0 }), /triplet: margin must be a number > 0, got 0/);
+  assert.throws(
+    () => L.tripletLoss({ miner: 'hardest' as L.MinerName }),
+    /triplet: miner must be one of batchAll, batchHard, semiHard, or a function, got "hardest"/,
+  );
   assert.throws(() => L.contrastiveLoss().compute(tf.tensor2d([[1, 0]]), [0]), /at least 2 embeddings/);
   assert.throws(
     () => L.contrastiveLoss().computePairs(x, x, [0, 2]),
@@ -439,7 +439,7 @@ test('bad input throws a clear error naming the argument', () => {
   );
   assert.throws(
     () => L.contrastiveLoss({ distance: 'manhattan' as L.PairDistance }),
-    /distance must be 'euclidean' or 'cosine'/,
+    /contrastive: distance must be one of euclidean, cosine, got "manhattan"/,
   );
   assert.throws(
     () => L.centerLoss({ numClasses: 2, embeddingDim: 2, alpha: 2 }),
@@ -671,7 +671,7 @@ test('contrastiveLoss: a batch with no positive pair is an error that says so, n
   ]);
   assert.throws(
     () => c.compute(x, [0, 1, 2]),
-    /contrastiveLoss: the batch of 3 has no positive pair \(no two embeddings share a label\)/,
+    /contrastive: the batch of 3 has no positive pair \(no two embeddings share a label\)/,
   );
   assert.ok(Number.isFinite((await c.compute(x, [0, 0, 2]).data())[0]), 'one positive pair is enough');
 });
@@ -679,9 +679,9 @@ test('contrastiveLoss: a batch with no positive pair is an error that says so, n
 test('an angular margin given in degrees (as pytorch-metric-learning takes it) is told it must be radians', () => {
   assert.throws(
     () => L.arcFace({ numClasses: 3, embeddingDim: 2, m: 28.6 }),
-    /arcFace: m must be in \[0, π\/2\), got 28\.6 \(m is in radians \(0\.5 rad = 28\.6°\); 28\.6° would be 0\.4992 rad\)/,
+    /arcface: m must be a number in \[0, π\/2\), got 28\.6 \(margins are in radians \(0\.5 rad = 28\.6°\); 28\.6° would be 0\.4992 rad\)/,
   );
-  assert.throws(() => L.subCenterArcFace({ numClasses: 3, embeddingDim: 2, m: 30 }), /m is in radians/);
+  assert.throws(() => L.subCenterArcFace({ numClasses: 3, embeddingDim: 2, m: 30 }), /margins are in radians/);
   assert.equal(L.arcFace({ numClasses: 3, embeddingDim: 2, m: 0.4992 }).m, 0.4992);
 });
 

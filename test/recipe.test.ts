@@ -323,7 +323,7 @@ test('margin warm-up: m ramps linearly from 0 over N steps, survives a checkpoin
   // Errors name the loss, the option and the value.
   assert.throws(
     () => ml.arcFace({ numClasses: 3, embeddingDim: 4, marginWarmup: { steps: 0 } }),
-    /arcFace: marginWarmup.steps must be an integer ≥ 1.*got 0/,
+    /arcface: marginWarmup.steps must be an integer ≥ 1.*got 0/,
   );
   assert.throws(
     () => ml.createLoss('softmax', { numClasses: 3, embeddingDim: 4, marginWarmup: { steps: 3 } }),

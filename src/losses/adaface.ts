@@ -15,16 +15,14 @@
  * [ε, π − ε]; cos θ clipped to [−1 + ε, 1 − ε].
  */
 import * as tf from '../tf';
-import { checkAngularMargin } from './arcface';
-import { checkScale, CosineHead, HeadOptions, TargetContext, HEAD_OPTION_KEYS } from './head';
+import { CosineHead, HeadOptions, TargetContext } from './head';
 
 /** AdaFace's target context: for curves, a fixed norm score ẑ in [−1, 1] instead of one computed from the embeddings. */
 export interface AdaFaceContext extends TargetContext {
   marginScaler?: number;
 }
 import { safeAcos, stopGradient } from './ops';
-import { checkPositive, checkRange, checkOptionKeys, optionKeys } from './validate';
-import { defineLoss, scaleOption, angularMarginOption } from './spec';
+import { checkOption, defineLoss, scaleOption, angularMarginOption, resolveOptions, LossSpec } from './spec';
 
 export interface AdaFaceOptions extends HeadOptions {
   /** Scale s (paper: 64). */
@@ -35,7 +33,7 @@ export interface AdaFaceOptions extends HeadOptions {
   h?: number;
   /** Momentum of the running norm statistics (paper code: 0.01). */
   alpha?: number;
-  /** Initial running mean / std of the norms (paper code: 20 / 100). */
+  /** Initial running mean / std of the norms, ≥ 0 (paper code: 20 / 100; a restored run passes its own). */
   initialMean?: number;
   initialStd?: number;
 }
@@ -43,7 +41,8 @@ export interface AdaFaceOptions extends HeadOptions {
 export const ADAFACE_EPS = 1e-3;
 
 export class AdaFace extends CosineHead<AdaFaceContext> {
-  readonly name = 'adaFace';
+  readonly name = 'adaface';
+  readonly spec: LossSpec = ADAFACE_SPEC;
   readonly s: number;
   readonly m: number;
   readonly h: number;
@@ -52,22 +51,18 @@ export class AdaFace extends CosineHead<AdaFaceContext> {
   readonly runningStd: tf.Variable;
 
   constructor(opts: AdaFaceOptions) {
-    const s = opts.s ?? 64;
-    const m = opts.m ?? 0.4;
-    const h = opts.h ?? 0.333;
-    const alpha = opts.alpha ?? 0.01;
-    checkScale('adaFace', s);
-    checkAngularMargin('adaFace', m);
-    checkPositive('adaFace', 'h', h);
-    checkRange('adaFace', 'h', h, 0, 1, true, 'h scales the standardized norm into [−1, 1]; the paper uses 0.333');
-    checkRange('adaFace', 'alpha', alpha, 0, 1, true);
-    super(opts, 1, 'adaFace');
-    this.s = s;
-    this.m = m;
-    this.h = h;
-    this.alpha = alpha;
-    this.runningMean = tf.tidy(() => tf.variable(tf.scalar(opts.initialMean ?? 20), false));
-    this.runningStd = tf.tidy(() => tf.variable(tf.scalar(opts.initialStd ?? 100), false));
+    const o = resolveOptions(ADAFACE_SPEC, opts);
+    const [mean, std] = [o.initialMean ?? 20, o.initialStd ?? 100];
+    const norm = { type: 'number', min: 0, help: 'a norm statistic' } as const;
+    checkOption(ADAFACE_SPEC.id, 'initialMean', norm, mean);
+    checkOption(ADAFACE_SPEC.id, 'initialStd', norm, std);
+    super(opts, 1, ADAFACE_SPEC.id);
+    this.s = o.s;
+    this.m = o.m;
+    this.h = o.h;
+    this.alpha = o.alpha;
+    this.runningMean = tf.tidy(() => tf.variable(tf.scalar(mean), false));
+    this.runningStd = tf.tidy(() => tf.variable(tf.scalar(std), false));
   }
 
   override stateDict(): Record<string, tf.Variable> {
@@ -122,18 +117,6 @@ export class AdaFace extends CosineHead<AdaFaceContext> {
     return { normMean: this.normStats.mean };
   }
 
-  config(): Record<string, unknown> {
-    return {
-      loss: 'adaface',
-      numClasses: this.numClasses,
-      embeddingDim: this.embeddingDim,
-      s: this.s,
-      m: this.m,
-      h: this.h,
-      alpha: this.alpha,
-    };
-  }
-
   override dispose(): void {
     super.dispose();
     this.runningMean.dispose();
@@ -141,20 +124,8 @@ export class AdaFace extends CosineHead<AdaFaceContext> {
   }
 }
 
-/** The option keys adaFace() accepts (the compiler checks the list is complete). */
-const ADA_FACE_OPTIONS = optionKeys<AdaFaceOptions>()(
-  ...HEAD_OPTION_KEYS,
-  's',
-  'm',
-  'h',
-  'alpha',
-  'initialMean',
-  'initialStd',
-);
-
 /** AdaFace: norm-adaptive margin cos(θ_y − m·ẑ) − m·(1 + ẑ). Defaults: s = 64, m = 0.4, h = 0.333. */
 export function adaFace(opts: AdaFaceOptions): AdaFace {
-  checkOptionKeys('adaFace', opts, ADA_FACE_OPTIONS);
   return new AdaFace(opts);
 }
 
@@ -165,6 +136,7 @@ export const ADAFACE_SPEC = defineLoss({
   cls: AdaFace,
   factory: adaFace,
   summary: 'margin adapted to the feature norm (image quality)',
+  extraKeys: ['initialMean', 'initialStd'],
   options: {
     s: scaleOption(64),
     m: angularMarginOption(0.4, 'margin m'),
@@ -175,6 +147,7 @@ export const ADAFACE_SPEC = defineLoss({
       max: 1,
       default: 0.333,
       help: 'concentration h of the norm score',
+      why: 'h scales the standardized norm into [−1, 1]; the paper uses 0.333',
     },
     alpha: { type: 'number', min: 0, max: 1, default: 0.01, help: 'momentum of the running norm statistics' },
   },

@@ -4,26 +4,10 @@
  * training-mode batch, c_j ← c_j − α·Δc_j with Δc_j = Σ_{i: y_i = j}(c_j − x_i) / (1 + n_j).
  */
 import * as tf from '../tf';
-import {
-  checkHeadSize,
-  ClassifierHead,
-  ComputeOptions,
-  EmbeddingLoss,
-  HeadOptions,
-  LabelsLike,
-  HEAD_OPTION_KEYS,
-} from './head';
+import { checkHeadSize, ClassifierHead, ComputeOptions, EmbeddingLoss, HeadOptions, LabelsLike } from './head';
 import { SoftmaxLoss } from './softmax';
-import {
-  checkEmbeddings,
-  checkNonNegative,
-  checkPositiveInteger,
-  checkRange,
-  readLabels,
-  checkOptionKeys,
-  optionKeys,
-} from './validate';
-import { defineLoss } from './spec';
+import { checkEmbeddings, checkPositiveInteger, checkRange, readLabels, checkOptionKeys, optionKeys } from './validate';
+import { defineLoss, resolveOptions, specConfig } from './spec';
 
 export interface CenterLossOptions {
   numClasses: number;
@@ -110,21 +94,22 @@ export function centerLoss(opts: CenterLossOptions): CenterLoss {
 export interface SoftmaxCenterOptions extends HeadOptions {
   /** Weight λ of the center loss (the paper sweeps 1e-4 … 1e-1; default 0.01). */
   lambda?: number;
+  /** Center update rate α in [0, 1] (default 0.5, the paper's). */
   alpha?: number;
 }
 
 /** Softmax + λ·center loss, as trained in Wen et al.: one head, one scalar. */
 export class SoftmaxCenterLoss implements ClassifierHead {
-  readonly name = 'softmaxCenterLoss';
+  readonly name = 'softmax+center';
   readonly softmax: SoftmaxLoss;
   readonly center: CenterLoss;
   readonly lambda: number;
 
   constructor(opts: SoftmaxCenterOptions) {
-    this.lambda = opts.lambda ?? 0.01;
-    checkNonNegative('softmaxCenterLoss', 'lambda', this.lambda);
-    this.softmax = new SoftmaxLoss(opts);
-    this.center = new CenterLoss({ numClasses: opts.numClasses, embeddingDim: opts.embeddingDim, alpha: opts.alpha });
+    const { lambda, alpha, ...head } = resolveOptions(SOFTMAX_CENTER_SPEC, opts);
+    this.lambda = lambda;
+    this.softmax = new SoftmaxLoss(head);
+    this.center = new CenterLoss({ numClasses: opts.numClasses, embeddingDim: opts.embeddingDim, alpha });
   }
 
   get numClasses(): number {
@@ -154,13 +139,7 @@ export class SoftmaxCenterLoss implements ClassifierHead {
   }
 
   config(): Record<string, unknown> {
-    return {
-      loss: 'softmax+center',
-      numClasses: this.numClasses,
-      embeddingDim: this.embeddingDim,
-      lambda: this.lambda,
-      alpha: this.center.alpha,
-    };
+    return specConfig(SOFTMAX_CENTER_SPEC, { lambda: this.lambda, alpha: this.center.alpha }, this);
   }
 
   /** The softmax part's logits. */
@@ -192,12 +171,8 @@ export class SoftmaxCenterLoss implements ClassifierHead {
   }
 }
 
-/** The option keys softmaxCenterLoss() accepts (the compiler checks the list is complete). */
-const SOFTMAX_CENTER_OPTIONS = optionKeys<SoftmaxCenterOptions>()(...HEAD_OPTION_KEYS, 'lambda', 'alpha');
-
 /** Softmax loss plus λ·center loss (Wen et al. 2016). Defaults: λ = 0.01, α = 0.5. */
 export function softmaxCenterLoss(opts: SoftmaxCenterOptions): SoftmaxCenterLoss {
-  checkOptionKeys('softmaxCenterLoss', opts, SOFTMAX_CENTER_OPTIONS);
   return new SoftmaxCenterLoss(opts);
 }
 

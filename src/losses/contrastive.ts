@@ -9,8 +9,8 @@
 import * as tf from '../tf';
 import { ComputeOptions, EmbeddingLoss, LabelsLike } from './head';
 import { l2Normalize, pairwiseSquaredDistances, safeSqrt } from './ops';
-import { checkEmbeddings, checkPositive, LossInputError, readLabels, checkOptionKeys, optionKeys } from './validate';
-import { defineLoss } from './spec';
+import { checkEmbeddings, LossInputError, readLabels } from './validate';
+import { defineLoss, resolveOptions, specConfig } from './spec';
 
 export type PairDistance = 'euclidean' | 'cosine';
 
@@ -23,7 +23,7 @@ export interface ContrastiveOptions {
 }
 
 export class ContrastiveLoss implements EmbeddingLoss {
-  readonly name = 'contrastiveLoss';
+  readonly name = 'contrastive';
   readonly margin: number;
   readonly distance: PairDistance;
   readonly normalize: boolean;
@@ -31,15 +31,10 @@ export class ContrastiveLoss implements EmbeddingLoss {
   training = true;
 
   constructor(opts: ContrastiveOptions = {}) {
-    this.distance = opts.distance ?? 'euclidean';
-    if (this.distance !== 'euclidean' && this.distance !== 'cosine') {
-      throw new LossInputError(
-        `contrastiveLoss: distance must be 'euclidean' or 'cosine', got ${JSON.stringify(this.distance)}`,
-      );
-    }
-    this.margin = opts.margin ?? (this.distance === 'cosine' ? 0.5 : 1);
-    checkPositive('contrastiveLoss', 'margin', this.margin);
-    this.normalize = opts.normalize ?? false;
+    const o = resolveOptions(CONTRASTIVE_SPEC, opts);
+    this.distance = o.distance;
+    this.margin = o.margin ?? (o.distance === 'cosine' ? 0.5 : 1);
+    this.normalize = o.normalize;
   }
 
   step(): void {}
@@ -49,7 +44,7 @@ export class ContrastiveLoss implements EmbeddingLoss {
   }
 
   config(): Record<string, unknown> {
-    return { loss: 'contrastive', margin: this.margin, distance: this.distance, normalize: this.normalize };
+    return specConfig(CONTRASTIVE_SPEC, this);
   }
 
   /** Loss of each pair from its squared distance (Euclidean) or distance (cosine) and label. */
@@ -70,13 +65,12 @@ export class ContrastiveLoss implements EmbeddingLoss {
   compute(embeddings: tf.Tensor2D, labels: LabelsLike, _options?: ComputeOptions): tf.Scalar {
     checkEmbeddings(this.name, embeddings);
     const n = embeddings.shape[0];
-    if (n < 2)
-      throw new LossInputError(`contrastiveLoss: a batch needs at least 2 embeddings to form a pair, got ${n}`);
+    if (n < 2) throw new LossInputError(`contrastive: a batch needs at least 2 embeddings to form a pair, got ${n}`);
     const { values, tensor } = readLabels(this.name, labels, n);
     tensor.dispose();
     if (new Set(values).size === n)
       throw new LossInputError(
-        `contrastiveLoss: the batch of ${n} has no positive pair (no two embeddings share a label), so nothing is pulled together; use P×K batches (train's pk option) or computePairs with explicit pairs`,
+        `contrastive: the batch of ${n} has no positive pair (no two embeddings share a label), so nothing is pulled together; use P×K batches (train's pk option) or computePairs with explicit pairs`,
       );
     return tf.tidy(() => {
       const upper: number[] = [];
@@ -101,16 +95,16 @@ export class ContrastiveLoss implements EmbeddingLoss {
     checkEmbeddings(this.name, b);
     if (a.shape[0] !== b.shape[0] || a.shape[1] !== b.shape[1]) {
       throw new LossInputError(
-        `contrastiveLoss: pair sides must have the same shape, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`,
+        `contrastive: pair sides must have the same shape, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`,
       );
     }
     const yv = y instanceof tf.Tensor ? y.dataSync() : y;
     if (yv.length !== a.shape[0])
-      throw new LossInputError(`contrastiveLoss: ${yv.length} pair labels for ${a.shape[0]} pairs`);
+      throw new LossInputError(`contrastive: ${yv.length} pair labels for ${a.shape[0]} pairs`);
     for (let i = 0; i < yv.length; i++) {
       if (yv[i] !== 0 && yv[i] !== 1)
         throw new LossInputError(
-          `contrastiveLoss: pair label y[${i}] = ${yv[i]} must be 0 (same identity) or 1 (different)`,
+          `contrastive: pair label y[${i}] = ${yv[i]} must be 0 (same identity) or 1 (different)`,
         );
     }
     return tf.tidy(() => {
@@ -125,12 +119,8 @@ export class ContrastiveLoss implements EmbeddingLoss {
   dispose(): void {}
 }
 
-/** The option keys contrastiveLoss() accepts (the compiler checks the list is complete). */
-const CONTRASTIVE_LOSS_OPTIONS = optionKeys<ContrastiveOptions>()('margin', 'distance', 'normalize');
-
 /** Contrastive loss (1 − Y)·½D² + Y·½·max(0, m − D)². Defaults: Euclidean, m = 1. */
 export function contrastiveLoss(opts: ContrastiveOptions = {}): ContrastiveLoss {
-  checkOptionKeys('contrastiveLoss', opts, CONTRASTIVE_LOSS_OPTIONS);
   return new ContrastiveLoss(opts);
 }
 

@@ -8,12 +8,18 @@
  * t ← 0.01·mean(cos θ_y) + 0.99·t (t₀ = 0, the authors' code), then uses it as a constant.
  */
 import * as tf from '../tf';
-import { checkAngularMargin } from './arcface';
-import { checkScale, CosineHead, HeadOptions, NegativesContext, HEAD_OPTION_KEYS, MarginWarmupArgs } from './head';
+import { CosineHead, HeadOptions, NegativesContext, MarginWarmupArgs } from './head';
 import { angularMarginTarget } from './margin';
 import { constantMask, select, stopGradient } from './ops';
-import { checkRange, checkOptionKeys, optionKeys } from './validate';
-import { defineLoss, scaleOption, angularMarginOption, MARGIN_WARMUP_OPTION } from './spec';
+import {
+  checkOption,
+  defineLoss,
+  scaleOption,
+  angularMarginOption,
+  MARGIN_WARMUP_OPTION,
+  resolveOptions,
+  LossSpec,
+} from './spec';
 
 export interface CurricularFaceOptions extends HeadOptions, MarginWarmupArgs {
   /** Scale s (paper: 64). */
@@ -22,12 +28,13 @@ export interface CurricularFaceOptions extends HeadOptions, MarginWarmupArgs {
   m?: number;
   /** Momentum of the running t (authors' code: 0.01). */
   alpha?: number;
-  /** Initial t (default 0). */
+  /** Initial t, in [−1, 1] (default 0; a restored run passes its running t). */
   t?: number;
 }
 
 export class CurricularFace extends CosineHead {
-  readonly name = 'curricularFace';
+  readonly name = 'curricularface';
+  readonly spec: LossSpec = CURRICULARFACE_SPEC;
   readonly s: number;
   readonly m: number;
   readonly alpha: number;
@@ -35,18 +42,15 @@ export class CurricularFace extends CosineHead {
   readonly tVar: tf.Variable;
 
   constructor(opts: CurricularFaceOptions) {
-    const s = opts.s ?? 64;
-    const m = opts.m ?? 0.5;
-    const alpha = opts.alpha ?? 0.01;
-    checkScale('curricularFace', s);
-    checkAngularMargin('curricularFace', m);
-    checkRange('curricularFace', 'alpha', alpha, 0, 1, true);
-    super(opts, 1, 'curricularFace');
-    this.s = s;
-    this.m = m;
-    this.alpha = alpha;
-    this.tVar = tf.tidy(() => tf.variable(tf.scalar(opts.t ?? 0), false));
-    this.initMarginWarmup('curricularFace', opts.marginWarmup);
+    const o = resolveOptions(CURRICULARFACE_SPEC, opts);
+    const t = o.t ?? 0;
+    checkOption(CURRICULARFACE_SPEC.id, 't', { type: 'number', min: -1, max: 1, help: 'initial t' }, t);
+    super(opts, 1, CURRICULARFACE_SPEC.id);
+    this.s = o.s;
+    this.m = o.m;
+    this.alpha = o.alpha;
+    this.tVar = tf.tidy(() => tf.variable(tf.scalar(t), false));
+    this.initMarginWarmup(CURRICULARFACE_SPEC.id, o.marginWarmup);
   }
 
   /** Current t (for plots and logs). */
@@ -80,18 +84,6 @@ export class CurricularFace extends CosineHead {
     return cos * (t + cos);
   }
 
-  config(): Record<string, unknown> {
-    return {
-      loss: 'curricularface',
-      numClasses: this.numClasses,
-      embeddingDim: this.embeddingDim,
-      s: this.s,
-      m: this.m,
-      alpha: this.alpha,
-      ...this.warmupConfig(),
-    };
-  }
-
   override dispose(): void {
     super.dispose();
     this.tVar.dispose();
@@ -110,19 +102,8 @@ export function modulateHardNegatives(
   return select(hard, tf.mul(cos, tf.add(tConst, cos)), cos) as tf.Tensor2D;
 }
 
-/** The option keys curricularFace() accepts (the compiler checks the list is complete). */
-const CURRICULAR_FACE_OPTIONS = optionKeys<CurricularFaceOptions>()(
-  ...HEAD_OPTION_KEYS,
-  's',
-  'm',
-  'alpha',
-  't',
-  'marginWarmup',
-);
-
 /** CurricularFace: ArcFace target, hard negatives cos θ_j·(t + cos θ_j). Defaults: s = 64, m = 0.5. */
 export function curricularFace(opts: CurricularFaceOptions): CurricularFace {
-  checkOptionKeys('curricularFace', opts, CURRICULAR_FACE_OPTIONS);
   return new CurricularFace(opts);
 }
 
@@ -133,6 +114,7 @@ export const CURRICULARFACE_SPEC = defineLoss({
   cls: CurricularFace,
   factory: curricularFace,
   summary: 'ArcFace target; hard negatives scaled by (t + cos θ_j)',
+  extraKeys: ['t'],
   options: {
     s: scaleOption(64),
     m: angularMarginOption(0.5),

@@ -17,6 +17,7 @@ import {
   readLabels,
 } from './validate';
 import { tidyRead } from '../util/read';
+import { specConfig, type LossSpec } from './spec';
 
 export type { LabelsLike } from './validate';
 
@@ -142,9 +143,6 @@ export class MarginWarmup {
   }
 }
 
-/** The HeadOptions keys, which every classifier head's option list starts with. */
-export const HEAD_OPTION_KEYS = ['numClasses', 'embeddingDim', 'weights', 'init', 'seed'] as const;
-
 /** The initialisation a head uses when no `weights` are given (the one place the default is resolved). */
 export function resolveWeightInit(loss: string, opts: HeadOptions): WeightInit {
   if (opts.init === undefined) return opts.embeddingDim <= 3 ? 'spread' : 'normal';
@@ -217,12 +215,14 @@ export function createWeights(loss: string, opts: HeadOptions, columns: number):
 /**
  * Base of the softmax family on normalized features: logits are built from the cosine matrix,
  * with the target column replaced by a function of cos θ_y (the margin) and the result scaled.
- * A head implements `target()` and `config()`; it may override `negatives()` (CurricularFace,
+ * A head implements `target()` and names its `spec` (`config()` follows from it); it may override `negatives()` (CurricularFace,
  * AdaFace), `scale()` (SphereFace's ‖x‖; the default is `s`), `updateState()` (running
  * statistics) and `stats()`. `Ctx` is the context `target()` takes (AdaFace adds its norm score).
  */
 export abstract class CosineHead<Ctx extends TargetContext = TargetContext> implements ClassifierHead {
   abstract readonly name: string;
+  /** The loss's declaration (its `defineLoss` spec), from which `config()` is derived. */
+  abstract readonly spec: LossSpec;
   /** The scale s of the logits. */
   abstract readonly s: number;
   readonly numClasses: number;
@@ -304,7 +304,13 @@ export abstract class CosineHead<Ctx extends TargetContext = TargetContext> impl
   /** Called once per compute() in training mode, before the logits (running statistics). */
   protected updateState(_cosY: tf.Tensor1D, _embeddings: tf.Tensor2D): void {}
 
-  abstract config(): Record<string, unknown>;
+  /**
+   * The spec's options with their values (read from the fields of the same name), the classifier's
+   * shape and the warm-up; a head with state beyond its options adds it.
+   */
+  config(): Record<string, unknown> {
+    return { ...specConfig(this.spec, this, this), ...this.warmupConfig() };
+  }
 
   cosines(embeddings: tf.Tensor2D): tf.Tensor2D {
     checkEmbeddings(this.name, embeddings, this.embeddingDim);

@@ -43,10 +43,10 @@ export function checkTripletBatch(labels: Int32Array): void {
   }
   if (!hasPositive)
     throw new LossInputError(
-      `tripletLoss: the batch has no positive pair (no label occurs twice among ${n} samples); use P×K batches with K ≥ 2`,
+      `triplet: the batch has no positive pair (no label occurs twice among ${n} samples); use P×K batches with K ≥ 2`,
     );
   if (!hasNegative)
-    throw new LossInputError(`tripletLoss: the batch has a single class (label ${labels[0]}), so there is no negative`);
+    throw new LossInputError(`triplet: the batch has a single class (label ${labels[0]}), so there is no negative`);
 }
 
 /** Every valid triplet: y_a = y_p, a ≠ p, y_n ≠ y_a. */

@@ -3,9 +3,8 @@
  * s·cos θ_j for every class. No margin; s sets how peaked the softmax can get on the sphere.
  */
 import * as tf from '../tf';
-import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
-import { checkOptionKeys, optionKeys } from './validate';
-import { defineLoss, scaleOption } from './spec';
+import { CosineHead, HeadOptions } from './head';
+import { defineLoss, scaleOption, resolveOptions, LossSpec } from './spec';
 
 export interface NormFaceOptions extends HeadOptions {
   /** Scale s (default 16: enough for the softmax to saturate with few classes). */
@@ -13,31 +12,23 @@ export interface NormFaceOptions extends HeadOptions {
 }
 
 export class NormFace extends CosineHead {
-  readonly name = 'normFace';
+  readonly name = 'normface';
+  readonly spec: LossSpec = NORMFACE_SPEC;
   readonly s: number;
 
   constructor(opts: NormFaceOptions) {
-    const s = opts.s ?? 16;
-    checkScale('normFace', s);
-    super(opts, 1, 'normFace');
-    this.s = s;
+    const o = resolveOptions(NORMFACE_SPEC, opts);
+    super(opts, 1, NORMFACE_SPEC.id);
+    this.s = o.s;
   }
 
   protected target(cosY: tf.Tensor1D): tf.Tensor1D {
     return cosY;
   }
-
-  config(): Record<string, unknown> {
-    return { loss: 'normface', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s };
-  }
 }
-
-/** The option keys normFace() accepts (the compiler checks the list is complete). */
-const NORM_FACE_OPTIONS = optionKeys<NormFaceOptions>()(...HEAD_OPTION_KEYS, 's');
 
 /** NormFace: logits s·cos θ_j, no margin. Defaults: s = 16. */
 export function normFace(opts: NormFaceOptions): NormFace {
-  checkOptionKeys('normFace', opts, NORM_FACE_OPTIONS);
   return new NormFace(opts);
 }
 

@@ -7,7 +7,7 @@
  * Adding a loss: its file, one entry here, and its test.
  */
 import { EmbeddingLoss } from './head';
-import { inRange, LossOption, LossSpec } from './spec';
+import { accepts, expectedText, factoryKeys, LossOption, LossSpec, rangeText, whyText } from './spec';
 import { SOFTMAX_SPEC } from './softmax';
 import { NORMFACE_SPEC } from './normface';
 import { SPHEREFACE_SPEC } from './sphereface';
@@ -83,9 +83,6 @@ export function lossesWithOption(key: string, table: readonly LossSpec[] = LOSS_
   return table.filter((e) => key in e.options).map((e) => e.id);
 }
 
-/** Keys every classifier head takes besides its options, and keys a stored config() carries. */
-const STRUCTURAL = ['numClasses', 'embeddingDim', 'seed', 'weights', 'init', 'loss', 'bias', 'centers'];
-
 export interface LossParams {
   numClasses: number;
   embeddingDim: number;
@@ -94,11 +91,9 @@ export interface LossParams {
   [key: string]: unknown;
 }
 
-/** The option keys of a loss as its factory names them (camelCase, nested ones by their first key). */
-function factoryKeys(e: LossEntry): Set<string> {
-  const out = new Set<string>();
-  for (const [k, o] of Object.entries(e.options)) out.add((o.path ?? [k])[0]);
-  return out;
+/** The keys a loss's factory takes (the head's, its options', its extra ones), and `loss` of a stored config(). */
+function takes(e: LossEntry): Set<string> {
+  return new Set(['loss', ...factoryKeys(e)]);
 }
 
 /**
@@ -108,31 +103,32 @@ function factoryKeys(e: LossEntry): Set<string> {
  */
 export function createLoss(name: string, params: LossParams, table: readonly LossSpec[] = LOSS_TABLE): EmbeddingLoss {
   const e = lossEntry(name, table);
-  const allowed = factoryKeys(e);
+  const allowed = takes(e);
+  // Callers pass the classifier's shape for every loss; a pair loss has no classifier.
+  const shape = ['numClasses', 'embeddingDim', 'seed'];
   for (const key of Object.keys(params)) {
-    if (STRUCTURAL.includes(key) || allowed.has(key) || params[key] === undefined) continue;
+    if (allowed.has(key) || params[key] === undefined || (e.kind === 'pair' && shape.includes(key))) continue;
     // The flag that sets a nested or renamed key (easyMargin → easy-margin), for the message.
     const cli = table.flatMap((x) => Object.entries(x.options)).find(([, o]) => o.path?.[0] === key)?.[0] ?? key;
-    const takers = table.filter((x) => factoryKeys(x).has(key)).map((x) => x.id);
+    const takers = table.filter((x) => takes(x).has(key)).map((x) => x.id);
     throw new Error(
-      `${key} is not an option of ${name}; ${takers.length ? `losses with ${cli}: ${takers.join(', ')}` : `${name} takes: ${[...allowed].join(', ') || 'no options'}`}`,
+      `${key} is not an option of ${name}; ${takers.length ? `losses with ${cli}: ${takers.join(', ')}` : `${name} takes: ${[...allowed].filter((k) => k !== 'loss').join(', ') || 'no options'}`}`,
     );
   }
   if (params.loss !== undefined && params.loss !== name)
     throw new Error(`createLoss(${JSON.stringify(name)}): the options say loss ${JSON.stringify(params.loss)}`);
   const { loss: _drop, ...rest } = params;
   void _drop;
-  // Callers pass the classifier's shape for every loss; a pair loss has no classifier.
-  if (e.kind === 'pair') for (const k of ['numClasses', 'embeddingDim', 'seed'] as const) delete rest[k];
-  // The one place a spec's factory is called with options of unknown shape: they were checked
-  // against the spec above, and the factory checks them again (ranges, combinations).
+  if (e.kind === 'pair') for (const k of shape) delete rest[k];
+  // The one place a spec's factory is called with options of unknown shape: their keys were
+  // checked above, and the loss checks them against its spec (types, ranges, combinations).
   return (e.factory as unknown as (o: Record<string, unknown>) => EmbeddingLoss)(rest);
 }
 
 /**
  * Turns command-line option values (strings, keyed by flag) into factory options for a loss,
- * checking types, ranges and enum values. Flags that the loss does not take are errors naming
- * the losses that do.
+ * checking each parsed value with the spec's `accepts`, the check the factory makes too. Flags
+ * that the loss does not take are errors naming the losses that do.
  */
 export function lossOptionsFromFlags(
   id: string,
@@ -149,34 +145,17 @@ export function lossOptionsFromFlags(
         `--${flag} is not an option of ${id}; ${takers.length ? `losses with ${flag}: ${takers.join(', ')}` : 'no loss takes it'}`,
       );
     }
-    let v: unknown;
-    if (o.type === 'boolean') {
-      if (typeof raw === 'boolean') v = raw;
-      else if (raw === 'true' || raw === 'false') v = raw === 'true';
-      else throw new Error(`--${flag} ${JSON.stringify(raw)}: expected true or false`);
-    } else if (o.type === 'enum') {
-      if (!o.values!.includes(String(raw)))
-        throw new Error(`--${flag} ${JSON.stringify(raw)}: expected one of ${o.values!.join(', ')}`);
-      v = String(raw);
-    } else {
-      const n = Number(raw);
-      const okInt = o.type !== 'integer' || Number.isInteger(n);
-      if (typeof raw === 'boolean' || String(raw).trim() === '' || !Number.isFinite(n) || !okInt || !inRange(o, n)) {
-        const lo = o.min === undefined ? '' : `${o.min}${o.exclusiveMin ? ' (exclusive)' : ''}`;
-        const hi = o.max === undefined ? '' : `${+o.max.toFixed(4)}${o.exclusiveMax ? ' (exclusive)' : ''}`;
-        const range =
-          o.min !== undefined && o.max !== undefined
-            ? ` from ${lo} to ${hi}`
-            : o.min !== undefined
-              ? o.exclusiveMin
-                ? ` > ${o.min}`
-                : ` ≥ ${o.min}`
-              : '';
-        throw new Error(
-          `--${flag} ${JSON.stringify(raw)}: ${id} expects ${o.type === 'integer' ? 'an integer' : 'a number'}${range}`,
-        );
-      }
-      v = n;
+    // Parse the string as the option's type; what the value may be is the spec's to say.
+    let v: unknown = raw;
+    if (o.type === 'boolean') v = raw === 'true' ? true : raw === 'false' ? false : raw;
+    else if (o.type === 'number' || o.type === 'integer')
+      v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+    if (!accepts(o, v)) {
+      const why = whyText(o, v);
+      const what = o.type === 'boolean' || o.type === 'enum' ? '' : `${id} `;
+      throw new Error(
+        `--${flag} ${JSON.stringify(raw)}: ${what}expects ${expectedText({ ...o, orFunction: false })}${why ? ` (${why})` : ''}`,
+      );
     }
     const p = o.path ?? [flag];
     let target = out;
@@ -228,16 +207,12 @@ export function lossFlagHelp(
   }));
 }
 
-/** A range in words: "[0, π/2)", "> 0", "1 to 8". */
-function rangeText(o: LossOption): string {
-  const num = (v: number) => (Math.abs(v - Math.PI / 2) < 1e-12 ? 'π/2' : String(+v.toFixed(4)));
+/** The range column of the docs table: the spec's range, the enum's values, or the type. */
+function rangeColumn(o: LossOption): string {
   if (o.type === 'enum') return (o.values ?? []).join(', ');
   if (o.type === 'boolean') return 'true / false';
-  if (o.min !== undefined && o.max !== undefined)
-    return `${o.exclusiveMin ? '(' : '['}${num(o.min)}, ${num(o.max)}${o.exclusiveMax ? ')' : ']'}${o.type === 'integer' ? ', integer' : ''}`;
-  if (o.min !== undefined)
-    return `${o.exclusiveMin ? '>' : '≥'} ${num(o.min)}${o.type === 'integer' ? ', integer' : ''}`;
-  return o.type;
+  const r = rangeText(o);
+  return o.type === 'integer' ? (r ? `${r}, integer` : 'integer') : r || 'number';
 }
 
 /**
@@ -249,7 +224,7 @@ export function lossOptionsMarkdown(table: readonly LossSpec[] = LOSS_TABLE): st
     Object.entries(e.options).map(([flag, o]) => {
       const key = (o.path ?? [flag]).join('.');
       const d = o.default !== undefined ? `\`${String(o.default)}\`` : (o.defaultText ?? '');
-      return `| ${e.id} | \`--${flag}\` | \`${key}\` | ${rangeText(o)} | ${d} | ${o.help} |`;
+      return `| ${e.id} | \`--${flag}\` | \`${key}\` | ${rangeColumn(o)} | ${d} | ${o.help} |`;
     }),
   );
   return ['| loss | flag | option | range | default | what |', '|---|---|---|---|---|---|', ...rows].join('\n');

@@ -4,13 +4,18 @@
  * leaves features radially spread and without an angular margin.
  */
 import * as tf from '../tf';
-import { ClassifierHead, ComputeOptions, createWeights, HeadOptions, LabelsLike, HEAD_OPTION_KEYS } from './head';
+import { ClassifierHead, ComputeOptions, createWeights, HeadOptions, LabelsLike } from './head';
 import { cosineMatrix, softmaxCrossEntropy } from './ops';
-import { checkEmbeddings, readLabels, checkOptionKeys, optionKeys } from './validate';
-import { defineLoss } from './spec';
+import { checkEmbeddings, readLabels, LossInputError } from './validate';
+import { defineLoss, resolveOptions, specConfig } from './spec';
+
+export interface SoftmaxOptions extends HeadOptions {
+  /** Initial bias b [numClasses] (default zeros). */
+  bias?: number[];
+}
 
 export class SoftmaxLoss implements ClassifierHead {
-  readonly name = 'softmaxLoss';
+  readonly name = 'softmax';
   readonly numClasses: number;
   readonly embeddingDim: number;
   readonly W: tf.Variable;
@@ -18,11 +23,17 @@ export class SoftmaxLoss implements ClassifierHead {
   readonly b: tf.Variable;
   training = true;
 
-  constructor(opts: HeadOptions & { bias?: number[] }) {
+  constructor(opts: SoftmaxOptions) {
+    resolveOptions(SOFTMAX_SPEC, opts);
     this.numClasses = opts.numClasses;
     this.embeddingDim = opts.embeddingDim;
-    if (opts.bias !== undefined && opts.bias.length !== opts.numClasses)
-      throw new Error(`${this.name}: bias must have ${opts.numClasses} entries, got ${opts.bias.length}`);
+    if (
+      opts.bias !== undefined &&
+      !(Array.isArray(opts.bias) && opts.bias.length === opts.numClasses && opts.bias.every(Number.isFinite))
+    )
+      throw new LossInputError(
+        `${this.name}: bias must be an array of ${opts.numClasses} finite numbers (one per class), got ${Array.isArray(opts.bias) ? `${opts.bias.length} entries` : typeof opts.bias}`,
+      );
     this.W = createWeights(this.name, opts, opts.numClasses);
     // The initial value is a tensor of its own: made inside tidy, so only the variable remains.
     this.b = tf.tidy(() => tf.variable(opts.bias ? tf.tensor1d(opts.bias) : tf.zeros([opts.numClasses]), true));
@@ -39,7 +50,7 @@ export class SoftmaxLoss implements ClassifierHead {
   }
 
   config(): Record<string, unknown> {
-    return { loss: 'softmax', numClasses: this.numClasses, embeddingDim: this.embeddingDim };
+    return specConfig(SOFTMAX_SPEC, this, this);
   }
 
   /** The logits: a plain softmax head has no angles to compare. */
@@ -73,12 +84,8 @@ export class SoftmaxLoss implements ClassifierHead {
   }
 }
 
-/** The option keys softmaxLoss() accepts (the compiler checks the list is complete). */
-const SOFTMAX_LOSS_OPTIONS = optionKeys<HeadOptions & { bias?: number[] }>()(...HEAD_OPTION_KEYS, 'bias');
-
 /** Softmax loss (linear classifier + bias + cross-entropy): the baseline. */
-export function softmaxLoss(opts: HeadOptions & { bias?: number[] }): SoftmaxLoss {
-  checkOptionKeys('softmaxLoss', opts, SOFTMAX_LOSS_OPTIONS);
+export function softmaxLoss(opts: SoftmaxOptions): SoftmaxLoss {
   return new SoftmaxLoss(opts);
 }
 
@@ -90,4 +97,5 @@ export const SOFTMAX_SPEC = defineLoss({
   factory: softmaxLoss,
   summary: 'linear classifier with bias + cross-entropy',
   options: {},
+  extraKeys: ['bias'],
 });

@@ -10,11 +10,11 @@
  * `normalized: true` gives the variant of later work: features normalized too, fixed scale s.
  */
 import * as tf from '../tf';
-import { checkScale, CosineHead, HeadOptions, HEAD_OPTION_KEYS } from './head';
+import { CosineHead, HeadOptions } from './head';
 import { sphereTarget } from './margin';
 import { rowNorms } from './ops';
 import { checkNonNegative, LossInputError, checkOptionKeys, optionKeys } from './validate';
-import { defineLoss, scaleOption } from './spec';
+import { defineLoss, scaleOption, resolveOptions, specConfig, LossSpec } from './spec';
 
 export interface LambdaScheduleOptions {
   /** λ at iteration 0 (paper code: 1000). */
@@ -86,33 +86,33 @@ export interface SphereFaceOptions extends HeadOptions {
 }
 
 export class SphereFace extends CosineHead {
-  readonly name = 'sphereFace';
+  readonly name = 'sphereface';
+  readonly spec: LossSpec = SPHEREFACE_SPEC;
   readonly m: number;
   readonly normalized: boolean;
   readonly s: number;
   readonly schedule: LambdaSchedule;
 
   constructor(opts: SphereFaceOptions) {
-    const m = opts.m ?? 4;
-    if (!(Number.isInteger(m) && m >= 1 && m <= SPHEREFACE_MAX_M))
+    const o = resolveOptions(SPHEREFACE_SPEC, opts);
+    const id = SPHEREFACE_SPEC.id;
+    if (opts.s !== undefined && !o.normalized)
       throw new LossInputError(
-        `sphereFace: m must be an integer from 1 to ${SPHEREFACE_MAX_M} (the paper uses 4), got ${m}`,
+        `${id}: s ${opts.s} applies with normalized: true only; without it the logits are scaled by the feature norm ‖x‖ (on the command line: --normalized)`,
       );
-    const s = opts.s ?? 30;
-    if (opts.s !== undefined && !opts.normalized)
+    if (o.lambda !== undefined && o.schedule !== undefined)
       throw new LossInputError(
-        `sphereFace: s ${opts.s} applies with normalized: true only; without it the logits are scaled by the feature norm ‖x‖ (on the command line: --normalized)`,
+        `${id}: give lambda (a fixed λ) or schedule (an annealed one), not both (on the command line: --lambda or the --lambda-* flags)`,
       );
-    if (opts.normalized) checkScale('sphereFace', s);
-    if (opts.lambda !== undefined) checkNonNegative('sphereFace', 'lambda', opts.lambda);
-    super(opts, 1, 'sphereFace');
-    this.m = m;
-    this.normalized = opts.normalized ?? false;
-    this.s = s;
+    if (o.schedule !== undefined) checkOptionKeys(`${id} schedule`, o.schedule, SCHEDULE_OPTIONS);
+    super(opts, 1, id);
+    this.m = o.m;
+    this.normalized = o.normalized;
+    this.s = o.s;
     this.schedule =
-      opts.lambda !== undefined
-        ? new LambdaSchedule({ base: opts.lambda, gamma: 0, lambdaMin: opts.lambda })
-        : new LambdaSchedule(opts.schedule);
+      o.lambda !== undefined
+        ? new LambdaSchedule({ base: o.lambda, gamma: 0, lambdaMin: o.lambda })
+        : new LambdaSchedule(o.schedule);
   }
 
   /** Current λ of the annealed target. */
@@ -145,15 +145,12 @@ export class SphereFace extends CosineHead {
     return { lambda: this.lambda };
   }
 
-  config(): Record<string, unknown> {
+  /** The options, with s only when normalized, and the schedule with its iteration (never the current λ as a fixed one). */
+  override config(): Record<string, unknown> {
     const sch = this.schedule;
+    const { m, normalized, s } = this;
     return {
-      loss: 'sphereface',
-      numClasses: this.numClasses,
-      embeddingDim: this.embeddingDim,
-      m: this.m,
-      normalized: this.normalized,
-      ...(this.normalized ? { s: this.s } : {}),
+      ...specConfig(SPHEREFACE_SPEC, normalized ? { m, normalized, s } : { m, normalized }, this),
       schedule: {
         base: sch.base,
         gamma: sch.gamma,
@@ -165,24 +162,14 @@ export class SphereFace extends CosineHead {
   }
 }
 
-/** The option keys sphereFace() accepts (the compiler checks the list is complete). */
+/** The keys a λ schedule takes (the compiler checks the list is complete). */
 const SCHEDULE_OPTIONS = optionKeys<LambdaScheduleOptions>()('base', 'gamma', 'power', 'lambdaMin', 'iteration');
-const SPHERE_FACE_OPTIONS = optionKeys<SphereFaceOptions>()(
-  ...HEAD_OPTION_KEYS,
-  'm',
-  'schedule',
-  'lambda',
-  'normalized',
-  's',
-);
 
 /**
  * SphereFace (A-Softmax): ‖x‖·(λ cos θ_y + ψ(θ_y))/(1 + λ). Defaults: m = 4, λ from 1000
  * (γ = 0.12, power 1) down to 5; `normalized: true` uses s = 30 instead of ‖x‖.
  */
 export function sphereFace(opts: SphereFaceOptions): SphereFace {
-  checkOptionKeys('sphereFace', opts, SPHERE_FACE_OPTIONS);
-  if (opts.schedule !== undefined) checkOptionKeys('sphereFace schedule', opts.schedule, SCHEDULE_OPTIONS);
   return new SphereFace(opts);
 }
 
@@ -194,7 +181,14 @@ export const SPHEREFACE_SPEC = defineLoss({
   factory: sphereFace,
   summary: 'A-Softmax: ψ(θ_y) = (−1)^k cos(mθ_y) − 2k, annealed by λ',
   options: {
-    m: { type: 'integer', min: 1, max: SPHEREFACE_MAX_M, default: 4, help: 'multiplicative angular margin m' },
+    m: {
+      type: 'integer',
+      min: 1,
+      max: SPHEREFACE_MAX_M,
+      default: 4,
+      help: 'multiplicative angular margin m',
+      why: 'the paper uses 4',
+    },
     s: scaleOption(30, 'scale when --normalized'),
     normalized: { type: 'boolean', default: false, help: 'use s instead of the feature norm' },
     lambda: {

@@ -7,10 +7,8 @@
 import * as tf from '../tf';
 import { ArcFace, ArcFaceOptions } from './arcface';
 import { cosineMatrix } from './ops';
-import { checkPositiveInteger, checkOptionKeys, LossInputError, optionKeys } from './validate';
-import { HEAD_OPTION_KEYS } from './head';
 import { tidyRead } from '../util/read';
-import { defineLoss, scaleOption, angularMarginOption, MARGIN_WARMUP_OPTION } from './spec';
+import { defineLoss, scaleOption, angularMarginOption, MARGIN_WARMUP_OPTION, resolveOptions, LossSpec } from './spec';
 
 /** The most sub-centers per class subCenterArcFace takes (the command line's bound too). */
 export const SUBCENTER_MAX_K = 64;
@@ -21,21 +19,13 @@ export interface SubCenterArcFaceOptions extends ArcFaceOptions {
 }
 
 export class SubCenterArcFace extends ArcFace {
+  override readonly spec: LossSpec = SUBCENTER_ARCFACE_SPEC;
   readonly K: number;
 
   constructor(opts: SubCenterArcFaceOptions) {
-    const K = opts.K ?? 3;
-    checkPositiveInteger('subCenterArcFace', 'K', K);
-    if (K > SUBCENTER_MAX_K)
-      throw new LossInputError(
-        `subCenterArcFace: K must be at most ${SUBCENTER_MAX_K} sub-centers per class (the paper uses 3), got ${K}`,
-      );
-    super(opts, K, 'subCenterArcFace');
+    const { K, ...arc } = resolveOptions(SUBCENTER_ARCFACE_SPEC, opts);
+    super(arc, K, SUBCENTER_ARCFACE_SPEC.id);
     this.K = K;
-  }
-
-  override config(): Record<string, unknown> {
-    return { ...super.config(), loss: 'subcenter-arcface', K: this.K };
   }
 
   /** For each embedding, the column (class·K + k) of its most similar sub-center. */
@@ -49,19 +39,8 @@ export class SubCenterArcFace extends ArcFace {
   }
 }
 
-/** The option keys subCenterArcFace() accepts (the compiler checks the list is complete). */
-const SUB_CENTER_ARC_FACE_OPTIONS = optionKeys<SubCenterArcFaceOptions>()(
-  ...HEAD_OPTION_KEYS,
-  's',
-  'm',
-  'easyMargin',
-  'K',
-  'marginWarmup',
-);
-
 /** Sub-center ArcFace: max over K sub-centers per class, then ArcFace. Defaults: K = 3, s = 64, m = 0.5. */
 export function subCenterArcFace(opts: SubCenterArcFaceOptions): SubCenterArcFace {
-  checkOptionKeys('subCenterArcFace', opts, SUB_CENTER_ARC_FACE_OPTIONS);
   return new SubCenterArcFace(opts);
 }
 
@@ -76,7 +55,14 @@ export const SUBCENTER_ARCFACE_SPEC = defineLoss({
     s: scaleOption(64),
     m: angularMarginOption(0.5),
     'easy-margin': { type: 'boolean', path: ['easyMargin'], default: false, help: 'margin only where θ_y < π/2' },
-    K: { type: 'integer', min: 1, max: SUBCENTER_MAX_K, default: 3, help: 'sub-centers per class' },
+    K: {
+      type: 'integer',
+      min: 1,
+      max: SUBCENTER_MAX_K,
+      default: 3,
+      help: 'sub-centers per class',
+      why: 'the paper uses 3',
+    },
     'margin-warmup': MARGIN_WARMUP_OPTION,
   },
 });

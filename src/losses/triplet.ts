@@ -14,9 +14,9 @@ import * as tf from '../tf';
 import { ComputeOptions, EmbeddingLoss, LabelsLike } from './head';
 import { checkTripletBatch, MinerName, miners, TripletMiner } from './miners';
 import { l2Normalize, pairwiseSquaredDistances, selectRows } from './ops';
-import { checkEmbeddings, checkPositive, LossInputError, readLabels, checkOptionKeys, optionKeys } from './validate';
+import { checkEmbeddings, LossInputError, readLabels } from './validate';
 import { readSyncAvailable, tidyRead } from '../util/read';
-import { defineLoss } from './spec';
+import { defineLoss, resolveOptions, specConfig } from './spec';
 
 export interface TripletOptions {
   /** Margin α (FaceNet: 0.2). */
@@ -33,7 +33,7 @@ export interface TripletStats {
 }
 
 export class TripletLoss implements EmbeddingLoss {
-  readonly name = 'tripletLoss';
+  readonly name = 'triplet';
   readonly margin: number;
   readonly miner: TripletMiner;
   readonly minerName: string;
@@ -43,26 +43,17 @@ export class TripletLoss implements EmbeddingLoss {
   lastStats: TripletStats = { mined: 0, active: 0 };
 
   constructor(opts: TripletOptions = {}) {
-    this.margin = opts.margin ?? 0.2;
-    checkPositive('tripletLoss', 'margin', this.margin);
-    const m = opts.miner ?? 'semiHard';
+    const o = resolveOptions(TRIPLET_SPEC, opts);
+    this.margin = o.margin;
+    const m = o.miner;
     if (typeof m === 'string') {
-      if (!(m in miners))
-        throw new LossInputError(
-          `tripletLoss: unknown miner ${JSON.stringify(m)}; expected one of ${Object.keys(miners).join(', ')}`,
-        );
-      this.miner = miners[m];
+      this.miner = miners[m as MinerName];
       this.minerName = m;
     } else {
       this.miner = m;
       this.minerName = m.name || 'custom';
     }
-    this.reduction = opts.reduction ?? 'mean-active';
-    if (this.reduction !== 'mean-active' && this.reduction !== 'mean') {
-      throw new LossInputError(
-        `tripletLoss: reduction must be 'mean-active' or 'mean', got ${JSON.stringify(this.reduction)}`,
-      );
-    }
+    this.reduction = o.reduction;
   }
 
   step(): void {}
@@ -76,8 +67,9 @@ export class TripletLoss implements EmbeddingLoss {
     return { activeTriplets: this.lastStats.active };
   }
 
+  /** The options, with a custom miner by its function's name. */
   config(): Record<string, unknown> {
-    return { loss: 'triplet', margin: this.margin, miner: this.minerName, reduction: this.reduction };
+    return specConfig(TRIPLET_SPEC, { ...this, miner: this.minerName });
   }
 
   compute(embeddings: tf.Tensor2D, labels: LabelsLike, _options?: ComputeOptions): tf.Scalar {
@@ -92,7 +84,7 @@ export class TripletLoss implements EmbeddingLoss {
       return this.computeMasked(embeddings, values);
     if (!readSyncAvailable())
       throw new LossInputError(
-        `tripletLoss: the custom miner ${JSON.stringify(this.minerName)} reads distances on the CPU, which the ${tf.getBackend()} backend cannot do synchronously in Node; use one of ${Object.keys(miners).join(', ')}, or run on wasm (MARGIN_LAB_BACKEND=wasm)`,
+        `triplet: the custom miner ${JSON.stringify(this.minerName)} reads distances on the CPU, which the ${tf.getBackend()} backend cannot do synchronously in Node; use one of ${Object.keys(miners).join(', ')}, or run on wasm (MARGIN_LAB_BACKEND=wasm)`,
       );
     return tf.tidy(() => {
       const x = l2Normalize(embeddings, 1) as tf.Tensor2D;
@@ -124,7 +116,7 @@ export class TripletLoss implements EmbeddingLoss {
   computeMasked(embeddings: tf.Tensor2D, labels: Int32Array): tf.Scalar {
     if (!(this.minerName in miners) || this.miner !== miners[this.minerName as MinerName]) {
       throw new LossInputError(
-        `tripletLoss: computeMasked runs the built-in miners (${Object.keys(miners).join(', ')}), not the custom miner ${JSON.stringify(this.minerName)}`,
+        `triplet: computeMasked runs the built-in miners (${Object.keys(miners).join(', ')}), not the custom miner ${JSON.stringify(this.minerName)}`,
       );
     }
     const n = labels.length;
@@ -199,12 +191,8 @@ export class TripletLoss implements EmbeddingLoss {
   dispose(): void {}
 }
 
-/** The option keys tripletLoss() accepts (the compiler checks the list is complete). */
-const TRIPLET_LOSS_OPTIONS = optionKeys<TripletOptions>()('margin', 'miner', 'reduction');
-
 /** FaceNet triplet loss max(0, ‖a−p‖² − ‖a−n‖² + α) on normalized embeddings. Defaults: α = 0.2, semi-hard mining. */
 export function tripletLoss(opts: TripletOptions = {}): TripletLoss {
-  checkOptionKeys('tripletLoss', opts, TRIPLET_LOSS_OPTIONS);
   return new TripletLoss(opts);
 }
 
@@ -217,7 +205,13 @@ export const TRIPLET_SPEC = defineLoss({
   summary: 'max(0, d(a,p) − d(a,n) + margin) over mined triplets',
   options: {
     margin: { type: 'number', min: 0, exclusiveMin: true, default: 0.2, help: 'margin α' },
-    miner: { type: 'enum', values: Object.keys(miners), default: 'semiHard', help: 'triplet miner' },
+    miner: {
+      type: 'enum',
+      values: Object.keys(miners) as MinerName[],
+      orFunction: true,
+      default: 'semiHard',
+      help: 'triplet miner',
+    },
     reduction: {
       type: 'enum',
       values: ['mean-active', 'mean'],

@@ -1,9 +1,11 @@
 /**
  * A loss added from outside the library, end to end, as a user (or a new contributor) would: LMCL
  * under its AM-Softmax name (Wang, Cheng, Liu and Liu, "Additive Margin Softmax", 2018), which is
- * CosFace's target s·(cos θ_y − m) with the paper's s = 30. Its file holds the class, the factory
- * and the spec; adding it to a table (`[...LOSS_TABLE, AM_SOFTMAX_SPEC]`) gives it option parsing,
- * range checks, help and a docs row. Not shipped: test/loss-table.test.ts uses it.
+ * CosFace's target s·(cos θ_y − m) with the paper's s = 30. Its file holds the options interface,
+ * the class and the spec. The spec gives the constructor its checks and defaults
+ * (`resolveOptions`) and the head its `config()`; adding it to a table
+ * (`[...LOSS_TABLE, AM_SOFTMAX_SPEC]`) gives it option parsing, range checks, help and a docs row.
+ * Not shipped: test/loss-table.test.ts uses it.
  */
 import * as ml from 'margin-lab';
 import { tf } from 'margin-lab';
@@ -16,42 +18,28 @@ export interface AMSoftmaxOptions extends ml.HeadOptions {
 }
 
 export class AMSoftmax extends ml.CosineHead {
-  readonly name = 'amSoftmax';
+  readonly name = 'am-softmax';
+  readonly spec: ml.LossSpec = AM_SOFTMAX_SPEC;
   readonly s: number;
   readonly m: number;
 
   constructor(opts: AMSoftmaxOptions) {
-    const s = opts.s ?? 30;
-    const m = opts.m ?? 0.35;
-    if (!(typeof s === 'number' && s > 0)) throw new ml.LossInputError(`amSoftmax: s must be a number > 0, got ${s}`);
-    if (!(typeof m === 'number' && m >= 0 && m < 2))
-      throw new ml.LossInputError(`amSoftmax: m must be in [0, 2), got ${m}`);
-    super(opts, 1, 'amSoftmax');
-    this.s = s;
-    this.m = m;
+    const o = ml.resolveOptions(AM_SOFTMAX_SPEC, opts);
+    super(opts, 1, 'am-softmax');
+    this.s = o.s;
+    this.m = o.m;
   }
 
   protected target(cosY: ml.tf.Tensor1D): ml.tf.Tensor1D {
     return tf.sub(cosY, this.m) as ml.tf.Tensor1D;
   }
-
-  config(): Record<string, unknown> {
-    return { loss: 'am-softmax', numClasses: this.numClasses, embeddingDim: this.embeddingDim, s: this.s, m: this.m };
-  }
-}
-
-export function amSoftmax(opts: AMSoftmaxOptions): AMSoftmax {
-  for (const k of Object.keys(opts))
-    if (!['numClasses', 'embeddingDim', 'weights', 'init', 'seed', 's', 'm'].includes(k))
-      throw new ml.LossInputError(`amSoftmax: unknown option ${k}`);
-  return new AMSoftmax(opts);
 }
 
 export const AM_SOFTMAX_SPEC = ml.defineLoss({
   id: 'am-softmax',
   kind: 'head',
   cls: AMSoftmax,
-  factory: amSoftmax,
+  factory: (opts: AMSoftmaxOptions) => new AMSoftmax(opts),
   summary: 'AM-Softmax: s·(cos θ_y − m), s = 30 (LMCL under its other name)',
   options: {
     s: ml.scaleOption(30),
