@@ -57,13 +57,13 @@ export {
   lossStats,
   lossesWithOption,
   createLoss,
-  lossFlagHelp,
   lossOptionsMarkdown,
   LOSS_TABLE,
   LOSS_NAMES,
   PAIR_LOSSES,
 } from './losses/registry';
 export type { LossKind, LossOption, LossEntry, LossName, LossParams } from './losses/registry';
+export { lossFlagHelp } from './cli/loss-flags';
 export {
   defineLoss,
   resolveOptions,

@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as fs from 'fs';
 import { spawnSync } from 'child_process';
 import * as ml from 'margin-lab';
-import { lossFlagHelp, lossOptionsFromFlags } from 'margin-lab/dist/losses/registry';
+import { lossFlagHelp, lossOptionsFromFlags } from 'margin-lab/dist/cli/loss-flags';
 import { ROOT } from './helpers/paths';
 import { probeOptionAgreement } from './helpers/spec-probe';
 import { AM_SOFTMAX_SPEC, AMSoftmax } from './helpers/am-softmax';
@@ -21,6 +21,18 @@ test('one id per loss: the table id, config().loss and createLoss agree, and the
     const loss = ml.createLoss(e.id, { numClasses: 4, embeddingDim: 8 });
     assert.equal(loss.config().loss, e.id, `${e.id}: config().loss`);
     assert.equal(ml.entryOf(loss)?.id, e.id);
+    // The same id in the loss's own messages: its name, and an option error names it.
+    assert.equal(loss.name, e.id, `${e.id}: loss.name`);
+    const [flag, o] = Object.entries(e.options).find(([, x]) => x.type === 'number' && x.min !== undefined) ?? [];
+    if (flag && o) {
+      const key = (o.path ?? [flag]).join('.');
+      const bad = (o.path ?? [flag]).reduceRight<unknown>((v, k) => ({ [k]: v }), o.min! - 1) as object;
+      assert.throws(
+        () => ml.createLoss(e.id, { numClasses: 4, embeddingDim: 8, ...bad }),
+        (err: Error) => err.message.startsWith(`${e.id}: ${key} must be`),
+        `${e.id}: --${flag} below its minimum`,
+      );
+    }
     const again = ml.createLoss(e.id, loss.config() as ml.LossParams);
     assert.deepEqual(again.config(), loss.config(), `${e.id}: rebuilt from its config`);
     loss.dispose();
@@ -352,6 +364,45 @@ test('adding a loss: its file (class, factory, spec) and one line in a table giv
   ml.defineLoss({ ...AM_SOFTMAX_SPEC, id: 'extra-k', options: withK });
   loss.dispose();
   again.dispose();
+});
+
+test('the checks the spec cannot declare: cross-option rules and restored state are refused with the loss id', () => {
+  const head = { numClasses: 3, embeddingDim: 4 };
+  assert.throws(
+    () => ml.sphereFace({ ...head, lambda: 5, schedule: { base: 100 } }),
+    /sphereface: give lambda \(a fixed λ\) or schedule \(an annealed one\), not both/,
+  );
+  assert.throws(() => ml.sphereFace({ ...head, s: 30 }), /sphereface: s 30 applies with normalized: true only/);
+  assert.throws(
+    () => ml.sphereFace({ ...head, schedule: { base: -1 } }),
+    /sphereface: schedule\.base must be a number ≥ 0, got -1/,
+  );
+  assert.throws(
+    () => ml.sphereFace({ ...head, schedule: 5 } as never),
+    /sphereface: schedule must be an object with base, gamma, power, lambdaMin, got 5/,
+  );
+  assert.throws(() => ml.curricularFace({ ...head, t: 2 }), /curricularface: t must be a number in \[-1, 1\], got 2/);
+  assert.throws(() => ml.adaFace({ ...head, initialStd: -1 }), /adaface: initialStd must be a number ≥ 0, got -1/);
+  assert.throws(
+    () => ml.softmaxLoss({ ...head, bias: [0, Number.NaN, 0] }),
+    /softmax: bias must be an array of 3 finite numbers \(one per class\), got 3 entries/,
+  );
+  assert.throws(
+    () => ml.arcFace({ ...head, marginWarmup: 100 } as never),
+    /arcface: marginWarmup must be an object with steps, got 100/,
+  );
+  // A custom triplet miner is a function; config() stores its name.
+  const mine: ml.TripletMiner = function hardest(input) {
+    return ml.miners.batchHard(input);
+  };
+  assert.equal(ml.tripletLoss({ miner: mine }).config().miner, 'hardest');
+  // Defaults are resolved once, by the spec: a loss built without options reports them.
+  assert.deepEqual(ml.tripletLoss().config(), {
+    loss: 'triplet',
+    margin: 0.2,
+    miner: 'semiHard',
+    reduction: 'mean-active',
+  });
 });
 
 test('docs/losses.md states every option as the specs declare it (npm run docs:losses writes the table)', () => {

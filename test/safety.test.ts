@@ -487,7 +487,7 @@ test('clear errors instead of crashes: one class, huge dim, too few images for P
       batchSize: 16,
       progress: 'none',
     }),
-    /tripletLoss|triplet.*draws P×K batches of P = 4 identities × K = 4 images = 16, but the data has only 10 images; give at least 16/,
+    /train: triplet draws P×K batches of P = 4 identities × K = 4 images = 16, but the data has only 10 images; give at least 16/,
   );
   // A checkpoint whose weights hold NaN is refused when it is loaded.
   const run = tmp('ml-nan-');

@@ -30,6 +30,10 @@ test('every test file is in exactly one tier of scripts/test.js, and every tier 
     scripts: Record<string, string>;
   };
   for (const f of TIERS.native) assert.ok(pkg.scripts['test:native'].includes(`build/test/${f}.test.js`), f);
+  // npm test runs every tier (scripts/test.js all), and the files it runs alone are test files.
+  assert.match(pkg.scripts.test, /node scripts\/test\.js all$/, 'npm test');
+  const { ALONE } = require(path.join(ROOT, 'scripts', 'test.js')) as { ALONE: string[] };
+  assert.ok(ALONE.length > 0 && ALONE.every((f) => listed.includes(f)), `ALONE: ${ALONE.join(', ')}`);
   for (const t of ['unit', 'integration', 'browser'])
     assert.match(pkg.scripts[`test:${t}`] ?? '', new RegExp(`node scripts/test\\.js ${t}$`), `npm run test:${t}`);
 });

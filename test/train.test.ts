@@ -368,7 +368,7 @@ test('labels outside the head are refused before the first step, naming the labe
       epochs: 1,
       progress: 'none',
     }),
-    /train: label 9 at index 100 is outside 0\.\.3, the classes of arcFace \(numClasses 4\); a subset's labels 0\.\.k−1 are its localY, not y/,
+    /train: label 9 at index 100 is outside 0\.\.3, the classes of arcface \(numClasses 4\); a subset's labels 0\.\.k−1 are its localY, not y/,
   );
   assert.deepEqual(
     model.getWeights().map((w) => Array.from(w.dataSync())),

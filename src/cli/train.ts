@@ -3,17 +3,19 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { useBestBackend } from '../backend';
-import {
-  createLoss,
-  LOSS_NAMES,
-  PAIR_LOSSES,
-  LossName,
-  lossEntry,
-  lossFlagHelp,
-  lossOptionsFromFlags,
-} from '../losses';
+import { createLoss, LOSS_NAMES, PAIR_LOSSES, LossName, lossEntry } from '../losses';
+import { lossFlagHelp, lossOptionsFromFlags } from './loss-flags';
 import { BACKBONES, BackboneSpec, buildBackbone, BackboneName } from '../models';
-import { CheckpointData, readCheckpoint, train, TrainingInterruptedError } from '../train';
+import {
+  CheckpointData,
+  OPTIMIZER_NAMES,
+  OptimizerName,
+  readCheckpoint,
+  SCHEDULE_TYPES,
+  train,
+  TrainingInterruptedError,
+} from '../train';
+import { DATASET_NAMES } from '../data';
 import { writeFileAtomic } from '../util/fs';
 import {
   classes,
@@ -28,94 +30,173 @@ import {
   checkOutputDir,
 } from './common';
 
-const FLAGS: Record<string, FlagSpec> = {
-  loss: { type: 'string', help: `loss: ${LOSS_NAMES.join(', ')}`, default: 'arcface' },
-  dataset: { type: 'string', help: 'fashion-mnist, mnist or hangul-glyphs', default: 'fashion-mnist' },
+/**
+ * A training flag: how it parses and what it means (`FlagSpec`), and `stored`, where a checkpoint
+ * keeps its value, for --resume (which checks the flags given against the run and takes the
+ * others from it). `null`: the flag is not part of the run (where to write, how long to go on).
+ * Every flag must say, so a new flag cannot be forgotten by --resume.
+ */
+interface TrainFlag extends FlagSpec {
+  stored: ((ck: CheckpointData) => unknown) | null;
+}
+
+/** What `stored` returns for a loss option the run's loss does not take (the loss's own check refuses the flag). */
+const NOT_TAKEN = Symbol('not taken by this loss');
+
+const cfg = (ck: CheckpointData) => ck.config as Record<string, unknown>;
+const sgdOnly = (ck: CheckpointData, v: unknown) => (cfg(ck).optimizer === 'sgd' ? v : undefined);
+const schedule = (ck: CheckpointData) => (cfg(ck).schedule ?? {}) as { type?: string; warmupSteps?: number };
+
+const FLAGS: Record<string, TrainFlag> = {
+  loss: {
+    type: 'string',
+    help: `loss: ${LOSS_NAMES.join(', ')}`,
+    default: 'arcface',
+    stored: (ck) => cfg(ck).lossName ?? ck.loss.loss,
+  },
+  dataset: {
+    type: 'string',
+    help: DATASET_NAMES.join(', '),
+    default: 'fashion-mnist',
+    stored: (ck) => cfg(ck).dataset,
+  },
   seen: {
     type: 'string',
     help: 'classes to train on, e.g. 0-4, 0,2,4, or 80% (a seeded random 80% of the classes)',
     default: '0-4',
+    stored: (ck) => cfg(ck).seen,
   },
-  unseen: { type: 'string', help: 'classes held out for evaluation (default: all others)' },
-  backbone: { type: 'string', help: `backbone: ${BACKBONES.join(', ')}`, default: 'reference' },
-  width: { type: 'string', help: 'channel multiplier of conv backbones', default: '1' },
-  bn: { type: 'boolean', help: 'BatchNorm after every convolution (conv backbones)' },
-  neck: { type: 'boolean', help: 'BN → dropout → dense → BN embedding layer (the face-recognition neck)' },
-  dropout: { type: 'string', help: 'dropout rate inside the neck, in [0, 1) (needs --neck; default 0)' },
-  dim: { type: 'string', help: 'embedding dimension', default: '64' },
-  epochs: { type: 'string', help: 'epochs', default: '3' },
-  batch: { type: 'string', help: 'batch size', default: '128' },
-  optimizer: { type: 'string', help: 'adam or sgd (with momentum)', default: 'adam' },
-  lr: { type: 'string', help: 'learning rate (default 1e-3 adam, 0.05 sgd)' },
-  momentum: { type: 'string', help: 'SGD momentum (default 0.9; SGD only)' },
-  nesterov: { type: 'boolean', help: 'Nesterov momentum (SGD only)' },
+  unseen: {
+    type: 'string',
+    help: 'classes held out for evaluation (default: all others)',
+    stored: (ck) => cfg(ck).unseen,
+  },
+  backbone: {
+    type: 'string',
+    help: `backbone: ${BACKBONES.join(', ')}`,
+    default: 'reference',
+    stored: (ck) => ck.backbone.name,
+  },
+  width: {
+    type: 'string',
+    help: 'channel multiplier of conv backbones',
+    default: '1',
+    stored: (ck) => ck.backbone.width ?? 1,
+  },
+  bn: {
+    type: 'boolean',
+    help: 'BatchNorm after every convolution (conv backbones)',
+    stored: (ck) => ck.backbone.batchNorm ?? false,
+  },
+  neck: {
+    type: 'boolean',
+    help: 'BN → dropout → dense → BN embedding layer (the face-recognition neck)',
+    stored: (ck) => ck.backbone.neck ?? false,
+  },
+  dropout: {
+    type: 'string',
+    help: 'dropout rate inside the neck, in [0, 1) (needs --neck; default 0)',
+    stored: (ck) => ck.backbone.dropout,
+  },
+  dim: { type: 'string', help: 'embedding dimension', default: '64', stored: (ck) => ck.backbone.embeddingDim },
+  // The total number of epochs to reach: a resumed run is given more than it has.
+  epochs: { type: 'string', help: 'epochs', default: '3', stored: null },
+  batch: { type: 'string', help: 'batch size', default: '128', stored: (ck) => cfg(ck).batchSize },
+  optimizer: {
+    type: 'string',
+    help: `${OPTIMIZER_NAMES.join(', ')} (sgd: with momentum)`,
+    default: 'adam',
+    stored: (ck) => cfg(ck).optimizer,
+  },
+  lr: { type: 'string', help: 'learning rate (default 1e-3 adam, 0.05 sgd)', stored: (ck) => cfg(ck).lr },
+  // Old checkpoints stored a momentum for Adam runs too, where it did nothing.
+  momentum: {
+    type: 'string',
+    help: 'SGD momentum (default 0.9; SGD only)',
+    stored: (ck) => sgdOnly(ck, cfg(ck).momentum),
+  },
+  nesterov: {
+    type: 'boolean',
+    help: 'Nesterov momentum (SGD only)',
+    stored: (ck) => sgdOnly(ck, cfg(ck).nesterov ?? false),
+  },
   'weight-decay': {
     type: 'string',
     help: 'weight decay: coupled L2 with sgd (PyTorch SGD), decoupled with adam (AdamW); default 0',
+    stored: (ck) => cfg(ck).weightDecay ?? 0,
   },
-  schedule: { type: 'string', help: 'constant, step or cosine', default: 'constant' },
-  warmup: { type: 'string', help: 'warm-up steps', default: '0' },
+  schedule: {
+    type: 'string',
+    help: SCHEDULE_TYPES.join(', '),
+    default: 'constant',
+    stored: (ck) => schedule(ck).type,
+  },
+  warmup: { type: 'string', help: 'warm-up steps', default: '0', stored: (ck) => schedule(ck).warmupSteps ?? 0 },
   // Loss hyperparameters: generated from the loss table (src/losses/registry.ts), below.
-  'train-per-class': { type: 'string', help: 'training images per seen class (default: all)' },
-  'max-steps': { type: 'string', help: 'cap on steps per epoch' },
-  seed: { type: 'string', help: 'seed for split, init and shuffling', default: '1' },
+  'train-per-class': {
+    type: 'string',
+    help: 'training images per seen class (default: all)',
+    stored: (ck) => cfg(ck).trainPerClass,
+  },
+  'max-steps': { type: 'string', help: 'cap on steps per epoch', stored: (ck) => cfg(ck).maxStepsPerEpoch },
+  seed: {
+    type: 'string',
+    help: 'seed for split, init and shuffling',
+    default: '1',
+    stored: (ck) => cfg(ck).seed,
+  },
+  // The class weights of a resumed run come from the checkpoint (main refuses --init with --resume).
   init: {
     type: 'string',
     help: 'how class weights start (losses with class weights): spread or normal (default: spread at --dim ≤ 3, normal above)',
+    stored: null,
   },
-  run: { type: 'string', help: 'run folder for checkpoint.json and history.csv (default runs/<loss>-<time>)' },
+  run: {
+    type: 'string',
+    help: 'run folder for checkpoint.json and history.csv (default runs/<loss>-<time>)',
+    stored: null,
+  },
   resume: {
     type: 'boolean',
     help: 'continue the run in --run from its checkpoint (flags not given are taken from it)',
+    stored: null,
   },
-  overwrite: { type: 'boolean', help: 'train into an existing run folder, replacing its checkpoint and history' },
+  overwrite: {
+    type: 'boolean',
+    help: 'train into an existing run folder, replacing its checkpoint and history',
+    stored: null,
+  },
 };
 
 /** Every loss option as a flag; each says which losses take it. */
 const LOSS_FLAGS = lossFlagHelp();
 for (const f of LOSS_FLAGS) {
   if (FLAGS[f.flag]) throw new Error(`loss option --${f.flag} clashes with a training flag`);
-  FLAGS[f.flag] = { type: f.type === 'boolean' ? 'boolean' : 'string', help: `${f.help} [${f.losses.join(', ')}]` };
+  // A loss option sits in the checkpoint's loss config where its spec's path says.
+  const stored = (ck: CheckpointData) => {
+    const o = lossEntry(String(cfg(ck).lossName ?? ck.loss.loss)).options[f.flag];
+    if (!o) return NOT_TAKEN;
+    let x: unknown = ck.loss;
+    for (const k of o.path ?? [f.flag])
+      x = x === undefined || x === null ? undefined : (x as Record<string, unknown>)[k];
+    return x;
+  };
+  FLAGS[f.flag] = {
+    type: f.type === 'boolean' ? 'boolean' : 'string',
+    help: `${f.help} [${f.losses.join(', ')}]`,
+    stored,
+  };
 }
 
-/** Where each resumable flag's value sits in a checkpoint, as the CLI would spell it. */
+/** Each resumable flag's value in a checkpoint (its `stored`), as the CLI would spell it. */
 function checkpointFlags(ck: CheckpointData): Record<string, string | undefined> {
-  const c = ck.config as Record<string, unknown>;
-  const l = ck.loss as Record<string, unknown>;
   const str = (x: unknown) => (x === undefined || x === null ? undefined : Array.isArray(x) ? x.join(',') : String(x));
-  const schedule = (c.schedule ?? {}) as { type?: string; warmupSteps?: number };
-  return {
-    loss: str(c.lossName ?? l.loss),
-    dataset: str(c.dataset),
-    seen: str(c.seen),
-    unseen: str(c.unseen),
-    backbone: str(ck.backbone.name),
-    width: str(ck.backbone.width ?? 1),
-    bn: str(ck.backbone.batchNorm ?? false),
-    neck: str(ck.backbone.neck ?? false),
-    dropout: str(ck.backbone.dropout),
-    dim: str(ck.backbone.embeddingDim),
-    batch: str(c.batchSize),
-    optimizer: str(c.optimizer),
-    lr: str(c.lr),
-    // Old checkpoints stored a momentum for Adam runs too, where it did nothing.
-    momentum: c.optimizer === 'sgd' ? str(c.momentum) : undefined,
-    nesterov: c.optimizer === 'sgd' ? str(c.nesterov ?? false) : undefined,
-    'weight-decay': str(c.weightDecay ?? 0),
-    schedule: str(schedule.type),
-    warmup: str(schedule.warmupSteps ?? 0),
-    seed: str(c.seed),
-    'train-per-class': str(c.trainPerClass),
-    'max-steps': str(c.maxStepsPerEpoch),
-    ...Object.fromEntries(
-      Object.entries(lossEntry(String(c.lossName ?? l.loss)).options).map(([flag, o]) => {
-        let v: unknown = l;
-        for (const k of o.path ?? [flag])
-          v = v === undefined || v === null ? undefined : (v as Record<string, unknown>)[k];
-        return [flag, str(v)];
-      }),
-    ),
-  };
+  const out: Record<string, string | undefined> = {};
+  for (const [flag, f] of Object.entries(FLAGS)) {
+    const x = f.stored?.(ck);
+    if (f.stored && x !== NOT_TAKEN) out[flag] = str(x);
+  }
+  return out;
 }
 
 /** Same value as the CLI would read it: class lists expanded, numbers compared as numbers. */
@@ -222,9 +303,9 @@ async function main(): Promise<void> {
   if (!(BACKBONES as readonly string[]).includes(backboneName))
     throw new UsageError(`--backbone ${JSON.stringify(backboneName)}: expected one of ${BACKBONES.join(', ')}`);
   for (const [flag, allowed] of [
-    ['schedule', ['constant', 'step', 'cosine']],
-    ['optimizer', ['adam', 'sgd']],
-    ['dataset', ['fashion-mnist', 'mnist', 'hangul-glyphs']],
+    ['schedule', SCHEDULE_TYPES],
+    ['optimizer', OPTIMIZER_NAMES],
+    ['dataset', DATASET_NAMES],
   ] as const) {
     if (!(allowed as readonly string[]).includes(String(v[flag])))
       throw new UsageError(`--${flag} ${JSON.stringify(v[flag])}: expected one of ${allowed.join(', ')}`);
@@ -275,7 +356,7 @@ async function main(): Promise<void> {
     ...(v.neck ? { neck: true } : {}),
     ...(dropout !== undefined && dropout > 0 ? { dropout } : {}),
   };
-  const optimizer = String(v.optimizer) as 'adam' | 'sgd';
+  const optimizer = String(v.optimizer) as OptimizerName;
   if (optimizer !== 'sgd') {
     for (const flag of ['momentum', 'nesterov'])
       if (given.has(flag)) throw new UsageError(`--${flag} applies to --optimizer sgd only, not ${optimizer}`);

@@ -23,10 +23,15 @@ import {
   saveCheckpoint,
 } from './checkpoint';
 
-export type OptimizerName = 'adam' | 'sgd';
+/** The optimizers train() takes (the command line lists these). */
+export const OPTIMIZER_NAMES = ['adam', 'sgd'] as const;
+export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
+
+/** The learning-rate schedules train() takes (the command line lists these). */
+export const SCHEDULE_TYPES = ['constant', 'step', 'cosine'] as const;
 
 export interface ScheduleOptions {
-  type: 'constant' | 'step' | 'cosine';
+  type: (typeof SCHEDULE_TYPES)[number];
   /** Linear warm-up from lr/steps to lr over this many steps (default 0). */
   warmupSteps?: number;
   /** 'step': multiply by gamma every stepEpochs epochs. */
@@ -267,8 +272,8 @@ function show(v: unknown): string {
 /** A schedule's fields must mean something: unknown types and signs that flip the lr are errors. */
 function checkSchedule(s: ScheduleOptions | undefined): void {
   if (s === undefined) return;
-  if (!['constant', 'step', 'cosine'].includes(s.type))
-    throw new Error(`train: schedule type ${JSON.stringify(s.type)} is not one of constant, step, cosine`);
+  if (!(SCHEDULE_TYPES as readonly string[]).includes(s.type))
+    throw new Error(`train: schedule type ${JSON.stringify(s.type)} is not one of ${SCHEDULE_TYPES.join(', ')}`);
   if (s.warmupSteps !== undefined && !(Number.isInteger(s.warmupSteps) && s.warmupSteps >= 0))
     throw new Error(`train: schedule warmupSteps must be an integer ≥ 0, got ${show(s.warmupSteps)}`);
   if (s.stepEpochs !== undefined && !(Number.isInteger(s.stepEpochs) && s.stepEpochs >= 1))
@@ -342,8 +347,8 @@ function planTraining(opts: TrainOptions): TrainPlan {
   const stepsPerEpochFull = pk ? Math.floor(n / (pk.P * pk.K)) : Math.ceil(n / batchSize);
   const stepsPerEpoch = Math.max(1, Math.min(stepsPerEpochFull, opts.maxStepsPerEpoch ?? Infinity));
   const schedule = opts.schedule ?? { type: 'constant' };
-  if (optName !== 'adam' && optName !== 'sgd')
-    throw new Error(`train: unknown optimizer ${JSON.stringify(optName)}; expected adam or sgd`);
+  if (!(OPTIMIZER_NAMES as readonly string[]).includes(optName))
+    throw new Error(`train: unknown optimizer ${JSON.stringify(optName)}; expected ${OPTIMIZER_NAMES.join(' or ')}`);
   if (optName === 'adam' && opts.momentum !== undefined)
     throw new Error(`train: momentum ${opts.momentum} applies to SGD only; Adam has its own moment estimates`);
   if (opts.nesterov !== undefined && typeof opts.nesterov !== 'boolean')
