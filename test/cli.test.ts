@@ -202,6 +202,9 @@ test('train: the recipe flags (BN, neck, SGD + Nesterov + weight decay, margin w
     'reference',
   ];
   const small = ['--max-steps', '2', '--train-per-class', '40', '--s', '16'];
+  // Flags off their defaults, so that the --resume round trip below checks where each is kept.
+  const rest = ['--unseen', '5-6', '--dropout', '0.1', '--batch', '32', '--momentum', '0.8'];
+  rest.push('--schedule', 'cosine', '--warmup', '1', '--seed', '3');
   const t = cli('train', [
     ...base,
     ...small,
@@ -218,6 +221,7 @@ test('train: the recipe flags (BN, neck, SGD + Nesterov + weight decay, margin w
     '5e-4',
     '--margin-warmup',
     '10',
+    ...rest,
     '--run',
     run,
   ]);
@@ -237,6 +241,33 @@ test('train: the recipe flags (BN, neck, SGD + Nesterov + weight decay, margin w
   assert.equal(ck2.epoch, 2);
   assert.equal(ck2.config.nesterov, true, 'the resumed run keeps Nesterov');
   assert.deepEqual(ck2.loss.marginWarmup, { steps: 10, iteration: 4 }, 'the ramp goes on where it stopped');
+  // Every flag of the first run, given again with --resume, agrees with what the checkpoint keeps:
+  // each flag's `stored` (src/cli/train.ts) reads back the value its parse wrote.
+  const same = [
+    '--bn',
+    '--neck',
+    '--optimizer',
+    'sgd',
+    '--lr',
+    '0.05',
+    '--nesterov',
+    '--weight-decay',
+    '5e-4',
+    ...rest,
+  ];
+  const again = cli('train', [
+    ...base,
+    ...small,
+    ...same,
+    '--margin-warmup',
+    '10',
+    '--run',
+    run,
+    '--resume',
+    '--epochs',
+    '3',
+  ]);
+  assert.equal(again.status, 0, again.stderr);
   // Flags that do not apply are refused.
   const adamNesterov = cli('train', [...base, ...small, '--nesterov', '--run', path.join(run, 'x')]);
   assert.equal(adamNesterov.status, 2);
