@@ -79,6 +79,12 @@ export const BENCHMARK_RECIPES: Record<BenchmarkRecipe, Partial<BenchmarkConfig>
   adam: { lr: 1e-3 },
 };
 
+/** Each recipe in a few words, for `--help` (the compiler asks for one per recipe). */
+export const RECIPE_SUMMARY: Record<BenchmarkRecipe, string> = {
+  face: 'BN backbone and neck, SGD 0.1 Nesterov, weight decay 5e-4, 10 % warm-up + cosine',
+  adam: 'the earlier one: no BN, Adam 1e-3 constant',
+};
+
 /** One line describing a configuration's recipe, for reports. */
 export function recipeLine(c: BenchmarkConfig): string {
   const opt =

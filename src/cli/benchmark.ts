@@ -25,6 +25,7 @@ import {
   benchmarkSplit,
   BENCHMARK_RECIPES,
   BenchmarkRecipe,
+  RECIPE_SUMMARY,
   fullGlyphDir,
   fullGlyphSetBuilt,
   recipeLine,
@@ -45,12 +46,14 @@ import {
 } from './common';
 
 const QUICK = process.env.MARGIN_LAB_QUICK === '1';
+/** The losses of a quick-mode benchmark (MARGIN_LAB_QUICK=1) without --losses. */
+const QUICK_LOSSES: LossName[] = ['softmax', 'arcface'];
 
 const FLAGS: Record<string, FlagSpec> = {
   all: { type: 'boolean', help: `also ${EXTRA_LOSSES.join(', ')}` },
   losses: {
     type: 'string',
-    help: `comma-separated losses (default: ${CORE_LOSSES.join(', ')}; quick mode: softmax, arcface)`,
+    help: `comma-separated losses (default: ${CORE_LOSSES.join(', ')}; quick mode: ${QUICK_LOSSES.join(', ')})`,
   },
   seeds: { type: 'string', help: 'comma-separated seeds (default 1,2,3; quick mode: 1)' },
   epochs: { type: 'string', help: 'epochs per run (default 3; quick mode: 2)' },
@@ -60,10 +63,17 @@ const FLAGS: Record<string, FlagSpec> = {
   backbone: { type: 'string', help: `backbone: ${BACKBONES.join(', ')}`, default: 'reference' },
   recipe: {
     type: 'string',
-    help: 'training recipe: face (BN backbone and neck, SGD 0.1 Nesterov, weight decay 5e-4, 10 % warm-up + cosine) or adam (the earlier one: no BN, Adam 1e-3 constant)',
+    help: `training recipe: ${Object.entries(RECIPE_SUMMARY)
+      .map(([k, what]) => `${k} (${what})`)
+      .join(' or ')}`,
     default: 'face',
   },
-  lr: { type: 'string', help: "learning rate (default: the recipe's, 0.1 face, 0.001 adam)" },
+  lr: {
+    type: 'string',
+    help: `learning rate (default: the recipe's, ${Object.entries(BENCHMARK_RECIPES)
+      .map(([k, r]) => `${r.lr} ${k}`)
+      .join(', ')})`,
+  },
   data: {
     type: 'string',
     help: 'glyph set: full (npm run data:glyphs -- --full), shipped (1,000 syllables × 40 faces) or auto (full when built)',
@@ -300,7 +310,7 @@ async function main(): Promise<void> {
     v.losses !== undefined
       ? (list('losses', String(v.losses)) as LossName[])
       : QUICK
-        ? ['softmax', 'arcface']
+        ? QUICK_LOSSES.slice()
         : CORE_LOSSES.slice();
   if (v.all) {
     if (v.losses !== undefined) throw new UsageError('--all and --losses contradict each other; give one');
