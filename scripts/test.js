@@ -63,16 +63,20 @@ function runAll(root, rest) {
   const long = [...TIERS.integration, ...TIERS.browser, ...TIERS.native].filter((f) => !ALONE.includes(f));
   const unitLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'margin-lab-test-')), 'unit.log');
   const t0 = Date.now();
-  return Promise.all([lane('unit', TIERS.unit, unitLog), lane('integration + browser', long)]).then(async (lanes) => {
-    // The unit lane's report, whole, after the streamed one (interleaved they would be unreadable).
-    process.stdout.write(`\n# ---- unit tier (ran in parallel with the other tiers) ----\n`);
-    process.stdout.write(fs.readFileSync(unitLog, 'utf8'));
-    lanes.push(await lane(`alone: ${ALONE.join(', ')}`, ALONE));
-    console.log(`\n# test lanes (wall time ${((Date.now() - t0) / 1000).toFixed(0)} s):`);
-    for (const l of lanes)
-      console.log(`#   ${l.name}: ${l.code === 0 ? 'passed' : `FAILED (exit ${l.code})`} in ${l.seconds.toFixed(0)} s`);
-    return lanes.every((l) => l.code === 0) ? 0 : 1;
-  });
+  return Promise.all([lane('unit', TIERS.unit, unitLog), lane('integration + browser + native', long)]).then(
+    async (lanes) => {
+      // The unit lane's report, whole, after the streamed one (interleaved they would be unreadable).
+      process.stdout.write(`\n# ---- unit tier (ran in parallel with the other tiers) ----\n`);
+      process.stdout.write(fs.readFileSync(unitLog, 'utf8'));
+      lanes.push(await lane(`alone: ${ALONE.join(', ')}`, ALONE));
+      console.log(`\n# test lanes (wall time ${((Date.now() - t0) / 1000).toFixed(0)} s):`);
+      for (const l of lanes)
+        console.log(
+          `#   ${l.name}: ${l.code === 0 ? 'passed' : `FAILED (exit ${l.code})`} in ${l.seconds.toFixed(0)} s`,
+        );
+      return lanes.every((l) => l.code === 0) ? 0 : 1;
+    },
+  );
 }
 
 module.exports.ALONE = ALONE;
