@@ -8,14 +8,7 @@
 import * as tf from '../tf';
 import { cosineMatrix, softmaxCrossEntropy } from './ops';
 import { spreadDirections } from './init';
-import {
-  checkEmbeddings,
-  checkPositive,
-  checkPositiveInteger,
-  LabelsLike,
-  LossInputError,
-  readLabels,
-} from './validate';
+import { checkEmbeddings, checkPositiveInteger, LabelsLike, LossInputError, readLabels } from './validate';
 import { tidyRead } from '../util/read';
 import { specConfig, type LossSpec } from './spec';
 
@@ -386,8 +379,3 @@ export type NegativesContext<Ctx extends TargetContext = TargetContext> = Ctx & 
   targetY: tf.Tensor1D;
   oneHot: tf.Tensor2D;
 };
-
-/** Scale s check shared by the normalized heads. */
-export function checkScale(loss: string, s: number): void {
-  checkPositive(loss, 's', s);
-}

@@ -87,12 +87,6 @@ function notANumber(loss: string, name: string, v: unknown): void {
     );
 }
 
-export function checkPositive(loss: string, name: string, v: number): void {
-  notANumber(loss, name, v);
-  if (!(typeof v === 'number' && Number.isFinite(v) && v > 0))
-    throw new LossInputError(`${loss}: ${name} must be a finite number > 0, got ${v}`);
-}
-
 export function checkNonNegative(loss: string, name: string, v: number): void {
   notANumber(loss, name, v);
   if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0))
