@@ -37,6 +37,8 @@ import {
  * Every flag must say, so a new flag cannot be forgotten by --resume.
  */
 interface TrainFlag extends FlagSpec {
+  /** A number flag: parsed with these bounds wherever main reads it (`n(flag)`). */
+  number?: { int?: boolean; min?: number };
   stored: ((ck: CheckpointData) => unknown) | null;
 }
 
@@ -78,6 +80,7 @@ const FLAGS: Record<string, TrainFlag> = {
     stored: (ck) => ck.backbone.name,
   },
   width: {
+    number: { min: 0.01 },
     type: 'string',
     help: 'channel multiplier of conv backbones',
     default: '1',
@@ -94,23 +97,42 @@ const FLAGS: Record<string, TrainFlag> = {
     stored: (ck) => ck.backbone.neck ?? false,
   },
   dropout: {
+    number: { min: 0 },
     type: 'string',
     help: 'dropout rate inside the neck, in [0, 1) (needs --neck; default 0)',
     stored: (ck) => ck.backbone.dropout,
   },
-  dim: { type: 'string', help: 'embedding dimension', default: '64', stored: (ck) => ck.backbone.embeddingDim },
+  dim: {
+    number: { int: true, min: 1 },
+    type: 'string',
+    help: 'embedding dimension',
+    default: '64',
+    stored: (ck) => ck.backbone.embeddingDim,
+  },
   // The total number of epochs to reach: a resumed run is given more than it has.
-  epochs: { type: 'string', help: 'epochs', default: '3', stored: null },
-  batch: { type: 'string', help: 'batch size', default: '128', stored: (ck) => cfg(ck).batchSize },
+  epochs: { number: { int: true, min: 1 }, type: 'string', help: 'epochs', default: '3', stored: null },
+  batch: {
+    number: { int: true, min: 2 },
+    type: 'string',
+    help: 'batch size',
+    default: '128',
+    stored: (ck) => cfg(ck).batchSize,
+  },
   optimizer: {
     type: 'string',
     help: `${OPTIMIZER_NAMES.join(', ')} (sgd: with momentum)`,
     default: 'adam',
     stored: (ck) => cfg(ck).optimizer,
   },
-  lr: { type: 'string', help: 'learning rate (default 1e-3 adam, 0.05 sgd)', stored: (ck) => cfg(ck).lr },
+  lr: {
+    number: { min: 0 },
+    type: 'string',
+    help: 'learning rate (default 1e-3 adam, 0.05 sgd)',
+    stored: (ck) => cfg(ck).lr,
+  },
   // Old checkpoints stored a momentum for Adam runs too, where it did nothing.
   momentum: {
+    number: { min: 0 },
     type: 'string',
     help: 'SGD momentum (default 0.9; SGD only)',
     stored: (ck) => sgdOnly(ck, cfg(ck).momentum),
@@ -121,6 +143,7 @@ const FLAGS: Record<string, TrainFlag> = {
     stored: (ck) => sgdOnly(ck, cfg(ck).nesterov ?? false),
   },
   'weight-decay': {
+    number: { min: 0 },
     type: 'string',
     help: 'weight decay: coupled L2 with sgd (PyTorch SGD), decoupled with adam (AdamW); default 0',
     stored: (ck) => cfg(ck).weightDecay ?? 0,
@@ -131,15 +154,28 @@ const FLAGS: Record<string, TrainFlag> = {
     default: 'constant',
     stored: (ck) => schedule(ck).type,
   },
-  warmup: { type: 'string', help: 'warm-up steps', default: '0', stored: (ck) => schedule(ck).warmupSteps ?? 0 },
+  warmup: {
+    number: { int: true, min: 0 },
+    type: 'string',
+    help: 'warm-up steps',
+    default: '0',
+    stored: (ck) => schedule(ck).warmupSteps ?? 0,
+  },
   // Loss hyperparameters: generated from the loss table (src/losses/registry.ts), below.
   'train-per-class': {
+    number: { int: true, min: 1 },
     type: 'string',
     help: 'training images per seen class (default: all)',
     stored: (ck) => cfg(ck).trainPerClass,
   },
-  'max-steps': { type: 'string', help: 'cap on steps per epoch', stored: (ck) => cfg(ck).maxStepsPerEpoch },
+  'max-steps': {
+    number: { int: true, min: 1 },
+    type: 'string',
+    help: 'cap on steps per epoch',
+    stored: (ck) => cfg(ck).maxStepsPerEpoch,
+  },
   seed: {
+    number: { int: true, min: 0 },
     type: 'string',
     help: 'seed for split, init and shuffling',
     default: '1',
@@ -256,6 +292,12 @@ async function main(): Promise<void> {
     'usage: npm run train -- [flags]\nTrains a backbone with a loss on the seen classes of an open-set split and writes a checkpoint.',
     given,
   );
+  /** A number flag's value, parsed with the bounds its entry in FLAGS declares. */
+  const n = (flag: string): number | undefined => {
+    const rule = FLAGS[flag].number;
+    if (!rule) throw new Error(`train: --${flag} is not declared as a number flag (internal error)`);
+    return num(v, flag, rule);
+  };
   if (v.resume && v.overwrite)
     throw new UsageError(
       '--resume and --overwrite contradict each other: --resume continues the run, --overwrite replaces it',
@@ -310,10 +352,10 @@ async function main(): Promise<void> {
     if (!(allowed as readonly string[]).includes(String(v[flag])))
       throw new UsageError(`--${flag} ${JSON.stringify(v[flag])}: expected one of ${allowed.join(', ')}`);
   }
-  const dim = num(v, 'dim', { int: true, min: 1 })!;
+  const dim = n('dim')!;
   if (dim > 4096)
     throw new UsageError(`--dim ${dim}: at most 4096 (the papers use 128–512; larger embeddings only cost memory)`);
-  const seed = num(v, 'seed', { int: true, min: 0 })!;
+  const seed = n('seed')!;
   const seen = classes(
     String(v.seen),
     'seen',
@@ -331,10 +373,10 @@ async function main(): Promise<void> {
     seen,
     unseen,
     seed,
-    trainPerClass: num(v, 'train-per-class', { int: true, min: 1 }),
+    trainPerClass: n('train-per-class'),
   };
   const split = makeSplit(meta);
-  const dropout = num(v, 'dropout', { min: 0 });
+  const dropout = n('dropout');
   if (dropout !== undefined && !(dropout < 1)) throw new UsageError(`--dropout ${dropout}: expected a rate in [0, 1)`);
   if (dropout !== undefined && dropout > 0 && !v.neck)
     throw new UsageError(`--dropout ${dropout} applies inside the BN neck; give --neck too`);
@@ -350,7 +392,7 @@ async function main(): Promise<void> {
     name: backboneName as BackboneName,
     inputShape: split.train.shape,
     embeddingDim: dim,
-    ...(widthApplies ? { width: num(v, 'width', { min: 0.01 }) } : {}),
+    ...(widthApplies ? { width: n('width') } : {}),
     seed,
     ...(v.bn ? { batchNorm: true } : {}),
     ...(v.neck ? { neck: true } : {}),
@@ -395,16 +437,16 @@ async function main(): Promise<void> {
       backbone: spec,
       loss,
       data: { x: split.train.x, y: split.train.localY, shape: split.train.shape },
-      epochs: num(v, 'epochs', { int: true, min: 1 })!,
-      batchSize: num(v, 'batch', { int: true, min: 2 }),
+      epochs: n('epochs')!,
+      batchSize: n('batch'),
       optimizer,
-      lr: num(v, 'lr', { min: 0 }),
-      momentum: optimizer === 'sgd' ? num(v, 'momentum', { min: 0 }) : undefined,
+      lr: n('lr'),
+      momentum: optimizer === 'sgd' ? n('momentum') : undefined,
       nesterov: optimizer === 'sgd' ? v.nesterov === true : undefined,
-      weightDecay: num(v, 'weight-decay', { min: 0 }),
-      schedule: { type: String(v.schedule) as 'constant', warmupSteps: num(v, 'warmup', { int: true, min: 0 }) },
+      weightDecay: n('weight-decay'),
+      schedule: { type: String(v.schedule) as 'constant', warmupSteps: n('warmup') },
       seed,
-      maxStepsPerEpoch: num(v, 'max-steps', { int: true, min: 1 }),
+      maxStepsPerEpoch: n('max-steps'),
       runDir,
       resume: resumeFile,
       meta: {
