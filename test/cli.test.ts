@@ -290,6 +290,17 @@ test('train: flags that would do nothing are refused (--run "", --width on mlp, 
     ['--loss', 'arcface', ...small, '--run', ''],
     /--run "": expected a folder name \(an empty one would write into the current folder\)/,
   );
+  // A bad number is refused before the backend starts or the data loads (no "training …" line).
+  for (const [flag, value, msg] of [
+    ['--batch', '1', /--batch "1": expected an integer ≥ 2/],
+    ['--lr', 'fast', /--lr "fast": expected a number ≥ 0/],
+    ['--epochs', '0.5', /--epochs "0\.5": expected an integer ≥ 1/],
+  ] as const) {
+    const r = cli('train', [...small, flag, value, '--run', path.join(root, 'early')]);
+    assert.equal(r.status, 2, `${flag} ${value}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.doesNotMatch(r.stdout, /training /, `${flag} ${value} is refused before training starts`);
+  }
   refused(
     ['--loss', 'arcface', ...small, '--width', '2', '--run', path.join(root, 'w')],
     /--width applies to the lenetpp and resnet backbones only; mlp has no channel multiplier/,

@@ -298,6 +298,8 @@ async function main(): Promise<void> {
     if (!rule) throw new Error(`train: --${flag} is not declared as a number flag (internal error)`);
     return num(v, flag, rule);
   };
+  // Every number flag given is checked now, before the backend starts or the data loads.
+  for (const [flag, f] of Object.entries(FLAGS)) if (f.number) n(flag);
   if (v.resume && v.overwrite)
     throw new UsageError(
       '--resume and --overwrite contradict each other: --resume continues the run, --overwrite replaces it',
