@@ -205,26 +205,9 @@ test('train: the recipe flags (BN, neck, SGD + Nesterov + weight decay, margin w
   // Flags off their defaults, so that the --resume round trip below checks where each is kept.
   const rest = ['--unseen', '5-6', '--dropout', '0.1', '--batch', '32', '--momentum', '0.8'];
   rest.push('--schedule', 'cosine', '--warmup', '1', '--seed', '3');
-  const t = cli('train', [
-    ...base,
-    ...small,
-    '--epochs',
-    '1',
-    '--bn',
-    '--neck',
-    '--optimizer',
-    'sgd',
-    '--lr',
-    '0.05',
-    '--nesterov',
-    '--weight-decay',
-    '5e-4',
-    '--margin-warmup',
-    '10',
-    ...rest,
-    '--run',
-    run,
-  ]);
+  const recipe = ['--bn', '--neck', '--optimizer', 'sgd', '--lr', '0.05', '--nesterov', '--weight-decay', '5e-4'];
+  recipe.push('--margin-warmup', '10', ...rest);
+  const t = cli('train', [...base, ...small, '--epochs', '1', ...recipe, '--run', run]);
   assert.equal(t.status, 0, t.stderr);
   const ck = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8'));
   assert.equal(ck.backbone.batchNorm, true);
@@ -243,30 +226,7 @@ test('train: the recipe flags (BN, neck, SGD + Nesterov + weight decay, margin w
   assert.deepEqual(ck2.loss.marginWarmup, { steps: 10, iteration: 4 }, 'the ramp goes on where it stopped');
   // Every flag of the first run, given again with --resume, agrees with what the checkpoint keeps:
   // each flag's `stored` (src/cli/train.ts) reads back the value its parse wrote.
-  const same = [
-    '--bn',
-    '--neck',
-    '--optimizer',
-    'sgd',
-    '--lr',
-    '0.05',
-    '--nesterov',
-    '--weight-decay',
-    '5e-4',
-    ...rest,
-  ];
-  const again = cli('train', [
-    ...base,
-    ...small,
-    ...same,
-    '--margin-warmup',
-    '10',
-    '--run',
-    run,
-    '--resume',
-    '--epochs',
-    '3',
-  ]);
+  const again = cli('train', [...base, ...small, ...recipe, '--run', run, '--resume', '--epochs', '3']);
   assert.equal(again.status, 0, again.stderr);
   // Flags that do not apply are refused.
   const adamNesterov = cli('train', [...base, ...small, '--nesterov', '--run', path.join(run, 'x')]);

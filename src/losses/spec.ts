@@ -4,8 +4,9 @@
  *
  * - the factory and the constructor check their options with `resolveOptions` (known keys, types,
  *   ranges), which also fills in the declared defaults: the one place a default is resolved;
- * - the command line's flags parse a string and check it with the same `checkOption`, so the CLI
- *   and the API accept and refuse exactly the same values (a test probes every range boundary);
+ * - the command line's flags (src/cli/loss-flags.ts) parse a string and check it with `accepts`,
+ *   the test `checkOption` makes, so the CLI and the API accept and refuse exactly the same values
+ *   (a test probes every range boundary);
  * - `--help`, the docs table in docs/losses.md and the range text of every message come from the
  *   same declaration (`rangeText`, `expectedText`);
  * - `config()` (what a checkpoint stores and `createLoss` rebuilds from) is `specConfig`.
@@ -15,7 +16,7 @@
  * The interface stays hand-written, with JSDoc on every option, as tfjs-layers' `XxxArgs`.
  */
 import type { EmbeddingLoss, HeadOptions } from './head';
-import { LossInputError } from './validate';
+import { formatBound, LossInputError } from './validate';
 
 /** How a loss consumes a batch: a classifier head (class weights), a pair loss (P×K batches), or a head with class centers. */
 export type LossKind = 'head' | 'pair' | 'head+centers';
@@ -110,21 +111,15 @@ export function inRange(o: LossOption, n: number): boolean {
   );
 }
 
-function num(v: number): string {
-  if (Math.abs(v - Math.PI / 2) < 1e-12) return 'π/2';
-  if (Math.abs(v - Math.PI) < 1e-12) return 'π';
-  return String(+v.toFixed(4));
-}
-
 /**
  * A number option's range in words: "[0, π/2)", "> 0", "≥ 1", or "" when it has none. The one
  * formatter of ranges: messages, `--help` errors and the docs table all use it.
  */
 export function rangeText(o: LossOption): string {
   if (o.min !== undefined && o.max !== undefined)
-    return `${o.exclusiveMin ? '(' : '['}${num(o.min)}, ${num(o.max)}${o.exclusiveMax ? ')' : ']'}`;
-  if (o.min !== undefined) return `${o.exclusiveMin ? '>' : '≥'} ${num(o.min)}`;
-  if (o.max !== undefined) return `${o.exclusiveMax ? '<' : '≤'} ${num(o.max)}`;
+    return `${o.exclusiveMin ? '(' : '['}${formatBound(o.min)}, ${formatBound(o.max)}${o.exclusiveMax ? ')' : ']'}`;
+  if (o.min !== undefined) return `${o.exclusiveMin ? '>' : '≥'} ${formatBound(o.min)}`;
+  if (o.max !== undefined) return `${o.exclusiveMax ? '<' : '≤'} ${formatBound(o.max)}`;
   return '';
 }
 

@@ -106,7 +106,7 @@ export function checkRange(
   const ok = typeof v === 'number' && Number.isFinite(v) && v >= lo && (hiInclusive ? v <= hi : v < hi);
   if (!ok) {
     throw new LossInputError(
-      `${loss}: ${name} must be in [${lo}, ${hiInclusive ? `${hi}]` : `${fmt(hi)})`}, got ${v}${why ? ` (${why})` : ''}`,
+      `${loss}: ${name} must be in [${lo}, ${hiInclusive ? `${hi}]` : `${formatBound(hi)})`}, got ${v}${why ? ` (${why})` : ''}`,
     );
   }
 }
@@ -117,10 +117,11 @@ export function checkPositiveInteger(loss: string, name: string, v: number): voi
     throw new LossInputError(`${loss}: ${name} must be a positive integer, got ${v}`);
 }
 
-function fmt(x: number): string {
+/** A range bound as messages and docs show it: π/2 and π by name, others to at most 4 decimals. */
+export function formatBound(x: number): string {
   if (Math.abs(x - Math.PI / 2) < 1e-12) return 'π/2';
   if (Math.abs(x - Math.PI) < 1e-12) return 'π';
-  return String(x);
+  return String(+x.toFixed(4));
 }
 
 /**
