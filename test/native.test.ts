@@ -17,7 +17,7 @@ import { rng } from './helpers/numeric';
 import { checkHeadCase } from './helpers/measure';
 import { headCases } from './helpers/loss-cases';
 import { ROOT } from './helpers/paths';
-import { stockReluGradient } from 'margin-lab/dist/backend/tensorflow-kernels';
+import { stockReluGradient, withStockTensorflowKernels } from 'margin-lab/dist/backend/tensorflow-kernels';
 
 let skipReason: string | null = null;
 let report: BackendReport | null = null;
@@ -208,4 +208,190 @@ test("native: a run's model/model.json opens with tfjs-node's own tf.loadLayersM
   assert.equal(got.length, 24);
   assert.deepEqual(got, want);
   fs.rmSync(dir, { recursive: true });
+});
+
+/** Relative error of got against want, in the norm of the whole tensor. */
+function relError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < want.length; i++) {
+    d += (got[i] - want[i]) ** 2;
+    n += want[i] ** 2;
+  }
+  return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-12);
+}
+
+/**
+ * Each weight's error against the stock path's, relative to its own norm or, for weights whose
+ * reference is round-off (the neck's first BN shift and the dense bias after it have a gradient
+ * of zero in exact arithmetic), to a thousandth of the largest weight's norm.
+ */
+function weightErrors(got: number[][], want: number[][]): number[] {
+  const norm = (v: number[]) => Math.sqrt(v.reduce((a, b) => a + b * b, 0));
+  const floor = 1e-3 * Math.max(...want.map(norm));
+  return got.map((g, i) => norm(g.map((v, k) => v - want[i][k])) / Math.max(norm(want[i]), floor));
+}
+
+/** The kernels one call runs, by name. */
+async function kernelsOf(f: () => tf.TensorContainer): Promise<string[]> {
+  const info = await tf.profile(() => {
+    const out = f();
+    return out;
+  });
+  tf.dispose(info.result as tf.TensorContainer);
+  return info.kernelNames;
+}
+
+test('native: MaxPool gradient through the argmax equals MaxPoolGrad, ties and same padding included', async (t) => {
+  if (!ready(t)) return;
+  const r = rng(21);
+  // ReLU'd values rounded to a few levels: many windows with tied maxima, and all-zero windows.
+  const x = tf.tensor4d(
+    Float32Array.from({ length: 2 * 7 * 9 * 3 }, () => Math.max(0, Math.round(4 * r() - 2))),
+    [2, 7, 9, 3],
+  );
+  for (const [size, stride, pad] of [
+    [2, 2, 'valid'],
+    [2, 2, 'same'],
+    [3, 2, 'same'],
+    [3, 1, 'valid'],
+  ] as const) {
+    const dyShape = tf.tidy(() => tf.maxPool(x, size, stride, pad).shape);
+    const dy = tf.tensor(
+      Float32Array.from({ length: dyShape.reduce((a, b) => a * b, 1) }, () => r() - 0.5),
+      dyShape,
+    );
+    const f = (v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, size, stride, pad), dy));
+    const names = await kernelsOf(() => tf.grad(f)(x));
+    assert.ok(names.includes('MarginLabMaxPoolGradArgmax'), names.join(', '));
+    assert.ok(!names.includes('MaxPoolGrad'), 'the stock MaxPoolGrad still runs');
+    const fused = tf.grad(f)(x);
+    const stock = await withStockTensorflowKernels(() => tf.grad(f)(x));
+    assert.deepEqual(
+      Array.from(fused.dataSync()),
+      Array.from(stock.dataSync()),
+      `pool ${size}, stride ${stride}, ${pad}`,
+    );
+    tf.dispose([dy, fused, stock]);
+  }
+  x.dispose();
+});
+
+test('native: a Conv2D layer without bias runs the plain convolution, same values and gradients as the fused one', async (t) => {
+  if (!ready(t)) return;
+  const layer = tf.layers.conv2d({ filters: 5, kernelSize: 3, padding: 'same', useBias: false, inputShape: [6, 6, 2] });
+  const r = rng(5);
+  const x = tf.tensor4d(
+    Float32Array.from({ length: 3 * 6 * 6 * 2 }, () => r() - 0.5),
+    [3, 6, 6, 2],
+  );
+  tf.tidy(() => layer.apply(x) as tf.Tensor);
+  const kernel = layer.getWeights()[0];
+  const f = () => tf.variableGrads(() => tf.sum(tf.square(layer.apply(x) as tf.Tensor)), [kernel as tf.Variable]);
+  const names = await kernelsOf(() => layer.apply(x) as tf.Tensor);
+  assert.ok(names.includes('Conv2D') && !names.includes('FusedConv2D'), names.join(', '));
+  const ours = f();
+  const stock = await withStockTensorflowKernels(f);
+  const stockNames = await withStockTensorflowKernels(() => kernelsOf(() => layer.apply(x) as tf.Tensor));
+  assert.ok(stockNames.includes('FusedConv2D'), stockNames.join(', '));
+  assert.deepEqual(Array.from(ours.value.dataSync()), Array.from(stock.value.dataSync()));
+  const g = Object.values(ours.grads)[0].dataSync();
+  const gs = Object.values(stock.grads)[0].dataSync();
+  assert.ok(relError(g, gs) <= 1e-6, `kernel gradient: relative error ${relError(g, gs)}`);
+  tf.dispose([x, ours.value, stock.value, ...Object.values(ours.grads), ...Object.values(stock.grads)]);
+  layer.dispose();
+});
+
+/**
+ * The benchmark's BN network (BN after each convolution, the BN neck) trained for a few SGD steps
+ * on the fused BatchNorm and on tfjs-layers' own: losses, weights, and the moving statistics.
+ */
+async function bnRun(stock: boolean, steps: number, runDir?: string, resume?: string) {
+  const spec: L.BackboneSpec = {
+    name: 'reference',
+    inputShape: [12, 12, 1],
+    embeddingDim: 8,
+    seed: 2,
+    batchNorm: true,
+    neck: true,
+  };
+  const r = rng(8);
+  const model = L.buildBackbone(spec);
+  const loss = L.arcFace({ numClasses: 4, embeddingDim: 8, s: 16, seed: 2 });
+  const go = () =>
+    L.train({
+      model,
+      backbone: spec,
+      loss,
+      data: {
+        x: Float32Array.from({ length: 16 * steps * 144 }, () => r()),
+        y: Int32Array.from({ length: 16 * steps }, (_, i) => i % 4),
+        shape: [12, 12, 1],
+      },
+      epochs: resume ? 2 : 1,
+      batchSize: 16,
+      optimizer: 'sgd',
+      lr: 0.05,
+      nesterov: true,
+      weightDecay: 5e-4,
+      progress: 'none',
+      ...(runDir ? { runDir } : {}),
+      ...(resume ? { resume } : {}),
+    });
+  const res = stock ? await withStockTensorflowKernels(go) : await go();
+  const probe = tf.tensor4d(
+    Float32Array.from({ length: 5 * 144 }, (_, i) => Math.cos(i)),
+    [5, 12, 12, 1],
+  );
+  const out = {
+    losses: res.history.map((h) => h.loss),
+    weights: model.weights.map((w) => Array.from(w.read().dataSync())),
+    names: model.weights.map((w) => w.originalName),
+    embeddings: tf.tidy(() => Array.from((model.predict(probe) as tf.Tensor).dataSync())),
+  };
+  probe.dispose();
+  model.dispose();
+  loss.dispose();
+  return out;
+}
+
+test('native: fused BatchNorm training equals tfjs-layers BatchNorm: losses, weights, moving statistics and inference after several steps', async (t) => {
+  if (!ready(t)) return;
+  const names = await kernelsOf(() => {
+    const bn = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 });
+    const x = tf.randomNormal([8, 3, 3, 4], 0, 1, 'float32', 1);
+    const y = tf.grad((v: tf.Tensor) => tf.sum(tf.square(bn.apply(v, { training: true }) as tf.Tensor)))(x);
+    x.dispose();
+    bn.dispose();
+    return y;
+  });
+  assert.ok(names.includes('MarginLabFusedBatchNorm') && names.includes('MarginLabFusedBatchNormGrad'), names.join(', '));
+  const fused = await bnRun(false, 4);
+  const stock = await bnRun(true, 4);
+  // Four SGD steps at lr 0.05, s = 16: float32 rounding apart, no more.
+  assert.ok(relError(fused.losses, stock.losses) <= 1e-4, `loss ${fused.losses} vs ${stock.losses}`);
+  weightErrors(fused.weights, stock.weights).forEach((e, i) =>
+    // Moving statistics, γ, β, kernels.
+    assert.ok(e <= 1e-3, `${fused.names[i]}: relative error ${e}`),
+  );
+  assert.ok(fused.names.some((n) => /moving_variance/.test(n)));
+  const e = relError(fused.embeddings, stock.embeddings);
+  assert.ok(e <= 1e-3, `inference embeddings (moving statistics): relative error ${e}`);
+});
+
+test('native: a checkpoint trained on the fused kernels resumes on the stock ones and the other way round', async (t) => {
+  if (!ready(t)) return;
+  for (const firstStock of [false, true]) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-native-bn-'));
+    await bnRun(firstStock, 3, dir);
+    const file = path.join(dir, 'checkpoint.json');
+    const crossed = await bnRun(!firstStock, 3, undefined, file);
+    const same = await bnRun(firstStock, 3, undefined, file);
+    assert.equal(crossed.losses.length, 2, 'epoch 1 from the checkpoint, epoch 2 trained');
+    assert.ok(relError(crossed.losses, same.losses) <= 1e-4, `${crossed.losses} vs ${same.losses}`);
+    weightErrors(crossed.weights, same.weights).forEach((e, i) =>
+      assert.ok(e <= 1e-3, `${crossed.names[i]}: relative error ${e}`),
+    );
+    fs.rmSync(dir, { recursive: true });
+  }
 });

@@ -55,6 +55,17 @@ export interface BenchmarkConfig {
 export type BenchmarkRecipe = 'face' | 'adam';
 
 /**
+ * The budget of `npm run benchmark` where its flags are not given (the CLI's defaults): the
+ * reference backbone, 128-D embeddings, batch 128, 80 % of the syllables seen.
+ */
+export const BENCHMARK_BUDGET_DEFAULTS = {
+  backbone: 'reference',
+  dim: 128,
+  batch: 128,
+  seenFraction: 0.8,
+} as const satisfies Partial<BenchmarkConfig>;
+
+/**
  * The two training recipes, as the fields of a BenchmarkConfig they set.
  *  - 'face': what face-recognition codebases do (insightface's arcface_torch, the ArcFace paper):
  *    BN after every convolution and the BN neck, SGD lr 0.1 with Nesterov momentum 0.9 and weight
@@ -110,4 +121,20 @@ export function configKey(c: BenchmarkConfig): string {
 /** Steps per epoch of a classifier run of the configuration on n training images (the trainer's count). */
 export function benchmarkStepsPerEpoch(c: Pick<BenchmarkConfig, 'batch' | 'maxStepsPerEpoch'>, n: number): number {
   return Math.min(Math.ceil(n / c.batch), c.maxStepsPerEpoch ?? Infinity);
+}
+
+/**
+ * The configuration of the benchmark's headline run as `npm run benchmark` trains it on the full
+ * glyph set with the face recipe and the default budget (one loss, one seed): what `npm run bench`
+ * times as its recipe workload.
+ */
+export function headlineConfig(loss: LossName, seed: number, epochs: number): BenchmarkConfig {
+  return {
+    losses: [loss],
+    seeds: [seed],
+    ...BENCHMARK_BUDGET_DEFAULTS,
+    epochs,
+    ...BENCHMARK_RECIPES.face,
+    data: 'full',
+  } as BenchmarkConfig;
 }

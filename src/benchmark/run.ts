@@ -24,7 +24,14 @@ import { train, TrainOptions } from '../train';
 import type { LayersModel } from '../tf';
 import { embedImagesAsync } from '../eval/report';
 import { openSetMetrics, OpenSetMetrics } from '../eval/open-set';
-import { loadHangulGlyphs, seededClassSplit, splitByFace, GlyphDataset } from '../data/glyphs';
+import {
+  hangulSyllables,
+  loadHangulGlyphs,
+  readGlyphMeta,
+  seededClassSplit,
+  splitByFace,
+  GlyphDataset,
+} from '../data/glyphs';
 import { dataDir, selectClasses } from '../data/dataset';
 import { GLYPH_FACE_SPLIT_SEED } from '../data/named';
 import { writeFileAtomic } from '../util/fs';
@@ -77,13 +84,54 @@ export function benchmarkSplit(ds: GlyphDataset, c: BenchmarkConfig) {
   return { seen, unseen, train: selectClasses(trainFaces, seen), test: selectClasses(testFaces, unseen) };
 }
 
+/** What a benchmark run trains and tests on (the return of {@link benchmarkSplit}). */
+export type BenchmarkSplit = ReturnType<typeof benchmarkSplit>;
+
+/**
+ * A split of the configuration's shape without the glyph images: the same seen identities
+ * (the full set's 2,350 syllables, or `identities`, split as the benchmark splits them) and the
+ * glyph set's image size, with `n` uniform random images labelled round-robin. For timing a
+ * benchmark step (`npm run bench`) where the full glyph set is not built; nothing is learned
+ * from it. No test images.
+ */
+export function syntheticBenchmarkSplit(c: BenchmarkConfig, n: number, seed = 1): BenchmarkSplit {
+  const size = readGlyphMeta(path.join(dataDir(), 'hangul-glyphs')).size;
+  const { seen, unseen } = seededClassSplit(c.identities ?? hangulSyllables().length, {
+    seenFraction: c.seenFraction,
+    seed: BENCHMARK_IDENTITY_SPLIT_SEED,
+  });
+  const shape: [number, number, number] = [size, size, 1];
+  const x = new Float32Array(n * size * size);
+  let r = seed >>> 0 || 1;
+  for (let i = 0; i < x.length; i++) {
+    r = (Math.imul(r, 1103515245) + 12345) >>> 0;
+    x[i] = r / 2 ** 32;
+  }
+  const localY = Int32Array.from({ length: n }, (_, i) => i % seen.length);
+  const part = (name: string, xs: Float32Array, ys: Int32Array, local: Int32Array, classes: number[]) => ({
+    name,
+    x: xs,
+    y: ys,
+    localY: local,
+    classes,
+    shape,
+    classNames: [] as string[],
+  });
+  return {
+    seen,
+    unseen,
+    train: part('synthetic-train', x, Int32Array.from(localY, (k) => seen[k]), localY, seen),
+    test: part('synthetic-test', new Float32Array(0), new Int32Array(0), new Int32Array(0), unseen),
+  } as unknown as BenchmarkSplit;
+}
+
 /**
  * The model, loss and training options of one (loss, seed) run: the one place that turns a
  * configuration into a run (the benchmark, the ablation and the PyTorch twin's export use it).
  */
 export function benchmarkRun(
   c: BenchmarkConfig,
-  split: ReturnType<typeof benchmarkSplit>,
+  split: BenchmarkSplit,
   r: { loss: LossName; seed: number },
 ): { model: LayersModel; loss: EmbeddingLoss; trainOptions: TrainOptions } {
   const backbone: BackboneSpec = {

@@ -1,7 +1,13 @@
 /**
  * One bench measurement, run in its own process (the wasm thread count can only be chosen before
- * wasm first starts): the reference step — referenceNet (conv 32 → pool → conv 64 → pool → dense
- * 128 → embedding 2), ArcFace head (s = 64, m = 0.5, 10 classes), Adam 1e-3 — on one fixed batch.
+ * wasm first starts), of one of two workloads:
+ *  - 'recipe': the step `npm run benchmark` trains, built by the benchmark's own code
+ *    (headlineConfig → benchmarkRun → train()): the face recipe on the BN reference backbone with
+ *    the neck, 128-D, ArcFace over the full glyph set's 1,880 seen syllables, SGD 0.1 with
+ *    Nesterov momentum and weight decay 5e-4, batch 128; timed between train()'s onStep calls,
+ *    so the trainer's own work (batch gather, finite checks, reads) is in it.
+ *  - 'toy': the reference step — referenceNet (conv 32 → pool → conv 64 → pool → dense 128 →
+ *    embedding 2), ArcFace head (s = 64, m = 0.5, 10 classes), Adam 1e-3 — on one fixed batch.
  *
  * Reads the backend from MARGIN_LAB_BACKEND and the threads from MARGIN_LAB_THREADS, and the
  * rest from one JSON argument; prints one JSON line (`StepResult`).
@@ -11,6 +17,10 @@ import { useBestBackend } from '../backend';
 import { arcFace } from '../losses';
 import { referenceNet } from '../models';
 import { train } from '../train';
+import { benchmarkRun, headlineConfig, syntheticBenchmarkSplit } from '../benchmark';
+
+/** The loss and seed of the recipe workload (the benchmark's headline loss). */
+export const RECIPE_LOSS = 'arcface';
 
 /**
  * samples/s of the library's trainer on the bench's model and step: random images of 10 classes,
@@ -53,6 +63,8 @@ async function trainerSpeed(req: StepRequest): Promise<number> {
 }
 
 export interface StepRequest {
+  /** Which step to time (default 'toy'). */
+  workload?: 'toy' | 'recipe';
   batch: number;
   steps: number;
   warmup: number;
@@ -95,8 +107,79 @@ async function timeSteps(n: number, warmup: number, fn: () => Promise<void>): Pr
   return times;
 }
 
-/** Measures the reference step on the backend MARGIN_LAB_BACKEND names (in this process). */
+/** Kernel times of a tf.profile() run, summed by kernel name, longest first, divided by `per`. */
+async function kernelTable(kernels: Awaited<ReturnType<typeof tf.profile>>['kernels'], per: number): Promise<KernelTime[]> {
+  const byName = new Map<string, KernelTime>();
+  for (const k of kernels) {
+    const ms = await Promise.resolve(
+      k.kernelTimeMs as number | { error: string } | Promise<number | { error: string }>,
+    );
+    const t = byName.get(k.name) ?? { name: k.name, ms: 0, calls: 0 };
+    t.ms += typeof ms === 'number' ? ms : 0;
+    t.calls++;
+    byName.set(k.name, t);
+  }
+  return [...byName.values()]
+    .map((t) => ({ name: t.name, ms: t.ms / per, calls: t.calls / per }))
+    .sort((a, b) => b.ms - a.ms);
+}
+
+/** Steps profiled by the recipe workload's `profile` (the kernel table is their mean). */
+const PROFILED_STEPS = 3;
+
+/**
+ * The benchmark's step (see the module comment): `warmup` (at least 1) untimed steps, then
+ * `steps` timed ones, all in one train() call on synthetic images of the full set's shape.
+ */
+export async function measureRecipeStep(req: StepRequest): Promise<StepResult> {
+  const report = await useBestBackend({ print: false });
+  const config = { ...headlineConfig(RECIPE_LOSS, 1, 1), batch: req.batch };
+  const warmup = Math.max(1, req.warmup);
+  const split = syntheticBenchmarkSplit(config, req.batch * (warmup + req.steps));
+  const { model, loss, trainOptions } = benchmarkRun(config, split, { loss: RECIPE_LOSS, seed: 1 });
+  try {
+    const stamps: number[] = [];
+    await train({
+      ...trainOptions,
+      progress: 'none',
+      onStep: () => {
+        stamps.push(Number(process.hrtime.bigint()) / 1e6);
+      },
+    });
+    const stepMs = stamps.slice(warmup).map((t, i) => t - stamps[warmup - 1 + i]);
+    const out: StepResult = {
+      backend: report.backend,
+      device: report.device,
+      threads: report.threads ?? null,
+      batch: req.batch,
+      stepMs,
+    };
+    if (req.profile) {
+      // One step to build the optimizer's slots, then PROFILED_STEPS profiled ones: the engine's
+      // profile is emptied after the first step (its list is the engine's own state).
+      const engine = tf.engine() as unknown as { state: { activeProfile: { kernels: unknown[] } } };
+      const info = await tf.profile(() =>
+        train({
+          ...trainOptions,
+          maxStepsPerEpoch: 1 + PROFILED_STEPS,
+          progress: 'none',
+          onStep: (row) => {
+            if (row.step === 1) engine.state.activeProfile.kernels.length = 0;
+          },
+        }).then(() => undefined),
+      );
+      out.kernels = await kernelTable(info.kernels, PROFILED_STEPS);
+    }
+    return out;
+  } finally {
+    model.dispose();
+    loss.dispose();
+  }
+}
+
+/** Measures the bench's step on the backend MARGIN_LAB_BACKEND names (in this process). */
 export async function measureStep(req: StepRequest): Promise<StepResult> {
+  if (req.workload === 'recipe') return measureRecipeStep(req);
   const report = await useBestBackend({ print: false });
   const { batch } = req;
   const model = referenceNet({ name: 'reference', inputShape: [28, 28, 1], embeddingDim: 2, seed: 1 });
@@ -140,17 +223,7 @@ export async function measureStep(req: StepRequest): Promise<StepResult> {
   if (req.trainer) out.trainerSamplesPerSec = await trainerSpeed(req);
   if (req.profile) {
     const info = await tf.profile(() => step());
-    const byName = new Map<string, KernelTime>();
-    for (const k of info.kernels) {
-      const ms = await Promise.resolve(
-        k.kernelTimeMs as number | { error: string } | Promise<number | { error: string }>,
-      );
-      const t = byName.get(k.name) ?? { name: k.name, ms: 0, calls: 0 };
-      t.ms += typeof ms === 'number' ? ms : 0;
-      t.calls++;
-      byName.set(k.name, t);
-    }
-    out.kernels = [...byName.values()].sort((a, b) => b.ms - a.ms);
+    out.kernels = await kernelTable(info.kernels, 1);
   }
   tf.dispose(x);
   opt.dispose();

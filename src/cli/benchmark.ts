@@ -24,6 +24,7 @@ import {
   BenchmarkRun,
   benchmarkSplit,
   BENCHMARK_RECIPES,
+  BENCHMARK_BUDGET_DEFAULTS,
   BenchmarkRecipe,
   RECIPE_SUMMARY,
   fullGlyphDir,
@@ -58,9 +59,13 @@ const FLAGS: Record<string, FlagSpec> = {
   seeds: { type: 'string', help: 'comma-separated seeds (default 1,2,3; quick mode: 1)' },
   epochs: { type: 'string', help: 'epochs per run (default 3; quick mode: 2)' },
   'max-steps': { type: 'string', help: 'cap on steps per epoch (quick mode: 60)' },
-  batch: { type: 'string', help: 'batch size', default: '128' },
-  dim: { type: 'string', help: 'embedding dimension', default: '128' },
-  backbone: { type: 'string', help: `backbone: ${BACKBONES.join(', ')}`, default: 'reference' },
+  batch: { type: 'string', help: 'batch size', default: String(BENCHMARK_BUDGET_DEFAULTS.batch) },
+  dim: { type: 'string', help: 'embedding dimension', default: String(BENCHMARK_BUDGET_DEFAULTS.dim) },
+  backbone: {
+    type: 'string',
+    help: `backbone: ${BACKBONES.join(', ')}`,
+    default: BENCHMARK_BUDGET_DEFAULTS.backbone,
+  },
   recipe: {
     type: 'string',
     help: `training recipe: ${Object.entries(RECIPE_SUMMARY)
@@ -212,7 +217,7 @@ function budgetFlags(v: Record<string, string | boolean | undefined>, quickEpoch
   return {
     seeds,
     identities: num(v, 'identities', { int: true, min: 10 }) ?? (QUICK ? 200 : undefined),
-    seenFraction: 0.8,
+    seenFraction: BENCHMARK_BUDGET_DEFAULTS.seenFraction,
     backbone: backbone as BackboneName,
     dim: num(v, 'dim', { int: true, min: 2 })!,
     epochs: num(v, 'epochs', { int: true, min: 1 }) ?? (QUICK ? quickEpochs : 3),
