@@ -152,6 +152,42 @@ test('Sum matches cpu: leading axes (ours), other axes, all axes and int32 (stoc
   }
 });
 
+test('BatchNorm gradients on wasm match cpu (x, γ, β, and through the batch statistics), with no Tile kernel', async () => {
+  for (const [i, shape] of [
+    [4, 5, 6, 3],
+    [16, 8],
+  ].entries()) {
+    const c = shape[shape.length - 1];
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor(randomArray(size(shape), 40 + i), shape);
+        const g = tf.tensor1d(randomArray(c, 50 + i));
+        const b = tf.tensor1d(randomArray(c, 60 + i));
+        const dy = tf.tensor(randomArray(size(shape), 70 + i), shape);
+        const axes = shape.slice(0, -1).map((_, k) => k);
+        // As tfjs-layers trains a BN layer: the batch's own moments, so every gradient path runs.
+        const f = (v: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => {
+          const m = tf.moments(v, axes);
+          return tf.sum(tf.mul(tf.batchNorm(v, m.mean, m.variance, beta, gamma, 1e-5), dy));
+        };
+        return tf.grads(f)([x, g, b]).map((t) => t.dataSync() as Float32Array);
+      });
+    const { ref, got } = await onBoth(run);
+    ref.forEach((r, k) => {
+      const e = relError(got[k], r);
+      assert.ok(e <= 1e-4, `shape [${shape}], gradient ${k}: relative error ${e}`);
+    });
+  }
+  await useBestBackend({ print: false, env: { ...process.env, MARGIN_LAB_BACKEND: 'wasm' } });
+  const info = await tf.profile(() =>
+    tf.grad((v: tf.Tensor) => tf.sum(tf.batchNorm(v, tf.zeros([3]), tf.ones([3]), tf.zeros([3]), tf.ones([3]))))(
+      tf.ones([2, 2, 2, 3]),
+    ),
+  );
+  assert.ok(!info.kernelNames.includes('Tile'), info.kernelNames.join(', '));
+  tf.dispose(info.result as tf.Tensor);
+});
+
 test('MARGIN_LAB_THREADS: parsed strictly, defaults to the cores (at most 8)', () => {
   assert.equal(requestedThreads({ MARGIN_LAB_THREADS: '1' }), 1);
   assert.equal(requestedThreads({ MARGIN_LAB_THREADS: '4' }), 4);

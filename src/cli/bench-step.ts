@@ -18,6 +18,7 @@ import { arcFace } from '../losses';
 import { referenceNet } from '../models';
 import { train } from '../train';
 import { benchmarkRun, headlineConfig, syntheticBenchmarkSplit } from '../benchmark';
+import { exportTwinRun } from '../experiments/twin';
 
 /** The loss and seed of the recipe workload (the benchmark's headline loss). */
 export const RECIPE_LOSS = 'arcface';
@@ -74,6 +75,11 @@ export interface StepRequest {
   head: boolean;
   /** Also run the library's `train()` on the same model and step, for its samples/s. */
   trainer?: boolean;
+  /**
+   * Recipe workload only: instead of timing, export the run it trains to this folder (the PyTorch
+   * twin's format, which bench/torch_recipe.py reads) and print `{}`.
+   */
+  exportTo?: string;
 }
 
 export interface KernelTime {
@@ -136,6 +142,10 @@ export async function measureRecipeStep(req: StepRequest): Promise<StepResult> {
   const config = { ...headlineConfig(RECIPE_LOSS, 1, 1), batch: req.batch };
   const warmup = Math.max(1, req.warmup);
   const split = syntheticBenchmarkSplit(config, req.batch * (warmup + req.steps));
+  if (req.exportTo) {
+    exportTwinRun(config, split, { loss: RECIPE_LOSS, seed: 1 }, req.exportTo);
+    return { backend: report.backend, device: report.device, threads: null, batch: req.batch, stepMs: [] };
+  }
   const { model, loss, trainOptions } = benchmarkRun(config, split, { loss: RECIPE_LOSS, seed: 1 });
   try {
     const stamps: number[] = [];

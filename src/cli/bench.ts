@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: training speed of the reference step (src/cli/bench-step.ts: referenceNet, ArcFace
- * s = 64 m = 0.5, Adam, batch 128) on every tfjs backend that loads here, wasm at 1 thread and at
- * the core count, and PyTorch running exactly the same model and step (bench/torch_reference.py)
- * when a `python3` with torch is available — all in one run, so the ratios compare like with like.
- * Then the step time at batch 32, 128 and 512 for wasm and torch. Prints medians and ratios;
- * asserts nothing about speed.
+ * `npm run bench`: training speed on every tfjs backend that loads here (each at 1 thread and at
+ * the core count) and in PyTorch, for every Python with torch it is given — all in one run, so the
+ * ratios compare like with like. Two workloads (src/cli/bench-step.ts):
+ *  - the headline, 'recipe': the step `npm run benchmark` trains (face recipe, BN reference net
+ *    with the neck, 128-D, ArcFace over 1,880 classes, SGD Nesterov + weight decay, batch 128),
+ *    through train(); PyTorch runs the same network, loss and optimizer as the benchmark's PyTorch
+ *    twin builds them (bench/torch_recipe.py on the run margin-lab exports);
+ *  - 'toy': the reference step (referenceNet, ArcFace s = 64 m = 0.5 over 10 classes, 2-D, Adam,
+ *    batch 128) and bench/torch_reference.py, then the step time at batch 32, 128 and 512.
+ * Prints medians and ratios; asserts nothing about speed.
  *
  * Flags:
  *   --steps N       timed steps per measurement (default 20; the batch-size table uses at most 10)
@@ -13,9 +17,9 @@
  *   --backends a,b  tfjs backends (default tensorflow,wasm; also webgpu; cpu is ~100× slower than wasm)
  *   --threads a,b   wasm / tensorflow intra-op / torch thread counts (default 1 and the number of cores)
  *   --batches a,b   batch sizes of the scaling table (default 32,128,512; "none" skips it)
- *   --profile       also list the 10 longest kernels of one step per tfjs backend
+ *   --workloads a,b recipe, toy or both (default recipe,toy)
+ *   --profile       also list the 10 longest kernels of one step per tfjs backend and workload
  *   --no-torch      skip PyTorch
-  --torch-device  cpu (default) or cuda: where PyTorch runs the step (GPU machines)
  *   --torch-device  cpu (default) or cuda: where PyTorch runs the step (GPU machines)
  *   --python a,b    the Pythons to run torch with, one row set per PyTorch version (default
  *                   /usr/bin/python3, else python3, and MARGIN_LAB_TORCH_PYTHON when set)
@@ -27,6 +31,7 @@ import { spawnSync } from 'child_process';
 import type { StepRequest, StepResult } from './bench-step';
 import { FlagSpec, parseFlags, runMain, UsageError } from './common';
 import { BACKEND_NAMES, MAX_WASM_THREADS } from '../backend';
+import { BENCHMARK_BUDGET_DEFAULTS, RECIPE_SUMMARY } from '../benchmark/config';
 
 /** The backends a bench can time (the source list, so a new backend appears here too). */
 const BENCH_BACKENDS = BACKEND_NAMES;
@@ -34,7 +39,11 @@ const BENCH_BACKENDS = BACKEND_NAMES;
 const ROOT = path.resolve(__dirname, '..', '..');
 
 const USAGE =
-  'usage: npm run bench -- [flags]\nTimes one training step of the reference model on each tfjs backend and in PyTorch.';
+  "usage: npm run bench -- [flags]\nTimes one training step on each tfjs backend and in PyTorch: the benchmark's face-recipe step (the headline), then the reference model's toy step.";
+
+/** The bench's workloads, headline first. */
+const WORKLOADS = ['recipe', 'toy'] as const;
+type Workload = (typeof WORKLOADS)[number];
 
 /** The flags, each declared once (common.ts builds the help and parses them). */
 const FLAGS: Record<string, FlagSpec> = {
@@ -46,7 +55,12 @@ const FLAGS: Record<string, FlagSpec> = {
     help: 'wasm / tensorflow intra-op / PyTorch thread counts, a,b (default 1 and the number of cores)',
   },
   batches: { type: 'string', default: '32,128,512', help: 'batch sizes of the scaling table, a,b (none skips it)' },
-  profile: { type: 'boolean', help: 'also list the 10 longest kernels of one step per tfjs backend' },
+  workloads: {
+    type: 'string',
+    default: WORKLOADS.join(','),
+    help: "what to time, a,b: recipe (the benchmark's face-recipe step through train()) and toy (the reference model's step)",
+  },
+  profile: { type: 'boolean', help: 'also list the 10 longest kernels of one step per tfjs backend and workload' },
   'no-torch': { type: 'boolean', help: 'skip PyTorch' },
   python: {
     type: 'string',
@@ -56,6 +70,7 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 const TORCH_SCRIPT = path.join(ROOT, 'bench', 'torch_reference.py');
+const TORCH_RECIPE_SCRIPT = path.join(ROOT, 'bench', 'torch_recipe.py');
 
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
@@ -189,6 +204,83 @@ function torchRun(python: string, threads: number, batch: number, steps: number,
   };
 }
 
+/** The PyTorch recipe step on the run exported to `runDir` (bench/torch_recipe.py). */
+function torchRecipeRun(python: string, threads: number, runDir: string, steps: number, warmup: number): Measurement | string {
+  const r = spawnSync(
+    python,
+    [TORCH_RECIPE_SCRIPT, '--run', runDir, '--threads', String(threads), '--steps', String(steps), '--warmup', String(warmup)],
+    { encoding: 'utf8', timeout: 30 * 60_000 },
+  );
+  if (r.status !== 0) return (r.stderr || `exit ${r.status}`).trim().split('\n').pop() ?? 'failed';
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+    error?: string;
+    threads: number;
+    batch: number;
+    step_ms: number[];
+    version: string;
+  };
+  if (res.error) return res.error;
+  return {
+    system: `PyTorch ${res.version}`,
+    threads: res.threads,
+    batch: res.batch,
+    stepMs: median(res.step_ms),
+    meanStepMs: res.step_ms.reduce((a, b) => a + b, 0) / res.step_ms.length,
+    device: 'CPU',
+  };
+}
+
+/** The header and rows of a step table: each row against each PyTorch at the same threads. */
+function stepTable(rows: Measurement[], batch: number, withHead: boolean): { header: string[]; rows: string[][] } {
+  const torchSystems = [...new Set(rows.filter((r) => r.system.startsWith('PyTorch')).map((r) => r.system))];
+  const torchAt = (system: string, t: number | null) =>
+    rows.find((r) => r.system === system && r.threads === t && r.batch === batch);
+  const wasm = rows.filter((w) => w.system === 'tfjs wasm').sort((a, b) => (b.threads ?? 0) - (a.threads ?? 0))[0];
+  return {
+    header: [
+      'system',
+      'threads',
+      'step ms',
+      'samples/s',
+      ...(torchSystems.length ? torchSystems.map((t) => `vs ${t}, same threads`) : ['vs PyTorch, same threads']),
+      'vs wasm, most threads',
+      ...(withHead ? ['head ms'] : []),
+      'device',
+    ],
+    rows: rows.map((r) => {
+      const refs = (torchSystems.length ? torchSystems : ['PyTorch']).map((sys) => torchAt(sys, r.threads));
+      return [
+        r.system,
+        r.threads === null ? '-' : String(r.threads),
+        r.stepMs.toFixed(1),
+        ((r.batch / r.stepMs) * 1000).toFixed(0),
+        ...refs.map((ref) => (ref ? `${(r.stepMs / ref.stepMs).toFixed(2)}×` : 'n/a')),
+        wasm && r !== wasm ? `${(r.stepMs / wasm.stepMs).toFixed(2)}×` : '-',
+        ...(withHead
+          ? [r.headMs !== undefined ? `${r.headMs.toFixed(2)} (${((100 * r.headMs) / r.stepMs).toFixed(1)}%)` : '-']
+          : []),
+        r.device,
+      ];
+    }),
+  };
+}
+
+/** The 10 longest kernels of each profiled row. */
+function printProfiles(rows: Measurement[], what: string): void {
+  for (const r of rows.filter((x) => x.kernels)) {
+    const total = r.kernels!.reduce((a, k) => a + k.ms, 0);
+    console.log(
+      `\nprofile, ${what}, ${r.system} (${r.threads ?? '-'} threads), one step, ${total.toFixed(1)} ms of kernel time; top 10:`,
+    );
+    printTable(
+      ['kernel', 'ms', 'share', 'calls'],
+      r
+        .kernels!.slice(0, 10)
+        .map((k) => [k.name, k.ms.toFixed(1), `${((100 * k.ms) / total).toFixed(1)}%`, String(Math.round(k.calls))]),
+    );
+  }
+}
+
 function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((t) => t[i].length)));
   const fmt = (cells: string[]) =>
@@ -202,7 +294,8 @@ function printTable(header: string[], rows: string[][]): void {
 }
 
 async function main(): Promise<void> {
-  const values = parseFlags(process.argv.slice(2), FLAGS, USAGE);
+  const givenFlags = new Set<string>();
+  const values = parseFlags(process.argv.slice(2), FLAGS, USAGE, givenFlags);
   const dev = String(values['torch-device']);
   if (dev !== 'cpu' && dev !== 'cuda')
     throw new UsageError(`--torch-device must be cpu or cuda, got ${JSON.stringify(dev)}`);
@@ -228,11 +321,16 @@ async function main(): Promise<void> {
     if (t > MAX_WASM_THREADS)
       throw new UsageError(`--threads: ${t} is more than the ${MAX_WASM_THREADS} threads tfjs-backend-wasm can use`);
   const batches = values.batches === 'none' ? [] : intList('--batches', String(values.batches));
+  const workloads = stringList('--workloads', String(values.workloads)).map((w) => {
+    if (!(WORKLOADS as readonly string[]).includes(w))
+      throw new UsageError(`--workloads: ${JSON.stringify(w)} is not a workload; expected ${WORKLOADS.join(' or ')}`);
+    return w as Workload;
+  });
+  if (!workloads.includes('toy') && givenFlags.has('batches'))
+    throw new UsageError('--batches applies to the toy workload only; add toy to --workloads');
   const batch = 128;
 
-  console.log(
-    `margin-lab bench: reference conv net, ArcFace (s=64, m=0.5), Adam 1e-3; median of ${steps} steps after ${warmup} warm-up`,
-  );
+  console.log(`margin-lab bench: ${workloads.join(' and ')} step; median of ${steps} steps after ${warmup} warm-up`);
   console.log(
     `machine: ${os.cpus()[0]?.model.trim()} × ${cores} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.arch()}, node ${process.version}`,
   );
@@ -247,61 +345,66 @@ async function main(): Promise<void> {
         `torch: skipped: no python3 with torch (${why.join('; ') || 'none found'}); on Debian: apt-get install python3-torch`,
       );
     else for (const w of why) console.log(`torch: not used: ${w}`);
-    for (const f of found) console.log(`torch: ${f.python} (PyTorch ${f.version}), bench/torch_reference.py`);
+    for (const f of found) console.log(`torch: ${f.python} (PyTorch ${f.version})`);
     torchPythons = found;
   }
 
-  const rows: Measurement[] = [];
-  const skipped: string[] = [];
-  const req: StepRequest = { batch, steps, warmup, profile: !!values.profile, head: true, trainer: true };
-  for (const b of backends) {
-    // wasm's threads and tensorflow's intra-op pool (MARGIN_LAB_THREADS); webgpu has no thread count.
-    const counts = b === 'webgpu' ? [Math.min(8, cores)] : threads;
-    for (const t of counts) {
-      const m = tfjsRun(b, t, req);
-      if (typeof m === 'string') skipped.push(`tfjs ${b}: not available (${m})`);
-      else rows.push(m);
+  /** Each backend at each thread count (webgpu has none), then each PyTorch at each. */
+  const measureAll = (req: StepRequest, torch: (py: string, t: number) => Measurement | string) => {
+    const rows: Measurement[] = [];
+    const skipped: string[] = [];
+    for (const b of backends) {
+      // wasm's threads and tensorflow's intra-op pool (MARGIN_LAB_THREADS); webgpu has no thread count.
+      const counts = b === 'webgpu' ? [Math.min(8, cores)] : threads;
+      for (const t of counts) {
+        const m = tfjsRun(b, t, req);
+        if (typeof m === 'string') skipped.push(`tfjs ${b}: not available (${m})`);
+        else rows.push(m);
+      }
+    }
+    for (const py of torchPythons)
+      for (const t of threads) {
+        const m = torch(py.python, t);
+        if (typeof m === 'string') skipped.push(`PyTorch ${py.version} (${t} threads): ${m}`);
+        else rows.push(m);
+      }
+    for (const s of skipped) console.log(s);
+    return rows;
+  };
+
+  if (workloads.includes('recipe')) {
+    if (torchDevice === 'cuda' && torchPythons.length)
+      console.log('torch: the recipe step runs PyTorch on the CPU only (--torch-device applies to the toy step)');
+    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'margin-lab-bench-recipe-'));
+    try {
+      // The run PyTorch trains: the benchmark's own model, loss and optimizer, exported once.
+      const exported = tfjsRun('cpu', 1, { workload: 'recipe', batch, steps: 1, warmup: 1, profile: false, head: false, exportTo: runDir });
+      if (typeof exported === 'string' && torchPythons.length) console.log(`torch: recipe not exported (${exported})`);
+      const rows = measureAll({ workload: 'recipe', batch, steps, warmup, profile: !!values.profile, head: false }, (py, t) =>
+        typeof exported === 'string' ? 'the recipe run could not be exported' : torchRecipeRun(py, t, runDir, steps, warmup),
+      );
+      if (rows.length) {
+        console.log(
+          `\nrecipe step (what npm run benchmark trains: ${RECIPE_SUMMARY.face}, ${BENCHMARK_BUDGET_DEFAULTS.dim}-D, ArcFace over the full glyph set's seen syllables), batch ${batch}; tfjs timed between train()'s steps:`,
+        );
+        const t = stepTable(rows, batch, false);
+        printTable(t.header, t.rows);
+        if (values.profile) printProfiles(rows, 'recipe step');
+      }
+    } finally {
+      fs.rmSync(runDir, { recursive: true, force: true });
     }
   }
-  for (const py of torchPythons)
-    for (const t of threads) {
-      const m = torchRun(py.python, t, batch, steps, warmup);
-      if (typeof m === 'string') skipped.push(`PyTorch ${py.version} (${t} threads): ${m}`);
-      else rows.push(m);
-    }
-  for (const s of skipped) console.log(s);
-  if (rows.length === 0) return;
+  if (!workloads.includes('toy')) return;
 
-  const torchSystems = [...new Set(rows.filter((r) => r.system.startsWith('PyTorch')).map((r) => r.system))];
-  const torchAt = (system: string, t: number | null, bs: number) =>
-    rows.find((r) => r.system === system && r.threads === t && r.batch === bs);
-  console.log(`\nbatch ${batch}:`);
-  printTable(
-    [
-      'system',
-      'threads',
-      'step ms',
-      'samples/s',
-      ...(torchSystems.length ? torchSystems.map((t) => `vs ${t}, same threads`) : ['vs PyTorch, same threads']),
-      'vs wasm, most threads',
-      'head ms',
-      'device',
-    ],
-    rows.map((r) => {
-      const refs = (torchSystems.length ? torchSystems : ['PyTorch']).map((sys) => torchAt(sys, r.threads, batch));
-      const wasm = rows.filter((w) => w.system === 'tfjs wasm').sort((a, b) => (b.threads ?? 0) - (a.threads ?? 0))[0];
-      return [
-        r.system,
-        r.threads === null ? '-' : String(r.threads),
-        r.stepMs.toFixed(1),
-        ((r.batch / r.stepMs) * 1000).toFixed(0),
-        ...refs.map((ref) => (ref ? `${(r.stepMs / ref.stepMs).toFixed(2)}×` : 'n/a')),
-        wasm && r !== wasm ? `${(r.stepMs / wasm.stepMs).toFixed(2)}×` : '-',
-        r.headMs !== undefined ? `${r.headMs.toFixed(2)} (${((100 * r.headMs) / r.stepMs).toFixed(1)}%)` : '-',
-        r.device,
-      ];
-    }),
+  const req: StepRequest = { batch, steps, warmup, profile: !!values.profile, head: true, trainer: true };
+  const rows = measureAll(req, (py, t) => torchRun(py, t, batch, steps, warmup));
+  if (rows.length === 0) return;
+  console.log(
+    `\ntoy step (reference conv net, 2-D embedding, ArcFace s = 64, m = 0.5 over 10 classes, Adam 1e-3), batch ${batch}:`,
   );
+  const table = stepTable(rows, batch, true);
+  printTable(table.header, table.rows);
 
   const withTrainer = rows.filter((r) => r.trainerSamplesPerSec !== undefined);
   if (withTrainer.length > 0) {
@@ -323,20 +426,7 @@ async function main(): Promise<void> {
     );
   }
 
-  if (values.profile) {
-    for (const r of rows.filter((x) => x.kernels)) {
-      const total = r.kernels!.reduce((a, k) => a + k.ms, 0);
-      console.log(
-        `\nprofile, ${r.system} (${r.threads ?? '-'} threads), one step, ${total.toFixed(1)} ms of kernel time; top 10:`,
-      );
-      printTable(
-        ['kernel', 'ms', 'share', 'calls'],
-        r
-          .kernels!.slice(0, 10)
-          .map((k) => [k.name, k.ms.toFixed(1), `${((100 * k.ms) / total).toFixed(1)}%`, String(k.calls)]),
-      );
-    }
-  }
+  if (values.profile) printProfiles(rows, 'toy step');
 
   const tfjsScaled = backends.filter((b) => rows.some((r) => r.system === `tfjs ${b}`));
   if (batches.length > 0 && tfjsScaled.length > 0) {
