@@ -184,10 +184,12 @@ function main() {
     copyFile(path.join(ROOT, 'scripts', 'doctor.js'), path.join(proj, 'scripts', 'doctor.js'));
     copyTree(path.join(ROOT, 'scripts', 'lib'), path.join(proj, 'scripts', 'lib'));
     copyFile(path.join(ROOT, 'scripts', 'gpu-check.sh'), path.join(proj, 'scripts', 'gpu-check.sh'));
-    // The bench's PyTorch twin, run when the machine has a python3 with torch.
-    copyFile(path.join(ROOT, 'bench', 'torch_reference.py'), path.join(proj, 'bench', 'torch_reference.py'));
+    // The bench's PyTorch steps (toy and recipe; the recipe's builds on the benchmark's twin), run
+    // when the machine has a python3 with torch.
+    for (const f of ['torch_reference.py', 'torch_recipe.py', 'torch_twin.py'])
+      copyFile(path.join(ROOT, 'bench', f), path.join(proj, 'bench', f));
     manifest.push(
-      'margin-lab: package.json, dist/, build/test/, scripts/doctor.js, scripts/lib/, scripts/gpu-check.sh, bench/torch_reference.py',
+      'margin-lab: package.json, dist/, build/test/, scripts/doctor.js, scripts/lib/, scripts/gpu-check.sh, bench/torch_{reference,recipe,twin}.py',
     );
     if (o.data) {
       // Uncompressed: xz packs the raw IDX smaller than its gzip; gpu-check.sh gzips it back.

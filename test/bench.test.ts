@@ -19,6 +19,8 @@ function bench(args: string[]) {
 
 test('bench: wasm rows per thread count, train() comparison, profile, and a one-line torch skip', () => {
   const r = bench([
+    '--workloads',
+    'toy',
     '--steps',
     '2',
     '--warmup',
@@ -43,9 +45,37 @@ test('bench: wasm rows per thread count, train() comparison, profile, and a one-
   assert.match(out, /^tfjs wasm\s+2\s+\d+\.\d\s+\d+\s+n\/a\s+.*2 threads$/m);
   assert.match(out, /the library's train\(\) on the same model and step/);
   assert.match(out, /^tfjs wasm\s+2\s+\d+\s+\d+\s+\d+\.\d%$/m);
-  const profile = out.split('profile, tfjs wasm (2 threads)')[1] ?? '';
+  const profile = out.split('profile, toy step, tfjs wasm (2 threads)')[1] ?? '';
   assert.match(profile, /^Conv2DBackpropFilter\s+\d/m, 'the profile lists the filter gradient');
   assert.match(profile, /^Conv2D\s+\d/m);
+});
+
+test("bench: the recipe step is the headline: train() on the benchmark's own run, its profile, and PyTorch on the exported twin", () => {
+  const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+  const r = bench([
+    '--steps',
+    '2',
+    '--warmup',
+    '1',
+    '--backends',
+    'wasm',
+    '--threads',
+    '1',
+    '--batches',
+    'none',
+    '--profile',
+    ...(hasTorch ? ['--python', '/usr/bin/python3'] : ['--no-torch']),
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const out = r.stdout;
+  const recipe = out.split(/^recipe step /m)[1]?.split(/^toy step /m)[0] ?? '';
+  assert.match(recipe, /SGD 0\.1 Nesterov, weight decay 5e-4/);
+  assert.match(recipe, /^tfjs wasm\s+1\s+\d+\.\d\s+\d+\s/m);
+  if (hasTorch) assert.match(recipe, /^PyTorch 1\.\d+\S*\s+1\s+\d+\.\d\s+\d+\s+1\.00×/m);
+  // The profile is of the recipe's own kernels: BatchNorm and the 1,880-class head's product.
+  const profile = recipe.split('profile, recipe step, tfjs wasm (1 threads)')[1] ?? '';
+  assert.match(profile, /^(FusedBatchNorm|Conv2DBackpropFilter|Mean|Sum|Multiply)\s+\d/m, profile);
+  assert.ok(out.indexOf('\nrecipe step') < out.indexOf('\ntoy step'), 'the recipe table comes first');
 });
 
 test('bench: --help, and bad flags are errors that name the value', () => {
@@ -63,6 +93,7 @@ test('bench: --help, and bad flags are errors that name the value', () => {
     'no-torch',
     'python',
     'torch-device',
+    'workloads',
   ])
     assert.match(h.stdout, new RegExp(`\\n  --${f}\\b`), `--${f} is missing from the help`);
   assert.match(h.stdout, /--threads <value> +wasm \/ tensorflow intra-op \/ PyTorch thread counts, a,b/);
@@ -77,6 +108,10 @@ test('bench: --help, and bad flags are errors that name the value', () => {
   assert.match(d.stderr, /--torch-device must be cpu or cuda, got "gpu"/);
   const e = bench(['--torch-device', 'cuda', '--no-torch']);
   assert.match(e.stderr, /--torch-device cuda does not apply with --no-torch/);
+  const w = bench(['--workloads', 'recipe,fast']);
+  assert.match(w.stderr, /--workloads: "fast" is not a workload; expected recipe or toy/);
+  const wb = bench(['--workloads', 'recipe', '--batches', '32']);
+  assert.match(wb.stderr, /--batches applies to the toy workload only; add toy to --workloads/);
   const f = bench(['--python', '/usr/bin/python3,,x']);
   assert.match(f.stderr, /--python "\/usr\/bin\/python3,,x": an item is empty/);
 });

@@ -365,7 +365,10 @@ test('native: fused BatchNorm training equals tfjs-layers BatchNorm: losses, wei
     bn.dispose();
     return y;
   });
-  assert.ok(names.includes('MarginLabFusedBatchNorm') && names.includes('MarginLabFusedBatchNormGrad'), names.join(', '));
+  assert.ok(
+    names.includes('MarginLabFusedBatchNorm') && names.includes('MarginLabFusedBatchNormGrad'),
+    names.join(', '),
+  );
   const fused = await bnRun(false, 4);
   const stock = await bnRun(true, 4);
   // Four SGD steps at lr 0.05, s = 16: float32 rounding apart, no more.

@@ -170,7 +170,9 @@ test('BatchNorm gradients on wasm match cpu (x, γ, β, and through the batch st
           const m = tf.moments(v, axes);
           return tf.sum(tf.mul(tf.batchNorm(v, m.mean, m.variance, beta, gamma, 1e-5), dy));
         };
-        return tf.grads(f)([x, g, b]).map((t) => t.dataSync() as Float32Array);
+        return tf
+          .grads(f)([x, g, b])
+          .map((t) => t.dataSync() as Float32Array);
       });
     const { ref, got } = await onBoth(run);
     ref.forEach((r, k) => {

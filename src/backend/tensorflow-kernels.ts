@@ -404,7 +404,11 @@ function registerMaxPoolGrad(typeAttr: TypeAttr): void {
       b.deleteTensor(pooled.id);
       const [arg64] = b.executeOp(
         'Cast',
-        [typeAttr('SrcT', 'int32'), typeAttr('DstT', 'int64'), { name: 'Truncate', type: b.TF_ATTR_BOOL, value: false }],
+        [
+          typeAttr('SrcT', 'int32'),
+          typeAttr('DstT', 'int64'),
+          { name: 'Truncate', type: b.TF_ATTR_BOOL, value: false },
+        ],
         [arg32.id],
         1,
       );
@@ -429,7 +433,9 @@ function registerMaxPoolGrad(typeAttr: TypeAttr): void {
         return stock.gradFunc(dy, saved, attrs);
       return {
         x: () =>
-          tf.engine().runKernel(POOL_GRAD, { dy: dy as tf.Tensor, input: x }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor,
+          tf
+            .engine()
+            .runKernel(POOL_GRAD, { dy: dy as tf.Tensor, input: x }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor,
       };
     },
   });

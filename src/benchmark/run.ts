@@ -120,7 +120,13 @@ export function syntheticBenchmarkSplit(c: BenchmarkConfig, n: number, seed = 1)
   return {
     seen,
     unseen,
-    train: part('synthetic-train', x, Int32Array.from(localY, (k) => seen[k]), localY, seen),
+    train: part(
+      'synthetic-train',
+      x,
+      Int32Array.from(localY, (k) => seen[k]),
+      localY,
+      seen,
+    ),
     test: part('synthetic-test', new Float32Array(0), new Int32Array(0), new Int32Array(0), unseen),
   } as unknown as BenchmarkSplit;
 }

@@ -114,7 +114,10 @@ async function timeSteps(n: number, warmup: number, fn: () => Promise<void>): Pr
 }
 
 /** Kernel times of a tf.profile() run, summed by kernel name, longest first, divided by `per`. */
-async function kernelTable(kernels: Awaited<ReturnType<typeof tf.profile>>['kernels'], per: number): Promise<KernelTime[]> {
+async function kernelTable(
+  kernels: Awaited<ReturnType<typeof tf.profile>>['kernels'],
+  per: number,
+): Promise<KernelTime[]> {
   const byName = new Map<string, KernelTime>();
   for (const k of kernels) {
     const ms = await Promise.resolve(

@@ -205,10 +205,26 @@ function torchRun(python: string, threads: number, batch: number, steps: number,
 }
 
 /** The PyTorch recipe step on the run exported to `runDir` (bench/torch_recipe.py). */
-function torchRecipeRun(python: string, threads: number, runDir: string, steps: number, warmup: number): Measurement | string {
+function torchRecipeRun(
+  python: string,
+  threads: number,
+  runDir: string,
+  steps: number,
+  warmup: number,
+): Measurement | string {
   const r = spawnSync(
     python,
-    [TORCH_RECIPE_SCRIPT, '--run', runDir, '--threads', String(threads), '--steps', String(steps), '--warmup', String(warmup)],
+    [
+      TORCH_RECIPE_SCRIPT,
+      '--run',
+      runDir,
+      '--threads',
+      String(threads),
+      '--steps',
+      String(steps),
+      '--warmup',
+      String(warmup),
+    ],
     { encoding: 'utf8', timeout: 30 * 60_000 },
   );
   if (r.status !== 0) return (r.stderr || `exit ${r.status}`).trim().split('\n').pop() ?? 'failed';
@@ -378,10 +394,22 @@ async function main(): Promise<void> {
     const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'margin-lab-bench-recipe-'));
     try {
       // The run PyTorch trains: the benchmark's own model, loss and optimizer, exported once.
-      const exported = tfjsRun('cpu', 1, { workload: 'recipe', batch, steps: 1, warmup: 1, profile: false, head: false, exportTo: runDir });
+      const exported = tfjsRun('cpu', 1, {
+        workload: 'recipe',
+        batch,
+        steps: 1,
+        warmup: 1,
+        profile: false,
+        head: false,
+        exportTo: runDir,
+      });
       if (typeof exported === 'string' && torchPythons.length) console.log(`torch: recipe not exported (${exported})`);
-      const rows = measureAll({ workload: 'recipe', batch, steps, warmup, profile: !!values.profile, head: false }, (py, t) =>
-        typeof exported === 'string' ? 'the recipe run could not be exported' : torchRecipeRun(py, t, runDir, steps, warmup),
+      const rows = measureAll(
+        { workload: 'recipe', batch, steps, warmup, profile: !!values.profile, head: false },
+        (py, t) =>
+          typeof exported === 'string'
+            ? 'the recipe run could not be exported'
+            : torchRecipeRun(py, t, runDir, steps, warmup),
       );
       if (rows.length) {
         console.log(
