@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,7 +27,8 @@ except ImportError as e:  # the bench prints this line and goes on without torch
     print(json.dumps({"system": "torch", "error": f"PyTorch (and numpy) not importable: {e}"}))
     sys.exit(0)
 
-from torch_twin import Head, build  # noqa: E402  (after the import check)
+from torch_reference import time_steps  # noqa: E402  (after the import check)
+from torch_twin import build_run  # noqa: E402
 
 
 def main() -> None:
@@ -47,23 +47,8 @@ def main() -> None:
     torch.manual_seed(1)
     run = json.load(open(os.path.join(a.run, "run.json")))
     weights = np.fromfile(os.path.join(a.run, "weights.f32"), dtype=np.float32)
-    model, pos = build(run["layers"], run["inputShape"], weights)
-    state = {}
-    for s in run["lossState"]:
-        n = int(np.prod(s["shape"])) if s["shape"] else 1
-        state[s["name"]] = torch.from_numpy(weights[pos : pos + n].copy()).reshape(s["shape"])
-        pos += n
-    if pos != weights.size:
-        sys.exit(f"torch_recipe: {weights.size - pos} exported weights were not used: the network does not match")
-    head = Head(run["lossConfig"], state)
-    params = [p for p in list(model.parameters()) + list(head.parameters()) if p.requires_grad]
-    lr, wd = 0.01, run["weightDecay"]
-    if run["optimizer"] == "sgd":
-        opt = torch.optim.SGD(params, lr=lr, momentum=run["momentum"], nesterov=run["nesterov"], weight_decay=wd)
-    elif wd > 0:
-        opt = torch.optim.AdamW(params, lr=lr, eps=1e-7, weight_decay=wd)
-    else:
-        opt = torch.optim.Adam(params, lr=lr, eps=1e-7)
+    # The lr does not change the step's work; a small one keeps the loss finite.
+    model, head, opt = build_run(run, weights, 0.01, "torch_recipe")
     h, w, c = run["inputShape"]
     B = run["batch"]
     x = torch.rand(B, c, h, w)
@@ -78,13 +63,7 @@ def main() -> None:
         head.step()
         return loss.item()
 
-    for _ in range(a.warmup):
-        step()
-    times = []
-    for _ in range(a.steps):
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1000.0)
+    times = time_steps(step, a.warmup, a.steps)
     print(json.dumps({
         "system": "torch",
         "version": torch.__version__,

@@ -61,6 +61,18 @@ class ArcFace(nn.Module):
         return F.cross_entropy(logits, labels)
 
 
+def time_steps(step, warmup: int, steps: int) -> list:
+    """Runs `warmup` untimed steps, then returns the milliseconds of each of `steps` timed ones."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, required=True)
@@ -93,13 +105,7 @@ def main() -> None:
         opt.step()
         return loss.item()  # a host read: on CUDA it waits for the step to finish
 
-    for _ in range(a.warmup):
-        step()
-    times = []
-    for _ in range(a.steps):
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1000.0)
+    times = time_steps(step, a.warmup, a.steps)
     print(json.dumps({
         "system": "torch",
         "version": torch.__version__,

@@ -194,6 +194,28 @@ class Head(nn.Module):
         self.iteration += 1
 
 
+def build_run(run, weights, lr, who):
+    """The network, the loss and the optimizer of an exported run (run.json and its weights.f32)."""
+    model, pos = build(run["layers"], run["inputShape"], weights)
+    state = {}
+    for s in run["lossState"]:
+        n = int(np.prod(s["shape"])) if s["shape"] else 1
+        state[s["name"]] = torch.from_numpy(weights[pos : pos + n].copy()).reshape(s["shape"])
+        pos += n
+    if pos != weights.size:
+        sys.exit(f"{who}: {weights.size - pos} exported weights were not used: the network does not match")
+    head = Head(run["lossConfig"], state)
+    params = [p for p in list(model.parameters()) + list(head.parameters()) if p.requires_grad]
+    wd = run["weightDecay"]
+    if run["optimizer"] == "sgd":
+        opt = torch.optim.SGD(params, lr=lr, momentum=run["momentum"], nesterov=run["nesterov"], weight_decay=wd)
+    elif wd > 0:
+        opt = torch.optim.AdamW(params, lr=lr, eps=1e-7, weight_decay=wd)
+    else:
+        opt = torch.optim.Adam(params, lr=lr, eps=1e-7)
+    return model, head, opt
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
@@ -212,24 +234,7 @@ def main():
     orders = np.fromfile(os.path.join(a.run, "order.i32"), dtype=np.int32).reshape(run["epochs"], -1)
     lrs = np.fromfile(os.path.join(a.run, "lr.f32"), dtype=np.float32)
 
-    model, pos = build(run["layers"], run["inputShape"], weights)
-    state = {}
-    for s in run["lossState"]:
-        n = int(np.prod(s["shape"])) if s["shape"] else 1
-        state[s["name"]] = torch.from_numpy(weights[pos : pos + n].copy()).reshape(s["shape"])
-        pos += n
-    if pos != weights.size:
-        sys.exit(f"torch_twin: {weights.size - pos} exported weights were not used: the network does not match")
-    head = Head(run["lossConfig"], state)
-    params = [p for p in list(model.parameters()) + list(head.parameters()) if p.requires_grad]
-    lr0 = float(lrs[0])
-    wd = run["weightDecay"]
-    if run["optimizer"] == "sgd":
-        opt = torch.optim.SGD(params, lr=lr0, momentum=run["momentum"], nesterov=run["nesterov"], weight_decay=wd)
-    elif wd > 0:
-        opt = torch.optim.AdamW(params, lr=lr0, eps=1e-7, weight_decay=wd)
-    else:
-        opt = torch.optim.Adam(params, lr=lr0, eps=1e-7)
+    model, head, opt = build_run(run, weights, float(lrs[0]), "torch_twin")
 
     def images(x, idx):
         return torch.from_numpy(x[idx]).float().div_(255).permute(0, 3, 1, 2).contiguous()

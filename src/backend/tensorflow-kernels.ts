@@ -86,11 +86,6 @@ export async function withStockTensorflowKernels<T>(fn: () => T | Promise<T>): P
   }
 }
 
-/** Whether the replacement kernels are registered in this process (the gate let them in). */
-export function tensorflowKernelsRegistered(): boolean {
-  return registered;
-}
-
 /** Registers every replacement (idempotent). Call once tfjs-node has loaded. */
 export function registerTensorflowKernels(): void {
   if (registered) return;
@@ -428,8 +423,8 @@ function registerMaxPoolGrad(typeAttr: TypeAttr): void {
     outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved;
-      const a = attrs as { filterSize: number | [number, number]; strides: number | [number, number]; pad: unknown };
-      if (!active(x, dy as tf.Tensor) || (a.pad !== 'valid' && a.pad !== 'same') || x.rank !== 4)
+      const { pad } = attrs as { pad: unknown };
+      if (!active(x, dy as tf.Tensor) || (pad !== 'valid' && pad !== 'same') || x.rank !== 4)
         return stock.gradFunc(dy, saved, attrs);
       return {
         x: () =>

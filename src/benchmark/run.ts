@@ -35,6 +35,7 @@ import {
 import { dataDir, selectClasses } from '../data/dataset';
 import { GLYPH_FACE_SPLIT_SEED } from '../data/named';
 import { writeFileAtomic } from '../util/fs';
+import { Rng } from '../util/random';
 import { BenchmarkConfig, benchmarkStepsPerEpoch, configKey } from './config';
 import { fmtPct } from './report';
 import { clock, progressBar } from '../train/progress';
@@ -101,12 +102,8 @@ export function syntheticBenchmarkSplit(c: BenchmarkConfig, n: number, seed = 1)
     seed: BENCHMARK_IDENTITY_SPLIT_SEED,
   });
   const shape: [number, number, number] = [size, size, 1];
-  const x = new Float32Array(n * size * size);
-  let r = seed >>> 0 || 1;
-  for (let i = 0; i < x.length; i++) {
-    r = (Math.imul(r, 1103515245) + 12345) >>> 0;
-    x[i] = r / 2 ** 32;
-  }
+  const rng = new Rng(seed);
+  const x = Float32Array.from({ length: n * size * size }, () => rng.next());
   const localY = Int32Array.from({ length: n }, (_, i) => i % seen.length);
   const part = (name: string, xs: Float32Array, ys: Int32Array, local: Int32Array, classes: number[]) => ({
     name,

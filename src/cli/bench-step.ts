@@ -17,6 +17,7 @@ import { useBestBackend } from '../backend';
 import { arcFace } from '../losses';
 import { referenceNet } from '../models';
 import { train } from '../train';
+import { Rng } from '../util/random';
 import { benchmarkRun, headlineConfig, syntheticBenchmarkSplit } from '../benchmark';
 import { exportTwinRun } from '../experiments/twin';
 
@@ -29,12 +30,8 @@ export const RECIPE_LOSS = 'arcface';
  */
 async function trainerSpeed(req: StepRequest): Promise<number> {
   const n = req.batch * req.steps;
-  const x = new Float32Array(n * 28 * 28);
-  let r = 12345;
-  for (let i = 0; i < x.length; i++) {
-    r = (Math.imul(r, 1103515245) + 12345) >>> 0;
-    x[i] = r / 2 ** 32;
-  }
+  const rng = new Rng(12345);
+  const x = Float32Array.from({ length: n * 28 * 28 }, () => rng.next());
   const y = Int32Array.from({ length: n }, (_, i) => i % 10);
   const spec = {
     name: 'reference' as const,

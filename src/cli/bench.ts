@@ -162,27 +162,12 @@ function findTorchPythons(
 /** Where the bench's PyTorch runs (`--torch-device`); the tfjs backends are chosen by `--backends`. */
 let torchDevice: 'cpu' | 'cuda' = 'cpu';
 
-function torchRun(python: string, threads: number, batch: number, steps: number, warmup: number): Measurement | string {
-  const r = spawnSync(
-    python,
-    [
-      TORCH_SCRIPT,
-      '--device',
-      torchDevice,
-      '--threads',
-      String(threads),
-      '--batch',
-      String(batch),
-      '--steps',
-      String(steps),
-      '--warmup',
-      String(warmup),
-    ],
-    {
-      encoding: 'utf8',
-      timeout: 30 * 60_000,
-    },
-  );
+/**
+ * Runs one of the bench's PyTorch scripts (it prints one JSON line with `step_ms`) and returns its
+ * measurement, or why there is none. `cuda`: the row is PyTorch on the GPU.
+ */
+function torchScript(python: string, args: string[], cuda: boolean): Measurement | string {
+  const r = spawnSync(python, args, { encoding: 'utf8', timeout: 30 * 60_000 });
   if (r.status !== 0) return (r.stderr || `exit ${r.status}`).trim().split('\n').pop() ?? 'failed';
   const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
     error?: string;
@@ -193,18 +178,23 @@ function torchRun(python: string, threads: number, batch: number, steps: number,
     device?: string;
   };
   if (res.error) return res.error;
-  const mean = res.step_ms.reduce((a, b) => a + b, 0) / res.step_ms.length;
   return {
-    system: `PyTorch ${res.version}${torchDevice === 'cuda' ? ' (CUDA)' : ''}`,
+    system: `PyTorch ${res.version}${cuda ? ' (CUDA)' : ''}`,
     threads: res.threads,
     batch: res.batch,
     stepMs: median(res.step_ms),
-    meanStepMs: mean,
+    meanStepMs: res.step_ms.reduce((a, b) => a + b, 0) / res.step_ms.length,
     device: res.device ?? 'CPU',
   };
 }
 
-/** The PyTorch recipe step on the run exported to `runDir` (bench/torch_recipe.py). */
+/** The PyTorch toy step (bench/torch_reference.py) on `--torch-device`. */
+function torchRun(python: string, threads: number, batch: number, steps: number, warmup: number): Measurement | string {
+  const args = ['--device', torchDevice, '--threads', threads, '--batch', batch, '--steps', steps, '--warmup', warmup];
+  return torchScript(python, [TORCH_SCRIPT, ...args.map(String)], torchDevice === 'cuda');
+}
+
+/** The PyTorch recipe step (bench/torch_recipe.py) on the run exported to `runDir`, on the CPU. */
 function torchRecipeRun(
   python: string,
   threads: number,
@@ -212,38 +202,8 @@ function torchRecipeRun(
   steps: number,
   warmup: number,
 ): Measurement | string {
-  const r = spawnSync(
-    python,
-    [
-      TORCH_RECIPE_SCRIPT,
-      '--run',
-      runDir,
-      '--threads',
-      String(threads),
-      '--steps',
-      String(steps),
-      '--warmup',
-      String(warmup),
-    ],
-    { encoding: 'utf8', timeout: 30 * 60_000 },
-  );
-  if (r.status !== 0) return (r.stderr || `exit ${r.status}`).trim().split('\n').pop() ?? 'failed';
-  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
-    error?: string;
-    threads: number;
-    batch: number;
-    step_ms: number[];
-    version: string;
-  };
-  if (res.error) return res.error;
-  return {
-    system: `PyTorch ${res.version}`,
-    threads: res.threads,
-    batch: res.batch,
-    stepMs: median(res.step_ms),
-    meanStepMs: res.step_ms.reduce((a, b) => a + b, 0) / res.step_ms.length,
-    device: 'CPU',
-  };
+  const args = ['--run', runDir, '--threads', threads, '--steps', steps, '--warmup', warmup];
+  return torchScript(python, [TORCH_RECIPE_SCRIPT, ...args.map(String)], false);
 }
 
 /** The header and rows of a step table: each row against each PyTorch at the same threads. */
