@@ -112,6 +112,11 @@ test('bench: --help, and bad flags are errors that name the value', () => {
   assert.match(w.stderr, /--workloads: "fast" is not a workload; expected recipe or toy/);
   const wb = bench(['--workloads', 'recipe', '--batches', '32']);
   assert.match(wb.stderr, /--batches applies to the toy workload only; add toy to --workloads/);
+  const wc = bench(['--workloads', 'recipe', '--torch-device', 'cuda']);
+  assert.match(
+    wc.stderr,
+    /--torch-device cuda applies to the toy workload only \(the recipe step runs PyTorch on the CPU\)/,
+  );
   const f = bench(['--python', '/usr/bin/python3,,x']);
   assert.match(f.stderr, /--python "\/usr\/bin\/python3,,x": an item is empty/);
 });

@@ -304,6 +304,10 @@ async function main(): Promise<void> {
   });
   if (!workloads.includes('toy') && givenFlags.has('batches'))
     throw new UsageError('--batches applies to the toy workload only; add toy to --workloads');
+  if (!workloads.includes('toy') && torchDevice === 'cuda')
+    throw new UsageError(
+      '--torch-device cuda applies to the toy workload only (the recipe step runs PyTorch on the CPU); add toy to --workloads',
+    );
   const batch = 128;
 
   console.log(`margin-lab bench: ${workloads.join(' and ')} step; median of ${steps} steps after ${warmup} warm-up`);
