@@ -7,7 +7,7 @@ import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as L from 'margin-lab';
 import { tf, useBestBackend } from 'margin-lab';
-import { safeAcos } from 'margin-lab/dist/losses/ops';
+import { marginCrossEntropy, safeAcos, softmaxCrossEntropy, targetEntries } from 'margin-lab/dist/losses/ops';
 import * as R from './reference/losses64';
 import { relError } from './helpers/numeric';
 import {
@@ -81,6 +81,52 @@ for (const c of headCases) {
     });
   });
 }
+
+test('marginCrossEntropy and targetEntries: the values and gradients of the logits built in full and softmaxCrossEntropy', () => {
+  // Rows with large scaled gaps, a target far below the rest and a target far above it.
+  for (const [n, c, s, seed] of [
+    [5, 7, 1, 1],
+    [16, 40, 64, 2],
+    [3, 1000, 64, 3],
+  ]) {
+    tf.tidy(() => {
+      const others = tf.tensor2d(randMat(n, c, seed), [n, c]);
+      const targetY = tf.tensor1d(randMat(1, n, seed + 1)[0].map((v, i) => (i === 0 ? -3 : i === 1 ? 3 : v)));
+      const labels = randLabels(n, c, seed + 2);
+      const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), c).toFloat() as tf.Tensor2D;
+      const full = (o: tf.Tensor2D, t: tf.Tensor1D) =>
+        softmaxCrossEntropy(
+          tf.mul(tf.add(tf.mul(o, tf.sub(1, oneHot)), tf.mul(oneHot, tf.expandDims(t, 1))), s) as tf.Tensor2D,
+          oneHot,
+        );
+      const fused = (o: tf.Tensor2D, t: tf.Tensor1D) => marginCrossEntropy(o, t, oneHot, s);
+      const a = fused(others, targetY).dataSync()[0];
+      const b = full(others, targetY).dataSync()[0];
+      assert.ok(Number.isFinite(a) && Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b)), `s=${s}: ${a} vs ${b}`);
+      const ga = tf.grads((o, t) => fused(o as tf.Tensor2D, t as tf.Tensor1D))([others, targetY]);
+      const gb = tf.grads((o, t) => full(o as tf.Tensor2D, t as tf.Tensor1D))([others, targetY]);
+      for (let k = 0; k < 2; k++) {
+        const e = relError(ga[k].dataSync(), gb[k].dataSync());
+        assert.ok(e <= 1e-5, `s=${s}, gradient ${k === 0 ? 'others' : 'targetY'}: relative error ${e}`);
+      }
+      // The target entries of others get no gradient: their logit is replaced by the target's.
+      const g0 = ga[0].arraySync() as number[][];
+      labels.forEach((y, i) => assert.equal(g0[i][y], 0));
+      // targetEntries: the picked entries, and oneHot · dy as gradient.
+      const picked = targetEntries(others, oneHot).arraySync();
+      const o2 = others.arraySync();
+      assert.deepEqual(
+        picked,
+        labels.map((y, i) => o2[i][y]),
+      );
+      const w = tf.tensor1d(Array.from({ length: n }, (_, i) => i + 1));
+      const gt = tf
+        .grad((o) => tf.sum(tf.mul(targetEntries(o as tf.Tensor2D, oneHot), w)))(others)
+        .arraySync() as number[][];
+      gt.forEach((row, i) => row.forEach((v, j) => assert.equal(v, j === labels[i] ? i + 1 : 0)));
+    });
+  }
+});
 
 test('softmaxLoss (with bias): value and gradients match the float64 reference', () => {
   for (const [N, D, C] of shapes) {

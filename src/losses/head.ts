@@ -6,7 +6,7 @@
  * W [D, C] (`trainableVariables`), and expose `logits()` and `cosines()` for evaluation and plots.
  */
 import * as tf from '../tf';
-import { cosineMatrix, softmaxCrossEntropy } from './ops';
+import { cosineMatrix, marginCrossEntropy, softmaxCrossEntropy, targetEntries } from './ops';
 import { spreadDirections } from './init';
 import { checkEmbeddings, checkPositiveInteger, LabelsLike, LossInputError, readLabels } from './validate';
 import { tidyRead } from '../util/read';
@@ -20,6 +20,13 @@ export interface ComputeOptions {
    * center-loss centers). Defaults to the loss's `training` flag (true after construction).
    */
   training?: boolean;
+  /**
+   * Called during compute() with the class scores [N, C] it derives on the way (the cosines of
+   * the margin heads, as `scores()` returns them), so that a caller that wants both, as the
+   * trainer's batch accuracy does, computes them once. Heads whose loss does not pass through
+   * the scores do not call it. The tensor is disposed when compute() returns unless kept.
+   */
+  onScores?: (scores: tf.Tensor2D) => void;
 }
 
 /** Anything that maps (embeddings, labels) to a scalar loss. */
@@ -331,35 +338,47 @@ export abstract class CosineHead<Ctx extends TargetContext = TargetContext> impl
   }
 
   logits(embeddings: tf.Tensor2D, labels: LabelsLike, options: ComputeOptions = {}): tf.Tensor2D {
-    return tf.tidy(() => this.build(embeddings, labels, options).logits);
+    return tf.tidy(() => this.mix(this.parts(embeddings, labels, options), this.scale(embeddings)));
   }
 
   compute(embeddings: tf.Tensor2D, labels: LabelsLike, options: ComputeOptions = {}): tf.Scalar {
     return tf.tidy(() => {
-      const { logits, oneHot } = this.build(embeddings, labels, options);
-      return softmaxCrossEntropy(logits, oneHot);
+      const parts = this.parts(embeddings, labels, options);
+      options.onScores?.(parts.cos);
+      const scale = this.scale(embeddings);
+      // A per-row scale (SphereFace's ‖x‖) goes through the logits and autodiff.
+      if (typeof scale !== 'number') return softmaxCrossEntropy(this.mix(parts, scale), parts.oneHot);
+      return marginCrossEntropy(parts.others, parts.targetY, parts.oneHot, scale);
     });
   }
 
-  /** Logits and one-hot targets; call inside tf.tidy. */
-  private build(
+  /** The pieces of the logits; call inside tf.tidy. */
+  private parts(
     embeddings: tf.Tensor2D,
     labels: LabelsLike,
     options: ComputeOptions,
-  ): { logits: tf.Tensor2D; oneHot: tf.Tensor2D } {
+  ): { cos: tf.Tensor2D; oneHot: tf.Tensor2D; targetY: tf.Tensor1D; others: tf.Tensor2D } {
     checkEmbeddings(this.name, embeddings, this.embeddingDim);
     const lab = readLabels(this.name, labels, embeddings.shape[0], this.numClasses);
     const training = options.training ?? this.training;
     const cos = this.cosines(embeddings);
     const oneHot = tf.oneHot(lab.tensor, this.numClasses).toFloat() as tf.Tensor2D;
-    const cosY = tf.sum(tf.mul(cos, oneHot), 1) as tf.Tensor1D;
+    const cosY = targetEntries(cos, oneHot);
     if (training) this.updateState(cosY, embeddings);
     const ctx = { embeddings, training } as Ctx;
     const targetY = this.target(cosY, ctx);
     const others = this.negatives(cos, { ...ctx, cosY, targetY, oneHot });
-    // Non-target entries keep their (possibly modulated) cosine; the target entry gets f(cos θ_y).
-    const mixed = tf.add(tf.mul(others, tf.sub(1, oneHot)), tf.mul(oneHot, tf.expandDims(targetY, 1))) as tf.Tensor2D;
-    return { logits: tf.mul(mixed, this.scale(embeddings)) as tf.Tensor2D, oneHot };
+    return { cos, oneHot, targetY, others };
+  }
+
+  /** The logits from the parts: non-target entries keep their (possibly modulated) cosine, the target gets f(cos θ_y). */
+  private mix(
+    p: { oneHot: tf.Tensor2D; targetY: tf.Tensor1D; others: tf.Tensor2D },
+    scale: number | tf.Tensor2D,
+  ): tf.Tensor2D {
+    const { oneHot, targetY, others } = p;
+    const mixed = tf.add(tf.mul(others, tf.sub(1, oneHot)), tf.mul(oneHot, tf.expandDims(targetY, 1)));
+    return tf.mul(mixed, scale) as tf.Tensor2D;
   }
 
   dispose(): void {

@@ -102,6 +102,63 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): t
   return tf.mean(tf.sub(lse, target)) as tf.Scalar;
 }
 
+/**
+ * x_i,y_i for each row: the entries the one-hot matrix [N, C] picks, [N]. Its gradient is one
+ * product (oneHot · dy) where autodiff's `sum(x · oneHot)` builds a tensor of ones first.
+ */
+export function targetEntries(x: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Tensor1D {
+  const n = x.shape[0];
+  const op = tf.customGrad(((v: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    save([oneHot]);
+    return {
+      value: tf.sum(tf.mul(v, oneHot), 1),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0], tf.reshape(dy, [n, 1])),
+    };
+  }) as unknown as CustomGradFn) as unknown as (v: tf.Tensor2D) => tf.Tensor1D;
+  return op(x);
+}
+
+/**
+ * The margin-softmax cross-entropy in one differentiable step: the mean over rows of
+ * log Σ_j exp(z_ij) − z_i,y_i, for the logits z = s·others whose target entries are replaced by
+ * s·targetY (the margin's f(cos θ_y)). The values are those of building the logits and calling
+ * {@link softmaxCrossEntropy}; the gradient is written out rather than taken through a chain of
+ * [N, C] ops: with p = softmax(z),
+ *   ∂L/∂others_ij = (s/N)·p_ij for j ≠ y_i, and 0 at the target (whose logit is not from others),
+ *   ∂L/∂targetY_i = (s/N)·(p_i,y_i − 1).
+ * About a dozen [N, C] kernels forward and backward where autodiff runs some thirty: it matters
+ * with thousands of classes. `oneHot` is the float one-hot labels [N, C], `s` the scale.
+ */
+export function marginCrossEntropy(
+  others: tf.Tensor2D,
+  targetY: tf.Tensor1D,
+  oneHot: tf.Tensor2D,
+  s: number,
+): tf.Scalar {
+  const [n, c] = others.shape;
+  const op = tf.customGrad(((o: tf.Tensor2D, ty: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    const t = tf.mul(ty, s);
+    const isTarget = tf.cast(oneHot, 'bool');
+    const logits = tf.where(isTarget, tf.broadcastTo(tf.reshape(t, [n, 1]), [n, c]), tf.mul(o, s));
+    const m = tf.max(logits, 1);
+    const e = tf.exp(tf.sub(logits, tf.reshape(m, [n, 1])));
+    const se = tf.sum(e, 1);
+    const value = tf.mean(tf.sub(tf.add(tf.log(se), m), t));
+    // exp(z_y − m) from the [N] values: p at the target is that over the row's sum.
+    save([e, se, tf.exp(tf.sub(t, m)), tf.sub(1, oneHot)]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [eS, seS, eY, notTarget] = saved;
+        const k = tf.mul(dy, s / n);
+        const perRow = tf.reshape(tf.div(k, seS), [n, 1]);
+        return [tf.mul(tf.mul(eS, perRow), notTarget), tf.mul(k, tf.sub(tf.div(eY, seS), 1))];
+      },
+    };
+  }) as unknown as CustomGradFn) as unknown as (o: tf.Tensor2D, ty: tf.Tensor1D) => tf.Scalar;
+  return op(others, targetY);
+}
+
 /** Squared Euclidean distances between all rows of a [N, D]: [N, N], exactly 0 on the diagonal. */
 export function pairwiseSquaredDistances(a: tf.Tensor2D): tf.Tensor2D {
   const sq = tf.sum(tf.square(a), 1, true);

@@ -429,13 +429,16 @@ async function trainStep(
 ): Promise<{ value: number; accuracy?: number }> {
   const { model, loss, optimizer, vars, stateVars } = ctx;
   let emb: tf.Tensor2D | null = null;
+  // The class scores compute() derived on the way, when the head passes them (onScores).
+  let scoresSeen: tf.Tensor2D | null = null;
   // Clones share the data (no copy); a rejected step assigns them back.
   const before = stateVars.map((v) => tf.clone(v));
   try {
     const { value: v, grads } = optimizer.computeGradients(() => {
       const e = model.apply(xb, { training: true }) as tf.Tensor2D;
-      if (wantAccuracy) emb = tf.keep(e);
-      return loss.compute(e, yb);
+      if (!wantAccuracy) return loss.compute(e, yb);
+      emb = tf.keep(e);
+      return loss.compute(e, yb, { onScores: (sc) => (scoresSeen = tf.keep(sc)) });
     }, vars);
     // One read for the loss, the gradient norm and the batch accuracy.
     const statsT = tf.tidy(() => {
@@ -444,7 +447,7 @@ async function trainStep(
         tf.reshape(tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))), [1]),
       ];
       if (emb) {
-        const scores = classScores(loss as ClassifierHead, emb);
+        const scores = scoresSeen ?? classScores(loss as ClassifierHead, emb);
         parts.push(
           tf.reshape(tf.mean(tf.cast(tf.equal(tf.argMax(scores, 1), tf.tensor1d(yb, 'int32')), 'float32')), [1]),
         );
@@ -475,6 +478,7 @@ async function trainStep(
   } finally {
     tf.dispose(before);
     if (emb) (emb as tf.Tensor).dispose();
+    if (scoresSeen) (scoresSeen as tf.Tensor).dispose();
   }
 }
 
