@@ -263,7 +263,7 @@ test('native: MaxPool gradient through the argmax equals MaxPoolGrad, ties and s
     );
     const f = (v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, size, stride, pad), dy));
     const names = await kernelsOf(() => tf.grad(f)(x));
-    assert.ok(names.includes('MarginLabMaxPoolGradArgmax'), names.join(', '));
+    assert.ok(names.includes('MarginLabMaxPoolGradWithArgmax'), names.join(', '));
     assert.ok(!names.includes('MaxPoolGrad'), 'the stock MaxPoolGrad still runs');
     const fused = tf.grad(f)(x);
     const stock = await withStockTensorflowKernels(() => tf.grad(f)(x));
@@ -273,6 +273,54 @@ test('native: MaxPool gradient through the argmax equals MaxPoolGrad, ties and s
       `pool ${size}, stride ${stride}, ${pad}`,
     );
     tf.dispose([dy, fused, stock]);
+  }
+  x.dispose();
+});
+
+test('native: a MaxPooling2D layer keeps its argmax from the forward pass while a gradient is recorded; values and gradients equal the stock path, ties included', async (t) => {
+  if (!ready(t)) return;
+  const r = rng(22);
+  const x = tf.tensor4d(
+    Float32Array.from({ length: 3 * 8 * 10 * 4 }, () => Math.max(0, Math.round(4 * r() - 2))),
+    [3, 8, 10, 4],
+  );
+  for (const [poolSize, strides, padding] of [
+    [2, 2, 'valid'],
+    [3, 2, 'same'],
+  ] as const) {
+    const layer = tf.layers.maxPooling2d({ poolSize, strides, padding });
+    const outShape = tf.tidy(() => (layer.apply(x) as tf.Tensor).shape);
+    const dy = tf.tensor(
+      Float32Array.from({ length: outShape.reduce((a, b) => a * b, 1) }, () => r() - 0.5),
+      outShape,
+    );
+    const f = (v: tf.Tensor) => tf.sum(tf.mul(layer.apply(v) as tf.Tensor, dy));
+    const names = await kernelsOf(() => tf.grad(f)(x));
+    // One search of the windows: forward with positions, backward scatters to them.
+    assert.equal(names.filter((n) => n === 'MarginLabMaxPoolWithArgmax').length, 1, names.join(', '));
+    assert.ok(names.includes('MarginLabMaxPoolGradWithArgmax'), names.join(', '));
+    assert.ok(!names.includes('MaxPool') && !names.includes('MaxPoolGrad'), names.join(', '));
+    // Inference (no tape) keeps tfjs-layers' own op.
+    const inference = await kernelsOf(() => layer.apply(x) as tf.Tensor);
+    assert.deepEqual(inference, ['MaxPool']);
+    const before = tf.memory().numTensors;
+    const fused = tf.grad(f)(x);
+    const value = tf.tidy(() => layer.apply(x) as tf.Tensor);
+    assert.equal(tf.memory().numTensors, before + 2, 'the positions are freed after the backward pass');
+    const stock = await withStockTensorflowKernels(() => tf.grad(f)(x));
+    const stockValue = await withStockTensorflowKernels(() => tf.maxPool(x, poolSize, strides, padding));
+    const recorded = tf.tidy(() => {
+      let v: tf.Tensor | null = null;
+      tf.grad((u: tf.Tensor) => {
+        v = tf.keep(layer.apply(u) as tf.Tensor);
+        return tf.sum(v);
+      })(x).dispose();
+      return v!;
+    });
+    assert.deepEqual(Array.from(recorded.dataSync()), Array.from(stockValue.dataSync()), `forward, ${padding}`);
+    assert.deepEqual(Array.from(value.dataSync()), Array.from(stockValue.dataSync()), `inference, ${padding}`);
+    assert.deepEqual(Array.from(fused.dataSync()), Array.from(stock.dataSync()), `gradient, ${padding}`);
+    tf.dispose([dy, fused, value, stock, stockValue, recorded]);
   }
   x.dispose();
 });

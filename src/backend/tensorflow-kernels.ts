@@ -35,7 +35,8 @@ import * as tf from '../tf';
 const RELU_GRAD = 'MarginLabReluGrad';
 const BN_TRAIN = 'MarginLabFusedBatchNorm';
 const BN_GRAD = 'MarginLabFusedBatchNormGrad';
-const POOL_GRAD = 'MarginLabMaxPoolGradArgmax';
+const POOL_ARGMAX = 'MarginLabMaxPoolWithArgmax';
+const POOL_SCATTER = 'MarginLabMaxPoolGradWithArgmax';
 let registered = false;
 /** Set while {@link withStockTensorflowKernels} runs. */
 let stockOnly = false;
@@ -101,7 +102,7 @@ export function registerTensorflowKernels(): void {
       : nodeKernels.createTensorsTypeOpAttr(name, dtype);
   registerReluGrad(typeAttr);
   registerBatchNorm(typeAttr);
-  registerMaxPoolGrad(typeAttr);
+  registerMaxPool(typeAttr);
   patchConv2DLayer();
   registered = true;
 }
@@ -365,38 +366,53 @@ function layerClass(name: string): { prototype: unknown } {
 // ---------------------------------------------------------------------------------------------
 // MaxPool
 
-function registerMaxPoolGrad(typeAttr: TypeAttr): void {
+/** The pooling attributes tfjs's MaxPool kernel takes. */
+interface PoolAttrs {
+  filterSize: number | [number, number];
+  strides: number | [number, number];
+  pad: 'valid' | 'same';
+}
+
+function registerMaxPool(typeAttr: TypeAttr): void {
+  const poolAttrs = (b: Binding, input: tf.TensorInfo, a: PoolAttrs, targmax: 'int32' | 'int64') => {
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+    );
+    return [
+      typeAttr('T', 'float32'),
+      typeAttr('Targmax', targmax),
+      { name: 'ksize', type: b.TF_ATTR_INT, value: [1, info.filterHeight, info.filterWidth, 1] },
+      { name: 'strides', type: b.TF_ATTR_INT, value: [1, info.strideHeight, info.strideWidth, 1] },
+      { name: 'padding', type: b.TF_ATTR_STRING, value: info.padInfo.type },
+      { name: 'include_batch_in_index', type: b.TF_ATTR_BOOL, value: false },
+    ];
+  };
+  // Forward with the positions: [pooled, argmax (int32, the index within each image)].
   tf.registerKernel({
-    kernelName: POOL_GRAD,
+    kernelName: POOL_ARGMAX,
     backendName: 'tensorflow',
     kernelFunc: ({ inputs, backend, attrs }) => {
-      const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
-      const a = attrs as unknown as {
-        filterSize: number | [number, number];
-        strides: number | [number, number];
-        pad: 'valid' | 'same';
-      };
-      const info = tf.backend_util.computePool2DInfo(
-        input.shape as [number, number, number, number],
-        a.filterSize,
-        a.strides,
-        1,
-        a.pad,
-      );
+      const { x } = inputs as { x: tf.TensorInfo };
+      const nb = backend as unknown as NodeBackend;
+      const attr = poolAttrs(nb.binding, x, attrs as unknown as PoolAttrs, 'int32');
+      const out = nb.binding.executeOp('MaxPoolWithArgmax', attr, nb.getInputTensorIds([x]), 2);
+      return out.map((o) => nb.createOutputTensor(o));
+    },
+  });
+  // dy scattered to the positions of argmax (int32; cast to the int64 the CPU kernel takes).
+  tf.registerKernel({
+    kernelName: POOL_SCATTER,
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { dy, input, argmax } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo; argmax: tf.TensorInfo };
       const nb = backend as unknown as NodeBackend;
       const b = nb.binding;
-      const pool = (targmax: 'int32' | 'int64') => [
-        typeAttr('T', 'float32'),
-        typeAttr('Targmax', targmax),
-        { name: 'ksize', type: b.TF_ATTR_INT, value: [1, info.filterHeight, info.filterWidth, 1] },
-        { name: 'strides', type: b.TF_ATTR_INT, value: [1, info.strideHeight, info.strideWidth, 1] },
-        { name: 'padding', type: b.TF_ATTR_STRING, value: info.padInfo.type },
-        { name: 'include_batch_in_index', type: b.TF_ATTR_BOOL, value: false },
-      ];
-      const [xId, dyId] = nb.getInputTensorIds([input, dy]);
-      // The int64 positions never reach tfjs (it has no int64): handles only, deleted here.
-      const [pooled, arg32] = b.executeOp('MaxPoolWithArgmax', pool('int32'), [xId], 2);
-      b.deleteTensor(pooled.id);
+      const [xId, dyId, argId] = nb.getInputTensorIds([input, dy, argmax]);
+      // The int64 positions never reach tfjs (it has no int64): a handle only, deleted here.
       const [arg64] = b.executeOp(
         'Cast',
         [
@@ -404,18 +420,19 @@ function registerMaxPoolGrad(typeAttr: TypeAttr): void {
           typeAttr('DstT', 'int64'),
           { name: 'Truncate', type: b.TF_ATTR_BOOL, value: false },
         ],
-        [arg32.id],
+        [argId],
         1,
       );
-      b.deleteTensor(arg32.id);
       try {
-        const [dx] = b.executeOp('MaxPoolGradWithArgmax', pool('int64'), [xId, dyId, arg64.id], 1);
+        const attr = poolAttrs(b, input, attrs as unknown as PoolAttrs, 'int64');
+        const [dx] = b.executeOp('MaxPoolGradWithArgmax', attr, [xId, dyId, arg64.id], 1);
         return nb.createOutputTensor(dx);
       } finally {
         b.deleteTensor(arg64.id);
       }
     },
   });
+  // tf.maxPool's gradient where the forward kept no positions (callers other than the layer).
   const stock = tf.getGradient('MaxPool');
   tf.registerGradient({
     kernelName: 'MaxPool',
@@ -428,10 +445,82 @@ function registerMaxPoolGrad(typeAttr: TypeAttr): void {
         return stock.gradFunc(dy, saved, attrs);
       return {
         x: () =>
-          tf
-            .engine()
-            .runKernel(POOL_GRAD, { dy: dy as tf.Tensor, input: x }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor,
+          tf.tidy(() => {
+            const [, argmax] = runPoolArgmax(x as tf.Tensor4D, attrs as unknown as PoolAttrs);
+            return scatterToArgmax(dy as tf.Tensor4D, x as tf.Tensor4D, argmax, attrs as unknown as PoolAttrs);
+          }),
       };
     },
   });
+  patchMaxPoolingLayer();
+}
+
+function runPoolArgmax(x: tf.Tensor4D, attrs: PoolAttrs): [tf.Tensor4D, tf.Tensor4D] {
+  return tf.engine().runKernel(POOL_ARGMAX, { x }, attrs as unknown as tf.NamedAttrMap) as unknown as [
+    tf.Tensor4D,
+    tf.Tensor4D,
+  ];
+}
+
+function scatterToArgmax(dy: tf.Tensor4D, input: tf.Tensor4D, argmax: tf.Tensor4D, attrs: PoolAttrs): tf.Tensor4D {
+  return tf
+    .engine()
+    .runKernel(POOL_SCATTER, { dy, input, argmax }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+
+/**
+ * Max pooling that keeps its positions for the backward pass: `MaxPoolWithArgmax` forward (int32
+ * positions, its fast kernel, about the time of `MaxPool`), and the gradient scatters `dy` to
+ * those positions, so the backward pass does not search the windows again. Values and gradients
+ * are those of tf.maxPool and its gradient (each window's gradient goes to its first maximum).
+ */
+export function maxPoolKeepingArgmax(x: tf.Tensor4D, attrs: PoolAttrs): tf.Tensor4D {
+  const op = tf.customGrad(((input: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    const [pooled, argmax] = runPoolArgmax(input, attrs);
+    save([input, argmax]);
+    return {
+      value: pooled,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        scatterToArgmax(dy as tf.Tensor4D, saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, attrs),
+    };
+  }) as unknown as CustomGradFn) as unknown as (input: tf.Tensor4D) => tf.Tensor4D;
+  return op(x);
+}
+
+/** Whether the engine records a tape now (a forward pass under tf.grad / computeGradients). */
+function recording(): boolean {
+  return (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+}
+
+/**
+ * MaxPooling2D layers (channels last) through {@link maxPoolKeepingArgmax} while a gradient is
+ * being recorded; other calls (inference) keep tfjs-layers' own `tf.maxPool`.
+ */
+function patchMaxPoolingLayer(): void {
+  const proto = layerClass('MaxPooling2D').prototype as {
+    poolingFunction: (
+      this: unknown,
+      inputs: tf.Tensor,
+      poolSize: [number, number],
+      strides: [number, number],
+      padding: string,
+      dataFormat: string,
+    ) => tf.Tensor;
+  };
+  const stock = proto.poolingFunction;
+  proto.poolingFunction = function (inputs, poolSize, strides, padding, dataFormat) {
+    if (
+      active(inputs) &&
+      recording() &&
+      inputs.rank === 4 &&
+      dataFormat === 'channelsLast' &&
+      (padding === 'valid' || padding === 'same')
+    )
+      return tf.tidy(() =>
+        maxPoolKeepingArgmax(inputs as tf.Tensor4D, { filterSize: poolSize, strides, pad: padding }),
+      );
+    return stock.call(this, inputs, poolSize, strides, padding, dataFormat);
+  };
 }
