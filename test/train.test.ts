@@ -8,6 +8,7 @@ import * as ml from 'margin-lab';
 import { tf } from 'margin-lab';
 import { readCheckpoint, loadModelWeights } from 'margin-lab/dist/train/checkpoint';
 import { formatProgress } from 'margin-lab/dist/train/progress';
+import { DecayedMomentumOptimizer } from 'margin-lab/dist/train/sgd';
 import { ROOT } from './helpers/paths';
 import { toyImages } from './helpers/toy';
 
@@ -350,6 +351,65 @@ test('resume is bit-exact: a 4-epoch run stopped after epoch 2 and resumed equal
     });
     fs.rmSync(a, { recursive: true });
     fs.rmSync(b, { recursive: true });
+  }
+});
+
+test("SGD's fused update (momentum, Nesterov or not, coupled weight decay) equals tfjs's MomentumOptimizer on decayed gradients, and their slots load in each other", async () => {
+  const shapes = [[7, 5], [300], [3, 3, 2, 4]];
+  const r = (seed: number) => {
+    let x = seed;
+    return () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5;
+  };
+  for (const nesterov of [true, false]) {
+    const rand = r(nesterov ? 3 : 4);
+    const init = shapes.map((sh) => tf.tensor(Float32Array.from({ length: sh.reduce((a, b) => a * b, 1) }, rand), sh));
+    const a = init.map((t, i) => tf.variable(t, true, `fusedsgd${nesterov}${i}`));
+    const b = init.map((t, i) => tf.variable(t, true, `stocksgd${nesterov}${i}`));
+    const wd = 5e-4;
+    const fused = new DecayedMomentumOptimizer(0.1, 0.9, nesterov, wd);
+    const stock = tf.train.momentum(0.1, 0.9, nesterov);
+    for (let step = 0; step < 5; step++) {
+      const lr = 0.1 * (1 - step / 10); // a schedule: the lr changes every step
+      fused.setLearningRate(lr);
+      stock.setLearningRate(lr);
+      const grads = init.map((t) => tf.tensor(Float32Array.from({ length: t.size }, rand), t.shape));
+      const before = tf.memory().numTensors;
+      (fused as tf.Optimizer).applyGradients(Object.fromEntries(a.map((v, i) => [v.name, grads[i]])));
+      if (step > 0) assert.equal(tf.memory().numTensors, before, 'the fused update leaves no tensors behind');
+      tf.tidy(() =>
+        stock.applyGradients(Object.fromEntries(b.map((v, i) => [v.name, tf.add(grads[i], tf.mul(v, wd))]))),
+      );
+      tf.dispose(grads);
+    }
+    a.forEach((v, i) => {
+      const got = v.dataSync();
+      const want = b[i].dataSync();
+      let err = 0;
+      let norm = 0;
+      for (let k = 0; k < got.length; k++) {
+        err += (got[k] - want[k]) ** 2;
+        norm += want[k] ** 2;
+      }
+      assert.ok(
+        Math.sqrt(err / norm) <= 1e-6,
+        `nesterov ${nesterov}, variable ${i}: relative error ${Math.sqrt(err / norm)}`,
+      );
+    });
+    // The same slots under the same names, in the same order: a checkpoint of either loads in the other.
+    const wf = await fused.getWeights();
+    const ws = await stock.getWeights();
+    assert.deepEqual(
+      wf.map((w) => w.name.replace('fused', '')),
+      ws.map((w) => w.name.replace('stock', '')),
+    );
+    const reloaded = new DecayedMomentumOptimizer(0.1, 0.9, nesterov, wd);
+    await reloaded.setWeights(ws);
+    const back = await reloaded.getWeights();
+    back.slice(1).forEach((w, i) => assert.deepEqual(w.tensor.dataSync(), ws[i + 1].tensor.dataSync()));
+    fused.dispose();
+    stock.dispose();
+    reloaded.dispose();
+    tf.dispose([...init, ...a, ...b]);
   }
 });
 

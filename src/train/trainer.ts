@@ -6,6 +6,7 @@
  */
 import * as path from 'path';
 import * as tf from '../tf';
+import { DecayedMomentumOptimizer } from './sgd';
 import { readable } from '../util/read';
 import { BackboneSpec } from '../models';
 import { EmbeddingLoss, ClassifierHead, lossStats } from '../losses';
@@ -210,9 +211,16 @@ export function classScores(loss: ClassifierHead, emb: tf.Tensor2D): tf.Tensor2D
   return loss.scores(emb);
 }
 
-function makeOptimizer(name: OptimizerName, lr: number, momentum: number, nesterov: boolean): tf.Optimizer {
+function makeOptimizer(
+  name: OptimizerName,
+  lr: number,
+  momentum: number,
+  nesterov: boolean,
+  weightDecay: number,
+): tf.Optimizer {
   if (name === 'adam') return tf.train.adam(lr);
-  if (name === 'sgd') return tf.train.momentum(lr, momentum, nesterov);
+  // The coupled weight decay is part of the SGD step (one fused update, see ./sgd).
+  if (name === 'sgd') return new DecayedMomentumOptimizer(lr, momentum, nesterov, weightDecay);
   throw new Error(`unknown optimizer ${JSON.stringify(name)}; expected adam or sgd`);
 }
 
@@ -482,30 +490,14 @@ async function trainStep(
   }
 }
 
-/** Weight decay (coupled for SGD, decoupled for Adam), then the optimizer's step. */
+/** Weight decay (coupled for SGD, inside its optimizer; decoupled for Adam), then the optimizer's step. */
 function applyUpdate(ctx: StepContext, grads: tf.NamedTensorMap, lr: number): void {
   const { optimizer, vars, weightDecay } = ctx;
-  if (weightDecay === 0) {
-    optimizer.applyGradients(grads);
-    return;
-  }
-  if (ctx.decoupledDecay) {
+  if (weightDecay !== 0 && ctx.decoupledDecay) {
     // AdamW: w ← w·(1 − lr·wd), then the Adam step (PyTorch's order).
     for (const w of vars) tf.tidy(() => w.assign(tf.mul(w, 1 - lr * weightDecay)));
-    optimizer.applyGradients(grads);
-    return;
   }
-  // SGD: g ← g + wd·w before the momentum step.
-  const decayed = tf.tidy(() => {
-    const out: tf.NamedTensorMap = {};
-    for (const w of vars) if (grads[w.name]) out[w.name] = tf.add(grads[w.name], tf.mul(w, weightDecay));
-    return out;
-  });
-  try {
-    optimizer.applyGradients(decayed);
-  } finally {
-    tf.dispose(Object.values(decayed));
-  }
+  optimizer.applyGradients(grads);
 }
 
 /** A warning when a classifier's final training accuracy is at chance level (Adam can get there without NaN). */
@@ -631,7 +623,7 @@ async function runEpoch(
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { model, loss } = opts;
   const plan = planTraining(opts);
-  const optimizer = makeOptimizer(plan.optName, plan.lr0, plan.momentum, plan.nesterov);
+  const optimizer = makeOptimizer(plan.optName, plan.lr0, plan.momentum, plan.nesterov, plan.weightDecay);
   const rng = new Rng(plan.seed);
   const history: EpochRow[] = [];
   let step = 0;
