@@ -463,9 +463,7 @@ function runPoolArgmax(x: tf.Tensor4D, attrs: PoolAttrs): [tf.Tensor4D, tf.Tenso
 }
 
 function scatterToArgmax(dy: tf.Tensor4D, input: tf.Tensor4D, argmax: tf.Tensor4D, attrs: PoolAttrs): tf.Tensor4D {
-  return tf
-    .engine()
-    .runKernel(POOL_SCATTER, { dy, input, argmax }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  return tf.engine().runKernel(POOL_SCATTER, { dy, input, argmax }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
