@@ -153,6 +153,53 @@ test('a diverging run stops with the step, the loss and a hint, without applying
   model.dispose();
 });
 
+test('a step whose loss is finite but whose gradient is not is refused too, and the message gives the gradient norm', async () => {
+  const data = toyData(64);
+  const model = ml.buildBackbone(spec());
+  const inner = ml.arcFace({ numClasses: 4, embeddingDim: 3, s: 8 });
+  // Identity forward, +Inf (or NaN) backward for one entry: the loss stays finite.
+  const poison = (bad: number) =>
+    tf.customGrad(((x: tf.Tensor) => ({
+      value: tf.clone(x),
+      gradFunc: (dy: tf.Tensor) => tf.add(dy, tf.mul(tf.oneHot([0], x.size).reshape(x.shape), bad)),
+    })) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+  for (const bad of [Infinity, NaN]) {
+    let calls = 0;
+    let snapshot: number[][] = [];
+    const poisoned: ml.EmbeddingLoss = {
+      name: 'poisoned-gradient',
+      training: true,
+      get trainableVariables() {
+        return inner.trainableVariables;
+      },
+      compute: (e, y, o) => {
+        calls++;
+        if (calls !== 2) return inner.compute(e, y, o);
+        snapshot = [...model.getWeights(), inner.W].map((w) => Array.from(w.dataSync()));
+        return inner.compute(poison(bad)(e) as tf.Tensor2D, y, o);
+      },
+      step: () => {},
+      config: () => ({ s: 8, m: 0.5 }),
+      stateDict: () => inner.stateDict(),
+      dispose: () => {},
+    };
+    await assert.rejects(
+      ml.train({ model, backbone: spec(), loss: poisoned, data, epochs: 1, batchSize: 16, lr: 0.01, progress: 'none' }),
+      (e: Error) => {
+        assert.ok(e instanceof ml.TrainingDivergedError);
+        assert.match(e.message, /training diverged at epoch 1, step 1: loss = \d/);
+        // An infinite entry turns into NaN on its way back through the network.
+        assert.match(e.message, /gradient norm = (NaN|Infinity)\./);
+        return true;
+      },
+    );
+    const after = [...model.getWeights(), inner.W].map((w) => Array.from(w.dataSync()));
+    assert.deepEqual(after, snapshot, `weights changed by the step with a ${bad} gradient`);
+  }
+  inner.dispose();
+  model.dispose();
+});
+
 test('checkpoints reload for inference and resume training where they stopped', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-ckpt-'));
   const data = toyData();

@@ -423,8 +423,8 @@ interface StepContext {
 }
 
 /**
- * One optimizer step on a batch. The update is applied only when the loss and the gradient norm
- * are finite; otherwise the loss's running state is put back and TrainingDivergedError is thrown,
+ * One optimizer step on a batch. The update is applied only when the loss and every gradient
+ * entry are finite; otherwise the loss's running state is put back and TrainingDivergedError is thrown,
  * so the weights and state are those before the step. Returns the loss and, when asked for, the
  * batch accuracy of the step's own embeddings under that step's class weights.
  */
@@ -448,12 +448,12 @@ async function trainStep(
       emb = tf.keep(e);
       return loss.compute(e, yb, { onScores: (sc) => (scoresSeen = tf.keep(sc)) });
     }, vars);
-    // One read for the loss, the gradient norm and the batch accuracy.
+    // One read for the loss, the gradients' finiteness and the batch accuracy. The sum of every
+    // gradient entry is finite exactly when they all are (a NaN or ±Inf entry makes it NaN or
+    // ±Inf; finite entries would need magnitudes near 1e34 to overflow it, where the sum of
+    // squares overflows from 1e19): one pass over each gradient instead of two.
     const statsT = tf.tidy(() => {
-      const parts = [
-        tf.reshape(v, [1]),
-        tf.reshape(tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))), [1]),
-      ];
+      const parts = [tf.reshape(v, [1]), tf.reshape(tf.addN(Object.values(grads).map((g) => tf.sum(g))), [1])];
       if (emb) {
         const scores = scoresSeen ?? classScores(loss as ClassifierHead, emb);
         parts.push(
@@ -464,9 +464,11 @@ async function trainStep(
     });
     // Asynchronous: webgpu in Node has no synchronous read.
     const stats = await statsT.data().finally(() => statsT.dispose());
-    const [value, gradNorm] = [stats[0], stats[1]];
-    const finite = Number.isFinite(value) && Number.isFinite(gradNorm);
+    const value = stats[0];
+    const finite = Number.isFinite(value) && Number.isFinite(stats[1]);
     if (finite) applyUpdate(ctx, grads, where.lr);
+    // The gradient norm, for the message, only when the step is refused.
+    const gradNorm = finite ? 0 : await readGradNorm(grads);
     tf.dispose([v, ...Object.values(grads)]);
     if (!finite) {
       stateVars.forEach((sv, i) => sv.assign(before[i]));
@@ -488,6 +490,12 @@ async function trainStep(
     if (emb) (emb as tf.Tensor).dispose();
     if (scoresSeen) (scoresSeen as tf.Tensor).dispose();
   }
+}
+
+/** ‖g‖ over every gradient tensor (NaN or Infinity for a diverged step). */
+async function readGradNorm(grads: tf.NamedTensorMap): Promise<number> {
+  const t = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))));
+  return (await t.data().finally(() => t.dispose()))[0];
 }
 
 /** Weight decay (coupled for SGD, inside its optimizer; decoupled for Adam), then the optimizer's step. */
