@@ -117,8 +117,17 @@ export { verificationPairs, pkBatches } from './data/pairs';
 export type { VerificationPairs } from './data/pairs';
 
 // Backbones
-export { mlp, lenetPlusPlus, smallResNet, referenceNet, buildBackbone, BACKBONES } from './models';
-export type { BackboneName, BackboneSpec } from './models';
+export {
+  mlp,
+  lenetPlusPlus,
+  smallResNet,
+  referenceNet,
+  buildBackbone,
+  BACKBONES,
+  NECK_LAYOUTS,
+  resolveNeckLayout,
+} from './models';
+export type { BackboneName, BackboneSpec, NeckLayout } from './models';
 
 // Training and checkpoints
 export {

@@ -135,7 +135,7 @@ test('npm run benchmark, quick mode: trains 2 losses, writes CSV, figures and re
   assert.match(md, new RegExp(`\\*\\*Backend\\*\\*: margin-lab backend: ${forced ? forced : '(wasm|tensorflow)'} on`));
   assert.match(
     md,
-    /\*\*Recipe\*\* \(`--recipe face`\): SGD lr 0\.1, Nesterov momentum 0\.9, weight decay 0\.0005; 10 % linear warm-up, then cosine lr; BN after every convolution and BN–dense–BN neck\./,
+    /\*\*Recipe\*\* \(`--recipe face`\): SGD lr 0\.1, Nesterov momentum 0\.9, weight decay 0\.0005; 10 % linear warm-up, then cosine lr; BN after every convolution and hidden dense–BN–ReLU, then dense–BN \(neck layout bn-relu\)\./,
   );
   assert.match(
     md,
@@ -171,13 +171,15 @@ test('npm run benchmark -- --ablation, quick mode: every variant, one row per (v
   assert.match(md, /\*\*quick mode\*\*: a pipeline check, not a result/);
   assert.match(md, /\*\*Data\*\*: the shipped subset \(1,000 syllables × 40 faces\), first 200 syllables/);
   const rows = md.split('\n').filter((l) => /^\| (adam|face|sgd)/.test(l));
-  // 6 variants with ArcFace and softmax, 3 with ArcFace alone.
-  assert.equal(rows.length, 6 * 2 + 3, rows.join('\n'));
+  // 8 variants with ArcFace and softmax, 3 with ArcFace alone.
+  assert.equal(rows.length, 8 * 2 + 3, rows.join('\n'));
   for (const id of [
     'adam',
     'adam+neck',
     'adam+neck+bn',
     'face',
+    'face-relu-bn',
+    'face-bn2d',
     'face-wd0',
     'face-s30',
     'face+mwarm',

@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ml from 'margin-lab';
 import { ROOT } from './helpers/paths';
+import { readCheckpoint } from 'margin-lab/dist/train/checkpoint';
 
 const spec: ml.BackboneSpec = { name: 'mlp', inputShape: [6, 6, 1], embeddingDim: 3, hidden: [16], seed: 2 };
 
@@ -208,6 +209,7 @@ test('every backbone (with BN and the neck) round-trips through model/model.json
     { name: 'lenetpp', inputShape: [8, 8, 1], embeddingDim: 4, width: 0.125, batchNorm: true },
     { name: 'resnet', inputShape: [8, 8, 1], embeddingDim: 4, width: 0.25, batchNorm: true, neck: true },
     { name: 'reference', inputShape: [8, 8, 1], embeddingDim: 4, batchNorm: true, neck: true },
+    { name: 'reference', inputShape: [8, 8, 1], embeddingDim: 4, batchNorm: true, neck: true, neckLayout: 'bn2d' },
   ];
   const r = new ml.Rng(3);
   const train: ml.TrainData = {
@@ -242,6 +244,60 @@ test('every backbone (with BN and the neck) round-trips through model/model.json
       a.some((v) => Math.abs(v) > 1e-3),
       `${s.name}: the embeddings are not all zero`,
     );
+    fs.rmSync(dir, { recursive: true });
+  }
+  probe.dispose();
+});
+
+test("checkpoints record the reference net's neck layout; one written before the layout existed loads as 'relu-bn', the only layout then", async () => {
+  const r = new ml.Rng(4);
+  const data: ml.TrainData = {
+    x: new Float32Array(32 * 64).map(() => r.next()),
+    y: Int32Array.from({ length: 32 }, (_, i) => i % 4),
+    shape: [8, 8, 1],
+  };
+  const probe = ml.tf.tensor4d(
+    Array.from({ length: 2 * 64 }, (_, i) => Math.cos(i * 0.7)),
+    [2, 8, 8, 1],
+  );
+  const base: ml.BackboneSpec = {
+    name: 'reference',
+    inputShape: [8, 8, 1],
+    embeddingDim: 4,
+    batchNorm: true,
+    neck: true,
+  };
+  for (const layout of [undefined, 'relu-bn'] as const) {
+    const spec: ml.BackboneSpec = layout ? { ...base, neckLayout: layout } : base;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-ck-layout-'));
+    const model = ml.buildBackbone(spec);
+    await ml.train({
+      model,
+      backbone: spec,
+      loss: ml.arcFace({ numClasses: 4, embeddingDim: 4, s: 8 }),
+      data,
+      epochs: 1,
+      batchSize: 16,
+      progress: 'none',
+      runDir: dir,
+    });
+    const file = path.join(dir, 'checkpoint.json');
+    const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+    // The default is written out: a later default cannot change what the weights mean.
+    assert.equal(json.backbone.neckLayout, layout ?? 'bn-relu');
+    const want = ml.tf.tidy(() => Array.from((model.predict(probe) as ml.tf.Tensor).dataSync()));
+    if (layout === 'relu-bn') {
+      // As a checkpoint from before the field: no neckLayout, and still the relu-bn weights.
+      delete json.backbone.neckLayout;
+      fs.writeFileSync(file, JSON.stringify(json));
+      assert.equal(readCheckpoint(file).backbone.neckLayout, 'relu-bn');
+    }
+    const loaded = ml.loadForInference(file);
+    const got = ml.tf.tidy(() => Array.from((loaded.model.predict(probe) as ml.tf.Tensor).dataSync()));
+    assert.deepEqual(got, want, `layout ${layout ?? 'default'}`);
+    loaded.model.dispose();
+    loaded.loss.dispose();
+    model.dispose();
     fs.rmSync(dir, { recursive: true });
   }
   probe.dispose();

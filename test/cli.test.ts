@@ -212,12 +212,17 @@ test('train: the recipe flags (BN, neck, SGD + Nesterov + weight decay, margin w
   const ck = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8'));
   assert.equal(ck.backbone.batchNorm, true);
   assert.equal(ck.backbone.neck, true);
+  assert.equal(ck.backbone.neckLayout, 'bn-relu', 'the default layout with --bn is recorded');
   assert.equal(ck.config.nesterov, true);
   assert.equal(ck.config.weightDecay, 5e-4);
   assert.deepEqual(ck.loss.marginWarmup, { steps: 10, iteration: 2 });
-  const conflict = cli('train', ['--run', run, '--resume', '--epochs', '2', '--weight-decay', '1e-3', '--nesterov']);
+  const conflict = cli('train', [
+    ...['--run', run, '--resume', '--epochs', '2', '--weight-decay', '1e-3', '--nesterov'],
+    ...['--neck-layout', 'bn2d'],
+  ]);
   assert.equal(conflict.status, 2);
   assert.match(conflict.stderr, /--weight-decay 1e-3 \(the checkpoint has 0\.0005\)/);
+  assert.match(conflict.stderr, /--neck-layout bn2d \(the checkpoint has bn-relu\)/);
   const resumed = cli('train', ['--run', run, '--resume', '--epochs', '2']);
   assert.equal(resumed.status, 0, resumed.stderr);
   const ck2 = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8'));
@@ -236,6 +241,16 @@ test('train: the recipe flags (BN, neck, SGD + Nesterov + weight decay, margin w
   assert.match(dropout.stderr, /--dropout 0.2 applies inside the BN neck; give --neck too/);
   const mlpBn = cli('train', [...base.slice(0, -1), 'mlp', ...small, '--bn', '--run', path.join(run, 'z')]);
   assert.match(mlpBn.stderr, /--bn adds BatchNorm after convolutions and the mlp backbone has none/);
+  const layoutNoNeck = cli('train', [...base, ...small, '--bn', '--neck-layout', 'bn2d', '--run', path.join(run, 'l')]);
+  assert.equal(layoutNoNeck.status, 2);
+  assert.match(layoutNoNeck.stderr, /--neck-layout applies to the reference backbone with --neck only; add --neck/);
+  const layoutBad = cli('train', [...base, ...small, '--neck', '--neck-layout', 'bn', '--run', path.join(run, 'm')]);
+  assert.match(layoutBad.stderr, /--neck-layout "bn": expected one of bn-relu, relu-bn, bn2d/);
+  const layoutLenet = cli('train', [
+    ...[...base.slice(0, -1), 'lenetpp', ...small, '--neck', '--neck-layout', 'bn2d'],
+    ...['--run', path.join(run, 'n')],
+  ]);
+  assert.match(layoutLenet.stderr, /--neck-layout applies to the reference backbone with --neck only, not lenetpp/);
 });
 
 test('train: flags that would do nothing are refused (--run "", --width on mlp, --s on plain SphereFace, --resume to an epoch already reached)', () => {

@@ -41,6 +41,72 @@ test('every backbone builds with the requested embedding size', () => {
   );
 });
 
+test("the reference net's neck layouts: the layers each builds, the default with and without BN, and the layouts it refuses", () => {
+  const base = { name: 'reference' as const, inputShape: [16, 16, 1] as [number, number, number], embeddingDim: 5 };
+  /** The layers after the second pooling, as class names (BN, relu and the rest). */
+  const tail = (spec: ml.BackboneSpec) => {
+    const m = ml.buildBackbone(spec);
+    const names = m.layers.map((l) => {
+      const c = l.getClassName();
+      if (c === 'BatchNormalization') return 'BN';
+      if (c === 'Activation') return (l.getConfig() as { activation: string }).activation;
+      if (c === 'Dense') {
+        const cfg = l.getConfig() as { units: number; useBias: boolean; activation: string };
+        return `dense${cfg.units}${cfg.useBias ? '+b' : ''}${cfg.activation === 'relu' ? '+relu' : ''}`;
+      }
+      return c;
+    });
+    m.dispose();
+    return names.slice(names.lastIndexOf('MaxPooling2D') + 1);
+  };
+  assert.deepEqual(tail({ ...base, batchNorm: true, neck: true }), [
+    'Flatten',
+    'dense128',
+    'BN',
+    'relu',
+    'dense5+b',
+    'BN',
+  ]);
+  assert.deepEqual(tail({ ...base, batchNorm: true, neck: true, neckLayout: 'relu-bn' }), [
+    'Flatten',
+    'dense128+b+relu',
+    'BN',
+    'dense5+b',
+    'BN',
+  ]);
+  assert.deepEqual(tail({ ...base, batchNorm: true, neck: true, neckLayout: 'bn2d' }), [
+    'BN',
+    'Flatten',
+    'dense5+b',
+    'BN',
+  ]);
+  // Without BN in the backbone the default stays the generic neck; without the neck, no layout.
+  assert.deepEqual(tail({ ...base, neck: true }), ['Flatten', 'dense128+b+relu', 'BN', 'dense5+b', 'BN']);
+  assert.deepEqual(tail({ ...base, batchNorm: true }), ['Flatten', 'dense128+b+relu', 'dense5+b']);
+  assert.equal(ml.resolveNeckLayout({ ...base, batchNorm: true, neck: true }), 'bn-relu');
+  assert.equal(ml.resolveNeckLayout({ ...base, neck: true }), 'relu-bn');
+  assert.equal(ml.resolveNeckLayout({ ...base, batchNorm: true }), undefined);
+  // The last BN's γ stays frozen in every layout (only β trains, as in insightface's features layer).
+  for (const neckLayout of ml.NECK_LAYOUTS) {
+    const m = ml.buildBackbone({ ...base, batchNorm: true, neck: true, neckLayout });
+    const frozen = m.getLayer('embedding').trainableWeights.map((w) => w.name.split('/').at(-1)!.replace(/_\d+$/, ''));
+    assert.deepEqual(frozen, ['beta'], neckLayout);
+    m.dispose();
+  }
+  assert.throws(
+    () => ml.buildBackbone({ ...base, batchNorm: true, neckLayout: 'bn-relu' }),
+    /backbone reference: neckLayout "bn-relu" applies to the reference backbone with neck: true only; give neck: true too/,
+  );
+  assert.throws(
+    () => ml.buildBackbone({ ...base, name: 'lenetpp', neck: true, neckLayout: 'bn2d' }),
+    /backbone lenetpp: neckLayout "bn2d" applies to the reference backbone with neck: true only/,
+  );
+  assert.throws(
+    () => ml.buildBackbone({ ...base, neck: true, neckLayout: 'bn-bn' as ml.NeckLayout }),
+    /neckLayout must be one of bn-relu, relu-bn, bn2d, got "bn-bn"/,
+  );
+});
+
 test('training lowers the loss, steps schedules, and keeps the tensor count flat across epochs', async () => {
   const data = toyData();
   const model = ml.buildBackbone(spec());

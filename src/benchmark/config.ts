@@ -1,7 +1,7 @@
 /** The benchmark's configuration: the losses, the recipes, and the key that names a configuration's runs. */
 import * as crypto from 'crypto';
 import type { LossName } from '../losses';
-import type { BackboneName } from '../models';
+import type { BackboneName, NeckLayout } from '../models';
 
 export const CORE_LOSSES: LossName[] = ['softmax', 'normface', 'sphereface', 'cosface', 'arcface', 'curricularface'];
 export const EXTRA_LOSSES: LossName[] = [
@@ -46,6 +46,11 @@ export interface BenchmarkConfig {
   batchNorm?: boolean;
   /** The BN → dense → BN embedding neck. */
   neck?: boolean;
+  /**
+   * The reference backbone's layers from its conv blocks to the embedding, with the neck (see
+   * NeckLayout in src/models). Left out: 'relu-bn', the layout of the runs made before it existed.
+   */
+  neckLayout?: NeckLayout;
   /** 'full' for the full glyph set (data/hangul-glyphs-full); undefined for the shipped one. */
   data?: 'full';
   /** Options for particular losses on top of their defaults (ablations: s, margin warm-up). */
@@ -68,7 +73,8 @@ export const BENCHMARK_BUDGET_DEFAULTS = {
 /**
  * The two training recipes, as the fields of a BenchmarkConfig they set.
  *  - 'face': what face-recognition codebases do (insightface's arcface_torch, the ArcFace paper):
- *    BN after every convolution and the BN neck, SGD lr 0.1 with Nesterov momentum 0.9 and weight
+ *    BN after every convolution and the BN neck (on the reference net, its hidden dense layer with
+ *    BN before the ReLU, 'bn-relu'), SGD lr 0.1 with Nesterov momentum 0.9 and weight
  *    decay 5e-4, a linear warm-up over the first 10 % of the steps, then a cosine decay to 0.
  *    Where we differ: insightface warms up for a few epochs of a 20–25-epoch run and trains far
  *    larger networks; here the run is a few epochs of a small CNN, so the warm-up is 10 % of it.
@@ -86,9 +92,19 @@ export const BENCHMARK_RECIPES: Record<BenchmarkRecipe, Partial<BenchmarkConfig>
     warmupFraction: 0.1,
     batchNorm: true,
     neck: true,
+    neckLayout: 'bn-relu',
   },
   adam: { lr: 1e-3 },
 };
+
+/**
+ * A recipe's fields for a backbone: the neck layout only where it applies (the reference net), so
+ * that other backbones' configuration keys do not carry it.
+ */
+export function recipeFields(recipe: BenchmarkRecipe, backbone: BackboneName): Partial<BenchmarkConfig> {
+  const { neckLayout, ...rest } = BENCHMARK_RECIPES[recipe];
+  return backbone === 'reference' && neckLayout ? { ...rest, neckLayout } : rest;
+}
 
 /** Each recipe in a few words, for `--help` (the compiler asks for one per recipe). */
 export const RECIPE_SUMMARY: Record<BenchmarkRecipe, string> = {
@@ -106,7 +122,16 @@ export function recipeLine(c: BenchmarkConfig): string {
     ? `, weight decay ${c.weightDecay}${(c.optimizer ?? 'adam') === 'adam' ? ' (AdamW)' : ''}`
     : ', no weight decay';
   const sched = `${c.warmupFraction ? `${Math.round(100 * c.warmupFraction)} % linear warm-up, then ` : ''}${c.schedule ?? 'constant'} lr`;
-  const norm = [c.batchNorm ? 'BN after every convolution' : '', c.neck ? 'BN–dense–BN neck' : ''].filter(Boolean);
+  const neck = !c.neck
+    ? ''
+    : c.backbone !== 'reference'
+      ? 'BN–dense–BN neck'
+      : (c.neckLayout ?? 'relu-bn') === 'bn-relu'
+        ? 'hidden dense–BN–ReLU, then dense–BN (neck layout bn-relu)'
+        : (c.neckLayout ?? 'relu-bn') === 'bn2d'
+          ? 'BN over the pooled maps, then dense–BN (neck layout bn2d)'
+          : 'hidden dense–ReLU, then BN–dense–BN (neck layout relu-bn)';
+  const norm = [c.batchNorm ? 'BN after every convolution' : '', neck].filter(Boolean);
   return `${opt}${wd}; ${sched}; ${norm.length ? norm.join(' and ') : 'no normalization layers'}`;
 }
 
@@ -134,7 +159,7 @@ export function headlineConfig(loss: LossName, seed: number, epochs: number): Be
     seeds: [seed],
     ...BENCHMARK_BUDGET_DEFAULTS,
     epochs,
-    ...BENCHMARK_RECIPES.face,
+    ...recipeFields('face', BENCHMARK_BUDGET_DEFAULTS.backbone),
     data: 'full',
   } as BenchmarkConfig;
 }

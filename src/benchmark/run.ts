@@ -144,7 +144,13 @@ export function benchmarkRun(
     seed: r.seed,
     ...(c.batchNorm ? { batchNorm: true } : {}),
     ...(c.neck ? { neck: true } : {}),
+    // Configurations without a layout are the runs made before it existed: 'relu-bn'.
+    ...(c.neck && c.backbone === 'reference' ? { neckLayout: c.neckLayout ?? 'relu-bn' } : {}),
   };
+  if (c.neckLayout !== undefined && !(c.neck && c.backbone === 'reference'))
+    throw new Error(
+      `benchmark: neckLayout ${JSON.stringify(c.neckLayout)} applies to the reference backbone with the neck, not ${c.backbone}${c.neck ? '' : ' without it'}`,
+    );
   const model = buildBackbone(backbone);
   const loss = createLoss(r.loss, {
     numClasses: split.seen.length,

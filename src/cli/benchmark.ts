@@ -30,6 +30,7 @@ import {
   fullGlyphDir,
   fullGlyphSetBuilt,
   recipeLine,
+  recipeFields,
 } from '../benchmark';
 import { loadHangulGlyphs } from '../data/glyphs';
 import { ABLATION_BUDGET, ABLATION_VARIANTS, ablationMarkdown, runAblation } from '../experiments/ablation';
@@ -347,7 +348,7 @@ async function main(): Promise<void> {
   const config: BenchmarkConfig = {
     losses,
     ...budget,
-    ...BENCHMARK_RECIPES[recipe as BenchmarkRecipe],
+    ...recipeFields(recipe as BenchmarkRecipe, budget.backbone),
     ...(v.lr !== undefined ? { lr: num(v, 'lr', { min: 1e-9 })! } : {}),
     ...(full ? { data: 'full' as const } : {}),
   } as BenchmarkConfig;

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { useBestBackend } from '../backend';
 import { createLoss, LOSS_NAMES, PAIR_LOSSES, LossName, lossEntry } from '../losses';
 import { lossFlagHelp, lossOptionsFromFlags } from './loss-flags';
-import { BACKBONES, BackboneSpec, buildBackbone, BackboneName } from '../models';
+import { BACKBONES, BackboneSpec, buildBackbone, BackboneName, NECK_LAYOUTS, NeckLayout } from '../models';
 import {
   CheckpointData,
   OPTIMIZER_NAMES,
@@ -95,6 +95,11 @@ const FLAGS: Record<string, TrainFlag> = {
     type: 'boolean',
     help: 'BN → dropout → dense → BN embedding layer (the face-recognition neck)',
     stored: (ck) => ck.backbone.neck ?? false,
+  },
+  'neck-layout': {
+    type: 'string',
+    help: `the reference backbone's layers between its conv blocks and the embedding, with --neck: ${NECK_LAYOUTS.join(', ')} (default bn-relu with --bn, relu-bn without)`,
+    stored: (ck) => ck.backbone.neckLayout,
   },
   dropout: {
     number: { min: 0 },
@@ -390,6 +395,15 @@ async function main(): Promise<void> {
     throw new UsageError(
       `--width applies to the lenetpp and resnet backbones only; ${backboneName} has no channel multiplier`,
     );
+  const neckLayout = v['neck-layout'] === undefined ? undefined : String(v['neck-layout']);
+  if (neckLayout !== undefined) {
+    if (!(NECK_LAYOUTS as readonly string[]).includes(neckLayout))
+      throw new UsageError(`--neck-layout ${JSON.stringify(neckLayout)}: expected one of ${NECK_LAYOUTS.join(', ')}`);
+    if (backboneName !== 'reference' || !v.neck)
+      throw new UsageError(
+        `--neck-layout applies to the reference backbone with --neck only${backboneName === 'reference' ? '; add --neck' : `, not ${backboneName}`}`,
+      );
+  }
   const spec: BackboneSpec = {
     name: backboneName as BackboneName,
     inputShape: split.train.shape,
@@ -398,6 +412,7 @@ async function main(): Promise<void> {
     seed,
     ...(v.bn ? { batchNorm: true } : {}),
     ...(v.neck ? { neck: true } : {}),
+    ...(neckLayout !== undefined ? { neckLayout: neckLayout as NeckLayout } : {}),
     ...(dropout !== undefined && dropout > 0 ? { dropout } : {}),
   };
   const optimizer = String(v.optimizer) as OptimizerName;

@@ -48,8 +48,23 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   },
   {
     id: 'face',
-    label: 'Adam → SGD 0.1 Nesterov + weight decay 5e-4, warm-up + cosine (the face recipe)',
+    label:
+      "Adam → SGD 0.1 Nesterov + weight decay 5e-4, warm-up + cosine, and the hidden layer's BN before its ReLU (the face recipe)",
     config: { ...FACE },
+    losses: BOTH,
+  },
+  {
+    id: 'face-relu-bn',
+    label:
+      "face recipe with the earlier neck layout: the reference net's hidden dense 128 + ReLU, then BN–dense–BN (a BN after a ReLU)",
+    // Left out, the layout is 'relu-bn': the key of the runs made before the layout existed.
+    config: { ...FACE, neckLayout: undefined },
+    losses: BOTH,
+  },
+  {
+    id: 'face-bn2d',
+    label: "face recipe with insightface's output layer: BN over the pooled maps, flatten, dense, BN (no hidden dense)",
+    config: { ...FACE, neckLayout: 'bn2d' },
     losses: BOTH,
   },
   { id: 'face-wd0', label: 'face recipe without weight decay', config: { ...FACE, weightDecay: 0 }, losses: BOTH },
@@ -68,13 +83,13 @@ export const ABLATION_VARIANTS: readonly AblationVariant[] = [
   {
     id: 'sgd-nobn',
     label: 'SGD + weight decay, warm-up + cosine, but no BN anywhere',
-    config: { ...FACE, batchNorm: undefined, neck: undefined },
+    config: { ...FACE, batchNorm: undefined, neck: undefined, neckLayout: undefined },
     losses: BOTH,
   },
   {
     id: 'sgd-nobn+mwarm',
     label: 'SGD + weight decay without BN, + margin warm-up',
-    config: { ...FACE, batchNorm: undefined, neck: undefined },
+    config: { ...FACE, batchNorm: undefined, neck: undefined, neckLayout: undefined },
     losses: ['arcface'],
   },
 ];

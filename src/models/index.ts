@@ -11,6 +11,9 @@
  *    has no bias, which the BN's β replaces). Conv backbones only.
  *  - `neck`: the embedding layer becomes BN → dropout (`dropout`, default 0) → dense → BN, the
  *    last BN with γ fixed at 1 (insightface's `features` layer: only β is trained). Every backbone.
+ *    The reference net, whose conv blocks end in a hidden dense layer, takes a `neckLayout` (see
+ *    {@link NeckLayout}): by default with `batchNorm` its hidden layer is dense → BN → ReLU, like
+ *    its conv blocks, and no second BN follows that ReLU.
  * BatchNorm uses PyTorch's conventions (momentum 0.1 for the running statistics, i.e. tfjs
  * momentum 0.9; ε = 1e-5), so the PyTorch twin (bench/torch_twin.py) matches it. In training
  * (`model.apply(x, { training: true })`, as the trainer calls it) BN normalizes with the batch's
@@ -36,6 +39,32 @@ export interface BackboneSpec {
   neck?: boolean;
   /** Dropout rate inside the neck, in [0, 1) (default 0; needs `neck`). */
   dropout?: number;
+  /**
+   * The reference net's layers from its last pooling to the embedding, with `neck` (reference
+   * backbone only; default `'bn-relu'` with `batchNorm`, `'relu-bn'` without). See {@link NeckLayout}.
+   */
+  neckLayout?: NeckLayout;
+}
+
+/**
+ * How the reference net goes from its last pooled feature maps to the embedding when it has the
+ * BN neck (the last BN's γ is fixed at 1 in each):
+ *  - `'bn-relu'`: flatten → dense 128 (no bias) → BN → ReLU → dense → BN. The hidden layer has
+ *    its BN before the activation, as the conv blocks do. The default with `batchNorm`.
+ *  - `'relu-bn'`: flatten → dense 128 + ReLU → BN → dense → BN: the generic neck after the hidden
+ *    layer, so a BN follows a ReLU. margin-lab's layout before 2026-12 (checkpoints written
+ *    without a `neckLayout` have it); about 10 points of TAR@1e-4 below `'bn-relu'` for ArcFace
+ *    on the glyph benchmark (docs/convergence.md).
+ *  - `'bn2d'`: BN over the pooled maps' channels → flatten → dense → BN: insightface's output
+ *    layer (iresnet's `bn2` → `fc` → `features`), no hidden dense layer.
+ */
+export type NeckLayout = 'bn-relu' | 'relu-bn' | 'bn2d';
+export const NECK_LAYOUTS: readonly NeckLayout[] = ['bn-relu', 'relu-bn', 'bn2d'];
+
+/** The neck layout a spec builds: its own, or the default; undefined where none applies. */
+export function resolveNeckLayout(spec: BackboneSpec): NeckLayout | undefined {
+  if (spec.name !== 'reference' || !spec.neck) return undefined;
+  return spec.neckLayout ?? (spec.batchNorm ? 'bn-relu' : 'relu-bn');
 }
 
 /** PyTorch's BatchNorm defaults, in tfjs terms (tfjs momentum = 1 − PyTorch momentum). */
@@ -66,12 +95,16 @@ function freezeNeckGamma(model: tf.LayersModel, inputShape: [number, number, num
   return model;
 }
 
-/** The embedding layers: a plain dense layer, or the BN neck (see the module comment). */
-function embeddingLayers(spec: BackboneSpec, seed: number): tf.layers.Layer[] {
+/**
+ * The embedding layers: a plain dense layer, or the BN neck (see the module comment). `leadingBN`
+ * false leaves out the neck's first BN (the reference net's 'bn-relu' layout, whose hidden layer
+ * has its own BN before the ReLU).
+ */
+function embeddingLayers(spec: BackboneSpec, seed: number, leadingBN = true): tf.layers.Layer[] {
   const dense = (name?: string) =>
     tf.layers.dense({ units: spec.embeddingDim, kernelInitializer: init(seed, 99), ...(name ? { name } : {}) });
   if (!spec.neck) return [dense('embedding')];
-  const layers = [batchNorm()];
+  const layers = leadingBN ? [batchNorm()] : [];
   if ((spec.dropout ?? 0) > 0) layers.push(tf.layers.dropout({ rate: spec.dropout!, seed: seed * 1000 + 98 }));
   // The dense layer keeps its bias: the final BN's β absorbs it, as in insightface (fc, then features).
   layers.push(dense(), batchNorm({ name: 'embedding' }));
@@ -168,7 +201,7 @@ export function smallResNet(spec: BackboneSpec): tf.LayersModel {
 
 /**
  * The benchmark's reference model: conv 32 (3×3) → max-pool → conv 64 (3×3) → max-pool →
- * dense 128 → embedding.
+ * dense 128 → embedding; with the neck, as its `neckLayout` says.
  */
 export function referenceNet(spec: BackboneSpec): tf.LayersModel {
   const seed = spec.seed ?? 1;
@@ -186,14 +219,25 @@ export function referenceNet(spec: BackboneSpec): tf.LayersModel {
     ...(bn ? [batchNorm(), tf.layers.activation({ activation: 'relu' })] : []),
     tf.layers.maxPooling2d({ poolSize: 2 }),
   ];
+  const layout = resolveNeckLayout(spec);
+  const hidden: tf.layers.Layer[] =
+    layout === 'bn2d'
+      ? [batchNorm(), tf.layers.flatten()]
+      : layout === 'bn-relu'
+        ? [
+            tf.layers.flatten(),
+            tf.layers.dense({ units: 128, useBias: false, kernelInitializer: init(seed, 2) }),
+            batchNorm(),
+            tf.layers.activation({ activation: 'relu' }),
+          ]
+        : [tf.layers.flatten(), tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(seed, 2) })];
   return tf.sequential({
     name: 'reference',
     layers: [
       ...convBlock(32, 0, true),
       ...convBlock(64, 1, false),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(seed, 2) }),
-      ...embeddingLayers(spec, seed),
+      ...hidden,
+      ...embeddingLayers(spec, seed, layout === undefined || layout === 'relu-bn'),
     ],
   });
 }
@@ -213,6 +257,16 @@ export function buildBackbone(spec: BackboneSpec): tf.LayersModel {
     throw new Error(
       'backbone mlp: batchNorm adds BN after convolutions and the MLP has none; use neck for its embedding',
     );
+  if (spec.neckLayout !== undefined) {
+    if (!(NECK_LAYOUTS as readonly unknown[]).includes(spec.neckLayout))
+      throw new Error(
+        `backbone ${spec.name}: neckLayout must be one of ${NECK_LAYOUTS.join(', ')}, got ${JSON.stringify(spec.neckLayout)}`,
+      );
+    if (spec.name !== 'reference' || !spec.neck)
+      throw new Error(
+        `backbone ${spec.name}: neckLayout ${JSON.stringify(spec.neckLayout)} applies to the reference backbone with neck: true only${spec.name === 'reference' ? '; give neck: true too' : ''}`,
+      );
+  }
   if (spec.dropout !== undefined) {
     if (typeof spec.dropout !== 'number' || !(spec.dropout >= 0 && spec.dropout < 1))
       throw new Error(`backbone ${spec.name}: dropout must be a number in [0, 1), got ${JSON.stringify(spec.dropout)}`);

@@ -5,6 +5,7 @@
  * thing (`epoch: -3`, `epoch: "1"`).
  */
 import { LOSS_NAMES } from '../losses/registry';
+import { NECK_LAYOUTS } from '../models';
 
 /** The most any one dimension, and any one tensor, may hold (a 1e9-wide embedding is refused). */
 export const CHECKPOINT_LIMITS = { dim: 65_536, tensorElements: 1 << 28, imageSide: 4096 } as const;
@@ -127,6 +128,7 @@ export function validateCheckpointFields(raw: unknown, file: string): void {
   f.opt(bb, 'batchNorm', (v, p) => f.bool(v, p), 'backbone');
   f.opt(bb, 'neck', (v, p) => f.bool(v, p), 'backbone');
   f.opt(bb, 'dropout', (v, p) => f.num(v, p, 0, 0.99), 'backbone');
+  f.opt(bb, 'neckLayout', (v, p) => f.oneOf(v, p, NECK_LAYOUTS), 'backbone');
 
   const loss = f.obj(ck.loss, 'loss');
   const lossName = f.oneOf(loss.loss, 'loss.loss', LOSS_NAMES as readonly string[]);

@@ -21,7 +21,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
 import * as tf from '../tf';
-import { BackboneSpec, buildBackbone } from '../models';
+import { BackboneSpec, buildBackbone, resolveNeckLayout } from '../models';
 import { createLoss, EmbeddingLoss } from '../losses';
 import { writeFileAtomic } from '../util/fs';
 import { validateCheckpointFields } from './checkpoint-schema';
@@ -278,7 +278,7 @@ export async function saveCheckpoint(input: SaveInput): Promise<void> {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     savedAt: new Date().toISOString(),
-    backbone: input.backbone,
+    backbone: backboneToStore(input.backbone),
     loss: lossConfig,
     config: input.config,
     epoch: input.epoch,
@@ -292,7 +292,7 @@ export async function saveCheckpoint(input: SaveInput): Promise<void> {
     ...(Object.keys(optimizerState).length ? { optimizerState } : {}),
   };
   const about = {
-    backbone: input.backbone,
+    backbone: backboneToStore(input.backbone),
     loss: String(lossConfig.loss),
     embeddingDim: input.backbone.embeddingDim,
     epoch: input.epoch,
@@ -339,7 +339,27 @@ export function readCheckpoint(file: string): CheckpointData {
       `${file}: checkpoint version ${JSON.stringify(raw.version)} is not supported (expected one of ${CHECKPOINT_VERSIONS.join(', ')})`,
     );
   validateCheckpointFields(raw, file);
-  return raw.version === 1 ? fromVersion1(raw) : fromVersion2(raw as unknown as CheckpointJsonV2, file);
+  const data = raw.version === 1 ? fromVersion1(raw) : fromVersion2(raw as unknown as CheckpointJsonV2, file);
+  return { ...data, backbone: storedBackbone(data.backbone) };
+}
+
+/**
+ * The spec a checkpoint is written with: the neck layout it builds recorded (the default may change;
+ * the checkpoint's weights fit one layout only).
+ */
+export function backboneToStore(spec: BackboneSpec): BackboneSpec {
+  const layout = resolveNeckLayout(spec);
+  return layout ? { ...spec, neckLayout: layout } : spec;
+}
+
+/**
+ * The spec a stored checkpoint was trained with. Checkpoints written before `neckLayout` existed
+ * built the reference net's neck as 'relu-bn' (then the only layout), whatever the default now.
+ */
+function storedBackbone(spec: BackboneSpec): BackboneSpec {
+  return spec.name === 'reference' && spec.neck && spec.neckLayout === undefined
+    ? { ...spec, neckLayout: 'relu-bn' }
+    : spec;
 }
 
 type Base64Tensor = { shape: number[]; dtype: 'float32' | 'int32'; data: string };
