@@ -11,6 +11,8 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { openSetMetrics } from 'margin-lab/dist/eval/open-set';
 import {
+  configKey,
+  syntheticBenchmarkSplit,
   loadBenchmarkResults,
   readBenchmarkRun,
   summarize,
@@ -158,6 +160,16 @@ test('npm run benchmark: bad flags are errors', () => {
   assert.match(b.stderr, /--all and --losses contradict each other/);
   const c = bench(['--seeds', '1,x']);
   assert.match(c.stderr, /--seeds: "x" is not a non-negative integer/);
+  const d = bench(['--neck-layout', 'bn-bn']);
+  assert.equal(d.status, 2);
+  assert.match(d.stderr, /--neck-layout "bn-bn": expected one of bn-relu, relu-bn, bn2d/);
+  const e = bench(['--neck-layout', 'bn2d', '--backbone', 'lenetpp']);
+  assert.match(
+    e.stderr,
+    /--neck-layout applies to the reference backbone with the face recipe \(which has the neck\), not --backbone lenetpp --recipe face/,
+  );
+  const f = bench(['--neck-layout', 'bn2d', '--recipe', 'adam']);
+  assert.match(f.stderr, /--neck-layout applies to the reference backbone with the face recipe/);
 });
 
 test('npm run benchmark -- --ablation, quick mode: every variant, one row per (variant, loss), report beside the runs', () => {
@@ -382,4 +394,42 @@ test('ABLATION_BUDGET is the budget the shipped ablation was run with: every run
   // The report in docs/ablation.md was written from the same runs.
   const md = fs.readFileSync(path.join(ROOT, 'docs', 'ablation.md'), 'utf8');
   assert.ok(md.includes(ml.ablationMarkdown(rows)), 'docs/ablation.md holds the table of these runs');
+});
+
+test('the face recipe without a neck layout is the earlier relu-bn one: the key of the committed 2-epoch runs, and the relu-bn model', () => {
+  // As the CLI builds it with --neck-layout relu-bn: the recipe's layout left out.
+  const budget = {
+    seeds: [1, 2, 3],
+    identities: undefined,
+    seenFraction: 0.8,
+    backbone: 'reference' as const,
+    dim: 128,
+    epochs: 2,
+    maxStepsPerEpoch: undefined,
+    batch: 128,
+  };
+  const { neckLayout, ...legacy } = ml.BENCHMARK_RECIPES.face;
+  assert.equal(neckLayout, 'bn-relu', 'the face recipe trains the bn-relu layout');
+  const config = { losses: ['arcface'], ...budget, ...legacy, data: 'full' } as ml.BenchmarkConfig;
+  const key = configKey(config);
+  assert.ok(
+    fs.existsSync(path.join(ROOT, 'benchmark', 'runs', `arcface-seed1-${key}.json`)),
+    `no committed run under key ${key}: the legacy configuration's key changed`,
+  );
+  assert.notEqual(configKey({ ...config, neckLayout: 'bn-relu' }), key);
+  const split = syntheticBenchmarkSplit({ ...config, identities: 20 }, 4);
+  for (const [layout, want] of [
+    [undefined, 'relu-bn'],
+    ['bn-relu', 'bn-relu'],
+    ['bn2d', 'bn2d'],
+  ] as const) {
+    const run = ml.benchmarkRun({ ...config, neckLayout: layout }, split, { loss: 'arcface', seed: 1 });
+    assert.equal(run.trainOptions.backbone?.neckLayout, want, `config neckLayout ${layout}`);
+    run.model.dispose();
+    run.loss.dispose();
+  }
+  assert.throws(
+    () => ml.benchmarkRun({ ...config, backbone: 'lenetpp', neckLayout: 'bn2d' }, split, { loss: 'arcface', seed: 1 }),
+    /benchmark: neckLayout "bn2d" applies to the reference backbone with the neck, not lenetpp/,
+  );
 });

@@ -7,7 +7,7 @@
 import * as path from 'path';
 import { useBestBackend } from '../backend';
 import { LOSS_NAMES, LossName } from '../losses';
-import { BACKBONES, BackboneName } from '../models';
+import { BACKBONES, BackboneName, NECK_LAYOUTS, NeckLayout } from '../models';
 import { saveHtml } from '../plot/show';
 import {
   benchmarkBars,
@@ -66,6 +66,10 @@ const FLAGS: Record<string, FlagSpec> = {
     type: 'string',
     help: `backbone: ${BACKBONES.join(', ')}`,
     default: BENCHMARK_BUDGET_DEFAULTS.backbone,
+  },
+  'neck-layout': {
+    type: 'string',
+    help: `the reference backbone's layers from its conv blocks to the embedding, with the face recipe: ${NECK_LAYOUTS.join(', ')} (default: bn-relu; relu-bn is the layout of the runs made before it existed)`,
   },
   recipe: {
     type: 'string',
@@ -237,7 +241,7 @@ function checkIdentities(identities: number | undefined, ds: { meta: { syllables
 
 /** `--ablation`: the recipe ablation (src/experiments/ablation.ts). */
 async function ablationMain(v: Record<string, string | boolean | undefined>, given: Set<string>): Promise<void> {
-  for (const flag of ['losses', 'all', 'recipe', 'lr'])
+  for (const flag of ['losses', 'all', 'recipe', 'lr', 'neck-layout'])
     if (given.has(flag))
       throw new UsageError(`--${flag} does not apply with --ablation: each variant sets its own losses and recipe`);
   const dataFlag = given.has('data') ? String(v.data) : 'shipped';
@@ -345,10 +349,23 @@ async function main(): Promise<void> {
     );
   const budget = budgetFlags(v, 2, 60);
   const seeds = budget.seeds;
+  const recipeConfig = recipeFields(recipe as BenchmarkRecipe, budget.backbone);
+  if (v['neck-layout'] !== undefined) {
+    const layout = String(v['neck-layout']);
+    if (!(NECK_LAYOUTS as readonly string[]).includes(layout))
+      throw new UsageError(`--neck-layout ${JSON.stringify(layout)}: expected one of ${NECK_LAYOUTS.join(', ')}`);
+    if (recipeConfig.neckLayout === undefined)
+      throw new UsageError(
+        `--neck-layout applies to the reference backbone with the face recipe (which has the neck), not --backbone ${budget.backbone} --recipe ${recipe}`,
+      );
+    // Left out, the layout is relu-bn: the configuration key of the runs made before the option.
+    if (layout === 'relu-bn') delete recipeConfig.neckLayout;
+    else recipeConfig.neckLayout = layout as NeckLayout;
+  }
   const config: BenchmarkConfig = {
     losses,
     ...budget,
-    ...recipeFields(recipe as BenchmarkRecipe, budget.backbone),
+    ...recipeConfig,
     ...(v.lr !== undefined ? { lr: num(v, 'lr', { min: 1e-9 })! } : {}),
     ...(full ? { data: 'full' as const } : {}),
   } as BenchmarkConfig;
