@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { openSetMetrics } from 'margin-lab/dist/eval/open-set';
 import {
   configKey,
@@ -432,4 +432,56 @@ test('the face recipe without a neck layout is the earlier relu-bn one: the key 
     () => ml.benchmarkRun({ ...config, backbone: 'lenetpp', neckLayout: 'bn2d' }, split, { loss: 'arcface', seed: 1 }),
     /benchmark: neckLayout "bn2d" applies to the reference backbone with the neck, not lenetpp/,
   );
+});
+
+test('a benchmark run killed mid-run resumes at the epoch it reached, and its result equals an uninterrupted run (resume is bit-identical on the same backend)', async () => {
+  const args = ['--losses', 'arcface', '--epochs', '3', '--max-steps', '15'];
+  const whole = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-bench-whole-'));
+  const a = bench([...args, '--out', whole]);
+  assert.equal(a.status, 0, a.stderr);
+  const broken = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-bench-killed-'));
+  const partialRoot = path.join(broken, 'runs', 'partial');
+  // Start it, wait for the checkpoint of epoch 1 (or 2), and kill it there: no chance to clean up.
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'benchmark.js'), ...args, '--out', broken], {
+    cwd: ROOT,
+    env: { ...process.env, MARGIN_LAB_QUICK: '1' },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let killedAt = 0;
+  while (child.exitCode === null && !killedAt) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (!fs.existsSync(partialRoot)) continue;
+    for (const d of fs.readdirSync(partialRoot)) {
+      const f = path.join(partialRoot, d, 'checkpoint.json');
+      try {
+        const epoch = JSON.parse(fs.readFileSync(f, 'utf8')).epoch as number;
+        if (epoch >= 1 && epoch < 3) {
+          child.kill('SIGKILL');
+          killedAt = epoch;
+        }
+      } catch {
+        // not written yet (the checkpoint's rename is atomic; the file may simply not exist)
+      }
+    }
+  }
+  await exited;
+  assert.ok(killedAt >= 1, 'the run finished before it could be killed mid-run');
+  assert.deepEqual(
+    fs.readdirSync(path.join(broken, 'runs')).filter((f) => f.endsWith('.json')),
+    [],
+    'a killed run wrote no result',
+  );
+  const b = bench([...args, '--out', broken]);
+  assert.equal(b.status, 0, b.stderr);
+  assert.match(b.stdout, new RegExp(`arcface seed 1: resuming from epoch ${killedAt} of 3`));
+  assert.doesNotMatch(b.stdout, /epoch 1\/3/, 'the resumed run trained its first epoch again');
+  assert.ok(!fs.existsSync(path.join(partialRoot)) || fs.readdirSync(partialRoot).length === 0, 'partial run left');
+  const result = (dir: string) => {
+    const f = fs.readdirSync(path.join(dir, 'runs')).find((x) => x.endsWith('.json'))!;
+    const { trainSeconds, ...rest } = JSON.parse(fs.readFileSync(path.join(dir, 'runs', f), 'utf8'));
+    assert.ok(trainSeconds > 0);
+    return rest;
+  };
+  assert.deepEqual(result(broken), result(whole));
 });

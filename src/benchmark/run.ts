@@ -14,13 +14,17 @@
  *     other half must be rejected.
  *
  * Each run writes its result file when it finishes; a rerun with the same configuration skips
- * the runs that are done, so a benchmark can span several sittings.
+ * the runs that are done, so a benchmark can span several sittings. A run in progress keeps its
+ * trainer checkpoint (after every epoch) in `<dir>/partial/<run>/`: a rerun resumes it at the
+ * epoch it reached (bit-identical to an uninterrupted run on the same backend, as `--resume` is),
+ * and the folder is removed once the run's result is written.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { createLoss, EmbeddingLoss, PAIR_LOSSES, LossName } from '../losses';
 import { buildBackbone, BackboneSpec } from '../models';
-import { train, TrainOptions } from '../train';
+import { train, TrainOptions, EpochRow } from '../train';
+import { readCheckpoint, loadModelWeights } from '../train/checkpoint';
 import type { LayersModel } from '../tf';
 import { embedImagesAsync } from '../eval/report';
 import { openSetMetrics, OpenSetMetrics } from '../eval/open-set';
@@ -264,10 +268,29 @@ export async function runOpenSetBenchmark(opts: BenchmarkOptions): Promise<Bench
   const t0 = Date.now();
   let done = 0;
   for (const r of todo) {
-    const started = Date.now();
     const { model, loss, trainOptions } = benchmarkRun(c, split, r);
-    const history = await train({ ...trainOptions, progress: opts.progress ?? 'auto' });
-    const trainSeconds = (Date.now() - started) / 1000;
+    const partial = partialRunDir(opts.dir, r, key);
+    const ckFile = path.join(partial, 'checkpoint.json');
+    const ck = fs.existsSync(ckFile) ? readCheckpoint(ckFile) : undefined;
+    let history: EpochRow[];
+    if (ck && ck.epoch >= c.epochs) {
+      // Trained to the end, stopped before its result was written: evaluate the saved weights.
+      log(`benchmark: ${r.loss} seed ${r.seed} finished training in ${partial}; evaluating its checkpoint`);
+      loadModelWeights(model, ck.model, ckFile);
+      history = ck.history as unknown as EpochRow[];
+    } else {
+      if (ck) log(`benchmark: ${r.loss} seed ${r.seed}: resuming from epoch ${ck.epoch} of ${c.epochs} (${partial})`);
+      fs.mkdirSync(partial, { recursive: true });
+      const res = await train({
+        ...trainOptions,
+        progress: opts.progress ?? 'auto',
+        runDir: partial,
+        ...(ck ? { resume: ckFile } : {}),
+      });
+      history = res.history;
+    }
+    // The training time of every sitting: each epoch's own seconds.
+    const trainSeconds = history.reduce((a, row) => a + row.seconds, 0);
     const { emb, dim } = await embedImagesAsync(model, split.test.x, split.test.shape);
     const metrics = openSetMetrics(emb, dim, split.test.y, 0);
     const result: BenchmarkRun = {
@@ -275,9 +298,10 @@ export async function runOpenSetBenchmark(opts: BenchmarkOptions): Promise<Bench
       seed: r.seed,
       ...metrics,
       trainSeconds,
-      finalTrainLoss: history.history[history.history.length - 1].loss,
+      finalTrainLoss: history[history.length - 1].loss,
     };
     writeFileAtomic(fileOf(r), JSON.stringify(result));
+    fs.rmSync(partial, { recursive: true, force: true });
     results.push(result);
     model.dispose();
     loss.dispose();
@@ -289,6 +313,11 @@ export async function runOpenSetBenchmark(opts: BenchmarkOptions): Promise<Bench
     );
   }
   return results;
+}
+
+/** Where a run in progress keeps its trainer checkpoint (see the module comment). */
+export function partialRunDir(runsDir: string, r: { loss: string; seed: number }, key: string): string {
+  return path.join(runsDir, 'partial', `${r.loss}-seed${r.seed}-${key}`);
 }
 
 /** Every finished run stored in a benchmark's runs folder (any configuration), or [] when none. */
