@@ -20,6 +20,7 @@ import {
   BenchmarkRun,
 } from 'margin-lab/dist/benchmark';
 import { ROOT } from './helpers/paths';
+import { settledBudget } from 'margin-lab/dist/experiments/convergence';
 import * as ml from 'margin-lab';
 
 /** n identities × k images; `spread` = 0 puts every image of an identity on one direction. */
@@ -484,4 +485,103 @@ test('a benchmark run killed mid-run resumes at the epoch it reached, and its re
     return rest;
   };
   assert.deepEqual(result(broken), result(whole));
+});
+
+test('npm run benchmark -- --budgets, quick mode: every (loss, budget) its own run, report, CSV and figures; a partial study says so; flags that do not apply are refused', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-budgets-'));
+  const args = ['--losses', 'softmax,arcface', '--max-steps', '4', '--out', out];
+  const r = bench(['--budgets', '1,2', ...args]);
+  assert.equal(r.status, 0, r.stderr);
+  const md = fs.readFileSync(path.join(out, 'convergence.md'), 'utf8');
+  assert.match(md, /\*\*quick mode\*\*/);
+  assert.match(md, /\*\*Complete\*\*: all 4 runs have finished\./);
+  assert.match(md, /Each budget is its own run with its own warm-up and cosine schedule/);
+  assert.match(md, /^\| TAR@1e-4 \(%\) \| 1 ep \| 2 ep \|$/m);
+  assert.match(
+    md,
+    /^\| arcface \| 2 \| 1 \| \d+\.\d{3} \| \d+\.\d\d \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| \d+\.\d min \|$/m,
+  );
+  assert.match(
+    md,
+    /## Where it settles\n\n(Every loss's TAR@1e-4 moves by less than 1 point from the previous budget at \*\*2 epochs\*\*|\*\*Not settled\*\* by 2 epochs: between the last two finished budgets, )/,
+  );
+  assert.match(md, /^\| 2 \| rank-1 \| (softmax > arcface|arcface > softmax) \|$/m);
+  // Each budget is a separate run file (its own configuration key), none shared between budgets.
+  const files = fs.readdirSync(path.join(out, 'runs')).filter((f) => f.endsWith('.json'));
+  assert.equal(files.length, 4, files.join(', '));
+  assert.equal(new Set(files.map((f) => f.split('-').at(-1))).size, 2, 'one configuration key per budget');
+  assert.ok(!fs.existsSync(path.join(out, 'runs', 'partial')), 'finished runs leave no partial folder');
+  const csv = fs.readFileSync(path.join(out, 'convergence.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'loss,epochs,runs,finalTrainLoss,finalTrainAccuracy,tar1e3,tar1e4,rank1,dir1e2,trainSeconds');
+  assert.equal(csv.length, 5);
+  const html = fs.readFileSync(path.join(out, 'convergence.html'), 'utf8');
+  for (const t of [
+    'TAR @ FAR = 1e-4 on unseen syllables by budget',
+    'Rank-1 identification',
+    'Final training loss by budget',
+  ])
+    assert.ok(html.includes(t), t);
+  // A study with a budget not trained yet, reported from the finished runs: partial, and says which.
+  const partial = bench(['--budgets', '1,2,3', '--finished-only', ...args]);
+  assert.equal(partial.status, 0, partial.stderr);
+  const pmd = fs.readFileSync(path.join(out, 'convergence.md'), 'utf8');
+  assert.match(pmd, /\*\*Partial\*\*: 4 of 6 runs have finished/);
+  assert.match(pmd, /^\| softmax \| 3 \| 0 \| not run yet \|/m);
+  assert.match(pmd, /^\| 3 \| TAR@1e-4 \| no runs yet \|$/m);
+  assert.doesNotMatch(partial.stdout, /epoch 1\/3/, '--finished-only trained a run');
+  for (const [extra, msg] of [
+    [['--epochs', '4'], /--epochs does not apply with --budgets: each budget is its own number of epochs/],
+    [['--twin'], /--twin does not apply with --budgets/],
+  ] as const) {
+    const bad = bench(['--budgets', '1,2', ...extra, ...args]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, msg);
+  }
+  assert.match(bench(['--budgets', '2,1', ...args]).stderr, /--budgets 2,1: the budgets must increase/);
+  assert.match(bench(['--budgets', '1,x', ...args]).stderr, /--budgets: "x" is not a whole number of epochs ≥ 1/);
+  assert.match(bench(['--ablation', '--budgets', '1,2']).stderr, /--budgets does not apply with --ablation/);
+});
+
+test('settledBudget: the smallest budget where every loss moves by less than a point; the losses still moving otherwise', () => {
+  const row = (loss: ml.LossName, epochs: number, tar1e4: number | null, runs = 1) => ({
+    loss,
+    epochs,
+    runs,
+    tar1e4,
+    tar1e3: null,
+    rank1: null,
+    dir1e2: null,
+    finalTrainLoss: null,
+    finalTrainAccuracy: null,
+    trainSeconds: null,
+  });
+  const settles = settledBudget([
+    row('arcface', 2, 0.7),
+    row('arcface', 4, 0.8),
+    row('arcface', 8, 0.805),
+    row('softmax', 2, 0.72),
+    row('softmax', 4, 0.75),
+    row('softmax', 8, 0.755),
+  ]);
+  assert.equal(settles.budget, 8);
+  assert.deepEqual(settles.moving, []);
+  assert.equal(settles.complete, true);
+  const moving = settledBudget([
+    row('arcface', 2, 0.7),
+    row('arcface', 4, 0.8),
+    row('softmax', 2, 0.72),
+    row('softmax', 4, 0.725),
+  ]);
+  assert.equal(moving.budget, null);
+  assert.deepEqual(moving.moving, ['arcface']);
+  assert.ok(Math.abs(moving.lastStep.arcface! - 10) < 1e-9);
+  // A budget where one loss has no run yet is not judged.
+  const partial = settledBudget([
+    row('arcface', 2, 0.7),
+    row('arcface', 4, 0.705),
+    row('softmax', 2, 0.72),
+    row('softmax', 4, null, 0),
+  ]);
+  assert.equal(partial.budget, null);
+  assert.equal(partial.complete, false);
 });

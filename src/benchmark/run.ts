@@ -50,6 +50,8 @@ export interface BenchmarkRun extends OpenSetMetrics {
   seed: number;
   trainSeconds: number;
   finalTrainLoss: number;
+  /** The last epoch's batch accuracy on the seen identities (runs before 2026-12-07 lack it). */
+  finalTrainAccuracy?: number;
 }
 
 export interface BenchmarkOptions {
@@ -231,6 +233,8 @@ export function readBenchmarkRun(file: string, expect?: { loss: string; seed: nu
   for (const k of ['tar1e3', 'tar1e4', 'dir1e2'])
     if (r[k] !== null && (typeof r[k] !== 'number' || !Number.isFinite(r[k])))
       bad(`${k} must be a number or null`, r[k]);
+  if (r.finalTrainAccuracy !== undefined && (typeof r.finalTrainAccuracy !== 'number' || !(r.finalTrainAccuracy >= 0)))
+    bad('finalTrainAccuracy must be a number ≥ 0 when present', r.finalTrainAccuracy);
   const roc = r.roc as { far?: unknown; tar?: unknown } | undefined;
   if (!roc || !Array.isArray(roc.far) || !Array.isArray(roc.tar) || roc.far.length !== roc.tar.length)
     bad('roc must hold far and tar lists of one length', roc);
@@ -299,9 +303,14 @@ export async function runOpenSetBenchmark(opts: BenchmarkOptions): Promise<Bench
       ...metrics,
       trainSeconds,
       finalTrainLoss: history[history.length - 1].loss,
+      ...(Number.isFinite(history[history.length - 1].accuracy)
+        ? { finalTrainAccuracy: history[history.length - 1].accuracy }
+        : {}),
     };
     writeFileAtomic(fileOf(r), JSON.stringify(result));
     fs.rmSync(partial, { recursive: true, force: true });
+    const parent = path.dirname(partial);
+    if (fs.existsSync(parent) && fs.readdirSync(parent).length === 0) fs.rmdirSync(parent);
     results.push(result);
     model.dispose();
     loss.dispose();

@@ -12,6 +12,7 @@ import { saveHtml } from '../plot/show';
 import {
   benchmarkBars,
   benchmarkRocs,
+  convergenceFigures,
   BenchmarkConfig,
   configKey,
   CORE_LOSSES,
@@ -35,6 +36,7 @@ import {
 import { loadHangulGlyphs } from '../data/glyphs';
 import { ABLATION_BUDGET, ABLATION_VARIANTS, ablationMarkdown, runAblation } from '../experiments/ablation';
 import { compareTwin, runTwin, TWIN_TOLERANCE, twinMarkdown } from '../experiments/twin';
+import { convergenceMarkdown, runConvergence, settledBudget } from '../experiments/convergence';
 import { writeFileAtomic } from '../util/fs';
 import {
   checkOutputDir,
@@ -109,6 +111,10 @@ const FLAGS: Record<string, FlagSpec> = {
   ablation: {
     type: 'boolean',
     help: 'the recipe ablation instead: ArcFace and softmax with one ingredient of the recipe changed at a time (shipped set; writes <out>/ablation.md)',
+  },
+  budgets: {
+    type: 'string',
+    help: 'the budget study instead: the losses trained at each of these epochs, a,b,c (each its own run and schedule; seeds default 1; writes <out>/convergence.md, .csv and .html)',
   },
   variants: {
     type: 'string',
@@ -241,7 +247,7 @@ function checkIdentities(identities: number | undefined, ds: { meta: { syllables
 
 /** `--ablation`: the recipe ablation (src/experiments/ablation.ts). */
 async function ablationMain(v: Record<string, string | boolean | undefined>, given: Set<string>): Promise<void> {
-  for (const flag of ['losses', 'all', 'recipe', 'lr', 'neck-layout'])
+  for (const flag of ['losses', 'all', 'recipe', 'lr', 'neck-layout', 'budgets'])
     if (given.has(flag))
       throw new UsageError(`--${flag} does not apply with --ablation: each variant sets its own losses and recipe`);
   const dataFlag = given.has('data') ? String(v.data) : 'shipped';
@@ -305,6 +311,133 @@ async function ablationMain(v: Record<string, string | boolean | undefined>, giv
   );
 }
 
+/** --budgets: increasing epochs; --epochs and --twin do not apply. */
+function parseBudgets(text: string, given: Set<string>): number[] {
+  for (const flag of ['epochs', 'twin', 'ablation'])
+    if (given.has(flag))
+      throw new UsageError(
+        `--${flag} does not apply with --budgets: ${flag === 'epochs' ? 'each budget is its own number of epochs' : flag === 'twin' ? 'the twin runs at the headline budget (npm run benchmark -- --twin --epochs N)' : 'the ablation is a study of its own'}`,
+      );
+  const out = list('budgets', text).map((b) => {
+    if (!/^\d+$/.test(b) || Number(b) < 1)
+      throw new UsageError(`--budgets: ${JSON.stringify(b)} is not a whole number of epochs ≥ 1`);
+    return Number(b);
+  });
+  for (let i = 1; i < out.length; i++)
+    if (out[i] <= out[i - 1]) throw new UsageError(`--budgets ${text}: the budgets must increase`);
+  return out;
+}
+
+/** `--budgets`: the budget study (src/experiments/convergence.ts) and its report. */
+async function convergenceMain(
+  v: Record<string, string | boolean | undefined>,
+  config: BenchmarkConfig,
+  budgets: number[],
+  out: string,
+  recipe: string,
+  full: boolean,
+): Promise<void> {
+  const docs = typeof v.docs === 'string' ? path.resolve(v.docs) : undefined;
+  checkOutputDir('out', out);
+  if (docs) checkOutputFile('docs', docs);
+  const report = await useBestBackend();
+  const started = new Date();
+  const ds = loadHangulGlyphs(full ? { dir: fullGlyphDir() } : {});
+  checkIdentities(config.identities, ds);
+  const { epochs: _e, ...base } = config;
+  void _e;
+  const { rows, results } = await runConvergence({
+    base,
+    budgets,
+    dir: path.join(out, 'runs'),
+    data: ds,
+    finishedOnly: v['finished-only'] === true,
+  });
+  const want = config.losses.length * config.seeds.length * budgets.length;
+  const settled = settledBudget(rows);
+  const last = budgets.filter((b) => rows.some((r) => r.epochs === b && r.runs > 0)).at(-1);
+  const verdict =
+    settled.budget !== null
+      ? `Every loss's TAR@1e-4 moves by less than 1 point from the previous budget at **${settled.budget} epochs**: the smallest budget at which the study settles${settled.complete ? '' : ' (among the budgets finished so far)'}.`
+      : `**Not settled** by ${last ?? '—'} epochs: between the last two finished budgets, ${
+          settled.moving.length
+            ? `${settled.moving.map((l) => `${l} (${settled.lastStep[l]! >= 0 ? '+' : ''}${settled.lastStep[l]!.toFixed(1)} points)`).join(', ')} still move${settled.moving.length === 1 ? 's' : ''} by 1 point or more`
+            : 'fewer than two budgets have every loss finished'
+        }.`;
+  const ranking = (b: number, k: 'tar1e4' | 'rank1') =>
+    rows
+      .filter((r) => r.epochs === b && r[k] !== null)
+      .sort((x, y) => (y[k] as number) - (x[k] as number))
+      .map((r) => r.loss)
+      .join(' > ');
+  const orderRows = budgets.flatMap((b) =>
+    (['tar1e4', 'rank1'] as const).map(
+      (k) => `| ${b} | ${k === 'tar1e4' ? 'TAR@1e-4' : 'rank-1'} | ${ranking(b, k) || 'no runs yet'} |`,
+    ),
+  );
+  writeFileAtomic(
+    path.join(out, 'convergence.csv'),
+    [
+      'loss,epochs,runs,finalTrainLoss,finalTrainAccuracy,tar1e3,tar1e4,rank1,dir1e2,trainSeconds',
+      ...rows.map((r) =>
+        [
+          r.loss,
+          r.epochs,
+          r.runs,
+          r.finalTrainLoss,
+          r.finalTrainAccuracy,
+          r.tar1e3,
+          r.tar1e4,
+          r.rank1,
+          r.dir1e2,
+          r.trainSeconds,
+        ]
+          .map((x) => (x === null ? '' : String(x)))
+          .join(','),
+      ),
+    ].join('\n') + '\n',
+  );
+  saveHtml(convergenceFigures(rows), path.join(out, 'convergence.html'), 'margin-lab budget study');
+  const trainSec = results.reduce((a, r) => a + r.trainSeconds, 0);
+  const table = convergenceMarkdown(rows);
+  const md = [
+    '# Budget study: the losses trained to different budgets',
+    '',
+    `Written by \`npm run benchmark -- --budgets ${budgets.join(',')}\` on ${started.toISOString().slice(0, 10)}${QUICK ? ' (**quick mode**: a pipeline check, not a result)' : ''}.`,
+    '',
+    results.length < want
+      ? `**Partial**: ${results.length} of ${want} runs have finished; cells without a run say so, and the verdict below covers the finished ones only. The same command (or a later session) trains the rest and resumes a run where it stopped.`
+      : `**Complete**: all ${want} runs have finished.`,
+    '',
+    `- **Machine**: ${machineLine()}`,
+    `- **Backend**: ${report.line}`,
+    `- **Data**: ${full ? 'the full glyph set (data/hangul-glyphs-full' : 'the shipped subset (data/hangul-glyphs'}: ${ds.meta.syllables.length.toLocaleString('en')} syllables × ${ds.meta.faces.length} faces)${config.identities ? `, first ${config.identities} syllables` : ''}; the benchmark's split (80 % of the syllables seen, a quarter of the faces held out), scored on the unseen syllables in the held-out faces, all pairs.`,
+    `- **Recipe** (\`--recipe ${recipe}\`): ${recipeLine(config)}. Each budget is its own run with its own warm-up and cosine schedule (10 % of that run's steps, then a decay to 0 at its last step); no budget is read off the middle of a longer run.`,
+    `- **Budget besides the epochs**: backbone \`${config.backbone}\`, ${config.dim}-D, batch ${config.batch}${config.maxStepsPerEpoch ? `, at most ${config.maxStepsPerEpoch} steps per epoch` : ''}; seeds ${config.seeds.join(', ')}. Each loss at its paper defaults.`,
+    `- **Time**: ${(trainSec / 60).toFixed(1)} min of training over ${results.length} runs.`,
+    '',
+    '## Where it settles',
+    '',
+    verdict,
+    '',
+    '## The numbers',
+    '',
+    `Means over the finished seeds, in %. Training accuracy is the last epoch's batch accuracy on the seen syllables. Figures: \`${path.relative(process.cwd(), path.join(out, 'convergence.html'))}\` (TAR@1e-4, rank-1 and the training loss against the budget on a log-2 axis); per cell: \`${path.relative(process.cwd(), path.join(out, 'convergence.csv'))}\`.`,
+    '',
+    table,
+    '',
+    '## The ordering at each budget',
+    '',
+    '| epochs | metric | ranking, best first |',
+    '|---|---|---|',
+    ...orderRows,
+    '',
+  ].join('\n');
+  writeFileAtomic(path.join(out, 'convergence.md'), md);
+  if (docs) writeFileAtomic(docs, md);
+  console.log(`\n${table}\n\n${verdict}\n\nwrote ${path.join(out, 'convergence.md')}${docs ? ` (and ${docs})` : ''}`);
+}
+
 async function main(): Promise<void> {
   const given = new Set<string>();
   const v = parseFlags(
@@ -347,7 +480,8 @@ async function main(): Promise<void> {
     console.log(
       `benchmark: the full glyph set is not built (npm run data:glyphs -- --full, about 2.5 min); running on the shipped subset of 1,000 syllables × 40 faces, labelled as such`,
     );
-  const budget = budgetFlags(v, 2, 60);
+  const budgets = v.budgets === undefined ? undefined : parseBudgets(String(v.budgets), given);
+  const budget = budgetFlags({ ...v, seeds: v.seeds ?? (budgets ? '1' : undefined) }, 2, 60);
   const seeds = budget.seeds;
   const recipeConfig = recipeFields(recipe as BenchmarkRecipe, budget.backbone);
   if (v['neck-layout'] !== undefined) {
@@ -378,6 +512,7 @@ async function main(): Promise<void> {
           ? path.join('benchmark', 'adam')
           : 'benchmark',
   );
+  if (budgets) return convergenceMain(v, config, budgets, out, recipe, full);
   const docs = path.join(out, 'benchmark.md');
   const extraDocs = typeof v.docs === 'string' ? path.resolve(v.docs) : undefined;
   checkOutputDir('out', out);

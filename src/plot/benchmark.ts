@@ -105,3 +105,66 @@ export function glyphContactSheet(
     },
   };
 }
+
+/**
+ * The budget study's figures: TAR @ FAR = 1e-4, rank-1 and the final training loss against the
+ * training budget (epochs, log-2 axis), one line per loss. Cells without a finished run are gaps.
+ */
+export function convergenceFigures(
+  rows: Array<{
+    loss: string;
+    epochs: number;
+    runs: number;
+    tar1e4: number | null;
+    rank1: number | null;
+    finalTrainLoss: number | null;
+  }>,
+): Figure[] {
+  const losses = [...new Set(rows.map((r) => r.loss))];
+  const budgets = [...new Set(rows.map((r) => r.epochs))].sort((a, b) => a - b);
+  const series = (f: (r: (typeof rows)[number]) => number | null, scale: number) =>
+    losses.map((loss, i) => ({
+      type: 'scatter',
+      mode: 'lines+markers',
+      name: loss,
+      x: budgets,
+      y: budgets.map((b) => {
+        const r = rows.find((x) => x.loss === loss && x.epochs === b);
+        const v = r && r.runs > 0 ? f(r) : null;
+        return v === null ? null : scale * v;
+      }),
+      line: { color: colour(i), width: 2 },
+    }));
+  const xaxis = axis('training budget (epochs, log scale)', {
+    type: 'log',
+    tickvals: budgets,
+    ticktext: budgets.map(String),
+  });
+  const fig = (
+    title: string,
+    y: string,
+    data: Array<Record<string, unknown>>,
+    extra: Record<string, unknown> = {},
+  ): Figure => ({
+    data,
+    layout: { title: titled(title), xaxis, yaxis: axis(y, extra), height: 420 },
+  });
+  return [
+    fig(
+      'TAR @ FAR = 1e-4 on unseen syllables by budget',
+      'TAR@1e-4 (%)',
+      series((r) => r.tar1e4, 100),
+    ),
+    fig(
+      'Rank-1 identification on unseen syllables by budget',
+      'rank-1 (%)',
+      series((r) => r.rank1, 100),
+    ),
+    fig(
+      'Final training loss by budget',
+      'training loss (log scale)',
+      series((r) => r.finalTrainLoss, 1),
+      { type: 'log' },
+    ),
+  ];
+}
