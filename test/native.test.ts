@@ -325,6 +325,78 @@ test('native: a MaxPooling2D layer keeps its argmax from the forward pass while 
   x.dispose();
 });
 
+test('native: a MaxPooling2D layer after a ReLU pools the ReLU input and applies ReLU to the pooled values; values and gradients equal the stock path, ties and all-negative windows included', async (t) => {
+  if (!ready(t)) return;
+  const r = rng(23);
+  // Rounded values: tied maxima, windows whose maximum is 0, and windows of negatives only.
+  const x = tf.tensor4d(
+    Float32Array.from({ length: 3 * 8 * 8 * 4 }, () => Math.round(4 * r() - 2.5)),
+    [3, 8, 8, 4],
+  );
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [8, 8, 4], filters: 3, kernelSize: 1, useBias: false, kernelInitializer: 'ones' }),
+      tf.layers.activation({ activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+    ],
+  });
+  const dy = tf.tensor4d(
+    Float32Array.from({ length: 3 * 4 * 4 * 3 }, () => r() - 0.5),
+    [3, 4, 4, 3],
+  );
+  const kernel = model.layers[0].getWeights()[0] as tf.Variable;
+  const f = () =>
+    tf.variableGrads(() => tf.sum(tf.mul(model.apply(x, { training: true }) as tf.Tensor, dy)) as tf.Scalar, [kernel]);
+  const g = (v: tf.Tensor) => tf.sum(tf.mul(model.apply(v, { training: true }) as tf.Tensor, dy));
+  const info = await tf.profile(() => {
+    const out = f();
+    tf.dispose([out.value, ...Object.values(out.grads)]);
+  });
+  const shapesOf = (name: string) => info.kernels.filter((k) => k.name === name).map((k) => k.inputShapes[0]);
+  // ReLU's gradient runs on the pooled tensor only, never on the full one.
+  assert.deepEqual(shapesOf('MarginLabReluGrad'), [[3, 4, 4, 3]]);
+  assert.deepEqual(shapesOf('MarginLabMaxPoolWithArgmax'), [[3, 8, 8, 3]]);
+  const ours = f();
+  const oursX = tf.grad(g)(x);
+  const oursY = model.predict(x) as tf.Tensor;
+  const stock = await withStockTensorflowKernels(f);
+  const stockX = await withStockTensorflowKernels(() => tf.grad(g)(x));
+  const stockY = await withStockTensorflowKernels(() =>
+    tf.maxPool(tf.relu(tf.conv2d(x, kernel as tf.Tensor4D, 1, 'valid')), 2, 2, 'valid'),
+  );
+  const recorded = tf.tidy(() => {
+    let v: tf.Tensor | null = null;
+    tf.grad((u: tf.Tensor) => {
+      v = tf.keep(model.apply(u, { training: true }) as tf.Tensor);
+      return tf.sum(v);
+    })(x).dispose();
+    return v!;
+  });
+  assert.deepEqual(Array.from(recorded.dataSync()), Array.from(stockY.dataSync()), 'forward under a tape');
+  assert.deepEqual(Array.from(oursY.dataSync()), Array.from(stockY.dataSync()), 'inference');
+  assert.deepEqual(Array.from(ours.value.dataSync()), Array.from(stock.value.dataSync()));
+  assert.deepEqual(
+    Array.from(Object.values(ours.grads)[0].dataSync()),
+    Array.from(Object.values(stock.grads)[0].dataSync()),
+    'kernel gradient',
+  );
+  assert.deepEqual(Array.from(oursX.dataSync()), Array.from(stockX.dataSync()), 'input gradient');
+  tf.dispose([
+    x,
+    dy,
+    ours.value,
+    ...Object.values(ours.grads),
+    oursX,
+    oursY,
+    stock.value,
+    ...Object.values(stock.grads),
+    stockX,
+    stockY,
+    recorded,
+  ]);
+  model.dispose();
+});
+
 test('native: a Conv2D layer without bias runs the plain convolution, same values and gradients as the fused one', async (t) => {
   if (!ready(t)) return;
   const layer = tf.layers.conv2d({ filters: 5, kernelSize: 3, padding: 'same', useBias: false, inputShape: [6, 6, 2] });

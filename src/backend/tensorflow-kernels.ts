@@ -493,8 +493,54 @@ function recording(): boolean {
 }
 
 /**
+ * max-pool(relu(x)) as relu(max-pool(x)), keeping the positions: the two are equal (ReLU is
+ * monotone, so it commutes with a maximum), and so are their gradients: where a window's maximum
+ * is positive, its first maximum is at the same place in x and in relu(x), and where it is not,
+ * both gradients are 0 (ReLU's gradient at x ≤ 0 is 0, the pooled ReLU's too). The backward pass
+ * then runs ReLU's gradient on the pooled tensor, a quarter of the size for 2×2 pooling, and never
+ * on the full one.
+ */
+export function reluThenMaxPool(x: tf.Tensor4D, attrs: PoolAttrs): tf.Tensor4D {
+  const op = tf.customGrad(((input: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    const [pooled, argmax] = runPoolArgmax(input, attrs);
+    const value = tf.relu(pooled);
+    save([input, argmax, pooled]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [inp, arg, pre] = saved;
+        const dPooled = tf.engine().runKernel(RELU_GRAD, { dy, x: pre }) as tf.Tensor4D;
+        return scatterToArgmax(dPooled, inp as tf.Tensor4D, arg as tf.Tensor4D, attrs);
+      },
+    };
+  }) as unknown as CustomGradFn) as unknown as (input: tf.Tensor4D) => tf.Tensor4D;
+  return op(x);
+}
+
+/** The tape's record of the ReLU that produced `t`, while a gradient is recorded (else undefined). */
+function reluProducing(t: tf.Tensor): tf.Tensor4D | undefined {
+  const tape = (
+    tf.engine() as unknown as {
+      state: { activeTape?: Array<{ kernelName: string; outputs: tf.Tensor[]; inputs: Record<string, tf.Tensor> }> };
+    }
+  ).state.activeTape;
+  if (!tape) return undefined;
+  for (let i = tape.length - 1; i >= 0 && i >= tape.length - 8; i--) {
+    const node = tape[i];
+    if (node.outputs.length === 1 && node.outputs[0].id === t.id)
+      return node.kernelName === 'Relu' && node.inputs.x && !node.inputs.x.isDisposed
+        ? (node.inputs.x as tf.Tensor4D)
+        : undefined;
+  }
+  return undefined;
+}
+
+/**
  * MaxPooling2D layers (channels last) through {@link maxPoolKeepingArgmax} while a gradient is
- * being recorded; other calls (inference) keep tfjs-layers' own `tf.maxPool`.
+ * being recorded; other calls (inference) keep tfjs-layers' own `tf.maxPool`. A pooling of a
+ * ReLU's output (conv → BN → ReLU → pool) pools the ReLU's input instead, with
+ * {@link reluThenMaxPool}: the ReLU's own output then feeds nothing on the tape, so the backward
+ * pass skips its full-size gradient.
  */
 function patchMaxPoolingLayer(): void {
   const proto = layerClass('MaxPooling2D').prototype as {
@@ -515,10 +561,15 @@ function patchMaxPoolingLayer(): void {
       inputs.rank === 4 &&
       dataFormat === 'channelsLast' &&
       (padding === 'valid' || padding === 'same')
-    )
+    ) {
+      const attrs: PoolAttrs = { filterSize: poolSize, strides, pad: padding };
+      const preRelu = reluProducing(inputs);
       return tf.tidy(() =>
-        maxPoolKeepingArgmax(inputs as tf.Tensor4D, { filterSize: poolSize, strides, pad: padding }),
+        preRelu && preRelu.dtype === 'float32' && preRelu.rank === 4
+          ? reluThenMaxPool(preRelu, attrs)
+          : maxPoolKeepingArgmax(inputs as tf.Tensor4D, attrs),
       );
+    }
     return stock.call(this, inputs, poolSize, strides, padding, dataFormat);
   };
 }
