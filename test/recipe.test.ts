@@ -149,7 +149,11 @@ test('BN: moving statistics are saved in and restored from checkpoints; the tens
   assert.equal(counts.length, 3);
   assert.equal(counts[2], counts[1], `tensor count per epoch: ${counts.join(', ')}`);
   const restored = loadForInference(path.join(dir, 'checkpoint.json'));
-  assert.deepEqual(restored.data.backbone, bnSpec(), 'the checkpoint records the BN backbone');
+  assert.deepEqual(
+    restored.data.backbone,
+    { ...bnSpec(), neckLayout: 'bn-relu' },
+    'the checkpoint records the BN backbone, its default neck layout written out',
+  );
   assert.equal(restored.data.config.nesterov, true);
   assert.equal(restored.data.config.weightDecay, 5e-4);
   const names = restored.data.model.map((w) => w.name);
