@@ -511,6 +511,10 @@ test('npm run benchmark -- --budgets, quick mode: every (loss, budget) its own r
   assert.equal(files.length, 4, files.join(', '));
   assert.equal(new Set(files.map((f) => f.split('-').at(-1))).size, 2, 'one configuration key per budget');
   assert.ok(!fs.existsSync(path.join(out, 'runs', 'partial')), 'finished runs leave no partial folder');
+  // A budget's runs are the benchmark's runs at that many epochs (the same configuration key).
+  const plain = bench(['--epochs', '2', ...args]);
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.match(plain.stdout, /2 runs \(2 losses × 1 seeds\), 2 already done/);
   const csv = fs.readFileSync(path.join(out, 'convergence.csv'), 'utf8').trim().split('\n');
   assert.equal(csv[0], 'loss,epochs,runs,finalTrainLoss,finalTrainAccuracy,tar1e3,tar1e4,rank1,dir1e2,trainSeconds');
   assert.equal(csv.length, 5);

@@ -344,10 +344,8 @@ async function convergenceMain(
   const started = new Date();
   const ds = loadHangulGlyphs(full ? { dir: fullGlyphDir() } : {});
   checkIdentities(config.identities, ds);
-  const { epochs: _e, ...base } = config;
-  void _e;
   const { rows, results } = await runConvergence({
-    base,
+    base: config,
     budgets,
     dir: path.join(out, 'runs'),
     data: ds,

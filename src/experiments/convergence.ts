@@ -13,8 +13,12 @@ import type { GlyphDataset } from '../data/glyphs';
 import type { LossName } from '../losses';
 
 export interface ConvergenceOptions {
-  /** Everything but the epochs (the budgets set them). */
-  base: Omit<BenchmarkConfig, 'epochs'>;
+  /**
+   * The configuration the budgets vary; its `epochs` is replaced by each budget in place, so a
+   * budget's run has the key `npm run benchmark -- --epochs <budget>` gives the same
+   * configuration (the key hashes the fields in their order).
+   */
+  base: BenchmarkConfig;
   /** Budgets in epochs, each trained as its own run. */
   budgets: number[];
   /** Folder for the runs (a benchmark's runs folder; runs are shared with it by configuration key). */
@@ -72,7 +76,7 @@ export async function runConvergence(
   for (const epochs of opts.budgets) {
     (opts.log ?? console.log)(`convergence: ${epochs} epoch${epochs > 1 ? 's' : ''}`);
     const results = await runOpenSetBenchmark({
-      config: { ...opts.base, epochs } as BenchmarkConfig,
+      config: { ...opts.base, epochs },
       dir: opts.dir,
       data: opts.data,
       progress: opts.progress,
