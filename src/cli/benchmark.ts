@@ -114,7 +114,7 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   budgets: {
     type: 'string',
-    help: 'the budget study instead: the losses trained at each of these epochs, a,b,c (each its own run and schedule; seeds default 1; writes <out>/convergence.md, .csv and .html)',
+    help: 'the budget study instead: the losses trained at each of these epochs, a,b,c (each its own run and schedule; seeds default 1; writes <out>/convergence.md, .csv and .html; default out benchmark/convergence)',
   },
   variants: {
     type: 'string',
@@ -504,11 +504,13 @@ async function main(): Promise<void> {
   const out = path.resolve(
     typeof v.out === 'string'
       ? v.out
-      : QUICK
-        ? path.join('benchmark', 'quick')
-        : recipe === 'adam'
-          ? path.join('benchmark', 'adam')
-          : 'benchmark',
+      : budgets
+        ? path.join('benchmark', QUICK ? 'quick-convergence' : recipe === 'adam' ? 'convergence-adam' : 'convergence')
+        : QUICK
+          ? path.join('benchmark', 'quick')
+          : recipe === 'adam'
+            ? path.join('benchmark', 'adam')
+            : 'benchmark',
   );
   if (budgets) return convergenceMain(v, config, budgets, out, recipe, full);
   const docs = path.join(out, 'benchmark.md');

@@ -21,7 +21,7 @@ export interface ConvergenceOptions {
   base: BenchmarkConfig;
   /** Budgets in epochs, each trained as its own run. */
   budgets: number[];
-  /** Folder for the runs (a benchmark's runs folder; runs are shared with it by configuration key). */
+  /** Folder for the runs (one JSON per run, named by configuration key as the benchmark's). */
   dir: string;
   data?: GlyphDataset;
   progress?: 'auto' | 'tty' | 'lines' | 'notebook' | 'none';
