@@ -269,6 +269,17 @@ function printTable(header: string[], rows: string[][]): void {
   for (const t of rows) console.log(fmt(t));
 }
 
+/** The PyTorch with the highest version (major.minor.patch, as numbers), or undefined. */
+function newestTorch<T extends { version: string }>(pythons: T[]): T | undefined {
+  const key = (v: string) => (v.match(/\d+/g) ?? []).slice(0, 3).map(Number);
+  return pythons.reduce<T | undefined>((best, p) => {
+    if (!best) return p;
+    const [a, b] = [key(p.version), key(best.version)];
+    for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0) ? p : best;
+    return best;
+  }, undefined);
+}
+
 async function main(): Promise<void> {
   const givenFlags = new Set<string>();
   const values = parseFlags(process.argv.slice(2), FLAGS, USAGE, givenFlags);
@@ -427,9 +438,11 @@ async function main(): Promise<void> {
     const scaling: string[][] = [];
     // Ratios in this table are against the newest PyTorch found (the last candidate that has torch).
     const torchMs = new Map<number, number>();
+    // The ratios are against the newest PyTorch given (by version, not by its place in --python).
+    const newestPy = newestTorch(torchPythons);
     for (const py of torchPythons) {
       const torchRow = [`PyTorch ${py.version}`];
-      const newest = py === torchPythons[torchPythons.length - 1];
+      const newest = py === newestPy;
       for (const bs of batches) {
         const tm = torchRun(py.python, t, bs, few, Math.min(warmup, 2));
         if (typeof tm !== 'string' && newest) torchMs.set(bs, tm.stepMs);
@@ -437,7 +450,7 @@ async function main(): Promise<void> {
       }
       scaling.push(torchRow);
     }
-    const ratioName = torchPythons.length ? `PyTorch ${torchPythons[torchPythons.length - 1].version}` : 'PyTorch';
+    const ratioName = newestPy ? `PyTorch ${newestPy.version}` : 'PyTorch';
     const wasmMs = new Map<number, number>();
     const measured: Array<{ backend: string; ms: Map<number, number> }> = [];
     for (const b of tfjsScaled) {
