@@ -217,6 +217,67 @@ test(
   },
 );
 
+test(
+  'train CLI: the printed resume command continues the run to the epochs it was started with, equal to an uninterrupted run; a finished run says how to train more',
+  { timeout: 600_000 },
+  async () => {
+    const args = ['--loss', 'arcface', '--optimizer', 'sgd', '--schedule', 'cosine', ...small, '--max-steps', '3'];
+    const whole = path.join(tmp('ml-resume-whole-'), 'run');
+    const w = cli([...args, '--epochs', '6', '--run', whole]);
+    assert.equal(w.status, 0, w.stderr);
+    const run = path.join(tmp('ml-resume-cmd-'), 'run');
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args, '--epochs', '6', '--run', run],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    // Interrupt once epoch 2's checkpoint is written.
+    const epochOf = () => {
+      try {
+        return (JSON.parse(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8')) as { epoch: number }).epoch;
+      } catch {
+        return 0;
+      }
+    };
+    while (child.exitCode === null && epochOf() < 2) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) =>
+      child.exitCode !== null ? r(child.exitCode) : child.once('close', r),
+    );
+    assert.equal(code, 130, `the run was not interrupted (exit ${code}): ${stderr}`);
+    const printed = /continue with: npm run train -- (--resume --run \S+)/.exec(stderr);
+    assert.ok(printed, stderr);
+    const saved = epochOf();
+    assert.ok(saved >= 2 && saved < 6, `checkpoint at epoch ${saved}`);
+    // Exactly the printed command.
+    const resumed = cli(printed[1].split(' '));
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.equal(epochOf(), 6, 'the resumed run stopped before the 6 epochs it was started with');
+    const history = (dir: string) => fs.readFileSync(path.join(dir, 'history.csv'), 'utf8').trim().split('\n');
+    const losses = (dir: string) =>
+      history(dir)
+        .slice(1)
+        .map((l) => l.split(',')[1]);
+    assert.deepEqual(losses(run), losses(whole), 'the resumed run differs from the uninterrupted one');
+    // Finished: the same command says so and how to go on; --epochs 7 trains one more.
+    const again = cli(printed[1].split(' '));
+    assert.equal(again.status, 2);
+    assert.match(
+      again.stderr,
+      /has finished: it is at epoch 6 of the 6 it was started with; to train it further give the new total, --epochs 7 or more/,
+    );
+    const more = cli([...printed[1].split(' '), '--epochs', '7']);
+    assert.equal(more.status, 0, more.stderr);
+    assert.match(more.stdout, /resume: --epochs 7 instead of the 6 the run was started with/);
+    assert.equal(epochOf(), 7);
+  },
+);
+
 test('train CLI: an existing run is not overwritten unasked; --resume is checked against the checkpoint', () => {
   const run = tmp('ml-run-');
   const first = cli(['--loss', 'cosface', '--s', '16', '--m', '0.2', '--epochs', '1', ...small, '--run', run]);

@@ -115,7 +115,13 @@ const FLAGS: Record<string, TrainFlag> = {
     stored: (ck) => ck.backbone.embeddingDim,
   },
   // The total number of epochs to reach: a resumed run is given more than it has.
-  epochs: { number: { int: true, min: 1 }, type: 'string', help: 'epochs', default: '3', stored: null },
+  epochs: {
+    number: { int: true, min: 1 },
+    type: 'string',
+    help: 'epochs: the total to reach (with --resume: default the total the run was started with)',
+    default: '3',
+    stored: null,
+  },
   batch: {
     number: { int: true, min: 2 },
     type: 'string',
@@ -333,9 +339,19 @@ async function main(): Promise<void> {
   }
   const resumed = resumeFile ? readCheckpoint(resumeFile) : undefined;
   if (resumed) resumeFlags(v, given, resumed, resumeFile!);
+  // Without --epochs a resumed run goes on to the total it was started with (its schedule's end);
+  // --epochs sets another total (the schedule is then that of the new total).
+  const storedEpochs = resumed ? cfg(resumed).epochs : undefined;
+  if (resumed && !given.has('epochs') && Number.isInteger(storedEpochs)) v.epochs = String(storedEpochs);
   if (resumed && Number(v.epochs) <= resumed.epoch)
     throw new UsageError(
-      `--epochs ${v.epochs}: the run in ${runDir} is already at epoch ${resumed.epoch}, so nothing would train; --epochs is the total to reach, give more than ${resumed.epoch}`,
+      given.has('epochs')
+        ? `--epochs ${v.epochs}: the run in ${runDir} is already at epoch ${resumed.epoch}, so nothing would train; --epochs is the total to reach, give more than ${resumed.epoch}`
+        : `the run in ${runDir} has finished: it is at epoch ${resumed.epoch} of the ${v.epochs} it was started with; to train it further give the new total, --epochs ${resumed.epoch + 1} or more`,
+    );
+  if (resumed && given.has('epochs') && Number.isInteger(storedEpochs) && Number(v.epochs) !== storedEpochs)
+    console.log(
+      `resume: --epochs ${v.epochs} instead of the ${storedEpochs} the run was started with; the learning-rate schedule is that of ${v.epochs} epochs from here on`,
     );
   const lossName = String(v.loss);
   if (!(LOSS_NAMES as readonly string[]).includes(lossName))
