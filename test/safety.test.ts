@@ -278,6 +278,32 @@ test(
   },
 );
 
+test("train: a run folder whose model/ is a symbolic link is refused before training, and the link's target is untouched", () => {
+  const ra = tmp('ml-link-a-');
+  const a = cli(['--loss', 'arcface', '--epochs', '1', ...small, '--run', ra]);
+  assert.equal(a.status, 0, a.stderr);
+  const snapshot = (d: string) =>
+    Object.fromEntries(fs.readdirSync(d).map((f) => [f, fs.readFileSync(path.join(d, f)).toString('base64')]));
+  const before = snapshot(path.join(ra, 'model'));
+  const rb = tmp('ml-link-b-');
+  fs.symlinkSync(path.join(ra, 'model'), path.join(rb, 'model'));
+  const b = cli(['--loss', 'arcface', '--epochs', '1', ...small, '--run', rb]);
+  assert.equal(b.status, 1, b.stderr);
+  assert.match(
+    b.stderr,
+    /model\/ is a symbolic link \(to .*\); a save replaces and deletes weight files in it, which would change another folder/,
+  );
+  assert.doesNotMatch(b.stdout, /epoch 1\/1/, 'it trained before refusing');
+  assert.deepEqual(snapshot(path.join(ra, 'model')), before, "the link's target changed");
+  // A model that is a file, and a checkpoint.json that is a folder, are refused as well.
+  const rc = tmp('ml-link-c-');
+  fs.writeFileSync(path.join(rc, 'model'), 'x');
+  assert.match(
+    cli(['--loss', 'arcface', '--epochs', '1', ...small, '--run', rc]).stderr,
+    /model is a file, expected the folder of the model files/,
+  );
+});
+
 test('train CLI: an existing run is not overwritten unasked; --resume is checked against the checkpoint', () => {
   const run = tmp('ml-run-');
   const first = cli(['--loss', 'cosface', '--s', '16', '--m', '0.2', '--epochs', '1', ...small, '--run', run]);

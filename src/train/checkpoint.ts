@@ -231,9 +231,41 @@ function removeOldBinaries(dir: string, keep: CheckpointFiles): void {
   sweep(dir, STATE_FILE, path.basename(keep.state));
 }
 
+/**
+ * A run folder margin-lab may write into: its `model/` subfolder, where saves replace and delete
+ * weight files, must be a real folder inside it, not a symbolic link (through which a save would
+ * overwrite and delete another run's files), and the files a save replaces must not be folders.
+ */
+export function checkRunFolder(dir: string): void {
+  const at = (rel: string) => {
+    try {
+      return fs.lstatSync(path.join(dir, rel));
+    } catch {
+      return null;
+    }
+  };
+  const model = at('model');
+  if (model?.isSymbolicLink())
+    throw new Error(
+      `run folder ${dir}: model/ is a symbolic link (to ${fs.readlinkSync(path.join(dir, 'model'))}); a save replaces and deletes weight files in it, which would change another folder. Remove the link, or choose another run folder`,
+    );
+  if (model && !model.isDirectory())
+    throw new Error(
+      `run folder ${dir}: model is a file, expected the folder of the model files; move it away or choose another run folder`,
+    );
+  for (const f of ['checkpoint.json', 'model/model.json', 'history.csv']) {
+    const st = at(f);
+    if (st?.isDirectory())
+      throw new Error(
+        `run folder ${dir}: ${f} is a folder, expected a file; move it away or choose another run folder`,
+      );
+  }
+}
+
 /** Writes a checkpoint (see the module comment for the files and the order they are written in). */
 export async function saveCheckpoint(input: SaveInput): Promise<void> {
   const dir = path.dirname(input.file);
+  checkRunFolder(dir);
   const tag = `${input.step}-${crypto.randomBytes(4).toString('hex')}`;
   const files: CheckpointFiles = {
     model: 'model/model.json',

@@ -20,6 +20,7 @@ import {
   loadModelWeights,
   optimizerWeights,
   readCheckpoint,
+  checkRunFolder,
   restoreOptimizerState,
   saveCheckpoint,
 } from './checkpoint';
@@ -674,6 +675,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
   const reporter = new ProgressReporter(opts.progress ?? 'auto');
   const checkpointFile = opts.runDir ? path.join(opts.runDir, 'checkpoint.json') : undefined;
+  // Before the first step: a folder that cannot take a checkpoint is refused now, not after an epoch.
+  if (opts.runDir) checkRunFolder(opts.runDir);
   loss.training = true;
 
   // The last epoch whose checkpoint is on disk: the resumed one, or none yet.
