@@ -304,6 +304,49 @@ test("train: a run folder whose model/ is a symbolic link is refused before trai
   );
 });
 
+test(
+  'train: two writers on one run folder — the second is refused naming the first process; a lock left by a killed process is taken over',
+  { timeout: 300_000 },
+  async () => {
+    const run = path.join(tmp('ml-lock-'), 'run');
+    const args = ['--loss', 'arcface', '--epochs', '400', ...small, '--max-steps', '3', '--run', run];
+    const first = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    first.stdout.on('data', (d) => (out += d));
+    while (!/training arcface/.test(out) && first.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    const lock = JSON.parse(fs.readFileSync(path.join(run, '.lock'), 'utf8')) as { pid: number };
+    assert.equal(lock.pid, first.pid);
+    for (const extra of [[], ['--overwrite']]) {
+      const second = cli([...args, ...extra]);
+      assert.notEqual(second.status, 0);
+      assert.match(
+        second.stderr,
+        new RegExp(`run folder .* is in use by process ${first.pid} \\(since .*\\); two writers would mix their files`),
+      );
+    }
+    first.kill('SIGINT');
+    await new Promise((r) => (first.exitCode !== null ? r(null) : first.once('close', r)));
+    assert.ok(!fs.existsSync(path.join(run, '.lock')), 'the lock was not released at exit');
+    // A killed writer's lock (a process that no longer runs) does not block the run forever.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const other = tmp('ml-lock-stale-');
+    fs.writeFileSync(
+      path.join(other, '.lock'),
+      JSON.stringify({ pid: Number(dead.stdout), host: os.hostname(), started: 'then' }),
+    );
+    const fresh = cli(['--loss', 'arcface', '--epochs', '1', ...small, '--run', other]);
+    assert.equal(fresh.status, 0, fresh.stderr);
+    assert.match(
+      fresh.stderr,
+      new RegExp(`taking over the lock of process ${dead.stdout}, which is no longer running`),
+    );
+    assert.ok(!fs.existsSync(path.join(other, '.lock')));
+  },
+);
+
 test('train CLI: an existing run is not overwritten unasked; --resume is checked against the checkpoint', () => {
   const run = tmp('ml-run-');
   const first = cli(['--loss', 'cosface', '--s', '16', '--m', '0.2', '--epochs', '1', ...small, '--run', run]);

@@ -16,7 +16,7 @@ import {
   TrainingInterruptedError,
 } from '../train';
 import { DATASET_NAMES } from '../data';
-import { writeFileAtomic } from '../util/fs';
+import { lockFolder, writeFileAtomic } from '../util/fs';
 import {
   classes,
   datasetClassCount,
@@ -337,6 +337,8 @@ async function main(): Promise<void> {
       );
     }
   }
+  // One writer per run folder, from here to the end (train() inside takes the same lock).
+  lockFolder(runDir, 'run folder', (l) => console.warn(`warning: ${l}`));
   const resumed = resumeFile ? readCheckpoint(resumeFile) : undefined;
   if (resumed) resumeFlags(v, given, resumed, resumeFile!);
   // Without --epochs a resumed run goes on to the total it was started with (its schedule's end);

@@ -14,6 +14,7 @@ import { pkBatches } from '../data/pairs';
 import { Rng } from '../util/random';
 import { requireDanfo } from '../util/danfo';
 import type { DataFrameLike } from '../util/dataframe';
+import { lockFolder } from '../util/fs';
 import { ProgressMode, ProgressReporter } from './progress';
 import {
   loadLossState,
@@ -630,8 +631,21 @@ async function runEpoch(
 
 /** Trains `model` with `loss`; returns the per-epoch history. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const { model, loss } = opts;
   const plan = planTraining(opts);
+  // Before anything is read or built: a folder that cannot take a checkpoint, or that another
+  // process is writing, is refused now, not after an epoch.
+  if (!opts.runDir) return trainPlanned(opts, plan);
+  checkRunFolder(opts.runDir);
+  const unlock = lockFolder(opts.runDir, 'run folder', (l) => console.warn(`warning: ${l}`));
+  try {
+    return await trainPlanned(opts, plan);
+  } finally {
+    unlock();
+  }
+}
+
+async function trainPlanned(opts: TrainOptions, plan: TrainPlan): Promise<TrainResult> {
+  const { model, loss } = opts;
   const optimizer = makeOptimizer(plan.optName, plan.lr0, plan.momentum, plan.nesterov, plan.weightDecay);
   const rng = new Rng(plan.seed);
   const history: EpochRow[] = [];
@@ -675,8 +689,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
   const reporter = new ProgressReporter(opts.progress ?? 'auto');
   const checkpointFile = opts.runDir ? path.join(opts.runDir, 'checkpoint.json') : undefined;
-  // Before the first step: a folder that cannot take a checkpoint is refused now, not after an epoch.
-  if (opts.runDir) checkRunFolder(opts.runDir);
+
   loss.training = true;
 
   // The last epoch whose checkpoint is on disk: the resumed one, or none yet.

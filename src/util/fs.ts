@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
+import * as os from 'os';
 
 export interface WriteAtomicOptions {
   /**
@@ -107,4 +108,72 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
     throw e;
   }
   fs.renameSync(tmp, file);
+}
+
+/** What a run folder's lock file holds. */
+interface LockInfo {
+  pid: number;
+  host: string;
+  started: string;
+}
+
+/** Whether process `pid` is running on this machine. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the lock of a folder that one process writes at a time (a run folder): creates
+ * `<dir>/.lock` exclusively with this process's id. A lock held by a live process is an error that
+ * names it; one left by a process that is gone (killed) is taken over, and `onStale` is told.
+ * Returns the function that releases it (also called at the process's exit).
+ */
+export function lockFolder(dir: string, what: string, onStale?: (line: string) => void): () => void {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, '.lock');
+  const mine: LockInfo = { pid: process.pid, host: os.hostname(), started: new Date().toISOString() };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, JSON.stringify(mine), { flag: 'wx' });
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        process.removeListener('exit', release);
+        try {
+          const held = JSON.parse(fs.readFileSync(file, 'utf8')) as LockInfo;
+          if (held.pid === mine.pid && held.started === mine.started) fs.rmSync(file, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+      process.on('exit', release);
+      return release;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let held: LockInfo | null = null;
+    try {
+      held = JSON.parse(fs.readFileSync(file, 'utf8')) as LockInfo;
+    } catch {
+      held = null; // unreadable: written by a process killed mid-write
+    }
+    const sameHost = held !== null && held.host === os.hostname();
+    // Held by this process already (the CLI around train()): the outer holder releases it.
+    if (held && sameHost && held.pid === process.pid) return () => {};
+    if (held && Number.isInteger(held.pid) && (!sameHost || alive(held.pid)))
+      throw new Error(
+        `${what} ${dir} is in use by process ${held.pid}${sameHost ? '' : ` on ${held.host}`} (since ${held.started}); two writers would mix their files. Wait for it to finish or stop it${sameHost ? '' : `; if that machine no longer runs it, delete ${file}`}`,
+      );
+    onStale?.(
+      `${what} ${dir}: taking over the lock of process ${held?.pid ?? '(unreadable lock file)'}, which is no longer running`,
+    );
+    fs.rmSync(file, { force: true });
+  }
+  throw new Error(`${what} ${dir}: another process took its lock at the same moment; try again`);
 }
