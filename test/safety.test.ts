@@ -347,6 +347,54 @@ test(
   },
 );
 
+test(
+  'train CLI: SIGTERM stops after the step like Ctrl-C (exit 143, one line on what was saved); the temp files a killed save left are removed by the next run and named',
+  { timeout: 300_000 },
+  async () => {
+    const run = path.join(tmp('ml-sigterm-'), 'run');
+    const args = ['--loss', 'arcface', '--epochs', '400', ...small, '--max-steps', '3', '--run', run];
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    while (child.exitCode === null && !fs.existsSync(path.join(run, 'checkpoint.json')))
+      await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) =>
+      child.exitCode !== null ? r(child.exitCode) : child.once('close', r),
+    );
+    assert.equal(code, 143, stderr);
+    assert.match(stderr, /terminated \(SIGTERM\): stopping after this step/);
+    assert.match(
+      stderr,
+      /interrupted at epoch \d+, step \d+: .*holds epoch \d+; continue with: npm run train -- --resume --run /,
+    );
+    // Temp files as a save killed with SIGKILL leaves them (a pid that no longer runs), and one of a
+    // live writer, which must be kept.
+    const dead = Number(
+      spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout,
+    );
+    const left = [
+      `.state-9-0a0b0c0d.bin.${dead}.1234abcd.tmp`,
+      path.join('model', `.weights-9-0a0b0c0d.bin.${dead}.5678abcd.tmp`),
+    ];
+    for (const f of left) fs.writeFileSync(path.join(run, f), 'partial');
+    const live = `.state-8-0a0b0c0d.bin.${process.pid}.9999abcd.tmp`;
+    fs.writeFileSync(path.join(run, live), 'partial');
+    const ck = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8')) as { epoch: number };
+    const resumed = cli(['--run', run, '--resume', '--epochs', String(ck.epoch + 1)]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(
+      resumed.stderr,
+      /removed 2 temp files that an interrupted save left \(.*\.state-9-0a0b0c0d\.bin\..*\.tmp, model\/\.weights-9-0a0b0c0d.*\.tmp\)/,
+    );
+    for (const f of left) assert.ok(!fs.existsSync(path.join(run, f)), `${f} is still there`);
+    assert.ok(fs.existsSync(path.join(run, live)), "a live writer's temp file was removed");
+  },
+);
+
 test('train CLI: an existing run is not overwritten unasked; --resume is checked against the checkpoint', () => {
   const run = tmp('ml-run-');
   const first = cli(['--loss', 'cosface', '--s', '16', '--m', '0.2', '--epochs', '1', ...small, '--run', run]);

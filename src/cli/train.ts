@@ -458,11 +458,19 @@ async function main(): Promise<void> {
   const rows: Array<Record<string, number>> = resumed ? [...(resumed.history as Array<Record<string, number>>)] : [];
   // Ctrl-C: finish the step (and a checkpoint write) in progress, then stop and say what was
   // saved. A second Ctrl-C quits at once; checkpoints are written atomically either way.
+  // SIGTERM (a process manager, `kill`) is handled the same way, and exits 143.
   const stop = new AbortController();
+  let exitCode = 130;
   process.once('SIGINT', () => {
     stop.abort();
     console.error(`${process.stderr.isTTY ? '\n' : ''}stopping after this step (Ctrl-C again to quit at once)`);
     process.once('SIGINT', () => process.exit(130));
+  });
+  process.once('SIGTERM', () => {
+    exitCode = 143;
+    stop.abort();
+    console.error('terminated (SIGTERM): stopping after this step');
+    process.once('SIGTERM', () => process.exit(143));
   });
   const runRel = shellQuote(path.relative(process.cwd(), runDir) || '.');
   let result: Awaited<ReturnType<typeof train>>;
@@ -507,7 +515,7 @@ async function main(): Promise<void> {
           : `no epoch had finished, nothing was saved`
       }`,
     );
-    process.exit(130);
+    process.exit(exitCode);
   }
   writeHistory(runDir, result.history);
   console.log(`wrote ${result.checkpoint} and ${path.join(runDir, 'history.csv')}`);

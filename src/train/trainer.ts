@@ -14,7 +14,7 @@ import { pkBatches } from '../data/pairs';
 import { Rng } from '../util/random';
 import { requireDanfo } from '../util/danfo';
 import type { DataFrameLike } from '../util/dataframe';
-import { lockFolder } from '../util/fs';
+import { lockFolder, removeStaleFolderTemps } from '../util/fs';
 import { ProgressMode, ProgressReporter } from './progress';
 import {
   loadLossState,
@@ -638,6 +638,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   checkRunFolder(opts.runDir);
   const unlock = lockFolder(opts.runDir, 'run folder', (l) => console.warn(`warning: ${l}`));
   try {
+    const temps = removeStaleFolderTemps(opts.runDir);
+    if (temps.length)
+      console.warn(
+        `${opts.runDir}: removed ${temps.length} temp file${temps.length > 1 ? 's' : ''} that an interrupted save left (${temps.join(', ')})`,
+      );
     return await trainPlanned(opts, plan);
   } finally {
     unlock();

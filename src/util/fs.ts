@@ -117,16 +117,6 @@ interface LockInfo {
   started: string;
 }
 
-/** Whether process `pid` is running on this machine. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Takes the lock of a folder that one process writes at a time (a run folder): creates
  * `<dir>/.lock` exclusively with this process's id. A lock held by a live process is an error that
@@ -166,7 +156,7 @@ export function lockFolder(dir: string, what: string, onStale?: (line: string) =
     const sameHost = held !== null && held.host === os.hostname();
     // Held by this process already (the CLI around train()): the outer holder releases it.
     if (held && sameHost && held.pid === process.pid) return () => {};
-    if (held && Number.isInteger(held.pid) && (!sameHost || alive(held.pid)))
+    if (held && Number.isInteger(held.pid) && (!sameHost || processAlive(held.pid)))
       throw new Error(
         `${what} ${dir} is in use by process ${held.pid}${sameHost ? '' : ` on ${held.host}`} (since ${held.started}); two writers would mix their files. Wait for it to finish or stop it${sameHost ? '' : `; if that machine no longer runs it, delete ${file}`}`,
       );
@@ -176,4 +166,35 @@ export function lockFolder(dir: string, what: string, onStale?: (line: string) =
     fs.rmSync(file, { force: true });
   }
   throw new Error(`${what} ${dir}: another process took its lock at the same moment; try again`);
+}
+
+/**
+ * Removes the temp files that writers killed mid-save left in a folder and its `model/` (any
+ * target: a save's binaries get a new name each time, so {@link removeStaleTemps} of the next
+ * save never meets them). Only files of processes that no longer run. Returns their paths,
+ * relative to `dir`.
+ */
+export function removeStaleFolderTemps(dir: string): string[] {
+  const removed: string[] = [];
+  for (const sub of ['', 'model']) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.join(dir, sub));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const m = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name);
+      if (!m) continue;
+      const pid = Number(m[1]);
+      if (pid === process.pid || processAlive(pid)) continue;
+      try {
+        fs.rmSync(path.join(dir, sub, name), { force: true });
+        removed.push(path.join(sub, name));
+      } catch {
+        // removed by another process first
+      }
+    }
+  }
+  return removed;
 }
