@@ -395,6 +395,26 @@ test(
   },
 );
 
+test("resume: a checkpoint whose step count is not its epochs' steps (edited, or other data) is refused before training", () => {
+  const run = tmp('ml-step-');
+  const first = cli(['--loss', 'arcface', '--epochs', '1', ...small, '--run', run]);
+  assert.equal(first.status, 0, first.stderr);
+  const file = path.join(run, 'checkpoint.json');
+  const ck = JSON.parse(fs.readFileSync(file, 'utf8'));
+  assert.equal(ck.step, 1, 'one epoch of 90 images in batches of 128');
+  for (const step of [1e12, 2]) {
+    fs.writeFileSync(file, JSON.stringify({ ...ck, step }));
+    const r = cli(['--run', run, '--resume', '--epochs', '2']);
+    assert.notEqual(r.status, 0);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `step ${step} is not epoch 1 × 1 steps per epoch \\(90 images, batch 128, at most 2 per epoch\\); the checkpoint was edited, or the run's data or batch size changed`,
+      ),
+    );
+  }
+});
+
 test('train CLI: an existing run is not overwritten unasked; --resume is checked against the checkpoint', () => {
   const run = tmp('ml-run-');
   const first = cli(['--loss', 'cosface', '--s', '16', '--m', '0.2', '--epochs', '1', ...small, '--run', run]);

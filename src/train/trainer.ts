@@ -662,6 +662,12 @@ async function trainPlanned(opts: TrainOptions, plan: TrainPlan): Promise<TrainR
       throw new Error(
         `train: epochs ${opts.epochs} with resume: the checkpoint ${opts.resume} is already at epoch ${ck.epoch}; epochs is the total to reach, so nothing would train`,
       );
+    // The step count drives the schedule and the margin's warm-up: it must be the one these data
+    // and this batch size give for the epochs done.
+    if (ck.step !== ck.epoch * plan.stepsPerEpoch)
+      throw new Error(
+        `checkpoint ${opts.resume}: step ${ck.step} is not epoch ${ck.epoch} × ${plan.stepsPerEpoch} steps per epoch (${opts.data.y.length} images, batch ${plan.batchSize}${opts.maxStepsPerEpoch ? `, at most ${opts.maxStepsPerEpoch} per epoch` : ''}); the checkpoint was edited, or the run's data or batch size changed`,
+      );
     loadModelWeights(model, ck.model, opts.resume);
     loadLossState(loss, ck.lossState, opts.resume);
     loss.loadConfigState?.(ck.loss);
