@@ -314,12 +314,19 @@ test(
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let out = '';
-    first.stdout.on('data', (d) => (out += d));
-    while (!/training arcface/.test(out) && first.exitCode === null) await new Promise((r) => setTimeout(r, 20));
-    const lock = JSON.parse(fs.readFileSync(path.join(run, '.lock'), 'utf8')) as { pid: number };
+    first.stdout.resume();
+    const readLock = () => {
+      try {
+        return JSON.parse(fs.readFileSync(path.join(run, '.lock'), 'utf8')) as { pid: number };
+      } catch {
+        return null;
+      }
+    };
+    while (readLock() === null && first.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    const lock = readLock()!;
     assert.equal(lock.pid, first.pid);
-    for (const extra of [[], ['--overwrite']]) {
+    // --overwrite: past the check for a finished run, straight to the folder the first one writes.
+    for (const extra of [['--overwrite']]) {
       const second = cli([...args, ...extra]);
       assert.notEqual(second.status, 0);
       assert.match(

@@ -337,8 +337,6 @@ async function main(): Promise<void> {
       );
     }
   }
-  // One writer per run folder, from here to the end (train() inside takes the same lock).
-  lockFolder(runDir, 'run folder', (l) => console.warn(`warning: ${l}`));
   const resumed = resumeFile ? readCheckpoint(resumeFile) : undefined;
   if (resumed) resumeFlags(v, given, resumed, resumeFile!);
   // Without --epochs a resumed run goes on to the total it was started with (its schedule's end);
@@ -473,6 +471,10 @@ async function main(): Promise<void> {
     process.once('SIGTERM', () => process.exit(143));
   });
   const runRel = shellQuote(path.relative(process.cwd(), runDir) || '.');
+  // One writer per run folder, from here to the end (train() inside takes the same lock; this
+  // one also covers history.csv after it). Taken here, after every flag is checked, so that a
+  // refused command creates no folder.
+  lockFolder(runDir, 'run folder', (l) => console.warn(`warning: ${l}`));
   let result: Awaited<ReturnType<typeof train>>;
   try {
     result = await train({
