@@ -422,6 +422,35 @@ test("resume: a checkpoint whose step count is not its epochs' steps (edited, or
   }
 });
 
+test('loadEmbeddingModel: a model.json whose weights path leaves its folder (.., absolute, a link out) is refused without reading the file', async () => {
+  const run = tmp('ml-paths-');
+  const t = cli(['--loss', 'arcface', '--epochs', '1', ...small, '--run', run]);
+  assert.equal(t.status, 0, t.stderr);
+  const mj = path.join(run, 'model', 'model.json');
+  const json = JSON.parse(fs.readFileSync(mj, 'utf8'));
+  const weights = json.weightsManifest[0].paths[0] as string;
+  // A secret beside the run folder, the same size as the weights (it would load as weights).
+  const secret = path.join(path.dirname(run), `secret-${path.basename(run)}.bin`);
+  fs.copyFileSync(path.join(run, 'model', weights), secret);
+  fs.symlinkSync(secret, path.join(run, 'model', 'link.bin'));
+  for (const [p, why] of [
+    [`../../${path.basename(secret)}`, /which climbs out of the folder with "\.\."/],
+    [secret, /an absolute path/],
+    ['link.bin', /a link to .*secret-.*\.bin, outside the folder/],
+  ] as const) {
+    const bad = { ...json, weightsManifest: [{ ...json.weightsManifest[0], paths: [p] }] };
+    fs.writeFileSync(mj, JSON.stringify(bad));
+    await assert.rejects(ml.loadEmbeddingModel(run), (e: Error) => {
+      assert.match(e.message, why);
+      assert.match(e.message, /a model's weights must be files in its own folder/);
+      return true;
+    });
+  }
+  // The real file name loads.
+  fs.writeFileSync(mj, JSON.stringify(json));
+  (await ml.loadEmbeddingModel(run)).dispose();
+});
+
 test('train CLI: an existing run is not overwritten unasked; --resume is checked against the checkpoint', () => {
   const run = tmp('ml-run-');
   const first = cli(['--loss', 'cosface', '--s', '16', '--m', '0.2', '--epochs', '1', ...small, '--run', run]);

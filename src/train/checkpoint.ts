@@ -550,6 +550,30 @@ export function modelJsonPath(where: string): string {
  * or a model.json) with TF.js's own loader, on any backend; with tfjs-node,
  * `tf.loadLayersModel('file://…/model.json')` reads the same files.
  */
+/**
+ * A weights file a model.json names, which must lie in the model's own folder: a plain file name
+ * (or a path below it), not absolute, without "..", and not a symbolic link out of the folder. A
+ * model.json from elsewhere could otherwise make the loader read any file.
+ */
+function weightsFileInside(modelJson: string, p: unknown): string {
+  const dir = path.dirname(path.resolve(modelJson));
+  const bad = (why: string): never => {
+    throw new Error(
+      `loadEmbeddingModel: ${modelJson} names the weights file ${JSON.stringify(p)}, ${why}; a model's weights must be files in its own folder (${dir})`,
+    );
+  };
+  if (typeof p !== 'string' || p === '') return bad('which is not a file name');
+  if (path.isAbsolute(p) || /^[a-zA-Z]:/.test(p)) bad('an absolute path');
+  if (p.split(/[\\/]/).includes('..')) bad('which climbs out of the folder with ".."');
+  const f = path.resolve(dir, p);
+  if (fs.existsSync(f)) {
+    const real = fs.realpathSync(f);
+    const realDir = fs.realpathSync(dir);
+    if (real !== realDir && !real.startsWith(realDir + path.sep)) bad(`a link to ${real}, outside the folder`);
+  }
+  return f;
+}
+
 export async function loadEmbeddingModel(where: string): Promise<tf.LayersModel> {
   const file = modelJsonPath(where);
   let json: {
@@ -568,7 +592,7 @@ export async function loadEmbeddingModel(where: string): Promise<tf.LayersModel>
   for (const group of json.weightsManifest) {
     specs.push(...group.weights);
     for (const p of group.paths) {
-      const f = path.join(path.dirname(file), p);
+      const f = weightsFileInside(file, p);
       if (!fs.existsSync(f))
         throw new Error(`loadEmbeddingModel: ${file} names the weights file ${p}, which is missing`);
       buffers.push(fs.readFileSync(f));
