@@ -128,6 +128,49 @@ test('marginCrossEntropy and targetEntries: the values and gradients of the logi
   }
 });
 
+test('running state does not absorb a non-finite batch: CurricularFace t, AdaFace norm statistics and the centers stay as they were, and later clean batches are finite', () => {
+  const clean = tf.tensor2d(randMat(6, 4, 5));
+  const labels = [0, 1, 2, 0, 1, 2];
+  for (const bad of [NaN, Infinity]) {
+    const poisoned = tf.tidy(() => {
+      const rows = clean.arraySync() as number[][];
+      rows[2][1] = bad;
+      return tf.tensor2d(rows);
+    });
+    const losses: Array<[string, L.EmbeddingLoss, () => number[]]> = [];
+    const cf = L.curricularFace({ numClasses: 3, embeddingDim: 4, s: 8 });
+    losses.push(['curricularface t', cf, () => [cf.t]]);
+    const ada = L.adaFace({ numClasses: 3, embeddingDim: 4, s: 8 });
+    const sd = ada.stateDict();
+    const adaState = () =>
+      Object.entries(sd)
+        .filter(([k]) => k !== 'W')
+        .flatMap(([, v]) => Array.from(v.dataSync()));
+    losses.push(['adaface norm statistics', ada, adaState]);
+    const sc = L.softmaxCenterLoss({ numClasses: 3, embeddingDim: 4 });
+    const centers = () =>
+      Object.entries(sc.stateDict())
+        .filter(([k]) => /center/i.test(k))
+        .flatMap(([, v]) => Array.from(v.dataSync()));
+    losses.push(['softmax+center centers', sc, centers]);
+    for (const [what, loss, state] of losses) {
+      tf.tidy(() => loss.compute(clean, labels, { training: true }));
+      const before = state();
+      assert.ok(before.length > 0 && before.every(Number.isFinite), `${what}: no state to check`);
+      const v = tf.tidy(() => loss.compute(poisoned, labels, { training: true }).dataSync()[0]);
+      assert.ok(!Number.isFinite(v), `${what}: the poisoned batch's loss is ${v}, expected non-finite`);
+      assert.deepEqual(state(), before, `${what} absorbed a ${bad} batch`);
+      for (let k = 0; k < 3; k++) {
+        const after = tf.tidy(() => loss.compute(clean, labels, { training: true }).dataSync()[0]);
+        assert.ok(Number.isFinite(after), `${what}: a clean batch after the ${bad} one gives ${after}`);
+      }
+      loss.dispose();
+    }
+    poisoned.dispose();
+  }
+  clean.dispose();
+});
+
 test('softmaxLoss (with bias): value and gradients match the float64 reference', () => {
   for (const [N, D, C] of shapes) {
     const x = randMat(N, D, N, 2);

@@ -21,7 +21,7 @@ import { CosineHead, HeadOptions, TargetContext } from './head';
 export interface AdaFaceContext extends TargetContext {
   marginScaler?: number;
 }
-import { safeAcos, stopGradient } from './ops';
+import { safeAcos, stopGradient, unlessNonFinite } from './ops';
 import { checkOption, defineLoss, scaleOption, angularMarginOption, resolveOptions, LossSpec } from './spec';
 
 export interface AdaFaceOptions extends HeadOptions {
@@ -86,8 +86,13 @@ export class AdaFace extends CosineHead<AdaFaceContext> {
     const n = norms.shape[0];
     const mean = tf.mean(norms);
     const std = n > 1 ? tf.sqrt(tf.div(tf.sum(tf.square(tf.sub(norms, mean))), n - 1)) : tf.scalar(0);
-    this.runningMean.assign(tf.add(tf.mul(mean, this.alpha), tf.mul(this.runningMean, 1 - this.alpha)) as tf.Scalar);
-    this.runningStd.assign(tf.add(tf.mul(std, this.alpha), tf.mul(this.runningStd, 1 - this.alpha)) as tf.Scalar);
+    // A non-finite batch (its norms clip to finite values, so the embeddings themselves are
+    // probed) leaves the statistics as they were (see unlessNonFinite).
+    const probe = tf.sum(embeddings);
+    const nextMean = tf.add(tf.mul(mean, this.alpha), tf.mul(this.runningMean, 1 - this.alpha));
+    const nextStd = tf.add(tf.mul(std, this.alpha), tf.mul(this.runningStd, 1 - this.alpha));
+    this.runningMean.assign(unlessNonFinite(nextMean, this.runningMean, probe) as tf.Scalar);
+    this.runningStd.assign(unlessNonFinite(nextStd, this.runningStd, probe) as tf.Scalar);
   }
 
   /** ẑ = clip(h·(‖z‖ − μ)/(σ + ε), −1, 1) per sample. */

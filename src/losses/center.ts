@@ -8,6 +8,7 @@ import { checkHeadSize, ClassifierHead, ComputeOptions, EmbeddingLoss, HeadOptio
 import { SoftmaxLoss } from './softmax';
 import { checkEmbeddings, checkPositiveInteger, checkRange, readLabels, checkOptionKeys, optionKeys } from './validate';
 import { defineLoss, resolveOptions, specConfig } from './spec';
+import { unlessNonFinite } from './ops';
 
 export interface CenterLossOptions {
   numClasses: number;
@@ -71,7 +72,9 @@ export class CenterLoss implements EmbeddingLoss {
         const counts = tf.sum(oneHot, 0); // n_j [C]
         const sumDiff = tf.matMul(oneHot, tf.neg(diff), true, false); // Σ (c_j − x_i) [C, D]
         const delta = tf.div(sumDiff, tf.expandDims(tf.add(counts, 1), 1));
-        this.centers.assign(tf.sub(this.centers, tf.mul(delta, this.alpha)) as tf.Tensor2D);
+        // A non-finite batch leaves every center as it was (see unlessNonFinite).
+        const next = tf.sub(this.centers, tf.mul(delta, this.alpha));
+        this.centers.assign(unlessNonFinite(next, this.centers, tf.sum(embeddings)) as tf.Tensor2D);
       }
       return loss;
     });

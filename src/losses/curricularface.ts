@@ -10,7 +10,7 @@
 import * as tf from '../tf';
 import { CosineHead, HeadOptions, NegativesContext, MarginWarmupArgs } from './head';
 import { angularMarginTarget } from './margin';
-import { constantMask, select, stopGradient } from './ops';
+import { constantMask, select, stopGradient, unlessNonFinite } from './ops';
 import {
   checkOption,
   defineLoss,
@@ -64,7 +64,10 @@ export class CurricularFace extends CosineHead {
 
   protected override updateState(cosY: tf.Tensor1D): void {
     // No gradient flows into t: it is read back as a constant below.
-    this.tVar.assign(tf.add(tf.mul(tf.mean(cosY), this.alpha), tf.mul(this.tVar, 1 - this.alpha)) as tf.Scalar);
+    // A non-finite batch leaves t as it was (see unlessNonFinite).
+    const mean = tf.mean(cosY);
+    const next = tf.add(tf.mul(mean, this.alpha), tf.mul(this.tVar, 1 - this.alpha));
+    this.tVar.assign(unlessNonFinite(next, this.tVar, mean) as tf.Scalar);
   }
 
   protected target(cosY: tf.Tensor1D): tf.Tensor1D {

@@ -159,6 +159,16 @@ export function marginCrossEntropy(
   return op(others, targetY);
 }
 
+/**
+ * A running state's next value, or its current one when the batch is not finite: `probe` is a
+ * scalar that is finite exactly when the batch is (a sum or mean over it). A non-finite batch
+ * then leaves the state as it was, with no read from the device; its loss is NaN or ±Inf, which
+ * the caller sees (the trainer refuses the step).
+ */
+export function unlessNonFinite(next: tf.Tensor, current: tf.Tensor, probe: tf.Tensor): tf.Tensor {
+  return tf.where(tf.isFinite(probe), next, current);
+}
+
 /** Squared Euclidean distances between all rows of a [N, D]: [N, N], exactly 0 on the diagonal. */
 export function pairwiseSquaredDistances(a: tf.Tensor2D): tf.Tensor2D {
   const sq = tf.sum(tf.square(a), 1, true);
