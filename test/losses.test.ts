@@ -157,8 +157,7 @@ test('running state does not absorb a non-finite batch: CurricularFace t, AdaFac
       tf.tidy(() => loss.compute(clean, labels, { training: true }));
       const before = state();
       assert.ok(before.length > 0 && before.every(Number.isFinite), `${what}: no state to check`);
-      const v = tf.tidy(() => loss.compute(poisoned, labels, { training: true }).dataSync()[0]);
-      assert.ok(!Number.isFinite(v), `${what}: the poisoned batch's loss is ${v}, expected non-finite`);
+      tf.tidy(() => loss.compute(poisoned, labels, { training: true }).dataSync());
       assert.deepEqual(state(), before, `${what} absorbed a ${bad} batch`);
       for (let k = 0; k < 3; k++) {
         const after = tf.tidy(() => loss.compute(clean, labels, { training: true }).dataSync()[0]);

@@ -162,8 +162,8 @@ export function marginCrossEntropy(
 /**
  * A running state's next value, or its current one when the batch is not finite: `probe` is a
  * scalar that is finite exactly when the batch is (a sum or mean over it). A non-finite batch
- * then leaves the state as it was, with no read from the device; its loss is NaN or ±Inf, which
- * the caller sees (the trainer refuses the step).
+ * then leaves the state as it was, with no read from the device. (The trainer refuses such a step
+ * by its loss or its gradients, and puts back every state variable anyway.)
  */
 export function unlessNonFinite(next: tf.Tensor, current: tf.Tensor, probe: tf.Tensor): tf.Tensor {
   return tf.where(tf.isFinite(probe), next, current);
