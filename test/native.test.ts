@@ -242,14 +242,23 @@ async function kernelsOf(f: () => tf.TensorContainer): Promise<string[]> {
   return info.kernelNames;
 }
 
+/**
+ * Values rounded to a few levels (many tied maxima in every pooling window): in −2..2 after a
+ * ReLU (`relu`: negatives are 0, so all-zero windows too), else in −3..1 (all-negative windows).
+ */
+function levels(r: () => number, shape: [number, number, number, number], relu: boolean): tf.Tensor4D {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor4d(
+    Float32Array.from({ length: n }, () => (relu ? Math.max(0, Math.round(4 * r() - 2)) : Math.round(4 * r() - 2.5))),
+    shape,
+  );
+}
+
 test('native: MaxPool gradient through the argmax equals MaxPoolGrad, ties and same padding included', async (t) => {
   if (!ready(t)) return;
   const r = rng(21);
   // ReLU'd values rounded to a few levels: many windows with tied maxima, and all-zero windows.
-  const x = tf.tensor4d(
-    Float32Array.from({ length: 2 * 7 * 9 * 3 }, () => Math.max(0, Math.round(4 * r() - 2))),
-    [2, 7, 9, 3],
-  );
+  const x = levels(r, [2, 7, 9, 3], true);
   for (const [size, stride, pad] of [
     [2, 2, 'valid'],
     [2, 2, 'same'],
@@ -280,10 +289,7 @@ test('native: MaxPool gradient through the argmax equals MaxPoolGrad, ties and s
 test('native: a MaxPooling2D layer keeps its argmax from the forward pass while a gradient is recorded; values and gradients equal the stock path, ties included', async (t) => {
   if (!ready(t)) return;
   const r = rng(22);
-  const x = tf.tensor4d(
-    Float32Array.from({ length: 3 * 8 * 10 * 4 }, () => Math.max(0, Math.round(4 * r() - 2))),
-    [3, 8, 10, 4],
-  );
+  const x = levels(r, [3, 8, 10, 4], true);
   for (const [poolSize, strides, padding] of [
     [2, 2, 'valid'],
     [3, 2, 'same'],
@@ -329,10 +335,7 @@ test('native: a MaxPooling2D layer after a ReLU pools the ReLU input and applies
   if (!ready(t)) return;
   const r = rng(23);
   // Rounded values: tied maxima, windows whose maximum is 0, and windows of negatives only.
-  const x = tf.tensor4d(
-    Float32Array.from({ length: 3 * 8 * 8 * 4 }, () => Math.round(4 * r() - 2.5)),
-    [3, 8, 8, 4],
-  );
+  const x = levels(r, [3, 8, 8, 4], false);
   const model = tf.sequential({
     layers: [
       tf.layers.conv2d({ inputShape: [8, 8, 4], filters: 3, kernelSize: 1, useBias: false, kernelInitializer: 'ones' }),

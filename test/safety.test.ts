@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { spawn, spawnSync } from 'child_process';
+import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'child_process';
 import * as ml from 'margin-lab';
 import { ROOT } from './helpers/paths';
 
@@ -166,6 +166,13 @@ function cli(args: string[]) {
     timeout: 300_000,
   });
 }
+/** The train CLI started in the background, its output piped (for tests that signal it mid-run). */
+function startTrain(args: string[]): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
 const small = ['--backbone', 'mlp', '--dim', '4', '--seen', '0-2', '--max-steps', '2', '--train-per-class', '30'];
 
 test(
@@ -176,10 +183,7 @@ test(
     for (let k = 0; k < 4; k++) {
       const run = path.join(tmp('ml-sigint-'), 'run');
       const args = ['--loss', 'arcface', '--epochs', '400', ...small, '--max-steps', '3', '--run', run];
-      const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = startTrain(args);
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -226,14 +230,7 @@ test(
     const w = cli([...args, '--epochs', '6', '--run', whole]);
     assert.equal(w.status, 0, w.stderr);
     const run = path.join(tmp('ml-resume-cmd-'), 'run');
-    const child = spawn(
-      process.execPath,
-      [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args, '--epochs', '6', '--run', run],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = startTrain([...args, '--epochs', '6', '--run', run]);
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     // Interrupt once epoch 2's checkpoint is written.
@@ -310,10 +307,7 @@ test(
   async () => {
     const run = path.join(tmp('ml-lock-'), 'run');
     const args = ['--loss', 'arcface', '--epochs', '400', ...small, '--max-steps', '3', '--run', run];
-    const first = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const first = startTrain(args);
     first.stdout.resume();
     const readLock = () => {
       try {
@@ -360,10 +354,7 @@ test(
   async () => {
     const run = path.join(tmp('ml-sigterm-'), 'run');
     const args = ['--loss', 'arcface', '--epochs', '400', ...small, '--max-steps', '3', '--run', run];
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'train.js'), ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = startTrain(args);
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     while (child.exitCode === null && !fs.existsSync(path.join(run, 'checkpoint.json')))

@@ -311,6 +311,26 @@ async function ablationMain(v: Record<string, string | boolean | undefined>, giv
   );
 }
 
+/**
+ * What a report needs before its runs: the output folder and --docs checked, the backend chosen,
+ * the start time, and the glyph set (with --identities checked against it).
+ */
+async function startReport(
+  v: Record<string, string | boolean | undefined>,
+  out: string,
+  full: boolean,
+  identities: number | undefined,
+) {
+  const docs = typeof v.docs === 'string' ? path.resolve(v.docs) : undefined;
+  checkOutputDir('out', out);
+  if (docs) checkOutputFile('docs', docs);
+  const report = await useBestBackend();
+  const started = new Date();
+  const ds = loadHangulGlyphs(full ? { dir: fullGlyphDir() } : {});
+  checkIdentities(identities, ds);
+  return { docs, report, started, ds };
+}
+
 /** --budgets: increasing epochs; --epochs and --twin do not apply. */
 function parseBudgets(text: string, given: Set<string>): number[] {
   for (const flag of ['epochs', 'twin', 'ablation'])
@@ -337,13 +357,7 @@ async function convergenceMain(
   recipe: string,
   full: boolean,
 ): Promise<void> {
-  const docs = typeof v.docs === 'string' ? path.resolve(v.docs) : undefined;
-  checkOutputDir('out', out);
-  if (docs) checkOutputFile('docs', docs);
-  const report = await useBestBackend();
-  const started = new Date();
-  const ds = loadHangulGlyphs(full ? { dir: fullGlyphDir() } : {});
-  checkIdentities(config.identities, ds);
+  const { docs, report, started, ds } = await startReport(v, out, full, config.identities);
   const { rows, results } = await runConvergence({
     base: config,
     budgets,
@@ -514,13 +528,7 @@ async function main(): Promise<void> {
   );
   if (budgets) return convergenceMain(v, config, budgets, out, recipe, full);
   const docs = path.join(out, 'benchmark.md');
-  const extraDocs = typeof v.docs === 'string' ? path.resolve(v.docs) : undefined;
-  checkOutputDir('out', out);
-  if (extraDocs) checkOutputFile('docs', extraDocs);
-  const report = await useBestBackend();
-  const started = new Date();
-  const ds = loadHangulGlyphs(full ? { dir: fullGlyphDir() } : {});
-  checkIdentities(config.identities, ds);
+  const { docs: extraDocs, report, started, ds } = await startReport(v, out, full, config.identities);
   const dataLine = `${full ? 'the full glyph set (data/hangul-glyphs-full' : 'the shipped subset (data/hangul-glyphs'}: ${ds.meta.syllables.length.toLocaleString('en')} syllables × ${ds.meta.faces.length} faces)`;
   const results = await runOpenSetBenchmark({
     config,
