@@ -526,6 +526,25 @@ test("SGD's fused update (momentum, Nesterov or not, coupled weight decay) equal
   }
 });
 
+test('train(): unknown option keys and a bad progress mode are refused, naming the key and the options', async () => {
+  const data = toyData(32);
+  const model = ml.buildBackbone(spec());
+  const loss = ml.arcFace({ numClasses: 4, embeddingDim: 3, s: 8 });
+  const base = { model, backbone: spec(), loss, data, epochs: 1, batchSize: 16 };
+  const before = Array.from(model.getWeights()[0].dataSync());
+  await assert.rejects(
+    ml.train({ ...base, learningRate: 5, epoch: 9 } as unknown as ml.TrainOptions),
+    /train: "learningRate" \(did you mean lr\?\), "epoch" \(did you mean epochs\?\) are not options; train\(\) takes model, backbone, loss, data, epochs, batchSize/,
+  );
+  await assert.rejects(
+    ml.train({ ...base, progress: 'bogus' } as unknown as ml.TrainOptions),
+    /train: progress must be one of auto, tty, lines, notebook, none, got "bogus"/,
+  );
+  assert.deepEqual(Array.from(model.getWeights()[0].dataSync()), before, 'a refused call trained');
+  model.dispose();
+  loss.dispose();
+});
+
 test('labels outside the head are refused before the first step, naming the label and its index', async () => {
   const data = toyData();
   const y = Int32Array.from(data.y);

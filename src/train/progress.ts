@@ -49,7 +49,8 @@ export function formatProgress(p: ProgressState, width = 24): string {
   return parts.join(' ');
 }
 
-export type ProgressMode = 'auto' | 'tty' | 'lines' | 'notebook' | 'none';
+export const PROGRESS_MODES = ['auto', 'tty', 'lines', 'notebook', 'none'] as const;
+export type ProgressMode = (typeof PROGRESS_MODES)[number];
 
 export class ProgressReporter {
   private readonly mode: Exclude<ProgressMode, 'auto'>;

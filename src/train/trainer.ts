@@ -15,7 +15,7 @@ import { Rng } from '../util/random';
 import { requireDanfo } from '../util/danfo';
 import type { DataFrameLike } from '../util/dataframe';
 import { lockFolder, removeStaleFolderTemps } from '../util/fs';
-import { ProgressMode, ProgressReporter } from './progress';
+import { PROGRESS_MODES, ProgressMode, ProgressReporter } from './progress';
 import {
   loadLossState,
   loadModelWeights,
@@ -297,7 +297,53 @@ function checkSchedule(s: ScheduleOptions | undefined): void {
 }
 
 /** Checks the options against the data and works out the batches, steps and learning rate. */
+/** Every option train() takes (the compiler checks this list against TrainOptions both ways). */
+const TRAIN_OPTION_KEYS: Record<keyof TrainOptions, true> = {
+  model: true,
+  backbone: true,
+  loss: true,
+  data: true,
+  epochs: true,
+  batchSize: true,
+  optimizer: true,
+  lr: true,
+  momentum: true,
+  nesterov: true,
+  weightDecay: true,
+  schedule: true,
+  pk: true,
+  seed: true,
+  maxStepsPerEpoch: true,
+  progress: true,
+  runDir: true,
+  resume: true,
+  meta: true,
+  accuracyEvery: true,
+  onEpochEnd: true,
+  onStep: true,
+  signal: true,
+};
+
+/** Names people reach for, and the option train() calls that. */
+const TRAIN_OPTION_ALIASES: Record<string, keyof TrainOptions> = {
+  learningRate: 'lr',
+  epoch: 'epochs',
+  batch: 'batchSize',
+  batch_size: 'batchSize',
+  weight_decay: 'weightDecay',
+  steps: 'maxStepsPerEpoch',
+};
+
 function planTraining(opts: TrainOptions): TrainPlan {
+  const unknown = Object.keys(opts).filter((k) => !(k in TRAIN_OPTION_KEYS));
+  if (unknown.length)
+    throw new Error(
+      `train: ${unknown
+        .map((k) => `${JSON.stringify(k)}${TRAIN_OPTION_ALIASES[k] ? ` (did you mean ${TRAIN_OPTION_ALIASES[k]}?)` : ''}`)
+        .join(', ')} ${unknown.length > 1 ? 'are not options' : 'is not an option'}; train() takes ${Object.keys(TRAIN_OPTION_KEYS).join(', ')}`,
+    );
+  if (opts.progress !== undefined && !(PROGRESS_MODES as readonly unknown[]).includes(opts.progress))
+    throw new Error(`train: progress must be one of ${PROGRESS_MODES.join(', ')}, got ${show(opts.progress)}`);
   const { loss, data } = opts;
   const n = data.y.length;
   const per = data.shape[0] * data.shape[1] * data.shape[2];
