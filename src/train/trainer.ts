@@ -339,8 +339,12 @@ function planTraining(opts: TrainOptions): TrainPlan {
   if (unknown.length)
     throw new Error(
       `train: ${unknown
-        .map((k) => `${JSON.stringify(k)}${TRAIN_OPTION_ALIASES[k] ? ` (did you mean ${TRAIN_OPTION_ALIASES[k]}?)` : ''}`)
-        .join(', ')} ${unknown.length > 1 ? 'are not options' : 'is not an option'}; train() takes ${Object.keys(TRAIN_OPTION_KEYS).join(', ')}`,
+        .map(
+          (k) => `${JSON.stringify(k)}${TRAIN_OPTION_ALIASES[k] ? ` (did you mean ${TRAIN_OPTION_ALIASES[k]}?)` : ''}`,
+        )
+        .join(
+          ', ',
+        )} ${unknown.length > 1 ? 'are not options' : 'is not an option'}; train() takes ${Object.keys(TRAIN_OPTION_KEYS).join(', ')}`,
     );
   if (opts.progress !== undefined && !(PROGRESS_MODES as readonly unknown[]).includes(opts.progress))
     throw new Error(`train: progress must be one of ${PROGRESS_MODES.join(', ')}, got ${show(opts.progress)}`);
