@@ -34,6 +34,24 @@ function bruteRates(scores: number[], same: number[], t: number): { far: number;
   return { far: fp / n, tar: tp / p };
 }
 
+test('metrics refuse non-finite embeddings, naming the function, the row and the column', () => {
+  const d = 2;
+  const good = Float64Array.from([1, 0, 0, 1, 1, 0, 0, 1]);
+  const labels = [0, 1, 0, 1];
+  const bad = Float64Array.from(good);
+  bad[5] = NaN; // row 2, column 1
+  assert.throws(
+    () => ml.rankKAccuracy(bad, labels, good, labels, d),
+    /rankKAccuracy: gallery row 2, column 1 is NaN; embeddings must be finite numbers/,
+  );
+  assert.throws(() => ml.rankKAccuracy(good, labels, bad, labels, d), /rankKAccuracy: probe row 2, column 1 is NaN/);
+  const inf = Float32Array.from(good);
+  inf[0] = Infinity;
+  assert.throws(() => ml.normalizeRows(inf, d), /normalizeRows: embedding row 0, column 0 is Infinity/);
+  // The finite ones still score.
+  assert.deepEqual(ml.rankKAccuracy(good, labels, good, labels, d, [1]), { 1: 1 });
+});
+
 test('ROC on a hand-computed case', () => {
   const c = ml.roc([0.9, 0.8, 0.7, 0.6], [1, 0, 1, 0]);
   assert.deepEqual(c.far, [0, 0, 0.5, 0.5, 1]);

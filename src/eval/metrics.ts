@@ -200,12 +200,25 @@ export function kFoldAccuracy(
 
 // ---- embeddings ----
 
+/**
+ * Refuses embeddings with a NaN or ±Inf entry: every metric would otherwise rank or score them
+ * silently (a NaN compares false with everything). Names the function, the row and the column.
+ */
+export function checkFiniteEmbeddings(fn: string, what: string, emb: ArrayLike<number>, d: number): void {
+  for (let i = 0; i < emb.length; i++)
+    if (!Number.isFinite(emb[i]))
+      throw new Error(
+        `${fn}: ${what} row ${Math.floor(i / d)}, column ${i % d} is ${emb[i]}; embeddings must be finite numbers (a model that produced NaN or Inf diverged: check its training loss)`,
+      );
+}
+
 /** Rows of a flat [n, d] array scaled to unit length (zero rows stay zero). */
 export function normalizeRows(emb: Float32Array | Float64Array, d: number): Float64Array {
   if (!(Number.isInteger(d) && d >= 1))
     throw new Error(`normalizeRows: the embedding dimension must be a positive integer, got ${d}`);
   if (emb.length % d !== 0)
     throw new Error(`normalizeRows: ${emb.length} values are not a whole number of ${d}-dimensional embeddings`);
+  checkFiniteEmbeddings('normalizeRows', 'embedding', emb, d);
   const n = emb.length / d;
   const out = new Float64Array(emb.length);
   for (let i = 0; i < n; i++) {
@@ -256,6 +269,8 @@ export function rankKAccuracy(
     );
   for (const k of ks)
     if (!(Number.isInteger(k) && k >= 1)) throw new Error(`rankKAccuracy: every k must be an integer ≥ 1, got ${k}`);
+  checkFiniteEmbeddings('rankKAccuracy', 'gallery', gallery, d);
+  checkFiniteEmbeddings('rankKAccuracy', 'probe', probes, d);
   const ids = [...new Set(Array.from(galleryLabels))];
   const hits = Object.fromEntries(ks.map((k) => [k, 0])) as Record<number, number>;
   for (let p = 0; p < nP; p++) {
@@ -309,6 +324,8 @@ export function openSetIdentification(
   d: number,
   fars: number[] = [1e-1, 1e-2],
 ): OpenSetResult[] {
+  checkFiniteEmbeddings('openSetIdentification', 'gallery', gallery, d);
+  checkFiniteEmbeddings('openSetIdentification', 'probe', probes, d);
   const ids = [...new Set(Array.from(galleryLabels))];
   const known = new Set(ids);
   const unknownTop: number[] = [];
