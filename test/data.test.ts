@@ -129,7 +129,21 @@ test('P×K batches hold P classes with K samples each', () => {
     assert.equal(per.size, 3);
     assert.ok([...per.values()].every((v) => v === 4));
   }
-  assert.throws(() => ml.pkBatches(labels, 3, 1, 0), /K = 1 must be at least 2/);
+  assert.throws(() => ml.pkBatches(labels, 3, 1, 0), /K = 1 must be an integer of at least 2/);
+  assert.throws(
+    () => ml.pkBatches(labels, 2.5, 4, 0),
+    /P = 2.5 must be an integer between 2 and the number of classes \(6\)/,
+  );
+  // Too few images for one batch: an error, not zero batches.
+  assert.throws(
+    () => ml.pkBatches([0, 0, 1, 1, 2, 2], 2, 100, 1),
+    /pkBatches: 6 images make no batch of P × K = 2 × 100 = 200; lower P or K, or give more images/,
+  );
+  // Labels beyond int32 would wrap onto others in a pair loss: refused.
+  assert.throws(
+    () => ml.tf.tidy(() => ml.contrastiveLoss().compute(ml.tf.zeros([4, 2]) as ml.tf.Tensor2D, [2 ** 32, 0, 1, 1])),
+    /contrastive.*labels\[0\] = 4294967296 is larger than 2³¹ − 1, the largest label an int32 holds/,
+  );
 });
 
 async function makeFolder(root: string, spec: Record<string, number>): Promise<void> {

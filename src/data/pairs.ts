@@ -115,9 +115,14 @@ export function pkBatches(labels: ArrayLike<number>, P: number, K: number, seed:
     byClass.get(labels[i])!.push(i);
   }
   const classes = [...byClass.keys()];
-  if (P < 2 || P > classes.length)
-    throw new Error(`pkBatches: P = ${P} must be between 2 and the number of classes (${classes.length})`);
-  if (K < 2) throw new Error(`pkBatches: K = ${K} must be at least 2 to give every anchor a positive`);
+  if (!Number.isInteger(P) || P < 2 || P > classes.length)
+    throw new Error(`pkBatches: P = ${P} must be an integer between 2 and the number of classes (${classes.length})`);
+  if (!Number.isInteger(K) || K < 2)
+    throw new Error(`pkBatches: K = ${K} must be an integer of at least 2, to give every anchor a positive`);
+  if (labels.length < P * K)
+    throw new Error(
+      `pkBatches: ${labels.length} images make no batch of P × K = ${P} × ${K} = ${P * K}; lower P or K, or give more images`,
+    );
   const rng = new Rng(seed);
   const pools = new Map<number, number[]>();
   for (const c of classes) pools.set(c, rng.shuffle(byClass.get(c)!.slice()) as number[]);

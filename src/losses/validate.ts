@@ -74,6 +74,11 @@ export function readLabels(
       );
     }
     if (numClasses === undefined && v < 0) throw new LossInputError(`${loss}: labels[${i}] = ${v} must be ≥ 0`);
+    // Labels are stored as int32: a larger id would wrap around and alias another one.
+    if (v > 2 ** 31 - 1)
+      throw new LossInputError(
+        `${loss}: labels[${i}] = ${v} is larger than 2³¹ − 1, the largest label an int32 holds; renumber the identities 0, 1, 2, …`,
+      );
     values[i] = v;
   }
   return { values, tensor: tf.tensor1d(values, 'int32') };
