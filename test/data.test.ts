@@ -34,6 +34,36 @@ test('IDX reader parses valid data and rejects bad magic, types, truncation', ()
     /truncated header: 9 bytes, need 12/,
   );
   assert.throws(() => ml.parseIdx(new Uint8Array([0, 0]), 'f.idx'), /too short for an IDX header/);
+  assert.throws(
+    () => ml.parseIdx(null as unknown as Uint8Array, 'f.idx'),
+    /f\.idx: expected the file's bytes \(a Buffer or Uint8Array\), got null/,
+  );
+});
+
+test('Fashion-MNIST files of another image size are refused; pairs.txt numbers are plain decimals; parseLfwPairs(null) is a clear error', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-fmnist-size-'));
+  const n = 10;
+  fs.writeFileSync(
+    path.join(dir, 'train-images-idx3-ubyte.gz'),
+    zlib.gzipSync(idx([n, 7, 112], new Array(n * 7 * 112).fill(0))),
+  );
+  fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte.gz'), zlib.gzipSync(idx([n], new Array(n).fill(1))));
+  assert.throws(
+    () => ml.loadFashionMnist({ dir }),
+    /train-images: expected Fashion-MNIST's \[n, 28, 28\] images, got \[10, 7, 112\]/,
+  );
+  const pairs = (a: string) => `1\t1\nalice\t${a}\t2\nalice\t1\tbob\t1\n`;
+  assert.equal(ml.parseLfwPairs(pairs('1')).length, 2);
+  for (const a of ['1e3', '0x10'])
+    assert.throws(() => ml.parseLfwPairs(pairs(a)), new RegExp(`image number "${a}" is not a positive integer`));
+  assert.throws(
+    () => ml.parseLfwPairs('1e1\n'),
+    /pairs\.txt line 1: expected "folds<TAB>pairsPerFold" or "pairsPerFold"/,
+  );
+  assert.throws(
+    () => ml.parseLfwPairs(null as unknown as string),
+    /parseLfwPairs: expected the text of pairs\.txt \(a string\), got null/,
+  );
 });
 
 test('a truncated or corrupt gzipped IDX file gives a clear error', () => {

@@ -57,8 +57,10 @@ export function loadFashionMnist(opts: { split?: 'train' | 'test'; dir?: string;
     maxBytes: 8 + count,
     limitReason: `the ${8 + count} bytes of ${what} labels`,
   });
-  if (images.dims.length !== 3)
-    throw new DataFileError(`${prefix}-images: expected 3 dimensions [n, 28, 28], got [${images.dims.join(', ')}]`);
+  if (images.dims.length !== 3 || images.dims[1] !== 28 || images.dims[2] !== 28)
+    throw new DataFileError(
+      `${prefix}-images: expected Fashion-MNIST's [n, 28, 28] images, got [${images.dims.join(', ')}]`,
+    );
   if (labels.dims.length !== 1)
     throw new DataFileError(`${prefix}-labels: expected 1 dimension [n], got [${labels.dims.join(', ')}]`);
   if (images.dims[0] !== labels.dims[0])

@@ -221,12 +221,18 @@ export interface LfwPair {
  * root/name/name_000i.jpg. Errors give the line number.
  */
 export function parseLfwPairs(text: string, root = ''): LfwPair[] {
+  if (typeof text !== 'string')
+    throw new Error(
+      `parseLfwPairs: expected the text of pairs.txt (a string), got ${text === null ? 'null' : typeof text}`,
+    );
   const lines = text
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l.length > 0);
   if (lines.length === 0) throw new Error('pairs.txt is empty');
-  const header = lines[0].split(/\s+/).map(Number);
+  // Plain decimal digits only: Number() would also read "1e3" and "0x10".
+  const decimal = (t: string) => (/^\d+$/.test(t) ? Number(t) : NaN);
+  const header = lines[0].split(/\s+/).map(decimal);
   if (header.some((v) => !Number.isInteger(v) || v <= 0) || header.length > 2) {
     throw new Error(`pairs.txt line 1: expected "folds<TAB>pairsPerFold" or "pairsPerFold", got "${lines[0]}"`);
   }
@@ -242,7 +248,7 @@ export function parseLfwPairs(text: string, root = ''): LfwPair[] {
         `pairs.txt line ${line}: identity name ${JSON.stringify(name)} is not a plain folder name (no path separators, "." or "..")`,
       );
     }
-    const i = Number(idx);
+    const i = decimal(idx);
     if (!Number.isInteger(i) || i < 1)
       throw new Error(`pairs.txt line ${line}: image number "${idx}" is not a positive integer`);
     return path.join(root, name, `${name}_${String(i).padStart(4, '0')}.jpg`);

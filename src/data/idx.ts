@@ -36,6 +36,10 @@ export function parseIdxTyped(
   name: string,
   type: typeof IDX_UINT8 | typeof IDX_INT16,
 ): { dims: number[]; data: Uint8Array | Int16Array } {
+  if (!(buf instanceof Uint8Array))
+    throw new DataFileError(
+      `${name}: expected the file's bytes (a Buffer or Uint8Array), got ${buf === null ? 'null' : typeof buf}`,
+    );
   if (buf.length < 4)
     throw new DataFileError(`${name}: ${buf.length} bytes is too short for an IDX header (need at least 4)`);
   if (buf[0] !== 0 || buf[1] !== 0) {
