@@ -270,6 +270,8 @@ test('train: flags that would do nothing are refused (--run "", --width on mlp, 
     ['--batch', '1', /--batch "1": expected an integer ≥ 2/],
     ['--lr', 'fast', /--lr "fast": expected a number ≥ 0/],
     ['--epochs', '0.5', /--epochs "0\.5": expected an integer ≥ 1/],
+    ['--lr', '', /--lr "": expected a number ≥ 0, got nothing/],
+    ['--seed', '1e20', /--seed "1e20": expected an integer ≥ 0 up to 9007199254740991 \(2⁵³ − 1/],
   ] as const) {
     const r = cli('train', [...small, flag, value, '--run', path.join(root, 'early')]);
     assert.equal(r.status, 2, `${flag} ${value}: ${r.stderr}`);

@@ -102,12 +102,16 @@ export function num(
 ): number | undefined {
   const raw = values[key];
   if (raw === undefined) return undefined;
+  const expected = `${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}`;
+  // Number('') and Number(' ') are 0: an empty value is no number.
+  if (typeof raw === 'string' && raw.trim() === '') throw new UsageError(`--${key} "": expected ${expected}, got nothing`);
   const v = Number(raw);
-  if (!Number.isFinite(v) || (opts.int && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min)) {
+  if (!Number.isFinite(v) || (opts.int && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min))
+    throw new UsageError(`--${key} ${JSON.stringify(raw)}: expected ${expected}`);
+  if (opts.int && !Number.isSafeInteger(v))
     throw new UsageError(
-      `--${key} ${JSON.stringify(raw)}: expected ${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}`,
+      `--${key} ${JSON.stringify(raw)}: expected ${expected} up to ${Number.MAX_SAFE_INTEGER} (2⁵³ − 1, the largest integer a number holds exactly)`,
     );
-  }
   return v;
 }
 
