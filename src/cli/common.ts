@@ -104,7 +104,8 @@ export function num(
   if (raw === undefined) return undefined;
   const expected = `${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}`;
   // Number('') and Number(' ') are 0: an empty value is no number.
-  if (typeof raw === 'string' && raw.trim() === '') throw new UsageError(`--${key} "": expected ${expected}, got nothing`);
+  if (typeof raw === 'string' && raw.trim() === '')
+    throw new UsageError(`--${key} "": expected ${expected}, got nothing`);
   const v = Number(raw);
   if (!Number.isFinite(v) || (opts.int && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min))
     throw new UsageError(`--${key} ${JSON.stringify(raw)}: expected ${expected}`);
