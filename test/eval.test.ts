@@ -34,7 +34,7 @@ function bruteRates(scores: number[], same: number[], t: number): { far: number;
   return { far: fp / n, tar: tp / p };
 }
 
-test('metrics refuse non-finite embeddings, naming the function, the row and the column', () => {
+test('metrics refuse non-finite embeddings (naming the function, the row and the column) and target FARs outside (0, 1]', () => {
   const d = 2;
   const good = Float64Array.from([1, 0, 0, 1, 1, 0, 0, 1]);
   const labels = [0, 1, 0, 1];
@@ -48,6 +48,9 @@ test('metrics refuse non-finite embeddings, naming the function, the row and the
   const inf = Float32Array.from(good);
   inf[0] = Infinity;
   assert.throws(() => ml.normalizeRows(inf, d), /normalizeRows: embedding row 0, column 0 is Infinity/);
+  const curve = ml.roc([0.9, 0.1, 0.8, 0.2], [1, 0, 1, 0]);
+  for (const f of [-1, 0, 2, NaN])
+    assert.throws(() => ml.tarAtFar(curve, [f]), /tarAtFar: every target FAR must be a number in \(0, 1\], got/);
   // The finite ones still score.
   assert.deepEqual(ml.rankKAccuracy(good, labels, good, labels, d, [1]), { 1: 1 });
 });

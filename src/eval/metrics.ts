@@ -99,6 +99,9 @@ export interface TarAtFar {
 
 /** TAR at each target FAR (default 1e-1 … 1e-4). */
 export function tarAtFar(curve: RocCurve, targets: number[] = [1e-1, 1e-2, 1e-3, 1e-4]): TarAtFar[] {
+  for (const f of targets)
+    if (typeof f !== 'number' || !(f > 0 && f <= 1))
+      throw new Error(`tarAtFar: every target FAR must be a number in (0, 1], got ${JSON.stringify(f)}`);
   return targets.map((f) => {
     if (curve.negatives * f < 1) {
       return {
