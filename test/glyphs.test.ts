@@ -264,6 +264,22 @@ test('a glyph set whose files come from different builds, or an old one without 
     () => ml.loadHangulGlyphs({ dir }),
     /meta\.json: files\.faces must record bytes and a sha256, got \{"bytes":3\}/,
   );
+  // Syllables are the identities: a repeated one, or one that is not a string, is refused.
+  for (const [edit, msg] of [
+    [
+      (m: Record<string, unknown>) => ((m.syllables as unknown[])[3] = (m.syllables as unknown[])[1]),
+      /syllables\[3\] ".*" repeats syllables\[1\]; each syllable is one identity, listed once/,
+    ],
+    [
+      (m: Record<string, unknown>) => ((m.syllables as unknown[])[2] = 42),
+      /syllables\[2\] must be a non-empty string, got 42/,
+    ],
+  ] as const) {
+    const m = JSON.parse(fs.readFileSync(path.join(SHIPPED, 'meta.json'), 'utf8')) as Record<string, unknown>;
+    edit(m);
+    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(m));
+    assert.throws(() => ml.loadHangulGlyphs({ dir }), msg);
+  }
   fs.writeFileSync(path.join(dir, 'meta.json'), '{"format": ');
   assert.throws(
     () => ml.loadHangulGlyphs({ dir }),

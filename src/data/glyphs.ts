@@ -188,6 +188,17 @@ export function readGlyphMeta(dir: string): GlyphMeta {
     throw new DataFileError(`${metaFile}: size must be a positive integer, got ${JSON.stringify(meta.size)}`);
   if (!Array.isArray(meta.syllables) || !Array.isArray(meta.faces))
     throw new DataFileError(`${metaFile}: syllables and faces must be lists`);
+  // Each syllable is one identity: a label indexes this list, so entries must be distinct strings.
+  const seen = new Map<unknown, number>();
+  (meta.syllables as unknown[]).forEach((syl, i) => {
+    if (typeof syl !== 'string' || syl.length === 0)
+      throw new DataFileError(`${metaFile}: syllables[${i}] must be a non-empty string, got ${JSON.stringify(syl)}`);
+    if (seen.has(syl))
+      throw new DataFileError(
+        `${metaFile}: syllables[${i}] ${JSON.stringify(syl)} repeats syllables[${seen.get(syl)}]; each syllable is one identity, listed once`,
+      );
+    seen.set(syl, i);
+  });
   for (const key of ['images', 'labels', 'faces'] as const) {
     const rec = meta.files?.[key];
     if (
