@@ -8,6 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { createHash } from 'crypto';
 import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'child_process';
 import * as ml from 'margin-lab';
 import { ROOT } from './helpers/paths';
@@ -442,6 +443,51 @@ test('loadEmbeddingModel: a model.json whose weights path leaves its folder (..,
   (await ml.loadEmbeddingModel(run)).dispose();
 });
 
+test('integrity: one flipped bit in a weights or state file, or 4 extra bytes, is refused on load, naming the file', async () => {
+  const run = tmp('ml-sha-');
+  const t = cli(['--loss', 'arcface', '--epochs', '1', ...small, '--run', run]);
+  assert.equal(t.status, 0, t.stderr);
+  const ckFile = path.join(run, 'checkpoint.json');
+  const ck = JSON.parse(fs.readFileSync(ckFile, 'utf8')) as {
+    files: { weights: string; state: string; sha256: Record<string, string> };
+  };
+  assert.match(ck.files.sha256.weights, /^[0-9a-f]{64}$/);
+  const flip = (rel: string) => {
+    const f = path.join(run, rel);
+    const b = fs.readFileSync(f);
+    b[b.length >> 1] ^= 1;
+    fs.writeFileSync(f, b);
+    return () => {
+      b[b.length >> 1] ^= 1;
+      fs.writeFileSync(f, b);
+    };
+  };
+  for (const rel of [ck.files.weights, ck.files.state]) {
+    const undo = flip(rel);
+    assert.throws(
+      () => ml.loadForInference(ckFile),
+      new RegExp(
+        `${rel.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} does not match the SHA-256 it records .*: the file was changed or corrupted after it was written`,
+      ),
+    );
+    if (rel === ck.files.weights)
+      await assert.rejects(ml.loadEmbeddingModel(run), /does not match the SHA-256 it records/);
+    undo();
+  }
+  ml.loadForInference(ckFile).model.dispose();
+  // Extra bytes at the end of the weights: refused by size, naming the file.
+  const w = path.join(run, ck.files.weights);
+  fs.appendFileSync(w, Buffer.alloc(4));
+  await assert.rejects(
+    ml.loadEmbeddingModel(run),
+    /weights file weights-.*\.bin holds \d+ bytes, the \d+ float32 weights model\.json lists need \d+; extra bytes/,
+  );
+  assert.throws(
+    () => ml.loadForInference(ckFile),
+    /has \d+ bytes, expected \d+ \(the tensors checkpoint\.json lists\)/,
+  );
+});
+
 test('train CLI: an existing run is not overwritten unasked; --resume is checked against the checkpoint', () => {
   const run = tmp('ml-run-');
   const first = cli(['--loss', 'cosface', '--s', '16', '--m', '0.2', '--epochs', '1', ...small, '--run', run]);
@@ -724,6 +770,9 @@ test('clear errors instead of crashes: one class, huge dim, too few images for P
   const w = fs.readFileSync(weights);
   w.writeFloatLE(NaN, ck.model[0].offset + 4);
   fs.writeFileSync(weights, w);
+  // As a diverged run would have saved it: the recorded sum is that of the NaN bytes.
+  ck.files.sha256.weights = createHash('sha256').update(w).digest('hex');
+  fs.writeFileSync(file, JSON.stringify(ck));
   assert.throws(
     () => ml.loadForInference(file),
     /checkpoint: weight #0 holds NaN at element 1 \(of shape \[\d+, \d+\]\); it was saved from a diverged run or is damaged/,

@@ -16,6 +16,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as crypto from 'crypto';
 import * as tf from '../tf';
 import { CheckpointData, modelJson, serializeModel } from '../train/checkpoint';
 import { ClassSubset } from '../data';
@@ -116,7 +117,9 @@ export async function saveLayersModel(
 ): Promise<SavedLayersModel> {
   const art = await serializeModel(model);
   const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(art.weightData));
-  const json = modelJson(art, 'weights.bin', about);
+  // loadEmbeddingModel checks weights.bin against the recorded SHA-256.
+  const weightsSha256 = crypto.createHash('sha256').update(weights).digest('hex');
+  const json = modelJson(art, 'weights.bin', { ...about, weightsSha256 });
   writeFileAtomic(path.join(dir, 'weights.bin'), weights);
   writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(json, null, 1));
   return { json, weights };

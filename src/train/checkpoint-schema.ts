@@ -109,6 +109,12 @@ export function validateCheckpointFields(raw: unknown, file: string): void {
       f.fail('files.weights', 'a file name model/weights-<step>-<8 hex digits>.bin', files.weights);
     if (typeof files.state !== 'string' || !/^state-\d+-[0-9a-f]{8}\.bin$/.test(files.state))
       f.fail('files.state', 'a file name state-<step>-<8 hex digits>.bin', files.state);
+    if (files.sha256 !== undefined) {
+      const sums = f.obj(files.sha256, 'files.sha256');
+      for (const k of ['weights', 'state'])
+        if (typeof sums[k] !== 'string' || !/^[0-9a-f]{64}$/.test(sums[k] as string))
+          f.fail(`files.sha256.${k}`, 'a SHA-256 in hex (64 digits)', sums[k]);
+    }
   }
 
   const bb = f.obj(ck.backbone, 'backbone');

@@ -53,6 +53,20 @@ export interface CheckpointFiles {
   weights: string;
   /** Loss state and optimizer slots (`state-<tag>.bin`). */
   state: string;
+  /** SHA-256 (hex) of the weights and state files, checked at load (checkpoints since 2026-12-08). */
+  sha256?: { weights: string; state: string };
+}
+
+/** Hex SHA-256 of bytes. */
+function sha256(bytes: Uint8Array): string {
+  return crypto.createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The error for a file whose bytes are not the ones its manifest records. */
+function checksumError(who: string, file: string, rel: string, got: string, want: string): Error {
+  return new Error(
+    `${who} ${file}: ${rel} does not match the SHA-256 it records (${got.slice(0, 12)}…, recorded ${want.slice(0, 12)}…): the file was changed or corrupted after it was written. Restore it from a copy, or train the run again`,
+  );
 }
 
 /** What `readCheckpoint` returns, whatever the version on disk. */
@@ -317,13 +331,15 @@ export async function saveCheckpoint(input: SaveInput): Promise<void> {
     step: input.step,
     rngState: input.rngState,
     history: input.history,
-    files,
+    files: { ...files, sha256: { weights: sha256(weightBytes), state: sha256(stateBytes) } },
     model,
     lossState,
     optimizer,
     ...(Object.keys(optimizerState).length ? { optimizerState } : {}),
   };
   const about = {
+    // loadEmbeddingModel checks the weights file against this.
+    weightsSha256: sha256(weightBytes),
     backbone: backboneToStore(input.backbone),
     loss: String(lossConfig.loss),
     embeddingDim: input.backbone.embeddingDim,
@@ -432,6 +448,11 @@ function fromVersion2(raw: CheckpointJsonV2, file: string): CheckpointData {
       throw new Error(
         `checkpoint ${file}: ${rel} has ${buf.length} bytes, expected ${end} (the tensors checkpoint.json lists); it is truncated or from another save`,
       );
+    const want = raw.files.sha256?.[what as 'weights' | 'state'];
+    if (want !== undefined) {
+      const got = sha256(buf);
+      if (got !== want) throw checksumError('checkpoint', file, rel, got, want);
+    }
     return new Map(
       refs.map(([field, r]) => [
         field,
@@ -546,11 +567,6 @@ export function modelJsonPath(where: string): string {
 }
 
 /**
- * Loads an embedding network saved in TF.js's LayersModel format (a run folder, an export bundle
- * or a model.json) with TF.js's own loader, on any backend; with tfjs-node,
- * `tf.loadLayersModel('file://…/model.json')` reads the same files.
- */
-/**
  * A weights file a model.json names, which must lie in the model's own folder: a plain file name
  * (or a path below it), not absolute, without "..", and not a symbolic link out of the folder. A
  * model.json from elsewhere could otherwise make the loader read any file.
@@ -574,6 +590,11 @@ function weightsFileInside(modelJson: string, p: unknown): string {
   return f;
 }
 
+/**
+ * Loads an embedding network saved in TF.js's LayersModel format (a run folder, an export bundle
+ * or a model.json) with TF.js's own loader, on any backend; with tfjs-node,
+ * `tf.loadLayersModel('file://…/model.json')` reads the same files.
+ */
 export async function loadEmbeddingModel(where: string): Promise<tf.LayersModel> {
   const file = modelJsonPath(where);
   let json: {
@@ -597,6 +618,21 @@ export async function loadEmbeddingModel(where: string): Promise<tf.LayersModel>
         throw new Error(`loadEmbeddingModel: ${file} names the weights file ${p}, which is missing`);
       buffers.push(fs.readFileSync(f));
     }
+  }
+  // The weights must be exactly what the manifest describes, and, where model.json records it
+  // (margin-lab's own saves and exports), the bytes it was written with.
+  const expected = specs.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1) * 4, 0);
+  const total = buffers.reduce((a, b) => a + b.length, 0);
+  const names = json.weightsManifest.flatMap((g) => g.paths).join(', ');
+  if (total !== expected)
+    throw new Error(
+      `loadEmbeddingModel: ${file}: the weights file${buffers.length > 1 ? 's' : ''} ${names} hold${buffers.length > 1 ? '' : 's'} ${total} bytes, the ${specs.length} float32 weights model.json lists need ${expected}; ${total < expected ? 'truncated' : 'extra bytes'}: the files do not belong together`,
+    );
+  const recorded = (json as { userDefinedMetadata?: { marginLab?: { weightsSha256?: unknown } } }).userDefinedMetadata
+    ?.marginLab?.weightsSha256;
+  if (typeof recorded === 'string' && buffers.length === 1) {
+    const got = sha256(buffers[0]);
+    if (got !== recorded) throw checksumError('loadEmbeddingModel:', file, names, got, recorded);
   }
   const all = Buffer.concat(buffers);
   const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
