@@ -12,6 +12,7 @@ import { createHash } from 'crypto';
 import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'child_process';
 import * as ml from 'margin-lab';
 import { ROOT } from './helpers/paths';
+import { writeFilesTogether } from 'margin-lab/dist/util/fs';
 
 before(async () => {
   await ml.useBestBackend({ print: false });
@@ -486,6 +487,36 @@ test('integrity: one flipped bit in a weights or state file, or 4 extra bytes, i
     () => ml.loadForInference(ckFile),
     /has \d+ bytes, expected \d+ \(the tensors checkpoint\.json lists\)/,
   );
+});
+
+test('writeFilesTogether (an export bundle): a failure while writing any file leaves every target as it was, and no temp file', () => {
+  const dir = tmp('ml-together-');
+  const [a, b, c] = ['model.json', 'weights.bin', 'index.html'].map((f) => path.join(dir, f));
+  fs.writeFileSync(a, 'run A');
+  fs.writeFileSync(b, 'run A');
+  fs.mkdirSync(c); // the third file cannot be written (as a full disk would refuse it)
+  assert.throws(
+    () =>
+      writeFilesTogether([
+        [a, 'run B'],
+        [b, 'run B'],
+        [c, 'run B'],
+      ]),
+    /cannot write .*index\.html: it is a folder/,
+  );
+  assert.equal(fs.readFileSync(a, 'utf8'), 'run A');
+  assert.equal(fs.readFileSync(b, 'utf8'), 'run A');
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
+  fs.rmdirSync(c);
+  writeFilesTogether([
+    [a, 'run B'],
+    [b, 'run B'],
+    [c, 'run B'],
+  ]);
+  for (const f of [a, b, c]) assert.equal(fs.readFileSync(f, 'utf8'), 'run B');
 });
 
 test('train CLI: an existing run is not overwritten unasked; --resume is checked against the checkpoint', () => {

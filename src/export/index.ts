@@ -22,7 +22,7 @@ import { CheckpointData, modelJson, serializeModel } from '../train/checkpoint';
 import { ClassSubset } from '../data';
 import { embedImagesAsync, evaluateEmbeddings } from '../eval';
 import { normalizeRows } from '../eval/metrics';
-import { writeFileAtomic } from '../util/fs';
+import { writeFilesTogether } from '../util/fs';
 
 /** The page's HTML and script (assets/demo, shipped with the package). */
 const DEMO_ASSETS = path.join(__dirname, '..', '..', 'assets', 'demo');
@@ -109,20 +109,31 @@ export interface SavedLayersModel {
   weights: Uint8Array;
 }
 
-/** Writes a LayersModel as `model.json` + `weights.bin` in `dir`; returns what it wrote. */
+/** A LayersModel as the contents of `model.json` + `weights.bin` (written by the caller). */
+async function layersModelFiles(model: tf.LayersModel, about: Record<string, unknown>): Promise<SavedLayersModel> {
+  const art = await serializeModel(model);
+  const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(art.weightData));
+  // loadEmbeddingModel checks weights.bin against the recorded SHA-256.
+  const weightsSha256 = crypto.createHash('sha256').update(weights).digest('hex');
+  return { json: modelJson(art, 'weights.bin', { ...about, weightsSha256 }), weights };
+}
+
+/** Writes a LayersModel as `model.json` + `weights.bin` in `dir` (both or neither); returns what it wrote. */
 export async function saveLayersModel(
   model: tf.LayersModel,
   dir: string,
   about: Record<string, unknown>,
 ): Promise<SavedLayersModel> {
-  const art = await serializeModel(model);
-  const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(art.weightData));
-  // loadEmbeddingModel checks weights.bin against the recorded SHA-256.
-  const weightsSha256 = crypto.createHash('sha256').update(weights).digest('hex');
-  const json = modelJson(art, 'weights.bin', { ...about, weightsSha256 });
-  writeFileAtomic(path.join(dir, 'weights.bin'), weights);
-  writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(json, null, 1));
-  return { json, weights };
+  const saved = await layersModelFiles(model, about);
+  writeFilesTogether(modelFileList(dir, saved));
+  return saved;
+}
+
+function modelFileList(dir: string, saved: SavedLayersModel): Array<[string, string | Uint8Array]> {
+  return [
+    [path.join(dir, 'weights.bin'), saved.weights],
+    [path.join(dir, 'model.json'), JSON.stringify(saved.json, null, 1)],
+  ];
 }
 
 /** The two leading principal axes of rows `u` [n·dim] (power iteration with deflation), and their mean. */
@@ -249,11 +260,16 @@ export async function exportRun(opts: ExportOptions): Promise<ExportMeta> {
     },
   };
   const about = { loss: String(data.loss.loss), embeddingDim: dim, epoch: data.epoch, step: data.step };
-  const saved = await saveLayersModel(model, out, about);
-  writeFileAtomic(path.join(out, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
-  writeFileAtomic(path.join(out, 'README.md'), README(meta, !!opts.demo));
-  if (opts.demo)
-    writeDemoPage(out, meta, saved, demoSamples(set, emb, dim, opts.demoClasses ?? 24, opts.demoPerClass ?? 4));
+  const saved = await layersModelFiles(model, about);
+  // The bundle is replaced as a whole: every file is written first, then all are renamed in.
+  writeFilesTogether([
+    ...modelFileList(out, saved),
+    [path.join(out, 'meta.json'), JSON.stringify(meta, null, 2) + '\n'],
+    [path.join(out, 'README.md'), README(meta, !!opts.demo)],
+    ...(opts.demo
+      ? demoPageFiles(out, meta, saved, demoSamples(set, emb, dim, opts.demoClasses ?? 24, opts.demoPerClass ?? 4))
+      : []),
+  ]);
   return meta;
 }
 
@@ -297,8 +313,13 @@ function webgpuBrowserBundle(): string | null {
   }
 }
 
-/** Writes index.html, demo.js, bundle.js (model, meta and samples as a script) and the TF.js scripts. */
-function writeDemoPage(out: string, meta: ExportMeta, model: SavedLayersModel, samples: DemoSamples): void {
+/** index.html, demo.js, bundle.js (model, meta and samples as a script) and the TF.js scripts. */
+function demoPageFiles(
+  out: string,
+  meta: ExportMeta,
+  model: SavedLayersModel,
+  samples: DemoSamples,
+): Array<[string, string | Uint8Array]> {
   const manifest = model.json.weightsManifest as Array<{ weights: unknown }>;
   const bundle = {
     meta,
@@ -307,14 +328,16 @@ function writeDemoPage(out: string, meta: ExportMeta, model: SavedLayersModel, s
     weights: Buffer.from(model.weights).toString('base64'),
     ...samples,
   };
-  writeFileAtomic(path.join(out, 'bundle.js'), `window.MARGIN_LAB_BUNDLE = ${JSON.stringify(bundle)};\n`);
-  writeFileAtomic(path.join(out, 'tf.min.js'), tfBrowserBundle());
   const webgpu = webgpuBrowserBundle();
-  if (webgpu) writeFileAtomic(path.join(out, 'tf-backend-webgpu.min.js'), webgpu);
   const page = fs.readFileSync(path.join(DEMO_ASSETS, 'index.html'), 'utf8');
-  writeFileAtomic(
-    path.join(out, 'index.html'),
-    page.replace('<!--WEBGPU-->', webgpu ? '<script src="tf-backend-webgpu.min.js"></script>' : ''),
-  );
-  writeFileAtomic(path.join(out, 'demo.js'), fs.readFileSync(path.join(DEMO_ASSETS, 'demo.js'), 'utf8'));
+  return [
+    [path.join(out, 'bundle.js'), `window.MARGIN_LAB_BUNDLE = ${JSON.stringify(bundle)};\n`],
+    [path.join(out, 'tf.min.js'), tfBrowserBundle()],
+    ...(webgpu ? [[path.join(out, 'tf-backend-webgpu.min.js'), webgpu] as [string, string]] : []),
+    [
+      path.join(out, 'index.html'),
+      page.replace('<!--WEBGPU-->', webgpu ? '<script src="tf-backend-webgpu.min.js"></script>' : ''),
+    ],
+    [path.join(out, 'demo.js'), fs.readFileSync(path.join(DEMO_ASSETS, 'demo.js'), 'utf8')],
+  ];
 }

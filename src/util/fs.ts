@@ -74,6 +74,28 @@ export function removeStaleTemps(file: string): string[] {
  * Stale temp files of the same target, left by a writer that was killed, are removed first.
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array, options: WriteAtomicOptions = {}): void {
+  fs.renameSync(stageFile(file, data, options), file);
+}
+
+/**
+ * Writes several files so that they change together or not at all: each is written to its temp
+ * file first (as {@link writeFileAtomic} does, fsynced and checked); only when every one is
+ * written are they renamed over their targets. A failure while writing (a full disk) removes the
+ * temp files and leaves every target as it was. (The renames themselves need no space.)
+ */
+export function writeFilesTogether(files: Array<[file: string, data: string | Uint8Array]>): void {
+  const staged: Array<[tmp: string, file: string]> = [];
+  try {
+    for (const [file, data] of files) staged.push([stageFile(file, data), file]);
+  } catch (e) {
+    for (const [tmp] of staged) fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  for (const [tmp, file] of staged) fs.renameSync(tmp, file);
+}
+
+/** {@link writeFileAtomic} up to the rename: returns the written, checked temp file. */
+function stageFile(file: string, data: string | Uint8Array, options: WriteAtomicOptions = {}): string {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error(`cannot write ${file}: it is a folder`);
@@ -107,7 +129,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
     if (code === 'ENOSPC' || code === 'EDQUOT') throw new DiskFullError(file, (e as Error).message);
     throw e;
   }
-  fs.renameSync(tmp, file);
+  return tmp;
 }
 
 /** What a run folder's lock file holds. */
