@@ -36,12 +36,21 @@ function parseArgs(argv) {
     if (a === '--out') {
       if (!argv[i + 1]) fail('--out needs a folder');
       o.out = path.resolve(argv[++i]);
+      if (fs.existsSync(o.out) && !fs.statSync(o.out).isDirectory())
+        fail(`--out ${o.out} is a file, not a folder: choose a folder for the site`);
     } else if (a === '--help' || a === '-h') {
       printHeaderHelp(process.argv[1], 1, 9);
       process.exit(0);
     } else if (a.startsWith('--')) fail(`unknown flag '${a}' (expected --out DIR, --help, or notebook files)`);
     else {
       if (!a.endsWith('.ipynb') || !fs.existsSync(a)) fail(`'${a}' is not a notebook file (.ipynb) that exists`);
+      if (!fs.statSync(a).isFile()) fail(`'${a}' is a folder, not a notebook file`);
+      try {
+        const nb = JSON.parse(fs.readFileSync(a, 'utf8'));
+        if (!nb || !Array.isArray(nb.cells)) throw new Error('no cells list');
+      } catch (e) {
+        fail(`'${a}' is not a Jupyter notebook (${e.message}): expected the JSON of an .ipynb file`);
+      }
       o.notebooks.push(path.resolve(a));
     }
   }

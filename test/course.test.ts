@@ -17,9 +17,18 @@ const COURSE = path.join(ROOT, 'scripts', 'course.js');
 test('course: bad arguments are refused, and a folder that is not a course site is never replaced', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-course-keep-'));
   fs.writeFileSync(path.join(dir, 'precious.txt'), 'keep me');
+  // A "notebook" that is a folder, one that is not JSON, and an --out that is a file.
+  fs.mkdirSync(path.join(dir, 'folder.ipynb'));
+  fs.writeFileSync(path.join(dir, 'broken.ipynb'), '{');
   for (const [args, msg] of [
     [['--zip'], /unknown flag '--zip'/],
     [['README.md'], /'README\.md' is not a notebook file/],
+    [[path.join(dir, 'folder.ipynb')], /folder\.ipynb' is a folder, not a notebook file/],
+    [
+      [path.join(dir, 'broken.ipynb')],
+      /broken\.ipynb' is not a Jupyter notebook \(.*\): expected the JSON of an \.ipynb file/,
+    ],
+    [['--out', path.join(dir, 'precious.txt')], /--out .*precious\.txt is a file, not a folder/],
     [['--out', dir, path.join(ROOT, 'notebooks', '00-setup.ipynb')], /exists and is not an earlier course site/],
   ] as const) {
     const r = spawnSync(process.execPath, [COURSE, ...args], { cwd: ROOT, encoding: 'utf8' });
