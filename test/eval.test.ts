@@ -49,6 +49,10 @@ test('metrics refuse non-finite embeddings (naming the function, the row and the
   inf[0] = Infinity;
   assert.throws(() => ml.normalizeRows(inf, d), /normalizeRows: embedding row 0, column 0 is Infinity/);
   const curve = ml.roc([0.9, 0.1, 0.8, 0.2], [1, 0, 1, 0]);
+  assert.throws(
+    () => ml.evaluateEmbeddings(new Float32Array(8), '4' as unknown as number, new Int32Array(2)),
+    /evaluateEmbeddings: dim must be a positive integer, got "4" \(a string\)/,
+  );
   for (const f of [-1, 0, 2, NaN])
     assert.throws(() => ml.tarAtFar(curve, [f]), /tarAtFar: every target FAR must be a number in \(0, 1\], got/);
   // The finite ones still score.

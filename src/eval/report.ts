@@ -114,7 +114,9 @@ export function evaluateEmbeddings(
   opts: EvalOptions = {},
 ): EvalReport {
   if (!(Number.isInteger(dim) && dim >= 1))
-    throw new Error(`evaluateEmbeddings: dim must be a positive integer, got ${dim}`);
+    throw new Error(
+      `evaluateEmbeddings: dim must be a positive integer, got ${JSON.stringify(dim) ?? String(dim)}${typeof dim === 'string' ? ' (a string)' : ''}`,
+    );
   if (emb.length !== labels.length * dim) {
     throw new Error(
       `evaluateEmbeddings: ${emb.length} embedding values do not match ${labels.length} labels × dim ${dim} (= ${labels.length * dim})`,
