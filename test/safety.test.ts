@@ -519,6 +519,24 @@ test('writeFilesTogether (an export bundle): a failure while writing any file le
   for (const f of [a, b, c]) assert.equal(fs.readFileSync(f, 'utf8'), 'run B');
 });
 
+test('a checkpoint relabelled to another loss is refused naming the file and the loss', () => {
+  const run = tmp('ml-relabel-');
+  const t = cli(['--loss', 'arcface', '--epochs', '1', ...small, '--run', run]);
+  assert.equal(t.status, 0, t.stderr);
+  const file = path.join(run, 'checkpoint.json');
+  const ck = JSON.parse(fs.readFileSync(file, 'utf8'));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ ...ck, loss: { ...ck.loss, loss: 'cosface' }, config: { ...ck.config, lossName: 'cosface' } }),
+  );
+  assert.throws(
+    () => ml.loadForInference(file),
+    new RegExp(
+      `checkpoint ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: its loss section does not build a "cosface" loss \\(.*\\); the checkpoint was edited or is damaged`,
+    ),
+  );
+});
+
 test('train CLI: an existing run is not overwritten unasked; --resume is checked against the checkpoint', () => {
   const run = tmp('ml-run-');
   const first = cli(['--loss', 'cosface', '--s', '16', '--m', '0.2', '--epochs', '1', ...small, '--run', run]);

@@ -545,7 +545,15 @@ export function loadForInference(file: string): { model: tf.LayersModel; loss: E
   const model = buildBackbone(data.backbone);
   loadModelWeights(model, data.model, file);
   const cfg = data.loss;
-  const loss = createLoss(String(cfg.loss), cfg as never);
+  let loss: EmbeddingLoss;
+  try {
+    loss = createLoss(String(cfg.loss), cfg as never);
+  } catch (e) {
+    model.dispose();
+    throw new Error(
+      `checkpoint ${file}: its loss section does not build a ${JSON.stringify(cfg.loss)} loss (${(e as Error).message}); the checkpoint was edited or is damaged`,
+    );
+  }
   loadLossState(loss, data.lossState, file);
   loss.loadConfigState?.(cfg);
   loss.training = false;
