@@ -229,10 +229,11 @@ test(
   async () => {
     const args = ['--loss', 'arcface', '--optimizer', 'sgd', '--schedule', 'cosine', ...small, '--max-steps', '3'];
     const whole = path.join(tmp('ml-resume-whole-'), 'run');
-    const w = cli([...args, '--epochs', '6', '--run', whole]);
+    // 30 one-step epochs: long enough to be interrupted early whatever the machine's speed.
+    const w = cli([...args, '--epochs', '30', '--run', whole]);
     assert.equal(w.status, 0, w.stderr);
     const run = path.join(tmp('ml-resume-cmd-'), 'run');
-    const child = startTrain([...args, '--epochs', '6', '--run', run]);
+    const child = startTrain([...args, '--epochs', '30', '--run', run]);
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     // Interrupt once epoch 2's checkpoint is written.
@@ -252,28 +253,28 @@ test(
     const printed = /continue with: npm run train -- (--resume --run \S+)/.exec(stderr);
     assert.ok(printed, stderr);
     const saved = epochOf();
-    assert.ok(saved >= 2 && saved < 6, `checkpoint at epoch ${saved}`);
+    assert.ok(saved >= 2 && saved < 30, `checkpoint at epoch ${saved}`);
     // Exactly the printed command.
     const resumed = cli(printed[1].split(' '));
     assert.equal(resumed.status, 0, resumed.stderr);
-    assert.equal(epochOf(), 6, 'the resumed run stopped before the 6 epochs it was started with');
+    assert.equal(epochOf(), 30, 'the resumed run stopped before the 30 epochs it was started with');
     const history = (dir: string) => fs.readFileSync(path.join(dir, 'history.csv'), 'utf8').trim().split('\n');
     const losses = (dir: string) =>
       history(dir)
         .slice(1)
         .map((l) => l.split(',')[1]);
     assert.deepEqual(losses(run), losses(whole), 'the resumed run differs from the uninterrupted one');
-    // Finished: the same command says so and how to go on; --epochs 7 trains one more.
+    // Finished: the same command says so and how to go on; --epochs 31 trains one more.
     const again = cli(printed[1].split(' '));
     assert.equal(again.status, 2);
     assert.match(
       again.stderr,
-      /has finished: it is at epoch 6 of the 6 it was started with; to train it further give the new total, --epochs 7 or more/,
+      /has finished: it is at epoch 30 of the 30 it was started with; to train it further give the new total, --epochs 31 or more/,
     );
-    const more = cli([...printed[1].split(' '), '--epochs', '7']);
+    const more = cli([...printed[1].split(' '), '--epochs', '31']);
     assert.equal(more.status, 0, more.stderr);
-    assert.match(more.stdout, /resume: --epochs 7 instead of the 6 the run was started with/);
-    assert.equal(epochOf(), 7);
+    assert.match(more.stdout, /resume: --epochs 31 instead of the 30 the run was started with/);
+    assert.equal(epochOf(), 31);
   },
 );
 
