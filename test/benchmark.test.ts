@@ -532,6 +532,8 @@ test('npm run benchmark -- --budgets, quick mode: every (loss, budget) its own r
   assert.match(pmd, /\*\*Partial\*\*: 4 of 6 runs have finished/);
   assert.match(pmd, /^\| softmax \| 3 \| 0 \| not run yet \|/m);
   assert.match(pmd, /^\| 3 \| TAR@1e-4 \| no runs yet \|$/m);
+  // The verdict's horizon is the largest budget every loss has finished, not the one still training.
+  assert.doesNotMatch(pmd, /by 3 epochs/);
   assert.doesNotMatch(partial.stdout, /epoch 1\/3/, '--finished-only trained a run');
   for (const [extra, msg] of [
     [['--epochs', '4'], /--epochs does not apply with --budgets: each budget is its own number of epochs/],

@@ -367,7 +367,8 @@ async function convergenceMain(
   });
   const want = config.losses.length * config.seeds.length * budgets.length;
   const settled = settledBudget(rows);
-  const last = budgets.filter((b) => rows.some((r) => r.epochs === b && r.runs > 0)).at(-1);
+  // The largest budget every loss has finished: the verdict's horizon (a budget still training is not judged).
+  const last = budgets.filter((b) => rows.filter((r) => r.epochs === b).every((r) => r.runs > 0)).at(-1);
   const verdict =
     settled.budget !== null
       ? `Every loss's TAR@1e-4 moves by less than 1 point from the previous budget at **${settled.budget} epochs**: the smallest budget at which the study settles${settled.complete ? '' : ' (among the budgets finished so far)'}.`
