@@ -20,7 +20,7 @@ import {
   BenchmarkRun,
 } from 'margin-lab/dist/benchmark';
 import { ROOT } from './helpers/paths';
-import { settledBudget } from 'margin-lab/dist/experiments/convergence';
+import { settledBudget, settlementVerdict } from 'margin-lab/dist/experiments/convergence';
 import * as ml from 'margin-lab';
 
 /** n identities × k images; `spread` = 0 puts every image of an identity on one direction. */
@@ -590,4 +590,17 @@ test('settledBudget: the smallest budget where every loss moves by less than a p
   ]);
   assert.equal(partial.budget, null);
   assert.equal(partial.complete, false);
+  // The verdict's horizon: the largest budget every loss has finished (4), not one still training (8).
+  const verdict = settlementVerdict([
+    row('arcface', 2, 0.7),
+    row('arcface', 4, 0.8),
+    row('arcface', 8, 0.85),
+    row('softmax', 2, 0.72),
+    row('softmax', 4, 0.725),
+    row('softmax', 8, null, 0),
+  ]);
+  assert.equal(
+    verdict,
+    '**Not settled** by 4 epochs: between the last two finished budgets, arcface (+10.0 points) still moves by 1 point or more.',
+  );
 });

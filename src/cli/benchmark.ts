@@ -36,7 +36,7 @@ import {
 import { loadHangulGlyphs } from '../data/glyphs';
 import { ABLATION_BUDGET, ABLATION_VARIANTS, ablationMarkdown, runAblation } from '../experiments/ablation';
 import { compareTwin, runTwin, TWIN_TOLERANCE, twinMarkdown } from '../experiments/twin';
-import { convergenceMarkdown, runConvergence, settledBudget } from '../experiments/convergence';
+import { convergenceMarkdown, runConvergence, settlementVerdict } from '../experiments/convergence';
 import { writeFileAtomic } from '../util/fs';
 import {
   checkOutputDir,
@@ -366,17 +366,7 @@ async function convergenceMain(
     finishedOnly: v['finished-only'] === true,
   });
   const want = config.losses.length * config.seeds.length * budgets.length;
-  const settled = settledBudget(rows);
-  // The largest budget every loss has finished: the verdict's horizon (a budget still training is not judged).
-  const last = budgets.filter((b) => rows.filter((r) => r.epochs === b).every((r) => r.runs > 0)).at(-1);
-  const verdict =
-    settled.budget !== null
-      ? `Every loss's TAR@1e-4 moves by less than 1 point from the previous budget at **${settled.budget} epochs**: the smallest budget at which the study settles${settled.complete ? '' : ' (among the budgets finished so far)'}.`
-      : `**Not settled** by ${last ?? '—'} epochs: between the last two finished budgets, ${
-          settled.moving.length
-            ? `${settled.moving.map((l) => `${l} (${settled.lastStep[l]! >= 0 ? '+' : ''}${settled.lastStep[l]!.toFixed(1)} points)`).join(', ')} still move${settled.moving.length === 1 ? 's' : ''} by 1 point or more`
-            : 'fewer than two budgets have every loss finished'
-        }.`;
+  const verdict = settlementVerdict(rows);
   const ranking = (b: number, k: 'tar1e4' | 'rank1') =>
     rows
       .filter((r) => r.epochs === b && r[k] !== null)

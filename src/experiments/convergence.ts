@@ -133,6 +133,20 @@ export function settledBudget(rows: ConvergenceRow[], tolerance = 0.01): Settlem
   return { budget, moving, lastStep, complete: rows.every((r) => r.runs > 0) };
 }
 
+/** The report's verdict in one sentence: where the study settles, or which losses still move by how much. */
+export function settlementVerdict(rows: ConvergenceRow[]): string {
+  const settled = settledBudget(rows);
+  const budgets = [...new Set(rows.map((r) => r.epochs))].sort((a, b) => a - b);
+  // The largest budget every loss has finished: the verdict's horizon (a budget still training is not judged).
+  const last = budgets.filter((b) => rows.filter((r) => r.epochs === b).every((r) => r.runs > 0)).at(-1);
+  if (settled.budget !== null)
+    return `Every loss's TAR@1e-4 moves by less than 1 point from the previous budget at **${settled.budget} epochs**: the smallest budget at which the study settles${settled.complete ? '' : ' (among the budgets finished so far)'}.`;
+  const moving = settled.moving.length
+    ? `${settled.moving.map((l) => `${l} (${settled.lastStep[l]! >= 0 ? '+' : ''}${settled.lastStep[l]!.toFixed(1)} points)`).join(', ')} still move${settled.moving.length === 1 ? 's' : ''} by 1 point or more`
+    : 'fewer than two budgets have every loss finished';
+  return `**Not settled** by ${last ?? '—'} epochs: between the last two finished budgets, ${moving}.`;
+}
+
 const pct = (v: number | null) => (v === null ? 'n/a' : (100 * v).toFixed(2));
 
 /** The study as Markdown tables: one row per (loss, budget), then TAR@1e-4 per loss across budgets. */
