@@ -561,44 +561,25 @@ test('settledBudget: the smallest budget where every loss moves by less than a p
     finalTrainAccuracy: null,
     trainSeconds: null,
   });
-  const settles = settledBudget([
-    row('arcface', 2, 0.7),
-    row('arcface', 4, 0.8),
-    row('arcface', 8, 0.805),
-    row('softmax', 2, 0.72),
-    row('softmax', 4, 0.75),
-    row('softmax', 8, 0.755),
-  ]);
+  /** A study from TAR@1e-4 per loss at budgets 2, 4, 8, … (null: that run has not finished). */
+  const study = (tars: Partial<Record<ml.LossName, Array<number | null>>>) =>
+    Object.entries(tars).flatMap(([loss, ts]) =>
+      ts!.map((t, i) => row(loss as ml.LossName, 2 ** (i + 1), t, t === null ? 0 : 1)),
+    );
+  const settles = settledBudget(study({ arcface: [0.7, 0.8, 0.805], softmax: [0.72, 0.75, 0.755] }));
   assert.equal(settles.budget, 8);
   assert.deepEqual(settles.moving, []);
   assert.equal(settles.complete, true);
-  const moving = settledBudget([
-    row('arcface', 2, 0.7),
-    row('arcface', 4, 0.8),
-    row('softmax', 2, 0.72),
-    row('softmax', 4, 0.725),
-  ]);
+  const moving = settledBudget(study({ arcface: [0.7, 0.8], softmax: [0.72, 0.725] }));
   assert.equal(moving.budget, null);
   assert.deepEqual(moving.moving, ['arcface']);
   assert.ok(Math.abs(moving.lastStep.arcface! - 10) < 1e-9);
   // A budget where one loss has no run yet is not judged.
-  const partial = settledBudget([
-    row('arcface', 2, 0.7),
-    row('arcface', 4, 0.705),
-    row('softmax', 2, 0.72),
-    row('softmax', 4, null, 0),
-  ]);
+  const partial = settledBudget(study({ arcface: [0.7, 0.705], softmax: [0.72, null] }));
   assert.equal(partial.budget, null);
   assert.equal(partial.complete, false);
   // The verdict's horizon: the largest budget every loss has finished (4), not one still training (8).
-  const verdict = settlementVerdict([
-    row('arcface', 2, 0.7),
-    row('arcface', 4, 0.8),
-    row('arcface', 8, 0.85),
-    row('softmax', 2, 0.72),
-    row('softmax', 4, 0.725),
-    row('softmax', 8, null, 0),
-  ]);
+  const verdict = settlementVerdict(study({ arcface: [0.7, 0.8, 0.85], softmax: [0.72, 0.725, null] }));
   assert.equal(
     verdict,
     '**Not settled** by 4 epochs: between the last two finished budgets, arcface (+10.0 points) still moves by 1 point or more.',
