@@ -60,9 +60,14 @@ test('export: a glyph run as a TF.js bundle with meta.json and a README; the ver
   assert.ok(!fs.existsSync(path.join(root, 'x')));
 
   // The plain bundle.
-  const plain = path.join(root, 'bundle');
+  // A folder name with a quote and Hangul: the printed load snippets must still be valid JavaScript.
+  const plain = path.join(root, "it's 번들");
   const ex = cli('export', ['--run', run, '--out', plain]);
   assert.equal(ex.status, 0, ex.stderr);
+  const snippet = /tf\.loadLayersModel\((.*)\) \(tfjs-node\) or loadEmbeddingModel\((.*)\)$/m.exec(ex.stdout);
+  assert.ok(snippet, ex.stdout);
+  assert.equal(new Function(`return ${snippet[1]};`)(), `file://${path.join(plain, 'model.json')}`);
+  assert.equal(new Function(`return ${snippet[2]};`)(), plain);
   assert.deepEqual(fs.readdirSync(plain).sort(), ['README.md', 'meta.json', 'model.json', 'weights.bin']);
   const meta = JSON.parse(fs.readFileSync(path.join(plain, 'meta.json'), 'utf8')) as ml.ExportMeta;
   assert.equal(meta.format, 'margin-lab-export');

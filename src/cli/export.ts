@@ -17,7 +17,6 @@ import {
   parseFlags,
   runCheckpoint,
   runMain,
-  shellQuote,
   UsageError,
 } from './common';
 
@@ -76,7 +75,8 @@ async function main(): Promise<void> {
   if (v.demo) console.log(`open ${pathToFileURL(path.join(out, 'index.html')).href} in a browser (works offline)`);
   else
     console.log(
-      `load it with tf.loadLayersModel('file://${path.join(out, 'model.json')}') (tfjs-node) or loadEmbeddingModel(${shellQuote(out)})`,
+      // JavaScript string literals (JSON's quoting is valid JavaScript), whatever the path holds.
+      `load it with tf.loadLayersModel(${JSON.stringify(`file://${path.join(out, 'model.json')}`)}) (tfjs-node) or loadEmbeddingModel(${JSON.stringify(out)})`,
     );
 }
 
