@@ -9,16 +9,7 @@ import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { useBestBackend } from '../backend';
 import { exportRun } from '../export';
-import {
-  checkOutputDir,
-  FlagSpec,
-  loadRun,
-  num,
-  parseFlags,
-  runCheckpoint,
-  runMain,
-  UsageError,
-} from './common';
+import { checkOutputDir, FlagSpec, loadRun, num, parseFlags, runCheckpoint, runMain, UsageError } from './common';
 
 const FLAGS: Record<string, FlagSpec> = {
   run: { type: 'string', help: 'run folder written by npm run train' },
