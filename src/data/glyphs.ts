@@ -10,7 +10,7 @@
  * `meta.json`: the syllable of each class, the faces (file, collection index, family, package
  * and version), the seed and the jitter.
  */
-import * as crypto from 'crypto';
+import { sha256Hex } from '../util/fs';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Dataset, dataDir } from './dataset';
@@ -160,7 +160,7 @@ export function loadHangulGlyphs(opts: { dir?: string } = {}): GlyphDataset {
 
 /** The sha256 of a file's bytes, hex. */
 export function sha256File(file: string): string {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  return sha256Hex(fs.readFileSync(file));
 }
 
 /** Reads and checks a glyph set's meta.json; every error names the file. */

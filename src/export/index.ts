@@ -16,7 +16,6 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as crypto from 'crypto';
 import * as tf from '../tf';
 import { CheckpointData, modelJson, serializeModel } from '../train/checkpoint';
 import { ClassSubset } from '../data';
@@ -113,9 +112,7 @@ export interface SavedLayersModel {
 async function layersModelFiles(model: tf.LayersModel, about: Record<string, unknown>): Promise<SavedLayersModel> {
   const art = await serializeModel(model);
   const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(art.weightData));
-  // loadEmbeddingModel checks weights.bin against the recorded SHA-256.
-  const weightsSha256 = crypto.createHash('sha256').update(weights).digest('hex');
-  return { json: modelJson(art, 'weights.bin', { ...about, weightsSha256 }), weights };
+  return { json: modelJson(art, 'weights.bin', weights, about), weights };
 }
 
 /** Writes a LayersModel as `model.json` + `weights.bin` in `dir` (both or neither); returns what it wrote. */

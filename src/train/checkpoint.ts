@@ -23,7 +23,7 @@ import * as crypto from 'crypto';
 import * as tf from '../tf';
 import { BackboneSpec, buildBackbone, resolveNeckLayout } from '../models';
 import { createLoss, EmbeddingLoss } from '../losses';
-import { writeFileAtomic } from '../util/fs';
+import { sha256Hex, writeFileAtomic } from '../util/fs';
 import { validateCheckpointFields } from './checkpoint-schema';
 
 export const CHECKPOINT_FORMAT = 'margin-lab-checkpoint';
@@ -55,11 +55,6 @@ export interface CheckpointFiles {
   state: string;
   /** SHA-256 (hex) of the weights and state files, checked at load (checkpoints since 2026-12-08). */
   sha256?: { weights: string; state: string };
-}
-
-/** Hex SHA-256 of bytes. */
-function sha256(bytes: Uint8Array): string {
-  return crypto.createHash('sha256').update(bytes).digest('hex');
 }
 
 /** The error for a file whose bytes are not the ones its manifest records. */
@@ -199,6 +194,7 @@ export async function serializeModel(model: tf.LayersModel): Promise<tf.io.Model
 export function modelJson(
   a: tf.io.ModelArtifacts,
   weightsFile: string,
+  weights: Uint8Array,
   about: Record<string, unknown>,
 ): Record<string, unknown> {
   return {
@@ -207,7 +203,8 @@ export function modelJson(
     convertedBy: a.convertedBy ?? null,
     modelTopology: a.modelTopology,
     weightsManifest: [{ paths: [weightsFile], weights: a.weightSpecs }],
-    userDefinedMetadata: { marginLab: about },
+    // loadEmbeddingModel checks the weights file against weightsSha256.
+    userDefinedMetadata: { marginLab: { ...about, weightsSha256: sha256Hex(weights) } },
   };
 }
 
@@ -331,15 +328,13 @@ export async function saveCheckpoint(input: SaveInput): Promise<void> {
     step: input.step,
     rngState: input.rngState,
     history: input.history,
-    files: { ...files, sha256: { weights: sha256(weightBytes), state: sha256(stateBytes) } },
+    files: { ...files, sha256: { weights: sha256Hex(weightBytes), state: sha256Hex(stateBytes) } },
     model,
     lossState,
     optimizer,
     ...(Object.keys(optimizerState).length ? { optimizerState } : {}),
   };
   const about = {
-    // loadEmbeddingModel checks the weights file against this.
-    weightsSha256: sha256(weightBytes),
     backbone: backboneToStore(input.backbone),
     loss: String(lossConfig.loss),
     embeddingDim: input.backbone.embeddingDim,
@@ -363,7 +358,9 @@ export async function saveCheckpoint(input: SaveInput): Promise<void> {
     if (!committed) for (const f of written) fs.rmSync(f, { force: true });
   }
   const mj = path.join(dir, files.model);
-  writeFileAtomic(mj, JSON.stringify(modelJson(art, path.basename(files.weights), about)), { verify: parses(mj) });
+  writeFileAtomic(mj, JSON.stringify(modelJson(art, path.basename(files.weights), weightBytes, about)), {
+    verify: parses(mj),
+  });
   removeOldBinaries(dir, files);
 }
 
@@ -450,7 +447,7 @@ function fromVersion2(raw: CheckpointJsonV2, file: string): CheckpointData {
       );
     const want = raw.files.sha256?.[what as 'weights' | 'state'];
     if (want !== undefined) {
-      const got = sha256(buf);
+      const got = sha256Hex(buf);
       if (got !== want) throw checksumError('checkpoint', file, rel, got, want);
     }
     return new Map(
@@ -629,7 +626,7 @@ export async function loadEmbeddingModel(where: string): Promise<tf.LayersModel>
   }
   // The weights must be exactly what the manifest describes, and, where model.json records it
   // (margin-lab's own saves and exports), the bytes it was written with.
-  const expected = specs.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1) * 4, 0);
+  const expected = specs.reduce((a, w) => a + elements(w.shape) * 4, 0);
   const total = buffers.reduce((a, b) => a + b.length, 0);
   const names = json.weightsManifest.flatMap((g) => g.paths).join(', ');
   if (total !== expected)
@@ -639,7 +636,7 @@ export async function loadEmbeddingModel(where: string): Promise<tf.LayersModel>
   const recorded = (json as { userDefinedMetadata?: { marginLab?: { weightsSha256?: unknown } } }).userDefinedMetadata
     ?.marginLab?.weightsSha256;
   if (typeof recorded === 'string' && buffers.length === 1) {
-    const got = sha256(buffers[0]);
+    const got = sha256Hex(buffers[0]);
     if (got !== recorded) throw checksumError('loadEmbeddingModel:', file, names, got, recorded);
   }
   const all = Buffer.concat(buffers);

@@ -296,7 +296,6 @@ function checkSchedule(s: ScheduleOptions | undefined): void {
   if (extra.length) throw new Error(`train: schedule has no option ${extra.join(', ')}`);
 }
 
-/** Checks the options against the data and works out the batches, steps and learning rate. */
 /** Every option train() takes (the compiler checks this list against TrainOptions both ways). */
 const TRAIN_OPTION_KEYS: Record<keyof TrainOptions, true> = {
   model: true,
@@ -334,6 +333,7 @@ const TRAIN_OPTION_ALIASES: Record<string, keyof TrainOptions> = {
   steps: 'maxStepsPerEpoch',
 };
 
+/** Checks the options against the data and works out the batches, steps and learning rate. */
 function planTraining(opts: TrainOptions): TrainPlan {
   const unknown = Object.keys(opts).filter((k) => !(k in TRAIN_OPTION_KEYS));
   if (unknown.length)
@@ -750,7 +750,6 @@ async function trainPlanned(opts: TrainOptions, plan: TrainPlan): Promise<TrainR
   };
   const reporter = new ProgressReporter(opts.progress ?? 'auto');
   const checkpointFile = opts.runDir ? path.join(opts.runDir, 'checkpoint.json') : undefined;
-
   loss.training = true;
 
   // The last epoch whose checkpoint is on disk: the resumed one, or none yet.

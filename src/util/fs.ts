@@ -132,6 +132,11 @@ function stageFile(file: string, data: string | Uint8Array, options: WriteAtomic
   return tmp;
 }
 
+/** Hex SHA-256 of bytes (the sums checkpoints, model.json files and glyph sets record). */
+export function sha256Hex(bytes: Uint8Array): string {
+  return crypto.createHash('sha256').update(bytes).digest('hex');
+}
+
 /** What a run folder's lock file holds. */
 interface LockInfo {
   pid: number;

@@ -22,7 +22,6 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { parseArgs } from 'util';
 import { ChildProcess, spawn } from 'child_process';
-import * as crypto from 'crypto';
 import { discoverFaces, ExcludedFace, FontFace } from './fonts';
 import { DEFAULT_JITTER, JitterRange } from './compose';
 import type { RenderJob, RenderResult } from './render-face';
@@ -30,7 +29,7 @@ import { GLYPH_FILES, GlyphMeta, hangulSyllables, loadHangulGlyphs } from '../gl
 import { encodeIdx } from '../idx';
 import { dataDir } from '../dataset';
 import { Rng } from '../../util/random';
-import { writeFileAtomic } from '../../util/fs';
+import { sha256Hex, writeFileAtomic } from '../../util/fs';
 
 export interface BuildOptions {
   out: string;
@@ -353,7 +352,7 @@ export async function buildGlyphSet(o: BuildOptions): Promise<GlyphMeta> {
     };
     const record = (b: Uint8Array) => ({
       bytes: b.length,
-      sha256: crypto.createHash('sha256').update(b).digest('hex'),
+      sha256: sha256Hex(b),
     });
     const meta: GlyphMeta = {
       ...metaBody,
