@@ -157,7 +157,13 @@ test('running state does not absorb a non-finite batch: CurricularFace t, AdaFac
       tf.tidy(() => loss.compute(clean, labels, { training: true }));
       const before = state();
       assert.ok(before.length > 0 && before.every(Number.isFinite), `${what}: no state to check`);
-      tf.tidy(() => loss.compute(poisoned, labels, { training: true }).dataSync());
+      if (what.startsWith('softmax+center'))
+        // The center term is in raw units, so it reads the batch's magnitude and refuses it outright.
+        assert.throws(
+          () => loss.compute(poisoned, labels, { training: true }),
+          /centerLoss: the embeddings hold (NaN|Infinity) \(NaN or Infinity\); every entry must be finite/,
+        );
+      else tf.tidy(() => loss.compute(poisoned, labels, { training: true }).dataSync());
       assert.deepEqual(state(), before, `${what} absorbed a ${bad} batch`);
       for (let k = 0; k < 3; k++) {
         const after = tf.tidy(() => loss.compute(clean, labels, { training: true }).dataSync()[0]);
@@ -168,6 +174,62 @@ test('running state does not absorb a non-finite batch: CurricularFace t, AdaFac
     poisoned.dispose();
   }
   clean.dispose();
+});
+
+test('embeddings of any finite scale: the cosine losses give the same loss at 1e-30, 1 and 1e30 (gradients scaled by 1/scale), SphereFace stays finite at 1e30, and the raw-Euclidean losses refuse a magnitude that overflows, naming it', () => {
+  const base = randMat(8, 6, 77);
+  const labels = [0, 0, 1, 1, 2, 2, 3, 3];
+  const at = (scale: number) => base.map((r) => r.map((v) => v * scale));
+  const cosineLosses: Array<[string, () => L.EmbeddingLoss]> = [
+    ['normface', () => L.normFace({ numClasses: 4, embeddingDim: 6, seed: 3 })],
+    ['cosface', () => L.cosFace({ numClasses: 4, embeddingDim: 6, seed: 3 })],
+    ['arcface', () => L.arcFace({ numClasses: 4, embeddingDim: 6, seed: 3 })],
+    ['curricularface', () => L.curricularFace({ numClasses: 4, embeddingDim: 6, seed: 3 })],
+    ['subcenter-arcface', () => L.subCenterArcFace({ numClasses: 4, embeddingDim: 6, seed: 3 })],
+    ['triplet', () => L.tripletLoss({ margin: 0.3 })],
+    ['contrastive (cosine)', () => L.contrastiveLoss({ distance: 'cosine' })],
+  ];
+  for (const [name, make] of cosineLosses) {
+    const loss = make();
+    const one = measure(loss, at(1), labels);
+    for (const scale of [1e-30, 1e30]) {
+      const got = measure(loss, at(scale), labels);
+      assert.ok(
+        Math.abs(got.loss - one.loss) <= 1e-5 * Math.max(1, one.loss),
+        `${name} at ${scale}: ${got.loss} vs ${one.loss}`,
+      );
+      const rescaled = got.gx.map((g) => g * scale);
+      assert.ok(
+        allFinite(got.gx) && relError(rescaled, one.gx) <= 1e-4,
+        `${name} at ${scale}: gradient not 1/scale of scale 1's`,
+      );
+    }
+    loss.dispose();
+  }
+  // SphereFace's logits are ‖x‖·ψ(θ): at 1e30 they are 1e30 times scale 1's, finite, and so is the gradient.
+  const sf = L.sphereFace({ numClasses: 4, embeddingDim: 6, seed: 3 });
+  const huge = measure(sf, at(1e30), labels);
+  assert.ok(Number.isFinite(huge.loss) && huge.loss > 1e28 && allFinite(huge.gx), `sphereface at 1e30: ${huge.loss}`);
+  sf.dispose();
+  // ½D² at 1e30 is ~1e60: not a float32. Refused with the magnitude and the limit.
+  const dim = 6;
+  const limit = Math.sqrt(3.4028234663852886e38 / (4 * dim));
+  assert.throws(
+    () => measure(L.contrastiveLoss(), at(1e30), labels),
+    (e: Error) =>
+      /^contrastive: the embeddings reach \|x\| = [0-9.]+e\+(29|30), past ([0-9.]+e\+18) .*for D = 6\), where squared Euclidean distances overflow float32; .*normalize: true/.test(
+        e.message,
+      ) && Math.abs(Number(/past ([0-9.e+]+)/.exec(e.message)![1]) / limit - 1) < 1e-2,
+  );
+  const x = tf.tensor2d(at(1e30));
+  assert.throws(
+    () => L.contrastiveLoss().computePairs(x, x, [0, 0, 0, 0, 1, 1, 1, 1]),
+    /LossInputError: contrastive: the embeddings reach/,
+  );
+  x.dispose();
+  // Just under the limit it computes, finitely.
+  const below = measure(L.contrastiveLoss(), at(1e17), labels);
+  assert.ok(Number.isFinite(below.loss) && allFinite(below.gx), `contrastive at 1e17: ${below.loss}`);
 });
 
 test('softmaxLoss (with bias): value and gradients match the float64 reference', () => {

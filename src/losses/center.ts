@@ -6,9 +6,18 @@
 import * as tf from '../tf';
 import { checkHeadSize, ClassifierHead, ComputeOptions, EmbeddingLoss, HeadOptions, LabelsLike } from './head';
 import { SoftmaxLoss } from './softmax';
-import { checkEmbeddings, checkPositiveInteger, checkRange, readLabels, checkOptionKeys, optionKeys } from './validate';
+import {
+  checkEmbeddings,
+  checkSquaredDistanceRange,
+  checkPositiveInteger,
+  checkRange,
+  readLabels,
+  checkOptionKeys,
+  optionKeys,
+} from './validate';
 import { defineLoss, resolveOptions, specConfig } from './spec';
 import { unlessNonFinite } from './ops';
+import { readSyncAvailable } from '../util/read';
 
 export interface CenterLossOptions {
   numClasses: number;
@@ -59,6 +68,8 @@ export class CenterLoss implements EmbeddingLoss {
 
   compute(embeddings: tf.Tensor2D, labels: LabelsLike, options: ComputeOptions = {}): tf.Scalar {
     checkEmbeddings(this.name, embeddings, this.embeddingDim);
+    // ½‖x − c‖² is in raw units: past ~1e18 it is not representable in float32.
+    checkSquaredDistanceRange(this.name, embeddings, readSyncAvailable());
     const training = options.training ?? this.training;
     return tf.tidy(() => {
       const lab = readLabels(this.name, labels, embeddings.shape[0], this.numClasses);

@@ -9,7 +9,8 @@
 import * as tf from '../tf';
 import { ComputeOptions, EmbeddingLoss, LabelsLike } from './head';
 import { l2Normalize, pairwiseSquaredDistances, safeSqrt } from './ops';
-import { checkEmbeddings, LossInputError, readLabels } from './validate';
+import { checkEmbeddings, checkSquaredDistanceRange, LossInputError, readLabels } from './validate';
+import { readSyncAvailable } from '../util/read';
 import { defineLoss, resolveOptions, specConfig } from './spec';
 
 export type PairDistance = 'euclidean' | 'cosine';
@@ -61,6 +62,17 @@ export class ContrastiveLoss implements EmbeddingLoss {
     return this.normalize || this.distance === 'cosine' ? (l2Normalize(x, 1) as tf.Tensor2D) : x;
   }
 
+  /** Raw Euclidean distances overflow for |x| past ~1e18: refused, naming the magnitude. */
+  private checkRange(x: tf.Tensor2D): void {
+    if (!this.normalize && this.distance === 'euclidean')
+      checkSquaredDistanceRange(
+        this.name,
+        x,
+        readSyncAvailable(),
+        "scale the embeddings down, or use normalize: true or distance: 'cosine'",
+      );
+  }
+
   /** Mean over all pairs i < j of the batch; Y = 1 where labels differ. */
   compute(embeddings: tf.Tensor2D, labels: LabelsLike, _options?: ComputeOptions): tf.Scalar {
     checkEmbeddings(this.name, embeddings);
@@ -68,6 +80,7 @@ export class ContrastiveLoss implements EmbeddingLoss {
     if (n < 2) throw new LossInputError(`contrastive: a batch needs at least 2 embeddings to form a pair, got ${n}`);
     const { values, tensor } = readLabels(this.name, labels, n);
     tensor.dispose();
+    this.checkRange(embeddings);
     if (new Set(values).size === n)
       throw new LossInputError(
         `contrastive: the batch of ${n} has no positive pair (no two embeddings share a label), so nothing is pulled together; use P×K batches (train's pk option) or computePairs with explicit pairs`,
@@ -107,6 +120,8 @@ export class ContrastiveLoss implements EmbeddingLoss {
           `contrastive: pair label y[${i}] = ${yv[i]} must be 0 (same identity) or 1 (different)`,
         );
     }
+    this.checkRange(a);
+    this.checkRange(b);
     return tf.tidy(() => {
       const xa = this.prepare(a);
       const xb = this.prepare(b);

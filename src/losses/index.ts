@@ -7,7 +7,15 @@
  */
 export * from './validate';
 export * from './head';
-export { safeAcos, safeSqrt, sinFromCos, l2Normalize, stopGradient, pairwiseSquaredDistances } from './ops';
+export {
+  safeAcos,
+  safeSqrt,
+  sinFromCos,
+  l2Normalize,
+  l2NormalizeUnscaled,
+  stopGradient,
+  pairwiseSquaredDistances,
+} from './ops';
 export * from './margin';
 export * from './softmax';
 export * from './normface';

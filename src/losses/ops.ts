@@ -80,19 +80,58 @@ export function sinFromCos(c: tf.Tensor): tf.Tensor {
   return safeSqrt(tf.sub(1, tf.square(c)));
 }
 
-/** x / ‖x‖ along `axis`; a zero vector stays zero (its cosine with anything is defined as 0). */
+/**
+ * The largest |x| of each slice along `axis` (kept as a size-1 axis), or 1 for an all-zero slice
+ * (which then keeps the plain form's finite derivative there), as a constant for autodiff.
+ *
+ * Why a constant is exact: x / ‖x‖ and ‖x‖ / m are homogeneous in x (of degree 0 and 1), so
+ * with u = x / m, the derivative of f(u) through u alone is already f's derivative in x: the
+ * path through m contributes nothing for x / ‖x‖, and for ‖x‖ = m·‖u‖ the chain rule through u
+ * gives m · (u / ‖u‖) / m = x / ‖x‖. Dropping that path also saves the backward pass of the max.
+ */
+function sliceScale(x: tf.Tensor, axis: number): tf.Tensor {
+  const op = tf.customGrad(((v: tf.Tensor) => ({
+    value: tf.tidy(() => {
+      const m = tf.max(tf.abs(v), axis, true);
+      return tf.add(m, tf.cast(tf.equal(m, 0), 'float32'));
+    }),
+    gradFunc: () => tf.zerosLike(v),
+  })) as unknown as CustomGradFn) as unknown as (v: tf.Tensor) => tf.Tensor;
+  return op(x);
+}
+
+/**
+ * x / ‖x‖ along `axis` for any finite scale; a zero vector stays zero (its cosine with anything
+ * is defined as 0). The slice is first divided by its largest |entry|: Σx² overflows float32
+ * once entries pass ~1e19 (the plain form then returns zeros, so every cosine reads 0) and
+ * underflows below ~1e-19 (it returns x·1e12, again near-zero cosines), while the scaled slice
+ * has its largest entry at ±1 and cannot do either.
+ */
 export function l2Normalize(x: tf.Tensor, axis: number): tf.Tensor {
+  return l2NormalizeUnscaled(tf.div(x, sliceScale(x, axis)), axis);
+}
+
+/**
+ * x / ‖x‖ without the rescaling, for tensors whose entries are known to lie well within
+ * [1e-18, 1e18]: the heads' class weights, which start at Glorot scale and are kept there by
+ * weight decay. It saves the scaling's four kernels on the [D, C] weight matrix each step.
+ */
+export function l2NormalizeUnscaled(x: tf.Tensor, axis: number): tf.Tensor {
   return tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), axis, true), 1e-24)));
 }
 
-/** cos θ between every row of x [N, D] and every column of W [D, K]: [N, K]. */
+/** cos θ between every row of x [N, D] (any finite scale) and every column of W [D, K]: [N, K]. */
 export function cosineMatrix(x: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor2D {
-  return tf.matMul(l2Normalize(x, 1), l2Normalize(W, 0)) as tf.Tensor2D;
+  return tf.matMul(l2Normalize(x, 1), l2NormalizeUnscaled(W, 0)) as tf.Tensor2D;
 }
 
-/** ‖x‖ per row (safe derivative at 0). */
+/**
+ * ‖x‖ per row (safe derivative at 0), finite for every finite row: computed as m·‖x / m‖ with m
+ * the row's largest |entry| (see l2Normalize), so rows of 1e30 give 1e30·‖·‖, not √∞.
+ */
 export function rowNorms(x: tf.Tensor2D): tf.Tensor1D {
-  return safeSqrt(tf.sum(tf.square(x), 1)) as tf.Tensor1D;
+  const m = sliceScale(x, 1);
+  return tf.mul(tf.squeeze(m, [1]), safeSqrt(tf.sum(tf.square(tf.div(x, m)), 1))) as tf.Tensor1D;
 }
 
 /** Mean over rows of log Σ_j exp(z_ij) − z_i,y_i: softmax cross-entropy with one-hot targets. */

@@ -36,6 +36,37 @@ export function checkEmbeddings(
     throw new LossInputError(`${loss}: embeddings must be float32, got ${embeddings.dtype}`);
 }
 
+/** Largest finite float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Refuses embeddings whose squared Euclidean distances would overflow float32 (or that hold
+ * NaN/Infinity), naming the loss and the magnitude: ‖a‖² + ‖b‖² and ‖a − b‖² stay finite while
+ * every |entry| is at most √(FLOAT32_MAX / 4D). Beyond that the true loss is not representable,
+ * so the only honest answer is a refusal. Reads one number from the device; on webgpu in Node,
+ * which cannot read synchronously, the check is left to the caller (the trainer refuses the
+ * non-finite loss that results).
+ */
+export function checkSquaredDistanceRange(
+  loss: string,
+  embeddings: tf.Tensor2D,
+  readable: boolean,
+  remedy = 'scale the embeddings down',
+): void {
+  if (!readable) return;
+  const t = tf.tidy(() => tf.max(tf.abs(embeddings)));
+  const largest = t.dataSync()[0];
+  t.dispose();
+  const dim = embeddings.shape[1];
+  const limit = Math.sqrt(FLOAT32_MAX / (4 * dim));
+  if (!Number.isFinite(largest))
+    throw new LossInputError(`${loss}: the embeddings hold ${largest} (NaN or Infinity); every entry must be finite`);
+  if (largest > limit)
+    throw new LossInputError(
+      `${loss}: the embeddings reach |x| = ${largest.toPrecision(3)}, past ${limit.toPrecision(3)} (= √(3.4e38 / 4D) for D = ${dim}), where squared Euclidean distances overflow float32; ${remedy}`,
+    );
+}
+
 /**
  * Reads and checks labels: N integers, each in [0, numClasses) when numClasses is given.
  * Returns the values (for mining / state updates) and an int32 tensor the caller must dispose.
