@@ -110,13 +110,26 @@ if [ "$IN_PLACE" = 0 ]; then
   for f in "$PROJECT"/data/fashion-mnist/*-ubyte; do
     [ -f "$f" ] && gzip -1 -f "$f"
   done
+  # The data: --data DIR, else the bundle's own (packed --with-data), else the checkout's data/
+  # around the bundle (gpu-pack/ in a checkout: the default, since the checkout carries them).
+  CHECKOUT_DATA="$(cd "$HERE/.." && pwd)/data"
+  mkdir -p "$PROJECT/data"
   if [ -n "$DATA" ]; then
     rm -rf "$PROJECT/data/fashion-mnist"
-    mkdir -p "$PROJECT/data" && ln -s "$DATA" "$PROJECT/data/fashion-mnist"
+    ln -s "$DATA" "$PROJECT/data/fashion-mnist"
     log "data: Fashion-MNIST from $DATA"
   elif [ ! -d "$PROJECT/data/fashion-mnist" ]; then
-    log "gpu-check: this bundle was packed without data (--no-data): give --data DIR, the folder with Fashion-MNIST's .gz files"
-    exit 2
+    if [ -f "$CHECKOUT_DATA/fashion-mnist/train-images-idx3-ubyte.gz" ]; then
+      ln -s "$CHECKOUT_DATA/fashion-mnist" "$PROJECT/data/fashion-mnist"
+      log "data: Fashion-MNIST from the checkout around the bundle ($CHECKOUT_DATA/fashion-mnist)"
+    else
+      log "gpu-check: this bundle has no data and no checkout's data/ is around it ($CHECKOUT_DATA): give --data DIR, the folder with Fashion-MNIST's .gz files, or pack with --with-data"
+      exit 2
+    fi
+  fi
+  if [ ! -d "$PROJECT/data/hangul-glyphs" ] && [ -f "$CHECKOUT_DATA/hangul-glyphs/meta.json" ]; then
+    ln -s "$CHECKOUT_DATA/hangul-glyphs" "$PROJECT/data/hangul-glyphs"
+    log "data: the Hangul glyph subset from the checkout around the bundle"
   fi
 fi
 export PATH="$(dirname "$NODE"):$PATH"
@@ -177,7 +190,7 @@ if [ -f "$PROJECT/data/hangul-glyphs/meta.json" ]; then
   step "recipe benchmark (quick) on webgpu" env MARGIN_LAB_BACKEND=webgpu MARGIN_LAB_QUICK=1 "$NODE" dist/cli/benchmark.js \
     --data shipped --out "$(dirname "$RUN_DIR")/benchmark" "${RECIPE_CAP[@]}"
 else
-  log "recipe benchmark: skipped (no data/hangul-glyphs in this bundle: pack it without --no-data)"
+  log "recipe benchmark: skipped (no data/hangul-glyphs: run the bundle inside a checkout, or pack it --with-data)"
 fi
 # PyTorch on the GPU beside webgpu, when this machine's python3 has a CUDA build.
 if python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
