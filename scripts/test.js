@@ -19,6 +19,7 @@ const TIERS = {
     'init',
     'loss-table',
     'losses',
+    'options',
     'progress',
     'public-api',
     'read',

@@ -141,6 +141,20 @@ export { CheckpointSchemaError, CHECKPOINT_LIMITS } from './train/checkpoint-sch
 export type { CheckpointData, CheckpointFiles, StoredTensor } from './train/checkpoint';
 export { ProgressReporter } from './train/progress';
 export type { ProgressMode } from './train/progress';
+export {
+  TRAIN_OPTIONS,
+  SCHEDULE_OPTIONS,
+  DATA_OPTIONS,
+  TRAINING_OPTIONS,
+  OPTIMIZER_NAMES,
+  SCHEDULE_TYPES,
+  optionOfFlag,
+} from './train/options';
+export type { OptionScope, ScopedOption } from './train/options';
+export { BACKBONE_OPTIONS } from './models/options';
+export { acceptsValue, expectedText } from './util/option-decl';
+export type { OptionDecl } from './util/option-decl';
+export type { NumericRange } from './util/range';
 export { learningRateAt, classScores, train, TrainingDivergedError, TrainingInterruptedError } from './train/trainer';
 export type {
   OptimizerName,

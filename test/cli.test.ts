@@ -144,7 +144,7 @@ test('--help documents every flag; bad flags give a clear error', () => {
   assert.equal(badLoss.status, 2);
   assert.match(badLoss.stderr, /--loss "magface": expected one of softmax, normface/);
   const badDim = cli('train', ['--dim', 'two']);
-  assert.match(badDim.stderr, /--dim "two": expected an integer ≥ 1/);
+  assert.match(badDim.stderr, /--dim "two": expected an integer in \[1, 4096\]/);
   const badInit = cli('train', ['--init', 'uniform']);
   assert.equal(badInit.status, 2);
   assert.match(badInit.stderr, /--init "uniform": expected spread or normal/);
@@ -268,9 +268,9 @@ test('train: flags that would do nothing are refused (--run "", --width on mlp, 
   // A bad number is refused before the backend starts or the data loads (no "training …" line).
   for (const [flag, value, msg] of [
     ['--batch', '1', /--batch "1": expected an integer ≥ 2/],
-    ['--lr', 'fast', /--lr "fast": expected a number ≥ 0/],
+    ['--lr', 'fast', /--lr "fast": expected a number > 0/],
     ['--epochs', '0.5', /--epochs "0\.5": expected an integer ≥ 1/],
-    ['--lr', '', /--lr "": expected a number ≥ 0, got nothing/],
+    ['--lr', '', /--lr "": expected a number > 0, got nothing/],
     ['--seed', '1e20', /--seed "1e20": expected an integer ≥ 0 up to 9007199254740991 \(2⁵³ − 1/],
   ] as const) {
     const r = cli('train', [...small, flag, value, '--run', path.join(root, 'early')]);

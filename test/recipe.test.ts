@@ -361,9 +361,12 @@ test('train() refuses options that mean nothing, naming the option and the value
   const cases: Array<[Partial<ml.TrainOptions>, RegExp]> = [
     [{ maxStepsPerEpoch: 0 }, /maxStepsPerEpoch must be an integer ≥ 1, got 0/],
     [{ maxStepsPerEpoch: -3 }, /maxStepsPerEpoch must be an integer ≥ 1, got -3/],
-    [{ schedule: { type: 'cosin' as 'cosine' } }, /schedule type "cosin" is not one of constant, step, cosine/],
+    [
+      { schedule: { type: 'cosin' as 'cosine' } },
+      /train: schedule type must be one of constant, step, cosine, got "cosin"/,
+    ],
     [{ schedule: { type: 'constant', warmupSteps: -5 } }, /warmupSteps must be an integer ≥ 0, got -5/],
-    [{ schedule: { type: 'step', gamma: -1 } }, /gamma must be a number > 0 .*got -1/],
+    [{ schedule: { type: 'step', gamma: -1 } }, /train: schedule gamma must be a number > 0, got -1/],
     [{ schedule: { type: 'step', stepEpochs: 0 } }, /stepEpochs must be an integer ≥ 1, got 0/],
     [{ optimizer: 'sgd', momentum: NaN }, /momentum must be a number in \[0, 1\), got NaN/],
     [{ seed: 1.5 }, /seed must be an integer ≥ 0, got 1.5/],

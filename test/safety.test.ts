@@ -791,7 +791,10 @@ test('clear errors instead of crashes: one class, huge dim, too few images for P
   assert.match(one.stderr, /--seen 3: names 1 class; training needs at least 2 seen classes/);
   const big = cli(['--dim', '100000000', '--run', tmp('ml-dim-')]);
   assert.equal(big.status, 2);
-  assert.match(big.stderr, /--dim 100000000: at most 4096/);
+  assert.match(
+    big.stderr,
+    /--dim "100000000": expected an integer in \[1, 4096\] \(the papers use 128–512; larger embeddings only cost memory\)/,
+  );
   const model = ml.buildBackbone(spec);
   const few: ml.TrainData = {
     x: new Float32Array(10 * 36),
@@ -923,4 +926,19 @@ test('plot builders: empty, NaN and mismatched inputs are clear errors', () => {
     ).data.length > 0,
     'good input still draws',
   );
+});
+
+test('a run trained with --neck --dropout 0.995 (inside the declared [0, 1)) loads for eval and resumes; --dropout 1 is refused before training', () => {
+  const run = tmp('ml-dropout-');
+  const trained = cli([...small, '--epochs', '1', '--neck', '--dropout', '0.995', '--run', run]);
+  assert.equal(trained.status, 0, trained.stderr);
+  const loaded = ml.loadForInference(path.join(run, 'checkpoint.json'));
+  assert.equal(loaded.data.backbone.dropout, 0.995);
+  loaded.model.dispose();
+  loaded.loss.dispose();
+  const resumed = cli(['--resume', '--run', run, '--epochs', '2']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const refused = cli([...small, '--neck', '--dropout', '1', '--run', tmp('ml-dropout-')]);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /--dropout "1": expected a number in \[0, 1\)/);
 });

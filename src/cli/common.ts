@@ -12,6 +12,7 @@ import {
   seededClassSplit,
 } from '../data';
 import { CheckpointData, loadForInference } from '../train';
+import { inRange, NumericRange, rangeText } from '../util/range';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';
@@ -98,21 +99,21 @@ export function commaList(flag: string, raw: string): string[] {
 export function num(
   values: Record<string, unknown>,
   key: string,
-  opts: { int?: boolean; min?: number } = {},
+  opts: NumericRange & { why?: string } = {},
 ): number | undefined {
   const raw = values[key];
   if (raw === undefined) return undefined;
-  const expected = `${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}`;
+  const expected = rangeText(opts);
+  const why = opts.why ? ` (${opts.why})` : '';
   // Number('') and Number(' ') are 0: an empty value is no number.
   if (typeof raw === 'string' && raw.trim() === '')
     throw new UsageError(`--${key} "": expected ${expected}, got nothing`);
   const v = Number(raw);
-  if (!Number.isFinite(v) || (opts.int && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min))
-    throw new UsageError(`--${key} ${JSON.stringify(raw)}: expected ${expected}`);
-  if (opts.int && !Number.isSafeInteger(v))
+  if (opts.int && Number.isInteger(v) && !Number.isSafeInteger(v))
     throw new UsageError(
       `--${key} ${JSON.stringify(raw)}: expected ${expected} up to ${Number.MAX_SAFE_INTEGER} (2⁵³ − 1, the largest integer a number holds exactly)`,
     );
+  if (!inRange(opts, v)) throw new UsageError(`--${key} ${JSON.stringify(raw)}: expected ${expected}${why}`);
   return v;
 }
 

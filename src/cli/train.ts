@@ -5,18 +5,21 @@ import * as path from 'path';
 import { useBestBackend } from '../backend';
 import { createLoss, LOSS_NAMES, PAIR_LOSSES, LossName, lossEntry } from '../losses';
 import { lossFlagHelp, lossOptionsFromFlags } from './loss-flags';
-import { BACKBONES, BackboneSpec, buildBackbone, BackboneName, NECK_LAYOUTS, NeckLayout } from '../models';
+import { BackboneSpec, buildBackbone, BackboneName, NeckLayout } from '../models';
 import {
   CheckpointData,
-  OPTIMIZER_NAMES,
   OptimizerName,
+  optionOfFlag,
   readCheckpoint,
-  SCHEDULE_TYPES,
+  ScopedOption,
   train,
+  TRAINING_OPTIONS,
   TrainingInterruptedError,
 } from '../train';
 import { DATASET_NAMES } from '../data';
 import { lockFolder, writeFileAtomic } from '../util/fs';
+import { flagHelp } from '../util/option-decl';
+import type { NumericRange } from '../util/range';
 import {
   classes,
   datasetClassCount,
@@ -38,7 +41,7 @@ import {
  */
 interface TrainFlag extends FlagSpec {
   /** A number flag: parsed with these bounds wherever main reads it (`n(flag)`). */
-  number?: { int?: boolean; min?: number };
+  number?: NumericRange & { why?: string };
   stored: ((ck: CheckpointData) => unknown) | null;
 }
 
@@ -49,7 +52,34 @@ const cfg = (ck: CheckpointData) => ck.config as Record<string, unknown>;
 const sgdOnly = (ck: CheckpointData, v: unknown) => (cfg(ck).optimizer === 'sgd' ? v : undefined);
 const schedule = (ck: CheckpointData) => (cfg(ck).schedule ?? {}) as { type?: string; warmupSteps?: number };
 
-const FLAGS: Record<string, TrainFlag> = {
+/** Where the checkpoint keeps a declared option: its scope's object, the option's key, its default when absent. */
+function storedOption(ck: CheckpointData, o: ScopedOption): unknown {
+  const where = (o.scope === 'backbone' ? ck.backbone : o.scope === 'schedule' ? schedule(ck) : cfg(ck)) as Record<
+    string,
+    unknown
+  >;
+  return where[o.key] ?? o.decl.default;
+}
+
+/**
+ * The flag of a declared option (src/train/options.ts, src/models/options.ts): its type, range,
+ * help and default come from the declaration, and `stored` reads the checkpoint where the
+ * declaration's scope says unless `stored` is given.
+ */
+function declaredFlag(flag: string, stored?: TrainFlag['stored']): TrainFlag {
+  const o = optionOfFlag(flag);
+  if (!o) throw new Error(`train: --${flag} has no declaration (internal error)`);
+  const d = o.decl;
+  return {
+    type: d.type === 'boolean' ? 'boolean' : 'string',
+    help: flagHelp(d),
+    ...(d.cliDefault !== undefined ? { default: d.cliDefault } : {}),
+    ...(d.type === 'number' ? { number: { ...d.range, ...(d.why ? { why: d.why } : {}) } } : {}),
+    stored: stored === undefined ? (ck) => storedOption(ck, o) : stored,
+  };
+}
+
+export const FLAGS: Record<string, TrainFlag> = {
   loss: {
     type: 'string',
     help: `loss: ${LOSS_NAMES.join(', ')}`,
@@ -73,125 +103,28 @@ const FLAGS: Record<string, TrainFlag> = {
     help: 'classes held out for evaluation (default: all others)',
     stored: (ck) => cfg(ck).unseen,
   },
-  backbone: {
-    type: 'string',
-    help: `backbone: ${BACKBONES.join(', ')}`,
-    default: 'reference',
-    stored: (ck) => ck.backbone.name,
-  },
-  width: {
-    number: { min: 0.01 },
-    type: 'string',
-    help: 'channel multiplier of conv backbones',
-    default: '1',
-    stored: (ck) => ck.backbone.width ?? 1,
-  },
-  bn: {
-    type: 'boolean',
-    help: 'BatchNorm after every convolution (conv backbones)',
-    stored: (ck) => ck.backbone.batchNorm ?? false,
-  },
-  neck: {
-    type: 'boolean',
-    help: 'BN → dropout → dense → BN embedding layer (the face-recognition neck)',
-    stored: (ck) => ck.backbone.neck ?? false,
-  },
-  'neck-layout': {
-    type: 'string',
-    help: `the reference backbone's layers between its conv blocks and the embedding, with --neck: ${NECK_LAYOUTS.join(', ')} (default bn-relu with --bn, relu-bn without)`,
-    stored: (ck) => ck.backbone.neckLayout,
-  },
-  dropout: {
-    number: { min: 0 },
-    type: 'string',
-    help: 'dropout rate inside the neck, in [0, 1) (needs --neck; default 0)',
-    stored: (ck) => ck.backbone.dropout,
-  },
-  dim: {
-    number: { int: true, min: 1 },
-    type: 'string',
-    help: 'embedding dimension',
-    default: '64',
-    stored: (ck) => ck.backbone.embeddingDim,
-  },
+  backbone: declaredFlag('backbone'),
+  width: declaredFlag('width'),
+  bn: declaredFlag('bn'),
+  neck: declaredFlag('neck'),
+  'neck-layout': declaredFlag('neck-layout'),
+  dropout: declaredFlag('dropout'),
+  dim: declaredFlag('dim'),
   // The total number of epochs to reach: a resumed run is given more than it has.
-  epochs: {
-    number: { int: true, min: 1 },
-    type: 'string',
-    help: 'epochs: the total to reach (with --resume: default the total the run was started with)',
-    default: '3',
-    stored: null,
-  },
-  batch: {
-    number: { int: true, min: 2 },
-    type: 'string',
-    help: 'batch size',
-    default: '128',
-    stored: (ck) => cfg(ck).batchSize,
-  },
-  optimizer: {
-    type: 'string',
-    help: `${OPTIMIZER_NAMES.join(', ')} (sgd: with momentum)`,
-    default: 'adam',
-    stored: (ck) => cfg(ck).optimizer,
-  },
-  lr: {
-    number: { min: 0 },
-    type: 'string',
-    help: 'learning rate (default 1e-3 adam, 0.05 sgd)',
-    stored: (ck) => cfg(ck).lr,
-  },
+  epochs: declaredFlag('epochs', null),
+  batch: declaredFlag('batch'),
+  optimizer: declaredFlag('optimizer'),
+  lr: declaredFlag('lr'),
   // Old checkpoints stored a momentum for Adam runs too, where it did nothing.
-  momentum: {
-    number: { min: 0 },
-    type: 'string',
-    help: 'SGD momentum (default 0.9; SGD only)',
-    stored: (ck) => sgdOnly(ck, cfg(ck).momentum),
-  },
-  nesterov: {
-    type: 'boolean',
-    help: 'Nesterov momentum (SGD only)',
-    stored: (ck) => sgdOnly(ck, cfg(ck).nesterov ?? false),
-  },
-  'weight-decay': {
-    number: { min: 0 },
-    type: 'string',
-    help: 'weight decay: coupled L2 with sgd (PyTorch SGD), decoupled with adam (AdamW); default 0',
-    stored: (ck) => cfg(ck).weightDecay ?? 0,
-  },
-  schedule: {
-    type: 'string',
-    help: SCHEDULE_TYPES.join(', '),
-    default: 'constant',
-    stored: (ck) => schedule(ck).type,
-  },
-  warmup: {
-    number: { int: true, min: 0 },
-    type: 'string',
-    help: 'warm-up steps',
-    default: '0',
-    stored: (ck) => schedule(ck).warmupSteps ?? 0,
-  },
+  momentum: declaredFlag('momentum', (ck) => sgdOnly(ck, storedOption(ck, optionOfFlag('momentum')!))),
+  nesterov: declaredFlag('nesterov', (ck) => sgdOnly(ck, storedOption(ck, optionOfFlag('nesterov')!))),
+  'weight-decay': declaredFlag('weight-decay'),
+  schedule: declaredFlag('schedule'),
+  warmup: declaredFlag('warmup'),
   // Loss hyperparameters: generated from the loss table (src/losses/registry.ts), below.
-  'train-per-class': {
-    number: { int: true, min: 1 },
-    type: 'string',
-    help: 'training images per seen class (default: all)',
-    stored: (ck) => cfg(ck).trainPerClass,
-  },
-  'max-steps': {
-    number: { int: true, min: 1 },
-    type: 'string',
-    help: 'cap on steps per epoch',
-    stored: (ck) => cfg(ck).maxStepsPerEpoch,
-  },
-  seed: {
-    number: { int: true, min: 0 },
-    type: 'string',
-    help: 'seed for split, init and shuffling',
-    default: '1',
-    stored: (ck) => cfg(ck).seed,
-  },
+  'train-per-class': declaredFlag('train-per-class'),
+  'max-steps': declaredFlag('max-steps'),
+  seed: declaredFlag('seed'),
   // The class weights of a resumed run come from the checkpoint (main refuses --init with --resume).
   init: {
     type: 'string',
@@ -295,6 +228,24 @@ function writeHistory(runDir: string, rows: Array<Record<string, number>>): void
   writeFileAtomic(path.join(runDir, 'history.csv'), csv);
 }
 
+/** The flags whose values are a list: the declared enums (backbone, optimizer, schedule, neck layout) and the data set. */
+export function checkEnumFlags(v: Record<string, unknown>): void {
+  const enums: Array<[string, readonly string[]]> = [['dataset', DATASET_NAMES]];
+  for (const o of TRAINING_OPTIONS)
+    if (o.decl.flag && o.decl.type === 'enum') enums.push([o.decl.flag, o.decl.values ?? []]);
+  for (const [flag, allowed] of enums) {
+    if (v[flag] !== undefined && !allowed.includes(String(v[flag])))
+      throw new UsageError(`--${flag} ${JSON.stringify(v[flag])}: expected one of ${allowed.join(', ')}`);
+  }
+}
+
+/** A number flag's value, parsed with the bounds its entry in FLAGS declares. */
+export function numberFlag(v: Record<string, unknown>, flag: string): number | undefined {
+  const rule = FLAGS[flag]?.number;
+  if (!rule) throw new Error(`train: --${flag} is not declared as a number flag (internal error)`);
+  return num(v, flag, rule);
+}
+
 async function main(): Promise<void> {
   const given = new Set<string>();
   const v = parseFlags(
@@ -303,12 +254,7 @@ async function main(): Promise<void> {
     'usage: npm run train -- [flags]\nTrains a backbone with a loss on the seen classes of an open-set split and writes a checkpoint.',
     given,
   );
-  /** A number flag's value, parsed with the bounds its entry in FLAGS declares. */
-  const n = (flag: string): number | undefined => {
-    const rule = FLAGS[flag].number;
-    if (!rule) throw new Error(`train: --${flag} is not declared as a number flag (internal error)`);
-    return num(v, flag, rule);
-  };
+  const n = (flag: string): number | undefined => numberFlag(v, flag);
   // Every number flag given is checked now, before the backend starts or the data loads.
   for (const [flag, f] of Object.entries(FLAGS)) if (f.number) n(flag);
   if (v.resume && v.overwrite)
@@ -365,19 +311,8 @@ async function main(): Promise<void> {
       throw new UsageError(`--init does not apply to ${lossName}: it has no class weights`);
   }
   const backboneName = String(v.backbone);
-  if (!(BACKBONES as readonly string[]).includes(backboneName))
-    throw new UsageError(`--backbone ${JSON.stringify(backboneName)}: expected one of ${BACKBONES.join(', ')}`);
-  for (const [flag, allowed] of [
-    ['schedule', SCHEDULE_TYPES],
-    ['optimizer', OPTIMIZER_NAMES],
-    ['dataset', DATASET_NAMES],
-  ] as const) {
-    if (!(allowed as readonly string[]).includes(String(v[flag])))
-      throw new UsageError(`--${flag} ${JSON.stringify(v[flag])}: expected one of ${allowed.join(', ')}`);
-  }
+  checkEnumFlags(v);
   const dim = n('dim')!;
-  if (dim > 4096)
-    throw new UsageError(`--dim ${dim}: at most 4096 (the papers use 128–512; larger embeddings only cost memory)`);
   const seed = n('seed')!;
   const seen = classes(
     String(v.seen),
@@ -400,7 +335,6 @@ async function main(): Promise<void> {
   };
   const split = makeSplit(meta);
   const dropout = n('dropout');
-  if (dropout !== undefined && !(dropout < 1)) throw new UsageError(`--dropout ${dropout}: expected a rate in [0, 1)`);
   if (dropout !== undefined && dropout > 0 && !v.neck)
     throw new UsageError(`--dropout ${dropout} applies inside the BN neck; give --neck too`);
   if (v.bn && backboneName === 'mlp')
@@ -412,14 +346,10 @@ async function main(): Promise<void> {
       `--width applies to the lenetpp and resnet backbones only; ${backboneName} has no channel multiplier`,
     );
   const neckLayout = v['neck-layout'] === undefined ? undefined : String(v['neck-layout']);
-  if (neckLayout !== undefined) {
-    if (!(NECK_LAYOUTS as readonly string[]).includes(neckLayout))
-      throw new UsageError(`--neck-layout ${JSON.stringify(neckLayout)}: expected one of ${NECK_LAYOUTS.join(', ')}`);
-    if (backboneName !== 'reference' || !v.neck)
-      throw new UsageError(
-        `--neck-layout applies to the reference backbone with --neck only${backboneName === 'reference' ? '; add --neck' : `, not ${backboneName}`}`,
-      );
-  }
+  if (neckLayout !== undefined && (backboneName !== 'reference' || !v.neck))
+    throw new UsageError(
+      `--neck-layout applies to the reference backbone with --neck only${backboneName === 'reference' ? '; add --neck' : `, not ${backboneName}`}`,
+    );
   const spec: BackboneSpec = {
     name: backboneName as BackboneName,
     inputShape: split.train.shape,
@@ -524,4 +454,4 @@ async function main(): Promise<void> {
   console.log(`evaluate with: npm run eval -- --run ${runRel}`);
 }
 
-runMain(main);
+if (require.main === module) runMain(main);

@@ -20,9 +20,11 @@
  * statistics and updates the moving ones; `predict` (embedImages, evaluation) uses the moving ones.
  */
 import * as tf from '../tf';
+import { checkDeclared, OptionDecl } from '../util/option-decl';
+import { BACKBONE_OPTIONS, BACKBONES, BackboneName, NECK_LAYOUTS, NeckLayout } from './options';
 
-export type BackboneName = 'mlp' | 'lenetpp' | 'resnet' | 'reference';
-export const BACKBONES: readonly BackboneName[] = ['mlp', 'lenetpp', 'resnet', 'reference'];
+export { BACKBONE_OPTIONS, BACKBONES, NECK_LAYOUTS };
+export type { BackboneName, NeckLayout };
 
 export interface BackboneSpec {
   name: BackboneName;
@@ -58,8 +60,6 @@ export interface BackboneSpec {
  *  - `'bn2d'`: BN over the pooled maps' channels → flatten → dense → BN: insightface's output
  *    layer (iresnet's `bn2` → `fc` → `features`), no hidden dense layer.
  */
-export type NeckLayout = 'bn-relu' | 'relu-bn' | 'bn2d';
-export const NECK_LAYOUTS: readonly NeckLayout[] = ['bn-relu', 'relu-bn', 'bn2d'];
 
 /** The neck layout a spec builds: its own, or the default; undefined where none applies. */
 export function resolveNeckLayout(spec: BackboneSpec): NeckLayout | undefined {
@@ -247,32 +247,22 @@ export function buildBackbone(spec: BackboneSpec): tf.LayersModel {
   if (!(BACKBONES as readonly string[]).includes(spec.name)) {
     throw new Error(`unknown backbone ${JSON.stringify(spec.name)}; expected one of ${BACKBONES.join(', ')}`);
   }
-  if (!(Number.isInteger(spec.embeddingDim) && spec.embeddingDim >= 1))
-    throw new Error(`embeddingDim must be a positive integer, got ${spec.embeddingDim}`);
-  for (const key of ['batchNorm', 'neck'] as const) {
-    if (spec[key] !== undefined && typeof spec[key] !== 'boolean')
-      throw new Error(`backbone ${spec.name}: ${key} must be true or false, got ${JSON.stringify(spec[key])}`);
+  // Each field against its declaration (src/models/options.ts), then the combinations.
+  const fields = spec as unknown as Record<string, unknown>;
+  for (const [key, decl] of Object.entries(BACKBONE_OPTIONS) as Array<[string, OptionDecl]>) {
+    if (key === 'name' || (fields[key] === undefined && decl.checkpoint !== 'required')) continue;
+    checkDeclared(`backbone ${spec.name}: `, key, decl, fields[key]);
   }
   if (spec.batchNorm && spec.name === 'mlp')
     throw new Error(
       'backbone mlp: batchNorm adds BN after convolutions and the MLP has none; use neck for its embedding',
     );
-  if (spec.neckLayout !== undefined) {
-    if (!(NECK_LAYOUTS as readonly unknown[]).includes(spec.neckLayout))
-      throw new Error(
-        `backbone ${spec.name}: neckLayout must be one of ${NECK_LAYOUTS.join(', ')}, got ${JSON.stringify(spec.neckLayout)}`,
-      );
-    if (spec.name !== 'reference' || !spec.neck)
-      throw new Error(
-        `backbone ${spec.name}: neckLayout ${JSON.stringify(spec.neckLayout)} applies to the reference backbone with neck: true only${spec.name === 'reference' ? '; give neck: true too' : ''}`,
-      );
-  }
-  if (spec.dropout !== undefined) {
-    if (typeof spec.dropout !== 'number' || !(spec.dropout >= 0 && spec.dropout < 1))
-      throw new Error(`backbone ${spec.name}: dropout must be a number in [0, 1), got ${JSON.stringify(spec.dropout)}`);
-    if (spec.dropout > 0 && !spec.neck)
-      throw new Error(`backbone ${spec.name}: dropout ${spec.dropout} applies inside the BN neck; give neck: true too`);
-  }
+  if (spec.neckLayout !== undefined && (spec.name !== 'reference' || !spec.neck))
+    throw new Error(
+      `backbone ${spec.name}: neckLayout ${JSON.stringify(spec.neckLayout)} applies to the reference backbone with neck: true only${spec.name === 'reference' ? '; give neck: true too' : ''}`,
+    );
+  if (spec.dropout !== undefined && spec.dropout > 0 && !spec.neck)
+    throw new Error(`backbone ${spec.name}: dropout ${spec.dropout} applies inside the BN neck; give neck: true too`);
   const model =
     spec.name === 'mlp'
       ? mlp(spec)

@@ -5,12 +5,12 @@
  * thing (`epoch: -3`, `epoch: "1"`).
  */
 import { LOSS_NAMES } from '../losses/registry';
-import { NECK_LAYOUTS } from '../models';
+import { BACKBONE_OPTIONS } from '../models/options';
+import { acceptsValue, expectedText, OptionDecl } from '../util/option-decl';
+import { DATA_OPTIONS, SCHEDULE_OPTIONS, TRAIN_OPTIONS } from './options';
 
-/** The most any one dimension, and any one tensor, may hold (a 1e9-wide embedding is refused). */
-export const CHECKPOINT_LIMITS = { dim: 65_536, tensorElements: 1 << 28, imageSide: 4096 } as const;
-
-const BACKBONES = ['mlp', 'lenetpp', 'resnet', 'reference'] as const;
+/** The most any one tensor may hold, and the largest image side (the backbone's sizes are declared in src/models/options.ts). */
+export const CHECKPOINT_LIMITS = { tensorElements: 1 << 28, imageSide: 4096 } as const;
 
 export class CheckpointSchemaError extends Error {
   constructor(file: string, field: string, expected: string, value: unknown) {
@@ -63,6 +63,16 @@ class Fields {
   oneOf<T extends string>(v: unknown, field: string, values: readonly T[]): T {
     if (!values.includes(v as T)) this.fail(field, `one of ${values.join(', ')}`, v);
     return v as T;
+  }
+  /**
+   * The fields of `o` that have declarations (src/train/options.ts, src/models/options.ts), each
+   * against its declaration: a required one must be there, an optional one may be absent.
+   */
+  declared(o: Obj, decls: Record<string, OptionDecl>, prefix: string): void {
+    for (const [key, d] of Object.entries(decls)) {
+      if (!d.checkpoint || (o[key] === undefined && d.checkpoint === 'optional')) continue;
+      if (!acceptsValue(d, o[key])) this.fail(`${prefix}.${key}`, expectedText(d), o[key]);
+    }
   }
   /** Optional fields: absent is fine, `null` is not. */
   opt<T>(o: Obj, key: string, check: (v: unknown, field: string) => T, prefix: string): T | undefined {
@@ -118,23 +128,11 @@ export function validateCheckpointFields(raw: unknown, file: string): void {
   }
 
   const bb = f.obj(ck.backbone, 'backbone');
-  f.oneOf(bb.name, 'backbone.name', BACKBONES);
   const shape = f.arr(bb.inputShape, 'backbone.inputShape');
   if (shape.length !== 3) f.fail('backbone.inputShape', '[height, width, channels]', shape);
   shape.forEach((d, i) => f.int(d, `backbone.inputShape[${i}]`, 1, CHECKPOINT_LIMITS.imageSide));
-  const dim = f.int(bb.embeddingDim, 'backbone.embeddingDim', 1, CHECKPOINT_LIMITS.dim);
-  f.opt(bb, 'width', (v, p) => f.num(v, p, Number.MIN_VALUE, 64), 'backbone');
-  f.opt(
-    bb,
-    'hidden',
-    (v, p) => f.arr(v, p).forEach((h, i) => f.int(h, `${p}[${i}]`, 1, CHECKPOINT_LIMITS.dim)),
-    'backbone',
-  );
-  f.opt(bb, 'seed', (v, p) => f.int(v, p, 0), 'backbone');
-  f.opt(bb, 'batchNorm', (v, p) => f.bool(v, p), 'backbone');
-  f.opt(bb, 'neck', (v, p) => f.bool(v, p), 'backbone');
-  f.opt(bb, 'dropout', (v, p) => f.num(v, p, 0, 0.99), 'backbone');
-  f.opt(bb, 'neckLayout', (v, p) => f.oneOf(v, p, NECK_LAYOUTS), 'backbone');
+  f.declared(bb, BACKBONE_OPTIONS, 'backbone');
+  const dim = bb.embeddingDim as number;
 
   const loss = f.obj(ck.loss, 'loss');
   const lossName = f.oneOf(loss.loss, 'loss.loss', LOSS_NAMES as readonly string[]);
@@ -143,16 +141,9 @@ export function validateCheckpointFields(raw: unknown, file: string): void {
   if (loss.numClasses !== undefined) f.int(loss.numClasses, 'loss.numClasses', 2, CHECKPOINT_LIMITS.tensorElements);
 
   const c = f.obj(ck.config, 'config');
-  f.oneOf(c.optimizer, 'config.optimizer', ['sgd', 'adam'] as const);
-  f.num(c.lr, 'config.lr', 0);
-  f.opt(c, 'momentum', (v, p) => f.num(v, p, 0, 1), 'config');
-  f.opt(c, 'nesterov', (v, p) => f.bool(v, p), 'config');
-  f.opt(c, 'weightDecay', (v, p) => f.num(v, p, 0), 'config');
-  f.int(c.batchSize, 'config.batchSize', 2);
-  const epochs = f.int(c.epochs, 'config.epochs', 1);
-  f.opt(c, 'maxStepsPerEpoch', (v, p) => f.int(v, p, 1), 'config');
-  f.int(c.seed, 'config.seed', 0);
-  f.opt(c, 'schedule', (v, p) => f.obj(v, p), 'config');
+  f.declared(c, { ...TRAIN_OPTIONS, ...DATA_OPTIONS }, 'config');
+  const epochs = c.epochs as number;
+  f.opt(c, 'schedule', (v, p) => f.declared(f.obj(v, p), SCHEDULE_OPTIONS, p), 'config');
   for (const key of ['seen', 'unseen'])
     f.opt(c, key, (v, p) => f.arr(v, p).forEach((x, i) => f.int(x, `${p}[${i}]`, 0)), 'config');
   // A run made by the command line records its data set and the classes of its split.
@@ -160,7 +151,6 @@ export function validateCheckpointFields(raw: unknown, file: string): void {
     for (const key of ['seen', 'unseen'])
       if (c[key] === undefined)
         f.fail(`config.${key}`, `the ${key} classes (a list: the run names a dataset)`, undefined);
-  f.opt(c, 'trainPerClass', (v, p) => f.int(v, p, 1), 'config');
   if (c.lossName !== undefined && c.lossName !== lossName)
     f.fail('config.lossName', `the loss the options belong to, ${JSON.stringify(lossName)}`, c.lossName);
 

@@ -25,13 +25,11 @@ import {
   restoreOptimizerState,
   saveCheckpoint,
 } from './checkpoint';
+import { OPTIMIZER_NAMES, OptimizerName, SCHEDULE_OPTIONS, SCHEDULE_TYPES, TRAIN_OPTIONS } from './options';
+import { checkDeclared, OptionDecl, showValue as show } from '../util/option-decl';
 
-/** The optimizers train() takes (the command line lists these). */
-export const OPTIMIZER_NAMES = ['adam', 'sgd'] as const;
-export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
-
-/** The learning-rate schedules train() takes (the command line lists these). */
-export const SCHEDULE_TYPES = ['constant', 'step', 'cosine'] as const;
+export { OPTIMIZER_NAMES, SCHEDULE_TYPES };
+export type { OptimizerName };
 
 export interface ScheduleOptions {
   type: (typeof SCHEDULE_TYPES)[number];
@@ -255,7 +253,7 @@ function gatherBatch(data: TrainData, idx: ArrayLike<number>): { xb: tf.Tensor4D
 }
 
 /** Everything train() derives from its options before the first step, validated in one place. */
-interface TrainPlan {
+export interface TrainPlan {
   batchSize: number;
   optName: OptimizerName;
   lr0: number;
@@ -274,26 +272,28 @@ interface TrainPlan {
   runConfig: Record<string, unknown>;
 }
 
-/** A value for an error message: numbers as JavaScript prints them (NaN, -3), the rest as JSON. */
-function show(v: unknown): string {
-  return typeof v === 'number' ? String(v) : JSON.stringify(v);
-}
-
-/** A schedule's fields must mean something: unknown types and signs that flip the lr are errors. */
+/** A schedule's fields against their declarations (src/train/options.ts); unknown fields are errors. */
 function checkSchedule(s: ScheduleOptions | undefined): void {
   if (s === undefined) return;
-  if (!(SCHEDULE_TYPES as readonly string[]).includes(s.type))
-    throw new Error(`train: schedule type ${JSON.stringify(s.type)} is not one of ${SCHEDULE_TYPES.join(', ')}`);
-  if (s.warmupSteps !== undefined && !(Number.isInteger(s.warmupSteps) && s.warmupSteps >= 0))
-    throw new Error(`train: schedule warmupSteps must be an integer ≥ 0, got ${show(s.warmupSteps)}`);
-  if (s.stepEpochs !== undefined && !(Number.isInteger(s.stepEpochs) && s.stepEpochs >= 1))
-    throw new Error(`train: schedule stepEpochs must be an integer ≥ 1, got ${show(s.stepEpochs)}`);
-  if (s.gamma !== undefined && !(typeof s.gamma === 'number' && s.gamma > 0 && Number.isFinite(s.gamma)))
-    throw new Error(`train: schedule gamma must be a number > 0 (the lr's factor at each step), got ${show(s.gamma)}`);
-  if (s.minFactor !== undefined && !(typeof s.minFactor === 'number' && s.minFactor >= 0 && s.minFactor <= 1))
-    throw new Error(`train: schedule minFactor must be a number in [0, 1], got ${show(s.minFactor)}`);
-  const extra = Object.keys(s).filter((k) => !['type', 'warmupSteps', 'stepEpochs', 'gamma', 'minFactor'].includes(k));
-  if (extra.length) throw new Error(`train: schedule has no option ${extra.join(', ')}`);
+  const fields = s as unknown as Record<string, unknown>;
+  const extra = Object.keys(s).filter((k) => !(k in SCHEDULE_OPTIONS));
+  if (extra.length)
+    throw new Error(
+      `train: schedule has no option ${extra.join(', ')}; it takes ${Object.keys(SCHEDULE_OPTIONS).join(', ')}`,
+    );
+  for (const [key, decl] of Object.entries(SCHEDULE_OPTIONS) as Array<[string, OptionDecl]>)
+    if (fields[key] !== undefined || decl.checkpoint === 'required')
+      checkDeclared('train: schedule ', key, decl, fields[key]);
+}
+
+/** train()'s declared options (src/train/options.ts) that are given, each against its declaration. */
+function checkDeclaredOptions(opts: TrainOptions): void {
+  const fields = opts as unknown as Record<string, unknown>;
+  for (const [key, decl] of Object.entries(TRAIN_OPTIONS) as Array<[string, OptionDecl]>) {
+    // lr and seed have defaults in train() (lr's depends on the optimizer); epochs has none.
+    const required = key === 'epochs';
+    if (fields[key] !== undefined || required) checkDeclared('train: ', key, decl, fields[key]);
+  }
 }
 
 /** Every option train() takes (the compiler checks this list against TrainOptions both ways). */
@@ -333,8 +333,11 @@ const TRAIN_OPTION_ALIASES: Record<string, keyof TrainOptions> = {
   steps: 'maxStepsPerEpoch',
 };
 
-/** Checks the options against the data and works out the batches, steps and learning rate. */
-function planTraining(opts: TrainOptions): TrainPlan {
+/**
+ * Checks the options against the data and works out the batches, steps and learning rate.
+ * Exported for the options test (test/options.test.ts), not part of the public API.
+ */
+export function planTraining(opts: TrainOptions): TrainPlan {
   const unknown = Object.keys(opts).filter((k) => !(k in TRAIN_OPTION_KEYS));
   if (unknown.length)
     throw new Error(
@@ -355,17 +358,13 @@ function planTraining(opts: TrainOptions): TrainPlan {
     throw new Error(
       `train: ${data.x.length} pixel values do not match ${n} images of shape [${data.shape.join(', ')}]`,
     );
-  if (!(Number.isInteger(opts.epochs) && opts.epochs >= 1))
-    throw new Error(`train: epochs must be a positive integer, got ${opts.epochs}`);
-  const batchSize = opts.batchSize ?? 128;
-  if (!(Number.isInteger(batchSize) && batchSize >= 2))
-    throw new Error(`train: batchSize must be an integer ≥ 2, got ${batchSize}`);
-  const optName = opts.optimizer ?? 'adam';
+  // Every declared option given (ranges, types, values: src/train/options.ts), then combinations.
+  checkDeclaredOptions(opts);
+  checkSchedule(opts.schedule);
+  const batchSize = opts.batchSize ?? TRAIN_OPTIONS.batchSize.default;
+  const optName = opts.optimizer ?? TRAIN_OPTIONS.optimizer.default;
   const lr0 = opts.lr ?? (optName === 'adam' ? 1e-3 : 0.05);
-  if (!(lr0 > 0 && Number.isFinite(lr0))) throw new Error(`train: lr must be > 0, got ${lr0}`);
-  const accuracyEvery = opts.accuracyEvery ?? 1;
-  if (!(Number.isInteger(accuracyEvery) && accuracyEvery >= 0))
-    throw new Error(`train: accuracyEvery must be an integer ≥ 0, got ${accuracyEvery}`);
+  const accuracyEvery = opts.accuracyEvery ?? TRAIN_OPTIONS.accuracyEvery.default;
   const pairLoss = !isClassifier(loss);
   // Default P×K: as many identities as fit with K ≥ 4 (at most all of them), K filling the batch.
   const identities = new Set(Array.from(data.y)).size;
@@ -395,35 +394,22 @@ function planTraining(opts: TrainOptions): TrainPlan {
           );
       }
   }
-  if (opts.maxStepsPerEpoch !== undefined && !(Number.isInteger(opts.maxStepsPerEpoch) && opts.maxStepsPerEpoch >= 1))
-    throw new Error(`train: maxStepsPerEpoch must be an integer ≥ 1, got ${show(opts.maxStepsPerEpoch)}`);
   if (opts.pk && !(Number.isInteger(opts.pk.P) && opts.pk.P >= 2 && Number.isInteger(opts.pk.K) && opts.pk.K >= 2))
     throw new Error(
       `train: pk must be whole numbers P ≥ 2 identities × K ≥ 2 images, got P = ${opts.pk.P}, K = ${opts.pk.K}`,
     );
-  checkSchedule(opts.schedule);
-  if (opts.seed !== undefined && !(Number.isInteger(opts.seed) && opts.seed >= 0))
-    throw new Error(`train: seed must be an integer ≥ 0, got ${show(opts.seed)}`);
   const stepsPerEpochFull = pk ? Math.floor(n / (pk.P * pk.K)) : Math.ceil(n / batchSize);
   const stepsPerEpoch = Math.max(1, Math.min(stepsPerEpochFull, opts.maxStepsPerEpoch ?? Infinity));
   const schedule = opts.schedule ?? { type: 'constant' };
-  if (!(OPTIMIZER_NAMES as readonly string[]).includes(optName))
-    throw new Error(`train: unknown optimizer ${JSON.stringify(optName)}; expected ${OPTIMIZER_NAMES.join(' or ')}`);
   if (optName === 'adam' && opts.momentum !== undefined)
     throw new Error(`train: momentum ${opts.momentum} applies to SGD only; Adam has its own moment estimates`);
-  if (opts.nesterov !== undefined && typeof opts.nesterov !== 'boolean')
-    throw new Error(`train: nesterov must be true or false, got ${JSON.stringify(opts.nesterov)}`);
   if (optName === 'adam' && opts.nesterov)
     throw new Error('train: nesterov applies to SGD with momentum only, not to Adam');
-  const momentum = opts.momentum ?? 0.9;
-  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum < 1))
-    throw new Error(`train: momentum must be a number in [0, 1), got ${show(momentum)}`);
-  const nesterov = opts.nesterov ?? false;
+  const momentum = opts.momentum ?? TRAIN_OPTIONS.momentum.default;
+  const nesterov = opts.nesterov ?? TRAIN_OPTIONS.nesterov.default;
   if (nesterov && momentum === 0) throw new Error('train: nesterov needs momentum > 0');
-  const weightDecay = opts.weightDecay ?? 0;
-  if (typeof weightDecay !== 'number' || !(weightDecay >= 0 && weightDecay < 1))
-    throw new Error(`train: weightDecay must be a number in [0, 1), got ${show(weightDecay)}`);
-  const seed = opts.seed ?? 0;
+  const weightDecay = opts.weightDecay ?? TRAIN_OPTIONS.weightDecay.default;
+  const seed = opts.seed ?? TRAIN_OPTIONS.seed.default;
   return {
     batchSize,
     optName,
