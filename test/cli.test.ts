@@ -470,3 +470,19 @@ test('--help returns from the parser with the text (HelpRequested), it does not 
     assert.equal(r.stderr, '', tool);
   }
 });
+
+test('benchmark --help and docs/cli.md name MARGIN_LAB_QUICK=1 wherever they speak of quick mode', () => {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'benchmark.js'), '--help'], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter((l) => /quick/i.test(l));
+  assert.ok(lines.length >= 5, `quick mode appears in ${lines.length} lines`);
+  for (const l of lines) assert.match(l, /MARGIN_LAB_QUICK=1/, l);
+  const docs = fs
+    .readFileSync(path.join(ROOT, 'docs', 'cli.md'), 'utf8')
+    .split('\n')
+    .filter((l) => /quick mode/i.test(l));
+  assert.ok(docs.length >= 1, 'docs/cli.md says how to run quick mode');
+  for (const l of docs) assert.match(l, /MARGIN_LAB_QUICK=1/, l);
+});

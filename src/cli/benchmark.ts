@@ -57,11 +57,11 @@ const FLAGS: Record<string, FlagSpec> = {
   all: { type: 'boolean', help: `also ${EXTRA_LOSSES.join(', ')}` },
   losses: {
     type: 'string',
-    help: `comma-separated losses (default: ${CORE_LOSSES.join(', ')}; quick mode: ${QUICK_LOSSES.join(', ')})`,
+    help: `comma-separated losses (default: ${CORE_LOSSES.join(', ')}; MARGIN_LAB_QUICK=1: ${QUICK_LOSSES.join(', ')})`,
   },
-  seeds: { type: 'string', help: 'comma-separated seeds (default 1,2,3; quick mode: 1)' },
-  epochs: { type: 'string', help: 'epochs per run (default 3; quick mode: 2)' },
-  'max-steps': { type: 'string', help: 'cap on steps per epoch (quick mode: 60)' },
+  seeds: { type: 'string', help: 'comma-separated seeds (default 1,2,3; MARGIN_LAB_QUICK=1: 1)' },
+  epochs: { type: 'string', help: 'epochs per run (default 3; MARGIN_LAB_QUICK=1: 2)' },
+  'max-steps': { type: 'string', help: 'cap on steps per epoch (MARGIN_LAB_QUICK=1: 60)' },
   batch: { type: 'string', help: 'batch size', default: String(BENCHMARK_BUDGET_DEFAULTS.batch) },
   dim: { type: 'string', help: 'embedding dimension', default: String(BENCHMARK_BUDGET_DEFAULTS.dim) },
   backbone: {
@@ -91,10 +91,13 @@ const FLAGS: Record<string, FlagSpec> = {
     help: 'glyph set: full (npm run data:glyphs -- --full), shipped (1,000 syllables × 40 faces) or auto (full when built)',
     default: 'auto',
   },
-  identities: { type: 'string', help: 'use only the first N syllables (default: all of the set; quick mode: 200)' },
+  identities: {
+    type: 'string',
+    help: 'use only the first N syllables (default: all of the set; MARGIN_LAB_QUICK=1: 200)',
+  },
   out: {
     type: 'string',
-    help: 'folder for runs, results.csv, figures.html and benchmark.md (default benchmark, or benchmark/adam for --recipe adam; quick mode benchmark/quick)',
+    help: 'folder for runs, results.csv, figures.html and benchmark.md (default benchmark, or benchmark/adam for --recipe adam; MARGIN_LAB_QUICK=1: benchmark/quick)',
   },
   'finished-only': {
     type: 'boolean',
@@ -291,7 +294,7 @@ async function ablationMain(v: Record<string, string | boolean | undefined>, giv
   const md = [
     '# Recipe ablation: what makes ArcFace train',
     '',
-    `Written by \`npm run benchmark -- --ablation\` on ${started.toISOString().slice(0, 10)}${QUICK ? ' (**quick mode**: a pipeline check, not a result)' : ''}.`,
+    `Written by \`npm run benchmark -- --ablation\` on ${started.toISOString().slice(0, 10)}${QUICK ? ' (**quick mode**, MARGIN_LAB_QUICK=1: a pipeline check, not a result)' : ''}.`,
     '',
     `- **Machine**: ${machineLine()}`,
     `- **Backend**: ${report.line}`,
@@ -406,7 +409,7 @@ async function convergenceMain(
   const md = [
     '# Budget study: the losses trained to different budgets',
     '',
-    `Written by \`npm run benchmark -- --budgets ${budgets.join(',')}\` on ${started.toISOString().slice(0, 10)}${QUICK ? ' (**quick mode**: a pipeline check, not a result)' : ''}.`,
+    `Written by \`npm run benchmark -- --budgets ${budgets.join(',')}\` on ${started.toISOString().slice(0, 10)}${QUICK ? ' (**quick mode**, MARGIN_LAB_QUICK=1: a pipeline check, not a result)' : ''}.`,
     '',
     results.length < want
       ? `**Partial**: ${results.length} of ${want} runs have finished; cells without a run say so, and the verdict below covers the finished ones only. The same command (or a later session) trains the rest and resumes a run where it stopped.`
@@ -446,7 +449,7 @@ async function main(): Promise<void> {
   const v = parseFlags(
     process.argv.slice(2),
     FLAGS,
-    'usage: npm run benchmark -- [flags]\nTrains every loss the same way on the seen Hangul syllables and evaluates on unseen ones.',
+    'usage: npm run benchmark -- [flags]\nTrains every loss the same way on the seen Hangul syllables and evaluates on unseen ones.\nQuick mode, a pipeline check and not a result: MARGIN_LAB_QUICK=1 npm run benchmark -- [flags] (fewer losses, seeds, epochs, steps and syllables, as the flags below say).',
     given,
   );
   if (v.ablation) return ablationMain(v, given);
@@ -565,7 +568,7 @@ async function main(): Promise<void> {
   const md = [
     '# Open-set benchmark: the losses on unseen Hangul syllables',
     '',
-    `Written by \`npm run benchmark\` on ${started.toISOString().slice(0, 10)}${QUICK ? ' (**quick mode**: a pipeline check, not a result)' : ''}.`,
+    `Written by \`npm run benchmark\` on ${started.toISOString().slice(0, 10)}${QUICK ? ' (**quick mode**, MARGIN_LAB_QUICK=1: a pipeline check, not a result)' : ''}.`,
     '',
     ...(results.length < losses.length * seeds.length
       ? [
