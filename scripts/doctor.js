@@ -7,8 +7,35 @@ const path = require('path');
 const os = require('os');
 const { ROOT, KERNEL_NAME, jupyterEnv, findJupyter, findPython } = require('./lib/project');
 
+/** Terminal colour and cursor codes (CSI sequences), as `jupyter labextension list` prints them. */
+const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
+/** Text from another program, without its colour codes: this report is pasted into bug reports. */
+const plain = (t) => String(t).replace(ANSI, '');
+
+/**
+ * What each optional part gives and how to get it, for its line when it is missing. Keys are the
+ * report's labels.
+ */
+const OPTIONAL = {
+  jupyterlab:
+    'npm start then opens the classic Notebook; JupyterLab (the recommended front end) comes from pip: python3 -m venv .venv-lab && .venv-lab/bin/pip install jupyterlab plotly',
+  '@tensorflow/tfjs-node':
+    'the native tensorflow backend (libtensorflow on the CPU, several times faster than wasm for training): npm install @tensorflow/tfjs-node where its download works, or npm run native:setup in this repository offline',
+  '@tensorflow/tfjs-node-gpu':
+    'tensorflow on an NVIDIA GPU through CUDA: npm install @tensorflow/tfjs-node-gpu on a machine with CUDA and cuDNN',
+  '@tensorflow/tfjs-backend-webgpu':
+    'the webgpu backend (any GPU with a Vulkan, Metal or D3D12 driver, through Dawn): npm install @tensorflow/tfjs-backend-webgpu webgpu',
+  webgpu: 'Dawn for Node, which the webgpu backend runs on: npm install webgpu @tensorflow/tfjs-backend-webgpu',
+  '@tensorflow/tfjs-backend-wasm':
+    'the wasm backend, the portable CPU one: npm install (it is a dependency of margin-lab)',
+  tslab: 'the TypeScript kernel the notebooks run on: npm install in this repository',
+};
+
+/** A missing part's line: "not installed: what it gives; how to get it". */
+const missing = (label) => `not installed${OPTIONAL[label] ? `: ${OPTIONAL[label]}` : ''}`;
+
 const lines = [];
-const say = (k, v) => lines.push(`${k.padEnd(18)} ${v}`);
+const say = (k, v) => lines.push(`${k.padEnd(18)} ${plain(v)}`);
 let status = 0;
 
 const pkg = require(path.join(ROOT, 'package.json'));
@@ -23,7 +50,7 @@ if (jupyter) {
   const env = jupyterEnv();
   const lab = spawnSync(jupyter.bin, ['lab', '--version'], { env, encoding: 'utf8' });
   const nb = spawnSync(jupyter.bin, ['notebook', '--version'], { env, encoding: 'utf8' });
-  say('jupyterlab', lab.status === 0 ? lab.stdout.trim() : 'not installed');
+  say('jupyterlab', lab.status === 0 ? lab.stdout.trim() : missing('jupyterlab'));
   say('notebook', nb.status === 0 ? nb.stdout.trim() : 'not installed');
   if (lab.status === 0) {
     // Which renderer Lab uses for figures: plotly's own labextension, or the HTML fallback.
@@ -50,7 +77,7 @@ say(
   'nbclient (tests)',
   py ? `found for ${py}` : 'not found (needed only for npm test: apt-get install python3-nbclient)',
 );
-let tslabVersion = 'not installed';
+let tslabVersion = missing('tslab');
 try {
   tslabVersion = require(path.join(ROOT, 'node_modules', 'tslab', 'package.json')).version;
 } catch (_) {}
@@ -63,7 +90,7 @@ for (const p of [
   '@tensorflow/tfjs-backend-webgpu',
   'webgpu',
 ]) {
-  let v = 'not installed';
+  let v = missing(p);
   try {
     v = require(path.join(ROOT, 'node_modules', p, 'package.json')).version;
   } catch (_) {}
@@ -73,7 +100,7 @@ console.log(lines.join('\n'));
 
 /** Prints one line at once, in the table's layout. */
 function say2(k, v) {
-  console.log(`${k.padEnd(18)} ${v}`);
+  console.log(`${k.padEnd(18)} ${plain(v)}`);
 }
 const dist = path.join(ROOT, 'dist', 'index.js');
 if (!fs.existsSync(dist)) {

@@ -383,6 +383,21 @@ test("npm run doctor says whether JupyterLab renders figures with plotly's labex
     doctor(),
     /plotly in Lab\s+jupyterlab-plotly not installed: figures render through the bundled HTML fallback/,
   );
+  // Lab's own colour codes (as `jupyter labextension list` prints them) never reach the report.
+  fake('        jupyterlab-plotly v7.1.0 \\033[32menabled\\033[0m \\033[32mOK\\033[0m');
+  const coloured = doctor();
+  assert.doesNotMatch(coloured, /\u001b/, 'raw colour codes in the report');
+  assert.match(coloured, /plotly in Lab\s+jupyterlab-plotly v7\.1\.0 enabled OK/);
+  // A Jupyter without Lab: the line says what that means and how to get Lab.
+  fs.writeFileSync(
+    path.join(bin, 'jupyter'),
+    `#!/bin/sh\nif [ "$1" = "lab" ]; then echo "jupyter: 'lab' is not a Jupyter command" >&2; exit 1; fi\nif [ "$2" = "--version" ]; then echo 6.4.12; exit 0; fi\necho "ARGS: $*"\n`,
+    { mode: 0o755 },
+  );
+  assert.match(
+    doctor(),
+    /jupyterlab\s+not installed: npm start then opens the classic Notebook; JupyterLab .* comes from pip: python3 -m venv \.venv-lab && \.venv-lab\/bin\/pip install jupyterlab plotly/,
+  );
   fs.rmSync(bin, { recursive: true });
 });
 
