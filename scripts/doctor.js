@@ -8,7 +8,7 @@ const os = require('os');
 const { ROOT, KERNEL_NAME, jupyterEnv, findJupyter, findPython } = require('./lib/project');
 
 /** Terminal colour and cursor codes (CSI sequences), as `jupyter labextension list` prints them. */
-const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g');
 /** Text from another program, without its colour codes: this report is pasted into bug reports. */
 const plain = (t) => String(t).replace(ANSI, '');
 

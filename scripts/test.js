@@ -23,6 +23,7 @@ const TIERS = {
     'progress',
     'public-api',
     'read',
+    'registry',
     'show',
     'tiers',
     'wasm-kernels',

@@ -57,6 +57,8 @@ export {
   lossStats,
   lossesWithOption,
   createLoss,
+  registerLoss,
+  registeredLosses,
   lossOptionsMarkdown,
   LOSS_TABLE,
   LOSS_NAMES,

@@ -44,6 +44,41 @@ export function shellQuote(arg: string): string {
 }
 
 /** Parses argv strictly: unknown flags and missing values are errors naming the flag. */
+/**
+ * `--require FILE`: loads the file before the flags are built, so that the losses it registers
+ * (`registerLoss`) get their `--loss` value and option flags and their checkpoints load. Read
+ * from argv directly because the flag table depends on it; parseFlags then sees the flag again
+ * (each command declares it with REQUIRE_FLAG). A file that cannot be loaded is a usage error
+ * naming it.
+ */
+export function preloadRequired(argv: string[] = process.argv.slice(2)): string | undefined {
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--require') file = argv[i + 1];
+    else if (argv[i].startsWith('--require=')) file = argv[i].slice('--require='.length);
+    else continue;
+    if (file === undefined || file === '' || file.startsWith('--')) {
+      console.error('error: --require needs a file, the module that registers your losses');
+      process.exit(2);
+    }
+  }
+  if (file === undefined) return undefined;
+  const abs = path.resolve(file);
+  try {
+    require(abs);
+  } catch (e) {
+    console.error(`error: --require ${file}: could not load ${abs}: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  return abs;
+}
+
+/** The flag preloadRequired reads, for each command's table. */
+export const REQUIRE_FLAG: FlagSpec = {
+  type: 'string',
+  help: 'a module to load first: one that registers losses of your own (registerLoss), so their runs train and load',
+};
+
 export function parseFlags(
   argv: string[],
   flags: Record<string, FlagSpec>,

@@ -4,9 +4,24 @@ import * as path from 'path';
 import { useBestBackend } from '../backend';
 import { embedImagesAsync } from '../eval';
 import { writeFileAtomic } from '../util/fs';
-import { FlagSpec, loadRun, num, parseFlags, runCheckpoint, runMain, UsageError, checkOutputFile } from './common';
+import {
+  FlagSpec,
+  loadRun,
+  num,
+  parseFlags,
+  runCheckpoint,
+  runMain,
+  UsageError,
+  checkOutputFile,
+  preloadRequired,
+  REQUIRE_FLAG,
+} from './common';
+
+// Losses of your own (registerLoss) before anything reads a checkpoint.
+preloadRequired();
 
 const FLAGS: Record<string, FlagSpec> = {
+  require: REQUIRE_FLAG,
   run: { type: 'string', help: 'run folder written by npm run train' },
   checkpoint: { type: 'string', help: 'checkpoint file (instead of --run)' },
   split: { type: 'string', help: 'unseen, seen (test images) or train', default: 'unseen' },

@@ -2,9 +2,23 @@
 /** `npm run eval -- --run runs/x`: open-set metrics of a trained run on its unseen classes. */
 import { useBestBackend } from '../backend';
 import { embedImagesAsync, evaluateEmbeddings, formatReport } from '../eval';
-import { FlagSpec, loadRun, num, parseFlags, runCheckpoint, runMain, UsageError } from './common';
+import {
+  FlagSpec,
+  loadRun,
+  num,
+  parseFlags,
+  runCheckpoint,
+  runMain,
+  UsageError,
+  preloadRequired,
+  REQUIRE_FLAG,
+} from './common';
+
+// Losses of your own (registerLoss) before anything reads a checkpoint.
+preloadRequired();
 
 const FLAGS: Record<string, FlagSpec> = {
+  require: REQUIRE_FLAG,
   run: { type: 'string', help: 'run folder written by npm run train' },
   checkpoint: { type: 'string', help: 'checkpoint file (instead of --run)' },
   split: { type: 'string', help: 'unseen (open-set) or seen (held-out images of training classes)', default: 'unseen' },

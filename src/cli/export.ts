@@ -9,9 +9,24 @@ import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { useBestBackend } from '../backend';
 import { exportRun } from '../export';
-import { checkOutputDir, FlagSpec, loadRun, num, parseFlags, runCheckpoint, runMain, UsageError } from './common';
+import {
+  checkOutputDir,
+  FlagSpec,
+  loadRun,
+  num,
+  parseFlags,
+  runCheckpoint,
+  runMain,
+  UsageError,
+  preloadRequired,
+  REQUIRE_FLAG,
+} from './common';
+
+// Losses of your own (registerLoss) before anything reads a checkpoint.
+preloadRequired();
 
 const FLAGS: Record<string, FlagSpec> = {
+  require: REQUIRE_FLAG,
   run: { type: 'string', help: 'run folder written by npm run train' },
   checkpoint: { type: 'string', help: 'checkpoint file (instead of --run)' },
   out: { type: 'string', help: 'bundle folder (default for --demo: <run>/demo)' },

@@ -5,7 +5,7 @@
  * of a flag is built from the specs of every loss that takes it. The catalogue (registry.ts) knows
  * nothing of `--`.
  */
-import { lossEntry, lossesWithOption, LOSS_TABLE } from '../losses/registry';
+import { lossEntry, lossesWithOption, registeredLosses } from '../losses/registry';
 import { accepts, expectedText, LossOption, LossSpec, whyText } from '../losses/spec';
 
 /**
@@ -16,7 +16,7 @@ import { accepts, expectedText, LossOption, LossSpec, whyText } from '../losses/
 export function lossOptionsFromFlags(
   id: string,
   flags: Record<string, string | boolean>,
-  table: readonly LossSpec[] = LOSS_TABLE,
+  table: readonly LossSpec[] = registeredLosses(),
 ): Record<string, unknown> {
   const e = lossEntry(id, table);
   const out: Record<string, unknown> = {};
@@ -77,7 +77,7 @@ function sharedHelp(takers: Array<{ id: string; o: LossOption }>): string {
 
 /** Every flag any loss takes, with the losses that take it and its help (for --help), from the specs. */
 export function lossFlagHelp(
-  table: readonly LossSpec[] = LOSS_TABLE,
+  table: readonly LossSpec[] = registeredLosses(),
 ): Array<{ flag: string; type: LossOption['type']; help: string; losses: string[] }> {
   const takers = new Map<string, Array<{ id: string; o: LossOption }>>();
   for (const e of table)

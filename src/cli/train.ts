@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { useBestBackend } from '../backend';
-import { createLoss, LOSS_NAMES, PAIR_LOSSES, LossName, lossEntry } from '../losses';
+import { createLoss, lossEntry, registeredLosses } from '../losses';
 import { lossFlagHelp, lossOptionsFromFlags } from './loss-flags';
 import { BackboneSpec, buildBackbone, BackboneName, NeckLayout } from '../models';
 import {
@@ -31,7 +31,12 @@ import {
   shellQuote,
   UsageError,
   checkOutputDir,
+  preloadRequired,
+  REQUIRE_FLAG,
 } from './common';
+
+// Losses of your own (registerLoss) before the flag table is built from the registry.
+preloadRequired();
 
 /**
  * A training flag: how it parses and what it means (`FlagSpec`), and `stored`, where a checkpoint
@@ -80,9 +85,12 @@ function declaredFlag(flag: string, stored?: TrainFlag['stored']): TrainFlag {
 }
 
 export const FLAGS: Record<string, TrainFlag> = {
+  require: { ...REQUIRE_FLAG, stored: null },
   loss: {
     type: 'string',
-    help: `loss: ${LOSS_NAMES.join(', ')}`,
+    help: `loss: ${registeredLosses()
+      .map((e) => e.id)
+      .join(', ')}`,
     default: 'arcface',
     stored: (ck) => cfg(ck).lossName ?? ck.loss.loss,
   },
@@ -300,8 +308,11 @@ async function main(): Promise<void> {
       `resume: --epochs ${v.epochs} instead of the ${storedEpochs} the run was started with; the learning-rate schedule is that of ${v.epochs} epochs from here on`,
     );
   const lossName = String(v.loss);
-  if (!(LOSS_NAMES as readonly string[]).includes(lossName))
-    throw new UsageError(`--loss ${JSON.stringify(lossName)}: expected one of ${LOSS_NAMES.join(', ')}`);
+  const lossIds = registeredLosses().map((e) => e.id);
+  if (!lossIds.includes(lossName))
+    throw new UsageError(
+      `--loss ${JSON.stringify(lossName)}: expected one of ${lossIds.join(', ')} (a loss of your own: --require the file that registers it)`,
+    );
   if (v.init !== undefined) {
     if (resumed)
       throw new UsageError('--init does not apply with --resume: the class weights come from the checkpoint');
@@ -429,7 +440,7 @@ async function main(): Promise<void> {
         lossName,
         unseen: split.unseenClasses,
         backend: report.line,
-        pairLoss: (PAIR_LOSSES as readonly string[]).includes(lossName as LossName),
+        pairLoss: lossEntry(lossName).kind === 'pair',
       },
       // history.csv after every epoch (the checkpoint is written just before), not only at the end.
       onEpochEnd: (row) => {

@@ -4,7 +4,9 @@
  * and the options table of docs/losses.md. The command line's flags, their parsing and `--help`
  * are built on it in src/cli/loss-flags.ts.
  *
- * Adding a loss: its file, one entry here, and its test.
+ * Adding a shipped loss: its file, one entry in the list below, and its float64 reference case.
+ * Adding a loss of your own, outside the package: its file and one `registerLoss(SPEC)` call;
+ * every lookup (createLoss, checkpoints, the command line with `--require FILE`) then knows it.
  */
 import { EmbeddingLoss } from './head';
 import { factoryKeys, LossOption, LossSpec, rangeText } from './spec';
@@ -45,7 +47,53 @@ const entries = [
   SOFTMAX_CENTER_SPEC,
 ] as const;
 
+/** The shipped losses' specs, in the order of the docs and the command line. */
 export const LOSS_TABLE: readonly LossSpec[] = entries;
+
+/** The registry every lookup reads: the shipped specs, then those added with registerLoss. */
+const registry: LossSpec[] = [...entries];
+
+/** A loss id: lower-case letters, digits, '-' and '+', starting with a letter (a file and flag value). */
+const LOSS_ID = /^[a-z][a-z0-9+-]*$/;
+
+/**
+ * Adds a loss of your own to the registry, as tfjs's `registerClass` does for layers: after it,
+ * `createLoss(spec.id, …)`, checkpoints that name it (train, resume, `loadForInference`, eval,
+ * embed, export) and the command line's `--loss` and option flags (with `--require FILE`, the
+ * file that makes this call) know it like a shipped loss. `spec` is what `defineLoss` returns.
+ * Registering the same spec again does nothing; another spec under a taken id is refused.
+ */
+export function registerLoss(spec: LossSpec): void {
+  const bad = (why: string): never => {
+    throw new Error(`registerLoss: ${why}`);
+  };
+  if (spec === null || typeof spec !== 'object') bad(`expected the spec defineLoss returns, got ${String(spec)}`);
+  if (typeof spec.id !== 'string' || !LOSS_ID.test(spec.id))
+    bad(
+      `the id ${JSON.stringify(spec.id)} must be lower-case letters, digits, '-' or '+', starting with a letter (it names the loss in checkpoints and on the command line)`,
+    );
+  if (typeof spec.cls !== 'function' || typeof spec.factory !== 'function')
+    bad(`${spec.id}: the spec needs its class (cls) and factory, as defineLoss declares them`);
+  if (spec.kind !== 'head' && spec.kind !== 'pair')
+    bad(`${spec.id}: kind must be 'head' or 'pair', got ${JSON.stringify(spec.kind)}`);
+  if (spec.options === null || typeof spec.options !== 'object') bad(`${spec.id}: the spec has no options object`);
+  const taken = registry.find((e) => e.id === spec.id);
+  if (taken === spec) return;
+  if (taken)
+    bad(
+      `the id ${JSON.stringify(spec.id)} is taken by ${LOSS_TABLE.includes(taken) ? 'a shipped loss' : 'a loss registered earlier'}; choose another id`,
+    );
+  if (registry.some((e) => e.cls === spec.cls))
+    bad(
+      `${spec.id}: its class is registered already, under ${JSON.stringify(registry.find((e) => e.cls === spec.cls)!.id)}`,
+    );
+  registry.push(spec);
+}
+
+/** Every loss the lookups know: the shipped ones, then the registered ones, in registration order. */
+export function registeredLosses(): readonly LossSpec[] {
+  return registry;
+}
 
 export const LOSS_NAMES: readonly LossName[] = entries.map((e) => e.id);
 export type LossName = (typeof entries)[number]['id'];
@@ -56,21 +104,23 @@ export const PAIR_LOSSES: readonly LossName[] = LOSS_TABLE.filter((e) => e.kind 
 );
 
 /**
- * The functions below take the table of specs they work on: the shipped one by default, or an
- * extended list (`[...LOSS_TABLE, MY_SPEC]`) for a loss of your own, which then gets the same
- * option parsing, range checks, help and docs table as the shipped ones.
+ * The functions below take the table of specs they work on: the registry by default (the shipped
+ * losses and any registered with registerLoss), or an explicit list.
  */
 
 /** The table entry of a loss id; unknown ids throw, listing the valid ones. */
-export function lossEntry(id: string, table: readonly LossSpec[] = LOSS_TABLE): LossEntry {
+export function lossEntry(id: string, table: readonly LossSpec[] = registry): LossEntry {
   const e = table.find((x) => x.id === id);
-  if (!e) throw new Error(`unknown loss ${JSON.stringify(id)}; expected one of ${table.map((x) => x.id).join(', ')}`);
+  if (!e)
+    throw new Error(
+      `unknown loss ${JSON.stringify(id)}; expected one of ${table.map((x) => x.id).join(', ')}${table === registry ? ' (a loss of your own: registerLoss(SPEC) first)' : ''}`,
+    );
   return e;
 }
 
 /** The table entry of a loss object (by its exact class), or undefined for a loss not in the table. */
 export function entryOf(loss: EmbeddingLoss): LossEntry | undefined {
-  return LOSS_TABLE.find((e) => loss.constructor === e.cls);
+  return registry.find((e) => loss.constructor === e.cls);
 }
 
 /** The statistics a loss reports (`loss.stats()`; empty for losses without any). */
@@ -79,7 +129,7 @@ export function lossStats(loss: EmbeddingLoss): Record<string, number> {
 }
 
 /** The losses that take an option, for error messages. */
-export function lossesWithOption(key: string, table: readonly LossSpec[] = LOSS_TABLE): string[] {
+export function lossesWithOption(key: string, table: readonly LossSpec[] = registry): string[] {
   return table.filter((e) => key in e.options).map((e) => e.id);
 }
 
@@ -101,7 +151,7 @@ function takes(e: LossEntry): Set<string> {
  * the key ("m is not an option of softmax; losses with m: cosface, arcface, ..."). A stored
  * `config()` (with its `loss` key and state such as SphereFace's schedule) is accepted too.
  */
-export function createLoss(name: string, params: LossParams, table: readonly LossSpec[] = LOSS_TABLE): EmbeddingLoss {
+export function createLoss(name: string, params: LossParams, table: readonly LossSpec[] = registry): EmbeddingLoss {
   const e = lossEntry(name, table);
   const allowed = takes(e);
   // Callers pass the classifier's shape for every loss; a pair loss has no classifier.

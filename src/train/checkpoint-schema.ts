@@ -4,7 +4,7 @@
  * value and what was expected, never a TypeError later or a run that silently trains the wrong
  * thing (`epoch: -3`, `epoch: "1"`).
  */
-import { LOSS_NAMES } from '../losses/registry';
+import { registeredLosses } from '../losses/registry';
 import { BACKBONE_OPTIONS } from '../models/options';
 import { acceptsValue, expectedText, OptionDecl } from '../util/option-decl';
 import { DATA_OPTIONS, SCHEDULE_OPTIONS, TRAIN_OPTIONS } from './options';
@@ -135,7 +135,14 @@ export function validateCheckpointFields(raw: unknown, file: string): void {
   const dim = bb.embeddingDim as number;
 
   const loss = f.obj(ck.loss, 'loss');
-  const lossName = f.oneOf(loss.loss, 'loss.loss', LOSS_NAMES as readonly string[]);
+  const ids = registeredLosses().map((e) => e.id);
+  if (!ids.includes(loss.loss as string))
+    f.fail(
+      'loss.loss',
+      `one of ${ids.join(', ')} (a loss of your own must be registered before its checkpoint loads: registerLoss(SPEC), or --require FILE on the command line)`,
+      loss.loss,
+    );
+  const lossName = loss.loss as string;
   if (loss.embeddingDim !== undefined && loss.embeddingDim !== dim)
     f.fail('loss.embeddingDim', `the backbone's embeddingDim ${dim}`, loss.embeddingDim);
   if (loss.numClasses !== undefined) f.int(loss.numClasses, 'loss.numClasses', 2, CHECKPOINT_LIMITS.tensorElements);
