@@ -79,7 +79,7 @@ say(
 );
 let tslabVersion = missing('tslab');
 try {
-  tslabVersion = require(path.join(ROOT, 'node_modules', 'tslab', 'package.json')).version;
+  tslabVersion = require(require.resolve('tslab/package.json', { paths: [ROOT] })).version;
 } catch (_) {}
 say('tslab', tslabVersion);
 for (const p of [
@@ -92,7 +92,8 @@ for (const p of [
 ]) {
   let v = missing(p);
   try {
-    v = require(path.join(ROOT, 'node_modules', p, 'package.json')).version;
+    // Resolved as the library resolves it: in a user's project the packages are hoisted beside margin-lab.
+    v = require(require.resolve(`${p}/package.json`, { paths: [ROOT] })).version;
   } catch (_) {}
   say(p, v);
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { tf, useBestBackend, backendReport, probeAdapters } from 'margin-lab';
+import { briefReason } from 'margin-lab/dist/backend';
 import type { BackendReport } from 'margin-lab';
 import { randomArray, relError } from './helpers/numeric';
 
@@ -263,17 +264,33 @@ test('tf.gather trains on wasm: UnsortedSegmentSum (its gradient) matches the cp
   assert.ok(relError(got.g, ref.g) <= 1e-6, `gather gradient relative error ${relError(got.g, ref.g)}`);
 });
 
+test('a reason in brief drops its parenthesised details wherever they stand and what to do about it, never cutting a clause', () => {
+  for (const [reason, brief] of [
+    ['webgpu: no adapter (no Vulkan driver found: Linux needs libvulkan1 (or SwiftShader))', 'webgpu: no adapter'],
+    [
+      'webgpu: the optional package `webgpu` (Dawn for Node) is not installed: npm install webgpu@0.6.2',
+      'webgpu: the optional package `webgpu` is not installed',
+    ],
+    [
+      'tfjs-node-gpu installed but no CUDA device visible (nvidia-smi lists none)',
+      'tfjs-node-gpu installed but no CUDA device visible',
+    ],
+    ['wasm: 2 threads', 'wasm: 2 threads'],
+  ])
+    assert.equal(briefReason(reason), brief);
+});
+
 test('the printed backend line is the short one: each reason without its parenthesised detail, and a pointer to npm run doctor', async () => {
   const r = await useBestBackend({ print: false, env: process.env });
   const head = r.line.split('; not used: ')[0];
   assert.ok(r.short.startsWith(head), r.short);
   assert.ok(r.short.length <= r.line.length);
   for (const s of r.skipped) {
-    const brief = s.split(' (')[0];
+    const brief = briefReason(s);
     assert.ok(r.short.includes(brief), `${brief} is missing from ${r.short}`);
     if (brief !== s) assert.ok(!r.short.includes(s), `the detail of "${s}" is printed`);
   }
-  if (r.skipped.some((s) => s.includes(' ('))) assert.match(r.short, /\(npm run doctor says why\)$/);
+  if (r.skipped.some((s) => briefReason(s) !== s)) assert.match(r.short, /\(npm run doctor says why\)$/);
   else assert.equal(r.short, r.line);
   // What useBestBackend prints is that line, once.
   const printed: string[] = [];

@@ -486,3 +486,38 @@ test('benchmark --help and docs/cli.md name MARGIN_LAB_QUICK=1 wherever they spe
   assert.ok(docs.length >= 1, 'docs/cli.md says how to run quick mode');
   for (const l of docs) assert.match(l, /MARGIN_LAB_QUICK=1/, l);
 });
+
+test('npx margin-lab <command>: lists its commands, refuses an unknown one, passes flags and exit status through, and every message names the command that works where it is printed', () => {
+  const bin = path.join(ROOT, 'dist', 'cli', 'margin-lab.js');
+  const run = (args: string[], cwd = ROOT) => spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8' });
+  const help = run(['--help']);
+  assert.equal(help.status, 0, help.stderr);
+  for (const c of ['train', 'eval', 'embed', 'export', 'demo', 'benchmark', 'bench', 'doctor'])
+    assert.match(help.stdout, new RegExp(`^  ${c} +\\S`, 'm'), c);
+  const unknown = run(['trian']);
+  assert.equal(unknown.status, 2);
+  assert.match(
+    unknown.stderr,
+    /unknown command "trian"; expected one of train, eval, embed, export, demo, benchmark, bench, doctor/,
+  );
+  const bad = run(['train', '--bogus']);
+  assert.equal(bad.status, 2, 'the tool exit status comes through');
+  assert.match(bad.stderr, /--bogus/);
+  // In this repository the npm scripts; in a user's project the bin.
+  assert.match(run(['train', '--help']).stdout, /^usage: npm run train -- \[flags\]/);
+  const project = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-user-project-'));
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'my-app', version: '1.0.0' }));
+  assert.match(run(['train', '--help'], project).stdout, /^usage: npx margin-lab train \[flags\]/);
+  assert.match(run(['demo', '--help'], project).stdout, /npx margin-lab demo --run DIR/);
+  const noRun = run(['eval'], project);
+  assert.match(noRun.stderr, /give --run DIR \(a folder written by npx margin-lab train\) or --checkpoint FILE/);
+  const lib = require(path.join(ROOT, 'dist', 'util', 'commands.js')) as {
+    commandLine(c: string, a?: string, cwd?: string): string;
+    inRepository(cwd?: string): boolean;
+  };
+  assert.equal(lib.inRepository(ROOT), true);
+  assert.equal(lib.inRepository(project), false);
+  assert.equal(lib.commandLine('doctor', '', project), 'npx margin-lab doctor');
+  assert.equal(lib.commandLine('train', '--resume --run x', ROOT), 'npm run train -- --resume --run x');
+  fs.rmSync(project, { recursive: true });
+});

@@ -20,7 +20,11 @@ import {
   refForGradient,
   pairCases,
   CENTER_D,
+  REFERENCED_ELSEWHERE,
 } from './helpers/loss-cases';
+import * as fs from 'fs';
+import * as path from 'path';
+import { ROOT } from './helpers/paths';
 
 before(async () => {
   await useBestBackend({ print: false });
@@ -858,4 +862,25 @@ test('triplet: the built-in miners run on the device as masked reductions, and g
       assert.ok(device.lastStats.mined > 0);
     }
   }
+});
+
+test('every shipped loss in the registry has a float64 reference: a case in test/helpers/loss-cases.ts, or a named test here', () => {
+  const covered = new Map<string, string>();
+  for (const c of headCases) {
+    const loss = c.make(randMat(3, 4 * (c.K ?? 1), 1), 4, 3);
+    const id = L.entryOf(loss)?.id;
+    if (id) covered.set(id, `case ${c.name}`);
+    loss.dispose();
+  }
+  for (const c of pairCases) {
+    const id = L.entryOf(c.make())?.id;
+    if (id) covered.set(id, `case ${c.name}`);
+  }
+  const source = fs.readFileSync(path.join(ROOT, 'test', 'losses.test.ts'), 'utf8');
+  for (const [id, title] of Object.entries(REFERENCED_ELSEWHERE)) {
+    assert.ok(source.includes(`test('${title}'`), `${id}: no test titled "${title}" in losses.test.ts`);
+    covered.set(id, title);
+  }
+  const missing = L.LOSS_TABLE.map((e) => e.id).filter((id) => !covered.has(id));
+  assert.deepEqual(missing, [], `shipped losses without a float64 reference case: ${missing.join(', ')}`);
 });

@@ -102,6 +102,23 @@ test('npm pack → install into a new project → train one step there', () => {
     out.danfo === 'present' || /historyFrame\(\) needs danfojs-node, which is not installed/.test(out.danfo),
     out.danfo,
   );
+  // The package's command line from the user's project: the commands, a command's usage as it
+  // is run there, and the doctor finding the packages npm hoisted beside margin-lab.
+  const mlBin = path.join(app, 'node_modules', '.bin', 'margin-lab');
+  const cmds = spawnSync(mlBin, ['--help'], { cwd: app, encoding: 'utf8' });
+  assert.equal(cmds.status, 0, cmds.stderr);
+  assert.match(cmds.stdout, /usage: npx margin-lab <command>/);
+  const trainHelp = spawnSync(mlBin, ['train', '--help'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(trainHelp.status, 0, trainHelp.stderr);
+  assert.match(trainHelp.stdout, /^usage: npx margin-lab train \[flags\]/);
+  const doctor = spawnSync(mlBin, ['doctor'], { cwd: app, encoding: 'utf8', timeout: 120_000 });
+  assert.match(
+    doctor.stdout,
+    /^@tensorflow\/tfjs +4\.\d+\.\d+$/m,
+    `doctor in a user's project:\n${doctor.stdout}\n${doctor.stderr}`,
+  );
+  assert.match(doctor.stdout, /^webgpu +not installed: Dawn for Node/m);
+  assert.match(doctor.stdout, /^backend +margin-lab backend: wasm/m);
   // A library install is lean: the workbook's kernel, the browser driver and the image codec
   // (an optional peer) stay out.
   for (const heavy of ['tslab', 'zeromq', 'playwright-core', 'sharp'])

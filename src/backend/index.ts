@@ -49,6 +49,7 @@ export {
   installedVersions,
   stockKernelsRequested,
 } from './patches';
+import { commandLine } from '../util/commands';
 export type { PatchDecision, PatchGroup } from './patches';
 
 /** The most threads tfjs-backend-wasm's XNNPACK pool can use (it pre-creates 8 workers). */
@@ -328,10 +329,24 @@ function requestedBackend(env: NodeJS.ProcessEnv): BackendName | null {
   return raw as BackendName;
 }
 
-/** A skip reason without its parenthesised detail ("webgpu: no adapter (no Vulkan driver …)" → "webgpu: no adapter"). */
+/**
+ * A skip reason in brief: without its parenthesised details, wherever they stand, and without
+ * what to do about it (after the reason's own ": "), so no clause is cut in the middle:
+ * "webgpu: no adapter (no Vulkan driver …)" → "webgpu: no adapter"; "webgpu: the optional package
+ * `webgpu` (Dawn for Node) is not installed: npm install webgpu@0.6.2" → "webgpu: the optional
+ * package `webgpu` is not installed". The doctor prints them whole.
+ */
 export function briefReason(reason: string): string {
-  const cut = reason.indexOf(' (');
-  return cut > 0 ? reason.slice(0, cut) : reason;
+  let s = reason;
+  // Innermost parentheses first, so nested ones go too.
+  for (let prev = ''; prev !== s; ) {
+    prev = s;
+    s = s.replace(/ ?\([^()]*\)/g, '');
+  }
+  const prefix = /^[\w@/.+-]+: /.exec(s)?.[0] ?? '';
+  const rest = s.slice(prefix.length);
+  const cut = rest.indexOf(': ');
+  return (prefix + (cut > 0 ? rest.slice(0, cut) : rest)).trim();
 }
 
 function makeReport(
@@ -347,7 +362,9 @@ function makeReport(
   const line = `${head}${why}`;
   const brief = skipped.map(briefReason);
   const short =
-    brief.join('; ') === skipped.join('; ') ? line : `${head}; not used: ${brief.join('; ')} (npm run doctor says why)`;
+    brief.join('; ') === skipped.join('; ')
+      ? line
+      : `${head}; not used: ${brief.join('; ')} (${commandLine('doctor')} says why)`;
   return { backend, device, provider, skipped, forced, line, short, ...(threads !== undefined ? { threads } : {}) };
 }
 

@@ -23,6 +23,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { registerAccurateWebgpuKernels } from './webgpu-kernels';
+import { commandLine } from '../util/commands';
 
 /** One adapter as Dawn describes it. */
 export interface AdapterSummary {
@@ -347,7 +348,7 @@ function failOnGpuErrors(backend: tf.KernelBackend, device: GpuDeviceLike): void
   };
   const check = () => {
     if (first === null) return;
-    const msg = `webgpu: the GPU rejected ${count === 1 ? 'a command' : `${count} commands`}, so results since then are wrong (first error: ${first.split('\n').slice(0, 3).join(' ')}); please report it with the output of npm run doctor, and use MARGIN_LAB_BACKEND=wasm meanwhile`;
+    const msg = `webgpu: the GPU rejected ${count === 1 ? 'a command' : `${count} commands`}, so results since then are wrong (first error: ${first.split('\n').slice(0, 3).join(' ')}); please report it with the output of ${commandLine('doctor')}, and use MARGIN_LAB_BACKEND=wasm meanwhile`;
     throw new Error(msg);
   };
   const b = backend as unknown as { read(id: object): Promise<unknown>; readSync(id: object): unknown };

@@ -32,14 +32,14 @@ import type { StepRequest, StepResult } from './bench-step';
 import { FlagSpec, parseFlags, runMain, UsageError } from './common';
 import { BACKEND_NAMES, MAX_WASM_THREADS } from '../backend';
 import { BENCHMARK_BUDGET_DEFAULTS, RECIPE_SUMMARY } from '../benchmark/config';
+import { commandLine } from '../util/commands';
 
 /** The backends a bench can time (the source list, so a new backend appears here too). */
 const BENCH_BACKENDS = BACKEND_NAMES;
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-const USAGE =
-  "usage: npm run bench -- [flags]\nTimes one training step on each tfjs backend and in PyTorch: the benchmark's face-recipe step (the headline), then the reference model's toy step.";
+const USAGE = `usage: ${commandLine('bench', '[flags]')}\nTimes one training step on each tfjs backend and in PyTorch: the benchmark's face-recipe step (the headline), then the reference model's toy step.`;
 
 /** The bench's workloads, headline first. */
 const WORKLOADS = ['recipe', 'toy'] as const;

@@ -48,6 +48,7 @@ import {
   UsageError,
   commaList as list,
 } from './common';
+import { commandLine } from '../util/commands';
 
 const QUICK = process.env.MARGIN_LAB_QUICK === '1';
 /** The losses of a quick-mode benchmark (MARGIN_LAB_QUICK=1) without --losses. */
@@ -449,7 +450,7 @@ async function main(): Promise<void> {
   const v = parseFlags(
     process.argv.slice(2),
     FLAGS,
-    'usage: npm run benchmark -- [flags]\nTrains every loss the same way on the seen Hangul syllables and evaluates on unseen ones.\nQuick mode, a pipeline check and not a result: MARGIN_LAB_QUICK=1 npm run benchmark -- [flags] (fewer losses, seeds, epochs, steps and syllables, as the flags below say).',
+    `usage: ${commandLine('benchmark', '[flags]')}\nTrains every loss the same way on the seen Hangul syllables and evaluates on unseen ones.\nQuick mode, a pipeline check and not a result: MARGIN_LAB_QUICK=1 ${commandLine('benchmark', '[flags]')} (fewer losses, seeds, epochs, steps and syllables, as the flags below say).`,
     given,
   );
   if (v.ablation) return ablationMain(v, given);

@@ -13,6 +13,7 @@ import {
 } from '../data';
 import { CheckpointData, loadForInference } from '../train';
 import { inRange, NumericRange, rangeText } from '../util/range';
+import { commandLine } from '../util/commands';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';
@@ -235,11 +236,11 @@ export function runCheckpoint(values: Record<string, unknown>): string {
       );
     if (!fs.existsSync(path.join(dir, 'checkpoint.json')))
       throw new UsageError(
-        `--run ${values.run}: holds no checkpoint.json (not a run folder written by npm run train?)`,
+        `--run ${values.run}: holds no checkpoint.json (not a run folder written by ${commandLine('train')}?)`,
       );
     return path.join(dir, 'checkpoint.json');
   }
-  throw new UsageError('give --run DIR (a folder written by npm run train) or --checkpoint FILE');
+  throw new UsageError(`give --run DIR (a folder written by ${commandLine('train')}) or --checkpoint FILE`);
 }
 
 /** Why `dir` cannot be written: the nearest existing ancestor, a file in the way, or no permission. */

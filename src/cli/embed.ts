@@ -16,13 +16,14 @@ import {
   preloadRequired,
   REQUIRE_FLAG,
 } from './common';
+import { commandLine } from '../util/commands';
 
 // Losses of your own (registerLoss) before anything reads a checkpoint.
 preloadRequired();
 
 const FLAGS: Record<string, FlagSpec> = {
   require: REQUIRE_FLAG,
-  run: { type: 'string', help: 'run folder written by npm run train' },
+  run: { type: 'string', help: 'run folder written by the train command' },
   checkpoint: { type: 'string', help: 'checkpoint file (instead of --run)' },
   split: { type: 'string', help: 'unseen, seen (test images) or train', default: 'unseen' },
   'per-class': { type: 'string', help: 'images per class (default: all)' },
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   const v = parseFlags(
     process.argv.slice(2),
     FLAGS,
-    'usage: npm run embed -- --run DIR --out FILE.csv|FILE.json [flags]\nExports embeddings and labels of a split.',
+    `usage: ${commandLine('embed', '--run DIR --out FILE.csv|FILE.json [flags]')}\nExports embeddings and labels of a split.`,
   );
   if (typeof v.out !== 'string') throw new UsageError('--out FILE is required (.csv or .json)');
   const ext = path.extname(v.out).toLowerCase();

@@ -13,13 +13,14 @@ import {
   preloadRequired,
   REQUIRE_FLAG,
 } from './common';
+import { commandLine } from '../util/commands';
 
 // Losses of your own (registerLoss) before anything reads a checkpoint.
 preloadRequired();
 
 const FLAGS: Record<string, FlagSpec> = {
   require: REQUIRE_FLAG,
-  run: { type: 'string', help: 'run folder written by npm run train' },
+  run: { type: 'string', help: 'run folder written by the train command' },
   checkpoint: { type: 'string', help: 'checkpoint file (instead of --run)' },
   split: { type: 'string', help: 'unseen (open-set) or seen (held-out images of training classes)', default: 'unseen' },
   'per-class': { type: 'string', help: 'test images per class (default: all)' },
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   const v = parseFlags(
     process.argv.slice(2),
     FLAGS,
-    'usage: npm run eval -- --run DIR [flags]\nEvaluates a run on the unseen classes of its open-set split.',
+    `usage: ${commandLine('eval', '--run DIR [flags]')}\nEvaluates a run on the unseen classes of its open-set split.`,
   );
   const file = runCheckpoint(v);
   const which = String(v.split);

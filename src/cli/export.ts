@@ -21,13 +21,14 @@ import {
   preloadRequired,
   REQUIRE_FLAG,
 } from './common';
+import { commandLine } from '../util/commands';
 
 // Losses of your own (registerLoss) before anything reads a checkpoint.
 preloadRequired();
 
 const FLAGS: Record<string, FlagSpec> = {
   require: REQUIRE_FLAG,
-  run: { type: 'string', help: 'run folder written by npm run train' },
+  run: { type: 'string', help: 'run folder written by the train command' },
   checkpoint: { type: 'string', help: 'checkpoint file (instead of --run)' },
   out: { type: 'string', help: 'bundle folder (default for --demo: <run>/demo)' },
   demo: { type: 'boolean', help: 'also write the verification page (index.html), which works offline' },
@@ -44,13 +45,13 @@ async function main(): Promise<void> {
   const v = parseFlags(
     process.argv.slice(2),
     FLAGS,
-    'usage: npm run export -- --run DIR --out DIR [--demo]\n       npm run demo -- --run DIR [--out DIR]\nWrites a trained run as a TF.js model bundle (model.json, weights.bin, meta.json, README.md), and with --demo a page that runs it in the browser.',
+    `usage: ${commandLine('export', '--run DIR --out DIR [--demo]')}\n       ${commandLine('demo', '--run DIR [--out DIR]')}\nWrites a trained run as a TF.js model bundle (model.json, weights.bin, meta.json, README.md), and with --demo a page that runs it in the browser.`,
     given,
   );
   const file = runCheckpoint(v);
   if (!v.demo)
     for (const f of ['demo-classes', 'demo-per-class'])
-      if (given.has(f)) throw new UsageError(`--${f} applies only with --demo (npm run demo)`);
+      if (given.has(f)) throw new UsageError(`--${f} applies only with --demo (${commandLine('demo')})`);
   if (typeof v.out !== 'string' && !v.demo) throw new UsageError('--out DIR is required (the bundle folder)');
   const out = path.resolve(typeof v.out === 'string' ? v.out : path.join(path.dirname(file), 'demo'));
   checkOutputDir('out', out);

@@ -34,6 +34,7 @@ import {
   preloadRequired,
   REQUIRE_FLAG,
 } from './common';
+import { commandLine } from '../util/commands';
 
 // Losses of your own (registerLoss) before the flag table is built from the registry.
 preloadRequired();
@@ -259,7 +260,7 @@ async function main(): Promise<void> {
   const v = parseFlags(
     process.argv.slice(2),
     FLAGS,
-    'usage: npm run train -- [flags]\nTrains a backbone with a loss on the seen classes of an open-set split and writes a checkpoint.',
+    `usage: ${commandLine('train', '[flags]')}\nTrains a backbone with a loss on the seen classes of an open-set split and writes a checkpoint.`,
     given,
   );
   const n = (flag: string): number | undefined => numberFlag(v, flag);
@@ -454,7 +455,7 @@ async function main(): Promise<void> {
     console.error(
       `interrupted at epoch ${e.epoch}, step ${e.step}: ${
         e.savedEpoch > 0
-          ? `${e.checkpoint} holds epoch ${e.savedEpoch}; continue with: npm run train -- --resume --run ${runRel}`
+          ? `${e.checkpoint} holds epoch ${e.savedEpoch}; continue with: ${commandLine('train', `--resume --run ${runRel}`)}`
           : `no epoch had finished, nothing was saved`
       }`,
     );
@@ -462,7 +463,7 @@ async function main(): Promise<void> {
   }
   writeHistory(runDir, result.history);
   console.log(`wrote ${result.checkpoint} and ${path.join(runDir, 'history.csv')}`);
-  console.log(`evaluate with: npm run eval -- --run ${runRel}`);
+  console.log(`evaluate with: ${commandLine('eval', `--run ${runRel}`)}`);
 }
 
 if (require.main === module) runMain(main);

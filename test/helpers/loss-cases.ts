@@ -177,3 +177,13 @@ export const pairCases: PairCase[] = [
   },
 ];
 export const CENTER_D = 6;
+
+/**
+ * Shipped losses whose float64 reference test is written out in test/losses.test.ts rather than
+ * as a case above, and the test that holds it. With the cases, every shipped loss must be covered:
+ * losses.test.ts fails for a loss added to the registry without a reference.
+ */
+export const REFERENCED_ELSEWHERE: Record<string, string> = {
+  softmax: 'softmaxLoss (with bias): value and gradients match the float64 reference',
+  'softmax+center': 'center loss moves the centers by the Wen et al. rule in training mode',
+};
