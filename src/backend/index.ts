@@ -339,7 +339,7 @@ function requestedBackend(env: NodeJS.ProcessEnv): BackendName | null {
 export function briefReason(reason: string): string {
   let s = reason;
   // Innermost parentheses first, so nested ones go too.
-  for (let prev = ''; prev !== s; ) {
+  for (let prev = ''; prev !== s;) {
     prev = s;
     s = s.replace(/ ?\([^()]*\)/g, '');
   }
