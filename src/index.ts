@@ -65,7 +65,7 @@ export {
   PAIR_LOSSES,
 } from './losses/registry';
 export type { LossKind, LossOption, LossEntry, LossName, LossParams } from './losses/registry';
-export { lossFlagHelp } from './cli/loss-flags';
+export { lossFlagHelp } from './losses/flags';
 export {
   defineLoss,
   resolveOptions,
@@ -132,13 +132,8 @@ export {
 export type { BackboneName, BackboneSpec, NeckLayout } from './models';
 
 // Training and checkpoints
-export {
-  loadForInference,
-  loadEmbeddingModel,
-  CHECKPOINT_FORMAT,
-  CHECKPOINT_VERSION,
-  CHECKPOINT_VERSIONS,
-} from './train/checkpoint';
+export { loadEmbeddingModel } from './models/load';
+export { loadForInference, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CHECKPOINT_VERSIONS } from './train/checkpoint';
 export { CheckpointSchemaError, CHECKPOINT_LIMITS } from './train/checkpoint-schema';
 export type { CheckpointData, CheckpointFiles, StoredTensor } from './train/checkpoint';
 export { ProgressReporter } from './train/progress';

@@ -122,7 +122,7 @@ test('npm run benchmark, quick mode: trains 2 losses, writes CSV, figures and re
   assert.match(csv[1], /^softmax,1,0\.\d+,/);
   assert.match(csv[2], /^arcface,1,0\.\d+,/);
   const md = fs.readFileSync(path.join(out, 'benchmark.md'), 'utf8');
-  assert.match(md, /\*\*quick mode\*\*: a pipeline check, not a result/);
+  assert.match(md, /\*\*quick mode\*\*, MARGIN_LAB_QUICK=1: a pipeline check, not a result/);
   assert.match(md, /\| softmax \| 1 \| \d+\.\d\d ± 0\.00 \|/);
   assert.match(md, /## Is the ordering stable across seeds\?/);
   assert.match(md, /^\| TAR@1e-4 \| 1 \| (softmax > arcface|arcface > softmax) \|$/m);
@@ -181,7 +181,7 @@ test('npm run benchmark -- --ablation, quick mode: every variant, one row per (v
   const r = bench(['--ablation', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
   const md = fs.readFileSync(path.join(out, 'ablation.md'), 'utf8');
-  assert.match(md, /\*\*quick mode\*\*: a pipeline check, not a result/);
+  assert.match(md, /\*\*quick mode\*\*, MARGIN_LAB_QUICK=1: a pipeline check, not a result/);
   assert.match(md, /\*\*Data\*\*: the shipped subset \(1,000 syllables × 40 faces\), first 200 syllables/);
   const rows = md.split('\n').filter((l) => /^\| (adam|face|sgd)/.test(l));
   // 8 variants with ArcFace and softmax, 3 with ArcFace alone.

@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as fs from 'fs';
 import { spawnSync } from 'child_process';
 import * as ml from 'margin-lab';
-import { lossFlagHelp, lossOptionsFromFlags } from 'margin-lab/dist/cli/loss-flags';
+import { lossFlagHelp, lossOptionsFromFlags } from 'margin-lab/dist/losses/flags';
 import { ROOT } from './helpers/paths';
 import { probeOptionAgreement } from './helpers/spec-probe';
 import { AM_SOFTMAX_SPEC, AMSoftmax } from './helpers/am-softmax';

@@ -10,7 +10,7 @@ import * as path from 'path';
 import * as ml from 'margin-lab';
 import { tf } from 'margin-lab';
 import { loadForInference } from 'margin-lab/dist/train/checkpoint';
-import { lossOptionsFromFlags } from 'margin-lab/dist/cli/loss-flags';
+import { lossOptionsFromFlags } from 'margin-lab/dist/losses/flags';
 import { toyImages } from './helpers/toy';
 
 before(async () => {

@@ -10,16 +10,8 @@
  */
 import * as path from 'path';
 import { useBestBackend } from '../backend';
-import {
-  arcFace,
-  ClassifierHead,
-  cosFace,
-  curricularFace,
-  HeadOptions,
-  normFace,
-  sphereFace,
-  WeightInit,
-} from '../losses';
+import { WeightInit } from '../losses';
+import { FLAGSHIP_HEADS } from '../experiments/flagship';
 import { ownWeightAgreement, WeightAgreement } from '../eval/metrics';
 import { machineLine } from '../benchmark';
 import { writeFileAtomic } from '../util/fs';
@@ -27,14 +19,7 @@ import { embedSet, headWeights, mnistOpenSet, quickMode, trainEmbedding } from '
 import { FlagSpec, parseFlags, runMain, UsageError, commaList as list } from './common';
 import { minOf } from '../util/reduce';
 
-/** The heads of the flagship figures, with the settings the notebooks draw them with. */
-export const FLAGSHIP_HEADS: Record<string, (base: HeadOptions) => ClassifierHead> = {
-  normface: (base) => normFace({ ...base, s: 10 }),
-  sphereface: (base) => sphereFace({ ...base, m: 4, schedule: { gamma: 2 } }),
-  cosface: (base) => cosFace({ ...base, s: 10, m: 0.2 }),
-  arcface: (base) => arcFace({ ...base, s: 10, m: 0.3 }),
-  curricularface: (base) => curricularFace({ ...base, s: 10, m: 0.3 }),
-};
+export { FLAGSHIP_HEADS };
 
 export interface FlagshipRow {
   loss: string;

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { useBestBackend } from '../backend';
 import { createLoss, lossEntry, registeredLosses } from '../losses';
-import { lossFlagHelp, lossOptionsFromFlags } from './loss-flags';
+import { lossFlagHelp, lossOptionsFromFlags } from '../losses/flags';
 import { BackboneSpec, buildBackbone, BackboneName, NeckLayout } from '../models';
 import {
   CheckpointData,

@@ -2,7 +2,7 @@
  * The loss catalogue: the list of every loss's spec (each declared in the loss's own file), and
  * what is looked up in it: a loss by id or by object, `createLoss`, the losses that take an option,
  * and the options table of docs/losses.md. The command line's flags, their parsing and `--help`
- * are built on it in src/cli/loss-flags.ts.
+ * are built on it in src/losses/flags.ts.
  *
  * Adding a shipped loss: its file, one entry in the list below, and its float64 reference case.
  * Adding a loss of your own, outside the package: its file and one `registerLoss(SPEC)` call;

@@ -4,7 +4,7 @@
  *
  * - the factory and the constructor check their options with `resolveOptions` (known keys, types,
  *   ranges), which also fills in the declared defaults: the one place a default is resolved;
- * - the command line's flags (src/cli/loss-flags.ts) parse a string and check it with `accepts`,
+ * - the command line's flags (src/losses/flags.ts) parse a string and check it with `accepts`,
  *   the test `checkOption` makes, so the CLI and the API accept and refuse exactly the same values
  *   (a test probes every range boundary);
  * - `--help`, the docs table in docs/losses.md and the range text of every message come from the

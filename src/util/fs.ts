@@ -225,3 +225,10 @@ export function removeStaleFolderTemps(dir: string): string[] {
   }
   return removed;
 }
+
+/** The error for a file whose bytes are not the ones its manifest records (a checkpoint, a model.json). */
+export function checksumError(who: string, file: string, rel: string, got: string, want: string): Error {
+  return new Error(
+    `${who} ${file}: ${rel} does not match the SHA-256 it records (${got.slice(0, 12)}…, recorded ${want.slice(0, 12)}…): the file was changed or corrupted after it was written. Restore it from a copy, or train the run again`,
+  );
+}

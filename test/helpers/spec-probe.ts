@@ -4,7 +4,7 @@
  * disagree (one accepts what the other refuses) and how many values were probed.
  */
 import * as ml from 'margin-lab';
-import { lossOptionsFromFlags } from 'margin-lab/dist/cli/loss-flags';
+import { lossOptionsFromFlags } from 'margin-lab/dist/losses/flags';
 
 export function probeOptionAgreement(table: readonly ml.LossSpec[] = ml.LOSS_TABLE): {
   disagree: string[];

@@ -5,8 +5,8 @@
  * of a flag is built from the specs of every loss that takes it. The catalogue (registry.ts) knows
  * nothing of `--`.
  */
-import { lossEntry, lossesWithOption, registeredLosses } from '../losses/registry';
-import { accepts, expectedText, LossOption, LossSpec, whyText } from '../losses/spec';
+import { lossEntry, lossesWithOption, registeredLosses } from './registry';
+import { accepts, expectedText, LossOption, LossSpec, whyText } from './spec';
 
 /**
  * Turns command-line option values (strings, keyed by flag) into factory options for a loss,
