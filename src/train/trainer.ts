@@ -6,16 +6,13 @@
  */
 import * as path from 'path';
 import * as tf from '../tf';
-import { DecayedMomentumOptimizer } from './sgd';
 import { readable } from '../util/read';
-import { BackboneSpec } from '../models';
 import { EmbeddingLoss, ClassifierHead, lossStats } from '../losses';
 import { pkBatches } from '../data/pairs';
 import { Rng } from '../util/random';
 import { requireDanfo } from '../util/danfo';
-import type { DataFrameLike } from '../util/dataframe';
 import { lockFolder, removeStaleFolderTemps } from '../util/fs';
-import { PROGRESS_MODES, ProgressMode, ProgressReporter } from './progress';
+import { ProgressReporter } from './progress';
 import {
   loadLossState,
   loadModelWeights,
@@ -25,44 +22,15 @@ import {
   restoreOptimizerState,
   saveCheckpoint,
 } from './checkpoint';
-import { OPTIMIZER_NAMES, OptimizerName, SCHEDULE_OPTIONS, SCHEDULE_TYPES, TRAIN_OPTIONS } from './options';
-import { checkDeclared, OptionDecl, showValue as show } from '../util/option-decl';
+import { OPTIMIZER_NAMES, OptimizerName, SCHEDULE_TYPES } from './options';
+import { learningRateAt, ScheduleOptions } from './schedule';
+import { disposeOptimizer, makeOptimizer, setLearningRate } from './optimizer';
+import { isClassifier, planTraining, TrainPlan } from './plan';
+import type { EpochRow, StepRow, TrainData, TrainOptions, TrainResult } from './types';
 
-export { OPTIMIZER_NAMES, SCHEDULE_TYPES };
-export type { OptimizerName };
-
-export interface ScheduleOptions {
-  type: (typeof SCHEDULE_TYPES)[number];
-  /** Linear warm-up from lr/steps to lr over this many steps (default 0). */
-  warmupSteps?: number;
-  /** 'step': multiply by gamma every stepEpochs epochs. */
-  stepEpochs?: number;
-  gamma?: number;
-  /** 'cosine': final lr as a fraction of lr (default 0). */
-  minFactor?: number;
-}
-
-/** Learning rate at a step (0-based) of a run of totalSteps, stepsPerEpoch steps each epoch. */
-export function learningRateAt(
-  lr: number,
-  s: ScheduleOptions,
-  step: number,
-  stepsPerEpoch: number,
-  totalSteps: number,
-): number {
-  const warm = s.warmupSteps ?? 0;
-  if (step < warm) return (lr * (step + 1)) / warm;
-  if (s.type === 'step') {
-    const epoch = Math.floor(step / stepsPerEpoch);
-    return lr * Math.pow(s.gamma ?? 0.1, Math.floor(epoch / (s.stepEpochs ?? 10)));
-  }
-  if (s.type === 'cosine') {
-    const progress = (step - warm) / Math.max(1, totalSteps - warm);
-    const min = (s.minFactor ?? 0) * lr;
-    return min + 0.5 * (lr - min) * (1 + Math.cos(Math.PI * Math.min(1, progress)));
-  }
-  return lr;
-}
+// What the trainer's module has always exported, from the modules it is now split into.
+export { OPTIMIZER_NAMES, SCHEDULE_TYPES, learningRateAt, planTraining };
+export type { OptimizerName, ScheduleOptions, TrainPlan, EpochRow, StepRow, TrainData, TrainOptions, TrainResult };
 
 export class TrainingDivergedError extends Error {
   constructor(
@@ -104,141 +72,9 @@ export class TrainingInterruptedError extends Error {
   }
 }
 
-export interface TrainData {
-  /** Images, row-major [n, h, w, c]. */
-  x: Float32Array;
-  /** Labels 0..numClasses−1 (for classifier heads) or any identity ids (pair losses). */
-  y: Int32Array;
-  shape: [number, number, number];
-}
-
-export interface TrainOptions {
-  model: tf.LayersModel;
-  /** Spec the model was built from (stored in checkpoints). */
-  backbone: BackboneSpec;
-  loss: EmbeddingLoss;
-  data: TrainData;
-  epochs: number;
-  batchSize?: number;
-  optimizer?: OptimizerName;
-  /** Default 1e-3 for Adam, 0.05 for SGD. */
-  lr?: number;
-  /** SGD momentum (default 0.9; SGD only). */
-  momentum?: number;
-  /** Nesterov momentum (default false; SGD only), as PyTorch's `SGD(nesterov=True)`. */
-  nesterov?: boolean;
-  /**
-   * Weight decay (default 0). SGD: coupled L2, the gradient gets `weightDecay · w` before the
-   * momentum step, as PyTorch's `SGD(weight_decay=…)`. Adam: decoupled, as AdamW — every weight
-   * is first shrunk by `(1 − lr · weightDecay)`, then the Adam step is taken. It applies to every
-   * trained variable: the backbone's kernels, biases and BatchNorm γ/β, and the loss's class
-   * weights (one weight_decay for all parameters, as insightface's arcface_torch does). BN's
-   * moving statistics are not trained and not decayed.
-   */
-  weightDecay?: number;
-  schedule?: ScheduleOptions;
-  /** P×K batches (default for contrastive/triplet losses: P = min(identities, batchSize / 4), K = batchSize / P). */
-  pk?: { P: number; K: number };
-  seed?: number;
-  /** Cap steps per epoch (quick runs). */
-  maxStepsPerEpoch?: number;
-  progress?: ProgressMode;
-  /** Write `checkpoint.json` here after every epoch. */
-  runDir?: string;
-  /** Continue from this checkpoint file. */
-  resume?: string;
-  /** Extra facts recorded in the checkpoint (dataset, classes, ...). */
-  meta?: Record<string, unknown>;
-  /**
-   * Batch accuracy every n steps (classifier heads; default 1, 0 turns it off). It is read from
-   * the training step's own embeddings (class scores under the weights of that step), so it
-   * costs one small [batch × classes] product, not a forward pass.
-   */
-  accuracyEvery?: number;
-  onEpochEnd?: (row: EpochRow) => void;
-  /**
-   * Called after every training step with that step's loss (already read from the backend), and
-   * awaited before the next step: a notebook can embed a probe set at chosen steps to watch the
-   * geometry move. The model is in inference mode inside the call (BatchNorm uses its moving
-   * statistics), as in `embedImages`. Tensors it creates are its own to dispose.
-   */
-  onStep?: (row: StepRow) => void | Promise<void>;
-  /**
-   * Stops training when aborted: after the step in progress (and after a checkpoint write in
-   * progress), `train()` throws a {@link TrainingInterruptedError} naming what was saved.
-   */
-  signal?: AbortSignal;
-}
-
-export interface StepRow {
-  /** Epoch (1-based) and step within it (1-based). */
-  epoch: number;
-  step: number;
-  /** Steps done since the start of training (1-based), counting resumed ones. */
-  globalStep: number;
-  loss: number;
-  lr: number;
-  /** Batch accuracy where it was computed this step (see `accuracyEvery`). */
-  accuracy?: number;
-}
-
-export interface EpochRow {
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  lr: number;
-  samplesPerSec: number;
-  seconds: number;
-  [extra: string]: number;
-}
-
-export interface TrainResult {
-  history: EpochRow[];
-  steps: number;
-  /** danfo DataFrame of `history` (one row per epoch). */
-  historyFrame(): DataFrameLike;
-  checkpoint?: string;
-  /** Things that went wrong without stopping the run (e.g. accuracy at chance level); also printed. */
-  warnings: string[];
-}
-
-function isClassifier(loss: EmbeddingLoss): loss is ClassifierHead {
-  return (loss as Partial<ClassifierHead>).W !== undefined;
-}
-
 /** Class scores for accuracy: the head's own `scores()` (logits for the softmax heads, cosines for the normalized ones). */
 export function classScores(loss: ClassifierHead, emb: tf.Tensor2D): tf.Tensor2D {
   return loss.scores(emb);
-}
-
-function makeOptimizer(
-  name: OptimizerName,
-  lr: number,
-  momentum: number,
-  nesterov: boolean,
-  weightDecay: number,
-): tf.Optimizer {
-  if (name === 'adam') return tf.train.adam(lr);
-  // The coupled weight decay is part of the SGD step (one fused update, see ./sgd).
-  if (name === 'sgd') return new DecayedMomentumOptimizer(lr, momentum, nesterov, weightDecay);
-  throw new Error(`unknown optimizer ${JSON.stringify(name)}; expected adam or sgd`);
-}
-
-/**
- * Disposes an optimizer and what tfjs 4.22 leaves behind: MomentumOptimizer's dispose() frees its
- * momentum and accumulators but not the learning-rate scalar (`c`) it inherits from
- * SGDOptimizer, one tensor per SGD-with-momentum run.
- */
-function disposeOptimizer(opt: tf.Optimizer): void {
-  opt.dispose();
-  const c = (opt as unknown as { c?: unknown }).c;
-  if (c instanceof tf.Tensor && !c.isDisposed) c.dispose();
-}
-
-function setLearningRate(opt: tf.Optimizer, lr: number): void {
-  const o = opt as unknown as { setLearningRate?: (v: number) => void; learningRate: number };
-  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
-  else o.learningRate = lr;
 }
 
 function gatherBatch(data: TrainData, idx: ArrayLike<number>): { xb: tf.Tensor4D; yb: Int32Array } {
@@ -250,194 +86,6 @@ function gatherBatch(data: TrainData, idx: ArrayLike<number>): { xb: tf.Tensor4D
     yb[k] = data.y[idx[k]];
   }
   return { xb: tf.tensor4d(buf, [idx.length, ...data.shape]), yb };
-}
-
-/** Everything train() derives from its options before the first step, validated in one place. */
-export interface TrainPlan {
-  batchSize: number;
-  optName: OptimizerName;
-  lr0: number;
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-  schedule: ScheduleOptions;
-  seed: number;
-  pairLoss: boolean;
-  /** P×K batches for pair losses; undefined for classifier heads (shuffled batches). */
-  pk?: { P: number; K: number };
-  stepsPerEpoch: number;
-  totalSteps: number;
-  accuracyEvery: number;
-  /** What the checkpoint records about the run. */
-  runConfig: Record<string, unknown>;
-}
-
-/** A schedule's fields against their declarations (src/train/options.ts); unknown fields are errors. */
-function checkSchedule(s: ScheduleOptions | undefined): void {
-  if (s === undefined) return;
-  const fields = s as unknown as Record<string, unknown>;
-  const extra = Object.keys(s).filter((k) => !(k in SCHEDULE_OPTIONS));
-  if (extra.length)
-    throw new Error(
-      `train: schedule has no option ${extra.join(', ')}; it takes ${Object.keys(SCHEDULE_OPTIONS).join(', ')}`,
-    );
-  for (const [key, decl] of Object.entries(SCHEDULE_OPTIONS) as Array<[string, OptionDecl]>)
-    if (fields[key] !== undefined || decl.checkpoint === 'required')
-      checkDeclared('train: schedule ', key, decl, fields[key]);
-}
-
-/** train()'s declared options (src/train/options.ts) that are given, each against its declaration. */
-function checkDeclaredOptions(opts: TrainOptions): void {
-  const fields = opts as unknown as Record<string, unknown>;
-  for (const [key, decl] of Object.entries(TRAIN_OPTIONS) as Array<[string, OptionDecl]>) {
-    // lr and seed have defaults in train() (lr's depends on the optimizer); epochs has none.
-    const required = key === 'epochs';
-    if (fields[key] !== undefined || required) checkDeclared('train: ', key, decl, fields[key]);
-  }
-}
-
-/** Every option train() takes (the compiler checks this list against TrainOptions both ways). */
-const TRAIN_OPTION_KEYS: Record<keyof TrainOptions, true> = {
-  model: true,
-  backbone: true,
-  loss: true,
-  data: true,
-  epochs: true,
-  batchSize: true,
-  optimizer: true,
-  lr: true,
-  momentum: true,
-  nesterov: true,
-  weightDecay: true,
-  schedule: true,
-  pk: true,
-  seed: true,
-  maxStepsPerEpoch: true,
-  progress: true,
-  runDir: true,
-  resume: true,
-  meta: true,
-  accuracyEvery: true,
-  onEpochEnd: true,
-  onStep: true,
-  signal: true,
-};
-
-/** Names people reach for, and the option train() calls that. */
-const TRAIN_OPTION_ALIASES: Record<string, keyof TrainOptions> = {
-  learningRate: 'lr',
-  epoch: 'epochs',
-  batch: 'batchSize',
-  batch_size: 'batchSize',
-  weight_decay: 'weightDecay',
-  steps: 'maxStepsPerEpoch',
-};
-
-/**
- * Checks the options against the data and works out the batches, steps and learning rate.
- * Exported for the options test (test/options.test.ts), not part of the public API.
- */
-export function planTraining(opts: TrainOptions): TrainPlan {
-  const unknown = Object.keys(opts).filter((k) => !(k in TRAIN_OPTION_KEYS));
-  if (unknown.length)
-    throw new Error(
-      `train: ${unknown
-        .map(
-          (k) => `${JSON.stringify(k)}${TRAIN_OPTION_ALIASES[k] ? ` (did you mean ${TRAIN_OPTION_ALIASES[k]}?)` : ''}`,
-        )
-        .join(
-          ', ',
-        )} ${unknown.length > 1 ? 'are not options' : 'is not an option'}; train() takes ${Object.keys(TRAIN_OPTION_KEYS).join(', ')}`,
-    );
-  if (opts.progress !== undefined && !(PROGRESS_MODES as readonly unknown[]).includes(opts.progress))
-    throw new Error(`train: progress must be one of ${PROGRESS_MODES.join(', ')}, got ${show(opts.progress)}`);
-  const { loss, data } = opts;
-  const n = data.y.length;
-  const per = data.shape[0] * data.shape[1] * data.shape[2];
-  if (data.x.length !== n * per)
-    throw new Error(
-      `train: ${data.x.length} pixel values do not match ${n} images of shape [${data.shape.join(', ')}]`,
-    );
-  // Every declared option given (ranges, types, values: src/train/options.ts), then combinations.
-  checkDeclaredOptions(opts);
-  checkSchedule(opts.schedule);
-  const batchSize = opts.batchSize ?? TRAIN_OPTIONS.batchSize.default;
-  const optName = opts.optimizer ?? TRAIN_OPTIONS.optimizer.default;
-  const lr0 = opts.lr ?? (optName === 'adam' ? 1e-3 : 0.05);
-  const accuracyEvery = opts.accuracyEvery ?? TRAIN_OPTIONS.accuracyEvery.default;
-  const pairLoss = !isClassifier(loss);
-  // Default P×K: as many identities as fit with K ≥ 4 (at most all of them), K filling the batch.
-  const identities = new Set(Array.from(data.y)).size;
-  const defaultP = Math.max(2, Math.min(identities, Math.floor(batchSize / 4)));
-  const pk = opts.pk ?? (pairLoss ? { P: defaultP, K: Math.max(2, Math.floor(batchSize / defaultP)) } : undefined);
-  if (pk) {
-    if (identities < 2)
-      throw new Error(
-        `train: ${loss.name} needs images of at least 2 identities per P×K batch; the data has ${identities}`,
-      );
-    if (n < pk.P * pk.K) {
-      throw new Error(
-        `train: ${loss.name} draws P×K batches of P = ${pk.P} identities × K = ${pk.K} images = ${pk.P * pk.K}, but the data has only ${n} images; give at least ${pk.P * pk.K} images (${pk.P} identities with ${pk.K} or more each), or a smaller batchSize / pk`,
-      );
-    }
-  } else {
-    const numClasses = (loss as ClassifierHead).numClasses;
-    if (typeof numClasses === 'number' && numClasses < 2)
-      throw new Error(`train: a classifier head needs at least 2 classes, ${loss.name} has ${numClasses}`);
-    // Every label before the first step, not at the batch that holds a bad one.
-    if (typeof numClasses === 'number')
-      for (let i = 0; i < opts.data.y.length; i++) {
-        const v = opts.data.y[i];
-        if (!(Number.isInteger(v) && v >= 0 && v < numClasses))
-          throw new Error(
-            `train: label ${v} at index ${i} is outside 0..${numClasses - 1}, the classes of ${loss.name} (numClasses ${numClasses}); a subset's labels 0..k−1 are its localY, not y`,
-          );
-      }
-  }
-  if (opts.pk && !(Number.isInteger(opts.pk.P) && opts.pk.P >= 2 && Number.isInteger(opts.pk.K) && opts.pk.K >= 2))
-    throw new Error(
-      `train: pk must be whole numbers P ≥ 2 identities × K ≥ 2 images, got P = ${opts.pk.P}, K = ${opts.pk.K}`,
-    );
-  const stepsPerEpochFull = pk ? Math.floor(n / (pk.P * pk.K)) : Math.ceil(n / batchSize);
-  const stepsPerEpoch = Math.max(1, Math.min(stepsPerEpochFull, opts.maxStepsPerEpoch ?? Infinity));
-  const schedule = opts.schedule ?? { type: 'constant' };
-  if (optName === 'adam' && opts.momentum !== undefined)
-    throw new Error(`train: momentum ${opts.momentum} applies to SGD only; Adam has its own moment estimates`);
-  if (optName === 'adam' && opts.nesterov)
-    throw new Error('train: nesterov applies to SGD with momentum only, not to Adam');
-  const momentum = opts.momentum ?? TRAIN_OPTIONS.momentum.default;
-  const nesterov = opts.nesterov ?? TRAIN_OPTIONS.nesterov.default;
-  if (nesterov && momentum === 0) throw new Error('train: nesterov needs momentum > 0');
-  const weightDecay = opts.weightDecay ?? TRAIN_OPTIONS.weightDecay.default;
-  const seed = opts.seed ?? TRAIN_OPTIONS.seed.default;
-  return {
-    batchSize,
-    optName,
-    lr0,
-    momentum,
-    nesterov,
-    weightDecay,
-    schedule,
-    seed,
-    pairLoss,
-    pk,
-    stepsPerEpoch,
-    totalSteps: stepsPerEpoch * opts.epochs,
-    accuracyEvery,
-    runConfig: {
-      optimizer: optName,
-      lr: lr0,
-      ...(optName === 'sgd' ? { momentum, nesterov } : {}),
-      weightDecay,
-      batchSize,
-      schedule,
-      pk,
-      seed,
-      epochs: opts.epochs,
-      maxStepsPerEpoch: opts.maxStepsPerEpoch,
-      ...(opts.meta ?? {}),
-    },
-  };
 }
 
 /** What one step needs that stays the same for the whole run. */
