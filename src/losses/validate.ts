@@ -40,8 +40,8 @@ export function checkEmbeddings(
 export const FLOAT32_MAX = 3.4028234663852886e38;
 
 /**
- * Refuses embeddings whose squared Euclidean distances would overflow float32 (or that hold
- * NaN/Infinity), naming the loss and the magnitude: ‖a‖² + ‖b‖² and ‖a − b‖² stay finite while
+ * Refuses finite embeddings whose squared Euclidean distances would overflow float32, naming the
+ * loss and the magnitude: ‖a‖² + ‖b‖² and ‖a − b‖² stay finite while
  * every |entry| is at most √(FLOAT32_MAX / 4D). Beyond that the true loss is not representable,
  * so the only honest answer is a refusal. Reads one number from the device; on webgpu in Node,
  * which cannot read synchronously, the check is left to the caller (the trainer refuses the
@@ -59,8 +59,9 @@ export function checkSquaredDistanceRange(
   t.dispose();
   const dim = embeddings.shape[1];
   const limit = Math.sqrt(FLOAT32_MAX / (4 * dim));
-  if (!Number.isFinite(largest))
-    throw new LossInputError(`${loss}: the embeddings hold ${largest} (NaN or Infinity); every entry must be finite`);
+  // NaN or Infinity is not a magnitude: a non-finite batch is the trainer's divergence check's to
+  // refuse (and unlessNonFinite keeps running state from absorbing it), as for every other loss.
+  if (!Number.isFinite(largest)) return;
   if (largest > limit)
     throw new LossInputError(
       `${loss}: the embeddings reach |x| = ${largest.toPrecision(3)}, past ${limit.toPrecision(3)} (= √(3.4e38 / 4D) for D = ${dim}), where squared Euclidean distances overflow float32; ${remedy}`,
