@@ -102,6 +102,18 @@ test('npm pack → install into a new project → train one step there', () => {
     out.danfo === 'present' || /historyFrame\(\) needs danfojs-node, which is not installed/.test(out.danfo),
     out.danfo,
   );
+  // The README's example, as written, in the user's project (wasm: a plain install).
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const block = /<!-- readme-example:start -->\s*```js\n([\s\S]*?)```\s*<!-- readme-example:end -->/.exec(readme);
+  assert.ok(block, 'README.md has no marked example block');
+  fs.writeFileSync(path.join(app, 'example.mjs'), block![1]);
+  const example = spawnSync(process.execPath, ['example.mjs'], { cwd: app, encoding: 'utf8', timeout: 600_000 });
+  assert.equal(example.status, 0, example.stderr);
+  const pct = (label: string) => Number(new RegExp(`${label}\\s+([\\d.]+)%`).exec(example.stdout)?.[1]);
+  // The README promises about 94 % and 93–94 %; a run far below that means the example broke.
+  assert.ok(pct('10-fold accuracy') >= 88, `README example: ${example.stdout}`);
+  assert.ok(pct('rank-1 identification') >= 85, `README example: ${example.stdout}`);
+  assert.match(example.stdout, /ArcFace on unseen syllables: 240 images, 24 classes/);
   // The package's command line from the user's project: the commands, a command's usage as it
   // is run there, and the doctor finding the packages npm hoisted beside margin-lab.
   const mlBin = path.join(app, 'node_modules', '.bin', 'margin-lab');

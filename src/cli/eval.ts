@@ -25,7 +25,10 @@ const FLAGS: Record<string, FlagSpec> = {
   split: { type: 'string', help: 'unseen (open-set) or seen (held-out images of training classes)', default: 'unseen' },
   'per-class': { type: 'string', help: 'test images per class (default: all)' },
   folds: { type: 'string', help: 'verification folds', default: '10' },
-  'pairs-per-fold': { type: 'string', help: 'genuine (and impostor) pairs per fold', default: '300' },
+  'pairs-per-fold': {
+    type: 'string',
+    help: 'genuine (and impostor) pairs per fold (default 300, or as many as a smaller test set allows)',
+  },
   json: { type: 'boolean', help: 'print the metrics as JSON' },
 };
 

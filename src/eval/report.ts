@@ -101,9 +101,25 @@ export interface EvalReport {
 
 export interface EvalOptions {
   folds?: number;
-  /** Genuine (and impostor) pairs per fold (default 300, LFW; capped by what the data allows). */
+  /**
+   * Genuine (and impostor) pairs per fold. Default 300 (LFW), or fewer where the data has fewer
+   * genuine pairs; a number given here is used as is, and refused when the data cannot meet it.
+   */
   perFold?: number;
   seed?: number;
+}
+
+/**
+ * Pairs per fold when none is asked for: LFW's 300, or as many as the genuine pairs allow
+ * (Σ over classes of n(n − 1)/2, shared by the folds) on a smaller set. A number given
+ * explicitly is never lowered: verificationPairs refuses one the data cannot meet.
+ */
+function defaultPerFold(labels: Int32Array, folds: number): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
+  let genuine = 0;
+  for (const n of counts.values()) genuine += (n * (n - 1)) / 2;
+  return Math.max(1, Math.min(300, Math.floor(genuine / folds)));
 }
 
 /** Evaluates embeddings `emb` [n·dim] with labels. */
@@ -124,7 +140,11 @@ export function evaluateEmbeddings(
   }
   const u = normalizeRows(emb, dim);
   const folds = opts.folds ?? 10;
-  const pairs = verificationPairs(labels, { folds, perFold: opts.perFold ?? 300, seed: opts.seed ?? 0 });
+  const pairs = verificationPairs(labels, {
+    folds,
+    perFold: opts.perFold ?? defaultPerFold(labels, folds),
+    seed: opts.seed ?? 0,
+  });
   const scores = pairScores(u, dim, pairs.a, pairs.b);
   const curve = roc(scores, pairs.same);
   // Identification: for each class, a third of its images form the gallery, the rest probe.
