@@ -242,3 +242,17 @@ test('evaluateEmbeddings leaves out rank-k that is 100 % by construction (k ≥ 
   assert.deepEqual(Object.keys(six.rank).sort(), ['1', '5']);
   assert.ok(six.rank[5] >= six.rank[1]);
 });
+
+test('evaluateEmbeddings: without perFold, a small set gets as many pairs per fold as its genuine pairs allow; a perFold it cannot meet is refused', () => {
+  // 10 classes × 4 images: 10 · C(4, 2) = 60 genuine pairs, 6 per fold.
+  const labels = Int32Array.from({ length: 40 }, (_, i) => i % 10);
+  const emb = new Float32Array(40 * 3);
+  for (let i = 0; i < 40; i++)
+    for (let k = 0; k < 3; k++) emb[i * 3 + k] = Math.cos(labels[i] * 2.1 + k) + 0.1 * Math.sin(i * 7 + k);
+  const r = ml.evaluateEmbeddings(emb, 3, labels);
+  assert.deepEqual([r.pairs.genuine, r.pairs.impostor, r.pairs.folds], [60, 60, 10]);
+  assert.throws(
+    () => ml.evaluateEmbeddings(emb, 3, labels, { perFold: 300 }),
+    /verificationPairs: 3000 same pairs requested \(10 folds × 300\) but only 60 exist/,
+  );
+});
