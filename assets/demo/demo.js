@@ -7,6 +7,16 @@
   const SIZE = H * W * C;
   const thr = B.meta.threshold.cosine;
   const $ = (id) => document.getElementById(id);
+  /**
+   * The page's words for what a class is, from the data set the model was trained on: the same
+   * syllable (glyphs), digit, class (Fashion-MNIST) or person (face folders and other data).
+   */
+  const WORDS = {
+    'hangul-glyphs': { one: 'syllable', many: 'syllables', draw: 'a syllable' },
+    mnist: { one: 'digit', many: 'digits', draw: 'a digit' },
+    'fashion-mnist': { one: 'class', many: 'classes', draw: 'an item of clothing' },
+  };
+  const words = WORDS[B.meta.source.dataset] || { one: 'person', many: 'people', draw: 'a face' };
   const api = { backend: null, tried: [], last: null, model: null };
   window.marginLab = api;
 
@@ -170,7 +180,7 @@
     api.last = { a: ea, b: eb, cosine: cos, angle: (Math.acos(Math.max(-1, Math.min(1, cos))) * 180) / Math.PI, same };
     $('cosine').textContent = cos.toFixed(4);
     $('angle').textContent = `${api.last.angle.toFixed(1)}°`;
-    $('decision').textContent = same ? 'same syllable' : 'different syllables';
+    $('decision').textContent = same ? `same ${words.one}` : `different ${words.many}`;
     $('decision').className = same ? 'same' : 'different';
     drawProjection(api.last);
     return api.last;
@@ -195,11 +205,35 @@
     const sx = (x) => cv.width / 2 + (x / lim) * (cv.width / 2);
     const sy = (y) => cv.height / 2 - (y / lim) * (cv.height / 2);
     const labels = [...new Set(B.samples.map((s) => s.label))];
+    const colour = (label) => `hsl(${(360 * labels.indexOf(label)) / labels.length}, 70%, 45%)`;
+    // Each sample a dot; each class labelled once, at its samples' mean, inside the canvas and
+    // not over a label already drawn (a label that would overlap is left out: the dots remain).
     B.samples.forEach((s, i) => {
-      ctx.fillStyle = `hsl(${(360 * labels.indexOf(s.label)) / labels.length}, 70%, 45%)`;
-      ctx.font = '13px sans-serif';
-      ctx.fillText(s.name, sx(pts[i][0]) - 6, sy(pts[i][1]) + 5);
+      ctx.fillStyle = colour(s.label);
+      ctx.beginPath();
+      ctx.arc(sx(pts[i][0]), sy(pts[i][1]), 3, 0, 2 * Math.PI);
+      ctx.fill();
     });
+    ctx.font = '13px sans-serif';
+    ctx.textBaseline = 'middle';
+    const placed = [];
+    api.labelBoxes = placed;
+    for (const label of labels) {
+      const mine = B.samples.map((s, i) => [s, pts[i]]).filter(([s]) => s.label === label);
+      const mx = mine.reduce((a, [, p]) => a + p[0], 0) / mine.length;
+      const my = mine.reduce((a, [, p]) => a + p[1], 0) / mine.length;
+      const text = mine[0][0].name;
+      const w = ctx.measureText(text).width;
+      const h = 14;
+      const x = Math.min(Math.max(2, sx(mx) + 5), cv.width - w - 2);
+      const y = Math.min(Math.max(h / 2 + 1, sy(my)), cv.height - h / 2 - 1);
+      const box = { x, y: y - h / 2, w, h };
+      if (placed.some((b) => box.x < b.x + b.w && b.x < box.x + box.w && box.y < b.y + b.h && b.y < box.y + box.h))
+        continue;
+      placed.push(box);
+      ctx.fillStyle = colour(label);
+      ctx.fillText(text, x, y);
+    }
     if (extra.length) {
       const [a, b] = extra;
       ctx.strokeStyle = '#000';
@@ -249,6 +283,12 @@
       `${m.embeddingDim}-D embeddings. Threshold measured on ${m.threshold.measuredOn.classes} unseen classes: ` +
       `${(100 * m.threshold.tar).toFixed(1)} % of genuine pairs accepted at FAR ${m.threshold.far}.`;
     $('threshold').textContent = thr.toFixed(4);
+    $('title').textContent = `Is it the same ${words.one}?`;
+    document.title = $('title').textContent;
+    $('draw-what').textContent = words.draw;
+    $('strip-title').textContent = `Unseen ${words.many} (never shown in training)`;
+    $('projection-title').textContent = `Where the two sit among the unseen ${words.many}`;
+    $('one-what').textContent = words.one;
     setupSlot('a');
     setupSlot('b');
     for (const s of ['a', 'b']) $(`slot-${s}`).addEventListener('click', () => setActive(s));
