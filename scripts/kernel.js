@@ -45,7 +45,7 @@ for (let i = 0; i < argv.length; i++) {
 const jupyter = findJupyter();
 if (!jupyter)
   fail(
-    '`jupyter` was not found on PATH: install Jupyter first (python3 -m venv .venv && .venv/bin/pip install jupyterlab plotly, then put .venv/bin first on PATH; or on Debian sudo apt-get install jupyter-notebook)',
+    '`jupyter` was not found on PATH: install Jupyter first (npm start makes .venv-lab with JupyterLab; or python3 -m venv .venv-lab && .venv-lab/bin/pip install jupyterlab==4.6.4 plotly==7.1.0; or on Debian sudo apt-get install jupyter-notebook)',
     1,
   );
 const flags = where === '--prefix' ? ['--prefix', prefix] : [where];

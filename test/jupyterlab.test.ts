@@ -286,3 +286,60 @@ test('JupyterLab in Chromium: 00-setup and 07-arcface run on the margin-lab kern
 test("JupyterLab without plotly's labextension: 00-setup's figures draw through show()'s HTML fallback", async (t) => {
   await runInLab(t, { books: ['00-setup.ipynb'], plotlyExtension: false });
 });
+
+test('npm start, stopped with Ctrl-C sent to its process group (as a terminal does): Jupyter shuts down without a traceback, and no kernel is left running', async (t) => {
+  const lab = findLab();
+  if ('why' in lab) {
+    if (process.env.MARGIN_LAB_JUPYTERLAB_REQUIRED === '1')
+      throw new Error(`MARGIN_LAB_JUPYTERLAB_REQUIRED=1, but ${lab.why}`);
+    t.skip(lab.why);
+    return;
+  }
+  const port = await freePort();
+  const token = 'ctrl-c-test';
+  // Its own process group, as a terminal gives the command it runs.
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'scripts', 'start.js'), '--no-browser', `--port=${port}`, `--ServerApp.token=${token}`],
+    { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  child.stdout!.on('data', (d) => (log += d));
+  child.stderr!.on('data', (d) => (log += d));
+  const api = `http://127.0.0.1:${port}/api`;
+  await waitForServer(`${api}/status?token=${token}`, child, () => log);
+  const kernel = (await (
+    await fetch(`${api}/kernels?token=${token}`, { method: 'POST', body: JSON.stringify({ name: 'margin-lab-ts' }) })
+  ).json()) as { id: string };
+  // The kernel's process, by its connection file.
+  const kernelPid = async (): Promise<number | null> => {
+    for (let k = 0; k < 40; k++) {
+      const line = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .find((l) => l.includes(`kernel-${kernel.id}`));
+      if (line) return Number(line.trim().split(/\s+/)[0]);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return null;
+  };
+  const pid = await kernelPid();
+  assert.ok(pid, `the kernel ${kernel.id} did not start:\n${log}`);
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  process.kill(-child.pid!, 'SIGINT');
+  const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))]);
+  if (code === 'timeout') process.kill(-child.pid!, 'SIGKILL');
+  assert.equal(code, 0, `npm start after Ctrl-C: ${code}\n${log}`);
+  assert.doesNotMatch(log, /Traceback|KeyboardInterrupt/, log);
+  assert.match(log, /margin-lab: stopping Jupyter \(Ctrl-C\) and its kernels/);
+  let alive = true;
+  for (let k = 0; k < 20 && alive; k++) {
+    try {
+      process.kill(pid!, 0);
+      await new Promise((r) => setTimeout(r, 250));
+    } catch {
+      alive = false;
+    }
+  }
+  if (alive) process.kill(pid!, 'SIGKILL');
+  assert.equal(alive, false, `the kernel process ${pid} is still running after npm start stopped`);
+});

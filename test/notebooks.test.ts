@@ -482,3 +482,84 @@ test('npm run kernel:install registers the kernel where a Jupyter started elsewh
   fs.rmSync(prefix, { recursive: true });
   fs.rmSync(home, { recursive: true });
 });
+
+test('npm start: finds JupyterLab in .venv-lab, .venv or on PATH; without one it makes .venv-lab with the pinned versions, and only when that fails opens the classic Notebook, saying why and how to get Lab', () => {
+  // A project of its own (start.js and its lib, tslab, notebooks/) and a PATH with only fakes.
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-start-'));
+  fs.mkdirSync(path.join(root, 'scripts', 'lib'), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'scripts', 'start.js'), path.join(root, 'scripts', 'start.js'));
+  for (const f of fs.readdirSync(path.join(ROOT, 'scripts', 'lib')))
+    fs.cpSync(path.join(ROOT, 'scripts', 'lib', f), path.join(root, 'scripts', 'lib', f), { recursive: true });
+  fs.mkdirSync(path.join(root, 'node_modules'));
+  fs.symlinkSync(path.join(ROOT, 'node_modules', 'tslab'), path.join(root, 'node_modules', 'tslab'));
+  fs.mkdirSync(path.join(root, 'notebooks'));
+  const bin = path.join(root, 'fakebin');
+  fs.mkdirSync(bin);
+  // The shell and the few tools the fakes use; no python3 or jupyter of the machine's.
+  for (const tool of ['sh', 'mkdir', 'chmod', 'cat', 'dirname'])
+    fs.symlinkSync(
+      spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim(),
+      path.join(bin, tool),
+    );
+  const script = (file: string, body: string) => fs.writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  // A jupyter with Lab 4.6.4 that says how it was started, and one with only the Notebook.
+  const labJupyter = `if [ "$1" = lab ] && [ "$2" = --version ]; then echo 4.6.4; exit 0; fi\necho "STARTED $*"`;
+  const nbJupyter = `if [ "$1" = lab ]; then echo "no lab" >&2; exit 1; fi\nif [ "$2" = --version ]; then echo 6.4.12; exit 0; fi\necho "STARTED $*"`;
+  // python3 -m venv DIR: a venv whose pip either installs a Lab jupyter or fails as offline pip does.
+  const python = (pipWorks: boolean) =>
+    script(
+      path.join(bin, 'python3'),
+      `[ "$1" = -m ] && [ "$2" = venv ] || exit 3\nmkdir -p "$3/bin"\ncat > "$3/bin/pip" <<'PIP'\n#!/bin/sh\n${
+        pipWorks
+          ? `echo "$@" > "$(dirname "$0")/pip-args"\ncat > "$(dirname "$0")/jupyter" <<'J'\n#!/bin/sh\n${labJupyter}\nJ\nchmod +x "$(dirname "$0")/jupyter"`
+          : 'echo "ERROR: Could not find a version that satisfies the requirement jupyterlab==4.6.4" >&2\nexit 1'
+      }\nPIP\nchmod +x "$3/bin/pip"`,
+    );
+  const start = () =>
+    spawnSync(process.execPath, [path.join(root, 'scripts', 'start.js'), '--no-browser'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: bin, MARGIN_LAB_VENV_PYTHON: path.join(bin, 'python3') },
+    });
+  const venv = path.join(root, '.venv-lab');
+
+  // No Jupyter anywhere, the index reachable: .venv-lab is made with the pins, and Lab starts from it.
+  python(true);
+  const made = start();
+  assert.equal(made.status, 0, made.stderr);
+  assert.match(
+    made.stdout,
+    /no JupyterLab found \(in \.venv-lab, \.venv or on PATH\); installing jupyterlab==4\.6\.4 and plotly==7\.1\.0 into \.venv-lab/,
+  );
+  assert.match(
+    fs.readFileSync(path.join(venv, 'bin', 'pip-args'), 'utf8'),
+    /install .*jupyterlab==4\.6\.4 plotly==7\.1\.0/,
+  );
+  assert.match(made.stdout, /starting jupyter lab 4\.6\.4 \(.*\.venv-lab\/bin\/jupyter\)/);
+  assert.match(made.stdout, /STARTED lab --notebook-dir=.*notebooks --no-browser/);
+  // Next time it is found, not installed again.
+  const again = start();
+  assert.doesNotMatch(again.stdout, /installing/);
+  assert.match(again.stdout, /starting jupyter lab 4\.6\.4/);
+
+  // The index unreachable, a classic Notebook on PATH: the Notebook, with the reason and the fix.
+  fs.rmSync(venv, { recursive: true });
+  python(false);
+  script(path.join(bin, 'jupyter'), nbJupyter);
+  const offline = start();
+  assert.equal(offline.status, 0, offline.stderr);
+  assert.match(
+    offline.stdout,
+    /JupyterLab could not be installed: pip could not install them \(ERROR: Could not find a version .*\): is the package index reachable\?; opening the classic Notebook instead\. For Lab: python3 -m venv \.venv-lab && \.venv-lab\/bin\/pip install jupyterlab==4\.6\.4 plotly==7\.1\.0/,
+  );
+  assert.match(offline.stdout, /STARTED notebook --notebook-dir=/);
+  assert.ok(!fs.existsSync(venv), 'a venv without Lab is not left behind');
+
+  // A .venv with Lab (a user's own) is used as it is.
+  fs.mkdirSync(path.join(root, '.venv', 'bin'), { recursive: true });
+  script(path.join(root, '.venv', 'bin', 'jupyter'), labJupyter);
+  const own = start();
+  assert.match(own.stdout, /starting jupyter lab 4\.6\.4 \(.*\/\.venv\/bin\/jupyter\)/);
+  assert.doesNotMatch(own.stdout, /installing/);
+  fs.rmSync(root, { recursive: true });
+});

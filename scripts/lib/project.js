@@ -57,13 +57,33 @@ function findPython(module = 'nbclient') {
   return null;
 }
 
-/** Path and version of the `jupyter` command, or null. */
+/** The project's JupyterLab venv (the one name the README, doctor, CI and .gitignore use). */
+const LAB_VENV = path.join(ROOT, '.venv-lab');
+/** What `npm start` installs there when no JupyterLab is found: the versions CI tests with. */
+const LAB_PINS = ['jupyterlab==4.6.4', 'plotly==7.1.0'];
+
+/** The `jupyter` commands to try, in order: the project's venvs (.venv-lab, .venv), then PATH. */
+function jupyterCandidates() {
+  const which = spawnSync('sh', ['-c', 'command -v jupyter'], { encoding: 'utf8' }).stdout.trim();
+  const list = [path.join(LAB_VENV, 'bin', 'jupyter'), path.join(ROOT, '.venv', 'bin', 'jupyter'), which];
+  return [...new Set(list.filter((b) => b && fs.existsSync(b)))];
+}
+
+/** Path and version of the first `jupyter` command (project venvs first, then PATH), or null. */
 function findJupyter() {
-  const which = spawnSync('sh', ['-c', 'command -v jupyter'], { encoding: 'utf8' });
-  const bin = which.stdout.trim();
+  const bin = jupyterCandidates()[0];
   if (!bin) return null;
   const v = spawnSync(bin, ['--version'], { encoding: 'utf8' });
   return { bin, version: (v.stdout || v.stderr).trim() };
+}
+
+/** The first `jupyter` that has JupyterLab, with Lab's version, or null. */
+function findJupyterLab(env = process.env) {
+  for (const bin of jupyterCandidates()) {
+    const r = spawnSync(bin, ['lab', '--version'], { env, encoding: 'utf8' });
+    if (r.status === 0) return { bin, version: r.stdout.trim() };
+  }
+  return null;
 }
 
 /** Prints lines `from`..`to` (0-based, end excluded) of a script's leading // comment: its --help. */
@@ -89,4 +109,8 @@ module.exports = {
   jupyterEnv,
   findPython,
   findJupyter,
+  findJupyterLab,
+  jupyterCandidates,
+  LAB_VENV,
+  LAB_PINS,
 };
