@@ -201,14 +201,6 @@ function tryTensorflowCpu(env: NodeJS.ProcessEnv = process.env): Tried {
   }
 }
 
-/** Tries tfjs-node-gpu, then tfjs-node (for MARGIN_LAB_BACKEND=tensorflow). */
-function tryTensorflow(env: NodeJS.ProcessEnv): Tried {
-  const g = tryTensorflowGpu();
-  if (g.ok) return g;
-  const c = tryTensorflowCpu(env);
-  return c.ok ? c : { ok: false, reasons: [...g.reasons, ...c.reasons] };
-}
-
 /**
  * Starts webgpu on the first hardware adapter (or, when `allowSoftware`, on a software one if no
  * hardware adapter exists). Returns the adapter, or why webgpu was not used.
@@ -243,8 +235,6 @@ async function activate(name: BackendName): Promise<void> {
   if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend('${name}') failed (active: ${tf.getBackend()})`);
 }
 
-let wasmThreads = 0;
-
 /**
  * Runs `fn` (which starts the wasm module) and then takes off the process-wide handlers that
  * Emscripten's start-up code installs: an `uncaughtException` and an `unhandledRejection` listener
@@ -268,13 +258,17 @@ async function withoutEmscriptenHandlers<T>(fn: () => Promise<T>): Promise<T> {
 
 /**
  * Starts wasm with `threads` threads (one where the version gate keeps the threaded start off);
- * returns null, or why it failed.
+ * returns the threads it runs with, or why it failed. The wasm module itself knows its thread
+ * count once started: nothing here keeps it.
  */
-async function tryWasm(threads: number, env: NodeJS.ProcessEnv): Promise<string | null> {
+async function tryWasm(
+  threads: number,
+  env: NodeJS.ProcessEnv,
+): Promise<{ ok: true; threads: number } | { ok: false; reason: string }> {
   const gate = patchDecision('wasm', env);
   if (!gate.threads) threads = 1;
   try {
-    require('@tensorflow/tfjs-backend-wasm');
+    const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
     // Kernels TF.js's wasm backend lacks (only registered where it has none).
     registerWasmConvGradients();
     registerWasmSegmentSum();
@@ -282,26 +276,24 @@ async function tryWasm(threads: number, env: NodeJS.ProcessEnv): Promise<string 
     if ((tf.engine() as unknown as { registry: Record<string, unknown> }).registry.wasm !== undefined) {
       // Already started in this process: the thread count cannot change any more.
       await activate('wasm');
-      if (wasmThreads !== threads) {
-        const running = (
-          require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm')
-        ).getThreadsCount();
-        wasmThreads = running;
-        if (running !== threads)
-          return `wasm already runs with ${running} thread(s) in this process; ${threads} can only be chosen before it first starts`;
-      }
-      return null;
+      const running = wasm.getThreadsCount();
+      if (running !== threads)
+        return {
+          ok: false,
+          reason: `wasm already runs with ${running} thread(s) in this process; ${threads} can only be chosen before it first starts`,
+        };
+      return { ok: true, threads: running };
     }
-    if (threads > 1) {
-      wasmThreads = await withoutEmscriptenHandlers(() => withNodeWasmThreads(threads, () => activate('wasm')));
-    } else {
-      await withoutEmscriptenHandlers(() => activate('wasm'));
-      wasmThreads = 1;
-    }
-    return null;
+    if (threads > 1)
+      return {
+        ok: true,
+        threads: await withoutEmscriptenHandlers(() => withNodeWasmThreads(threads, () => activate('wasm'))),
+      };
+    await withoutEmscriptenHandlers(() => activate('wasm'));
+    return { ok: true, threads: 1 };
   } catch (e) {
     const hint = threads > 1 ? ' (MARGIN_LAB_THREADS=1 uses the single-threaded build)' : '';
-    return `wasm with ${threads} thread(s) failed to start: ${firstLine(e)}${hint}`;
+    return { ok: false, reason: `wasm with ${threads} thread(s) failed to start: ${firstLine(e)}${hint}` };
   }
 }
 
@@ -361,10 +353,9 @@ function makeReport(
   const head = `margin-lab backend: ${backend} on ${device} [${provider}${forced ? ', forced by MARGIN_LAB_BACKEND' : ''}]`;
   const line = `${head}${why}`;
   const brief = skipped.map(briefReason);
-  const short =
-    brief.join('; ') === skipped.join('; ')
-      ? line
-      : `${head}; not used: ${brief.join('; ')} (${commandLine('doctor')} says why)`;
+  const pointed = `${head}; not used: ${brief.join('; ')} (${commandLine('doctor')} says why)`;
+  // The short line is for brevity: where the details are shorter than the pointer, the whole line.
+  const short = brief.join('; ') === skipped.join('; ') || pointed.length >= line.length ? line : pointed;
   return { backend, device, provider, skipped, forced, line, short, ...(threads !== undefined ? { threads } : {}) };
 }
 
@@ -393,22 +384,30 @@ export interface UseBackendOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** One backend auto mode may pick: `start` activates it, or says why it cannot. */
+/**
+ * One way to run: `start` activates it, or says why it cannot. `forced` is true when
+ * MARGIN_LAB_BACKEND named its backend (webgpu may then run on a software adapter).
+ */
 export interface BackendCandidate {
   /** What the candidate is, for tests and docs ("tensorflow (CUDA)", "webgpu", ...). */
   name: string;
-  start: (skipped: string[]) => Promise<{ ok: true; report: BackendReport } | { ok: false; reasons: string[] }>;
+  /** The backend it starts (MARGIN_LAB_BACKEND=NAME keeps the candidates of that backend). */
+  backend?: BackendName;
+  start: (
+    skipped: string[],
+    forced?: boolean,
+  ) => Promise<{ ok: true; report: BackendReport } | { ok: false; reasons: string[] }>;
 }
 
 /**
  * Tries the candidates in order and returns the first that starts; the reasons of every one
- * before it are collected, in order, for the report's "not used" list. The last candidate must
- * always start (the plain-JS cpu backend).
+ * before it are collected, in order, for the report's "not used" list. When none starts it
+ * throws, listing every reason (in auto mode the plain-JS cpu backend, last, always starts).
  */
-export async function chooseFirst(candidates: BackendCandidate[]): Promise<BackendReport> {
+export async function chooseFirst(candidates: BackendCandidate[], forced = false): Promise<BackendReport> {
   const skipped: string[] = [];
   for (const c of candidates) {
-    const r = await c.start(skipped);
+    const r = await c.start(skipped, forced);
     if (r.ok) return r.report;
     skipped.push(...r.reasons);
   }
@@ -416,68 +415,83 @@ export async function chooseFirst(candidates: BackendCandidate[]): Promise<Backe
 }
 
 /**
- * Auto mode's order, fastest first: libtensorflow on a CUDA GPU, WebGPU on a hardware adapter,
- * libtensorflow on the CPU, threaded wasm, single-threaded wasm (when the threaded build failed),
- * then the plain-JS cpu backend.
+ * The one list of ways to run, fastest first: libtensorflow on a CUDA GPU, WebGPU on a hardware
+ * adapter (any adapter when forced), libtensorflow on the CPU, threaded wasm, single-threaded wasm
+ * (when the threaded build failed), then the plain-JS cpu backend. Auto mode tries them all;
+ * MARGIN_LAB_BACKEND=NAME tries those of that backend, and fails instead of falling back.
  */
-export function autoCandidates(env: NodeJS.ProcessEnv, threads: number): BackendCandidate[] {
+export function backendCandidates(env: NodeJS.ProcessEnv, threads: number): BackendCandidate[] {
   let wasmFailed = false;
   const wasm = (n: number): BackendCandidate => ({
     name: n > 1 ? `wasm (${n} threads)` : 'wasm (1 thread)',
-    start: async (skipped) => {
+    backend: 'wasm',
+    start: async (skipped, forced = false) => {
       if (n === 1 && threads > 1) {
         // Only after the threaded build failed: the single-threaded SIMD build is still ~100× the
         // plain-JS cpu backend, so it comes before that.
         if (!wasmFailed) return { ok: false, reasons: [] };
         resetWasmThreadFlag();
       }
-      const err = await tryWasm(n, env);
-      if (err) {
+      const w = await tryWasm(n, env);
+      if (!w.ok) {
         wasmFailed = true;
-        return { ok: false, reasons: [err] };
+        return { ok: false, reasons: [w.reason] };
       }
       return {
         ok: true,
-        report: makeReport('wasm', wasmDevice(wasmThreads), wasmProvider(wasmThreads), skipped, false, wasmThreads),
+        report: makeReport('wasm', wasmDevice(w.threads), wasmProvider(w.threads), skipped, forced, w.threads),
       };
     },
   });
   return [
     {
       name: 'tensorflow (CUDA)',
-      start: async (skipped) => {
+      backend: 'tensorflow',
+      start: async (skipped, forced = false) => {
         const gpu = tryTensorflowGpu();
         if (!gpu.ok) return gpu;
         await activate('tensorflow');
-        return { ok: true, report: makeReport('tensorflow', gpu.device, gpu.provider, skipped, false) };
+        return { ok: true, report: makeReport('tensorflow', gpu.device, gpu.provider, skipped, forced) };
       },
     },
     {
       name: 'webgpu',
-      start: async (skipped) => {
-        const web = await tryWebgpu(false, env);
-        return web.ok ? { ok: true, report: webgpuReport(web.adapter, skipped, false) } : web;
+      backend: 'webgpu',
+      start: async (skipped, forced = false) => {
+        const web = await tryWebgpu(forced, env);
+        return web.ok ? { ok: true, report: webgpuReport(web.adapter, skipped, forced) } : web;
       },
     },
     {
       name: 'tensorflow (CPU)',
-      start: async (skipped) => {
+      backend: 'tensorflow',
+      start: async (skipped, forced = false) => {
         const c = tryTensorflowCpu(env);
         if (!c.ok) return c;
         await activate('tensorflow');
-        return { ok: true, report: makeReport('tensorflow', c.device, c.provider, skipped, false, c.threads) };
+        return { ok: true, report: makeReport('tensorflow', c.device, c.provider, skipped, forced, c.threads) };
       },
     },
     ...(threads > 1 ? [wasm(threads), wasm(1)] : [wasm(1)]),
     {
       name: 'cpu',
-      start: async (skipped) => {
+      backend: 'cpu',
+      start: async (skipped, forced = false) => {
         await activate('cpu');
-        return { ok: true, report: makeReport('cpu', cpuName(), '@tensorflow/tfjs (plain JS, slow)', skipped, false) };
+        return { ok: true, report: makeReport('cpu', cpuName(), '@tensorflow/tfjs (plain JS, slow)', skipped, forced) };
       },
     },
   ];
 }
+
+/** The candidates auto mode tries (all of them): kept under its earlier name. */
+export const autoCandidates = backendCandidates;
+
+/** What to say when MARGIN_LAB_BACKEND names a backend that cannot run here. */
+const FORCED_HINT: Partial<Record<BackendName, string>> = {
+  tensorflow:
+    'To use it, install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1); both download libtensorflow at install time (offline in this repository: npm run native:setup).',
+};
 
 /**
  * Picks and activates the fastest backend that loads, prints a one-line report and returns it.
@@ -488,30 +502,22 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
   const forced = requestedBackend(env);
   const threads = requestedThreads(env);
   let report: BackendReport;
-  const pkgTf =
-    'install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1); both download libtensorflow at install time';
-
-  if (forced === 'tensorflow') {
-    const r = tryTensorflow(env);
-    if (!r.ok)
-      throw new Error(
-        `MARGIN_LAB_BACKEND=tensorflow, but it cannot be loaded: ${r.reasons.join('; ')}. To use it, ${pkgTf}.`,
+  const candidates = backendCandidates(env, threads);
+  if (forced) {
+    // Only the forced backend's candidates, and no fallback to another backend.
+    try {
+      report = await chooseFirst(
+        candidates.filter((c) => c.backend === forced),
+        true,
       );
-    await activate('tensorflow');
-    report = makeReport('tensorflow', r.device, r.provider, [], true, r.threads);
-  } else if (forced === 'webgpu') {
-    const r = await tryWebgpu(true, env);
-    if (!r.ok) throw new Error(`MARGIN_LAB_BACKEND=webgpu, but it cannot be used: ${r.reasons.join('; ')}`);
-    report = webgpuReport(r.adapter, [], true);
-  } else if (forced === 'wasm') {
-    const err = await tryWasm(threads, env);
-    if (err) throw new Error(`MARGIN_LAB_BACKEND=wasm, but ${err}`);
-    report = makeReport('wasm', wasmDevice(wasmThreads), wasmProvider(wasmThreads), [], true, wasmThreads);
-  } else if (forced === 'cpu') {
-    await activate('cpu');
-    report = makeReport('cpu', cpuName(), '@tensorflow/tfjs (plain JS)', [], true);
+    } catch (e) {
+      const reasons = (e as Error).message.replace(/^no backend started: /, '');
+      throw new Error(
+        `MARGIN_LAB_BACKEND=${forced}, but it cannot be used: ${reasons}${FORCED_HINT[forced] ? `. ${FORCED_HINT[forced]}` : ''}`,
+      );
+    }
   } else {
-    report = await chooseFirst(autoCandidates(env, threads));
+    report = await chooseFirst(candidates);
   }
   // What the version gate or MARGIN_LAB_STOCK_KERNELS left off on the backend that runs.
   const group: PatchGroup | null =
