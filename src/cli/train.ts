@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { useBestBackend } from '../backend';
-import { createLoss, lossEntry, registeredLosses } from '../losses';
+import { createLoss, EmbeddingLoss, lossEntry, registeredLosses } from '../losses';
 import { lossFlagHelp, lossOptionsFromFlags } from '../losses/flags';
 import { BackboneSpec, buildBackbone, BackboneName, NeckLayout } from '../models';
 import {
@@ -255,17 +255,29 @@ export function numberFlag(v: Record<string, unknown>, flag: string): number | u
   return num(v, flag, rule);
 }
 
-async function main(): Promise<void> {
+/** The parsed flags, the set given on the command line, and a number flag's value. */
+interface Flags {
+  v: Record<string, string | boolean | undefined>;
+  given: Set<string>;
+  n: (flag: string) => number | undefined;
+}
+
+/** Parses the flags and checks every number flag given, before the backend starts or the data loads. */
+function parseTrainFlags(argv: string[]): Flags {
   const given = new Set<string>();
   const v = parseFlags(
-    process.argv.slice(2),
+    argv,
     FLAGS,
     `usage: ${commandLine('train', '[flags]')}\nTrains a backbone with a loss on the seen classes of an open-set split and writes a checkpoint.`,
     given,
   );
   const n = (flag: string): number | undefined => numberFlag(v, flag);
-  // Every number flag given is checked now, before the backend starts or the data loads.
   for (const [flag, f] of Object.entries(FLAGS)) if (f.number) n(flag);
+  return { v, given, n };
+}
+
+/** The run folder, and the checkpoint to resume from: --run, --resume and --overwrite checked together. */
+function resolveRunFolder({ v }: Flags): { runDir: string; resumeFile: string | undefined } {
   if (v.resume && v.overwrite)
     throw new UsageError(
       '--resume and --overwrite contradict each other: --resume continues the run, --overwrite replaces it',
@@ -292,22 +304,39 @@ async function main(): Promise<void> {
       );
     }
   }
-  const resumed = resumeFile ? readCheckpoint(resumeFile) : undefined;
-  if (resumed) resumeFlags(v, given, resumed, resumeFile!);
-  // Without --epochs a resumed run goes on to the total it was started with (its schedule's end);
-  // --epochs sets another total (the schedule is then that of the new total).
-  const storedEpochs = resumed ? cfg(resumed).epochs : undefined;
-  if (resumed && !given.has('epochs') && Number.isInteger(storedEpochs)) v.epochs = String(storedEpochs);
-  if (resumed && Number(v.epochs) <= resumed.epoch)
+  return { runDir, resumeFile };
+}
+
+/**
+ * With --resume: reads the checkpoint, checks the flags given against it and takes the others
+ * from it. Without --epochs a resumed run goes on to the total it was started with (its
+ * schedule's end); --epochs sets another total (the schedule is then that of the new total).
+ */
+function resolveResume(
+  { v, given }: Flags,
+  runDir: string,
+  resumeFile: string | undefined,
+): CheckpointData | undefined {
+  if (!resumeFile) return undefined;
+  const resumed = readCheckpoint(resumeFile);
+  resumeFlags(v, given, resumed, resumeFile);
+  const storedEpochs = cfg(resumed).epochs;
+  if (!given.has('epochs') && Number.isInteger(storedEpochs)) v.epochs = String(storedEpochs);
+  if (Number(v.epochs) <= resumed.epoch)
     throw new UsageError(
       given.has('epochs')
         ? `--epochs ${v.epochs}: the run in ${runDir} is already at epoch ${resumed.epoch}, so nothing would train; --epochs is the total to reach, give more than ${resumed.epoch}`
         : `the run in ${runDir} has finished: it is at epoch ${resumed.epoch} of the ${v.epochs} it was started with; to train it further give the new total, --epochs ${resumed.epoch + 1} or more`,
     );
-  if (resumed && given.has('epochs') && Number.isInteger(storedEpochs) && Number(v.epochs) !== storedEpochs)
+  if (given.has('epochs') && Number.isInteger(storedEpochs) && Number(v.epochs) !== storedEpochs)
     console.log(
       `resume: --epochs ${v.epochs} instead of the ${storedEpochs} the run was started with; the learning-rate schedule is that of ${v.epochs} epochs from here on`,
     );
+  return resumed;
+}
+
+/** --loss and --init against the registry and the run; returns the loss id. */
+function checkLossFlags({ v }: Flags, resumed: CheckpointData | undefined): string {
   const lossName = String(v.loss);
   const lossIds = registeredLosses().map((e) => e.id);
   if (!lossIds.includes(lossName))
@@ -322,9 +351,12 @@ async function main(): Promise<void> {
     if (lossEntry(lossName).kind === 'pair')
       throw new UsageError(`--init does not apply to ${lossName}: it has no class weights`);
   }
-  const backboneName = String(v.backbone);
   checkEnumFlags(v);
-  const dim = n('dim')!;
+  return lossName;
+}
+
+/** The seen and unseen classes of --seen and --unseen. */
+function splitClasses({ v, n }: Flags): { seen: number[]; unseen: number[] } {
   const seed = n('seed')!;
   const seen = classes(
     String(v.seen),
@@ -336,16 +368,12 @@ async function main(): Promise<void> {
       `--seen ${v.seen}: names ${seen.length} class; training needs at least 2 seen classes (a classifier must tell them apart, a pair loss needs impostors)`,
     );
   const unseen = typeof v.unseen === 'string' ? classes(v.unseen, 'unseen') : [];
+  return { seen, unseen };
+}
 
-  const report = await useBestBackend();
-  const meta = {
-    dataset: String(v.dataset),
-    seen,
-    unseen,
-    seed,
-    trainPerClass: n('train-per-class'),
-  };
-  const split = makeSplit(meta);
+/** The backbone's spec from the flags, with the combinations that do not apply refused. */
+function backboneSpec({ v, given, n }: Flags, inputShape: [number, number, number]): BackboneSpec {
+  const backboneName = String(v.backbone);
   const dropout = n('dropout');
   if (dropout !== undefined && dropout > 0 && !v.neck)
     throw new UsageError(`--dropout ${dropout} applies inside the BN neck; give --neck too`);
@@ -362,18 +390,27 @@ async function main(): Promise<void> {
     throw new UsageError(
       `--neck-layout applies to the reference backbone with --neck only${backboneName === 'reference' ? '; add --neck' : `, not ${backboneName}`}`,
     );
-  const spec: BackboneSpec = {
+  return {
     name: backboneName as BackboneName,
-    inputShape: split.train.shape,
-    embeddingDim: dim,
+    inputShape,
+    embeddingDim: n('dim')!,
     ...(widthApplies ? { width: n('width') } : {}),
-    seed,
+    seed: n('seed')!,
     ...(v.bn ? { batchNorm: true } : {}),
     ...(v.neck ? { neck: true } : {}),
     ...(neckLayout !== undefined ? { neckLayout: neckLayout as NeckLayout } : {}),
     ...(dropout !== undefined && dropout > 0 ? { dropout } : {}),
   };
-  const optimizer = String(v.optimizer) as OptimizerName;
+}
+
+/** The loss from --loss and its option flags (a resumed run's from its checkpoint). */
+function buildLoss(
+  { v, given, n }: Flags,
+  lossName: string,
+  numClasses: number,
+  resumed: CheckpointData | undefined,
+): EmbeddingLoss {
+  const optimizer = String(v.optimizer);
   if (optimizer !== 'sgd') {
     for (const flag of ['momentum', 'nesterov'])
       if (given.has(flag)) throw new UsageError(`--${flag} applies to --optimizer sgd only, not ${optimizer}`);
@@ -386,19 +423,19 @@ async function main(): Promise<void> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const params: Record<string, unknown> = { numClasses: seen.length, embeddingDim: dim, seed, ...lossOptions };
+  const params: Record<string, unknown> = { numClasses, embeddingDim: n('dim')!, seed: n('seed')!, ...lossOptions };
   if (v.init !== undefined) params.init = v.init;
   if (resumed) Object.assign(params, resumed.loss);
-  const loss = createLoss(lossName, params as never);
-  const model = buildBackbone(spec);
-  const list = (c: number[]) => (c.length <= 12 ? c.join(',') : `${c.slice(0, 8).join(',')},… (${c.length} classes)`);
-  console.log(
-    `training ${lossName} on ${meta.dataset} classes ${list(seen)} (${split.train.y.length} images), unseen ${list(split.unseenClasses)}; backbone ${backboneName}, dim ${dim}; run ${runDir}`,
-  );
-  const rows: Array<Record<string, number>> = resumed ? [...(resumed.history as Array<Record<string, number>>)] : [];
-  // Ctrl-C: finish the step (and a checkpoint write) in progress, then stop and say what was
-  // saved. A second Ctrl-C quits at once; checkpoints are written atomically either way.
-  // SIGTERM (a process manager, `kill`) is handled the same way, and exits 143.
+  return createLoss(lossName, params as never);
+}
+
+/**
+ * Ctrl-C: finish the step (and a checkpoint write) in progress, then stop and say what was saved.
+ * A second Ctrl-C quits at once; checkpoints are written atomically either way. SIGTERM (a
+ * process manager, `kill`) is handled the same way, and exits 143. Returns the signal to pass
+ * to train() and the exit status to use.
+ */
+function stopOnSignals(): { signal: AbortSignal; exitCode: () => number } {
   const stop = new AbortController();
   let exitCode = 130;
   process.once('SIGINT', () => {
@@ -412,11 +449,37 @@ async function main(): Promise<void> {
     console.error('terminated (SIGTERM): stopping after this step');
     process.once('SIGTERM', () => process.exit(143));
   });
+  return { signal: stop.signal, exitCode: () => exitCode };
+}
+
+/** parse → resolve the run and its resume → build the data, backbone and loss → train. */
+async function main(): Promise<void> {
+  const flags = parseTrainFlags(process.argv.slice(2));
+  const { v, n } = flags;
+  const { runDir, resumeFile } = resolveRunFolder(flags);
+  const resumed = resolveResume(flags, runDir, resumeFile);
+  const lossName = checkLossFlags(flags, resumed);
+  const { seen, unseen } = splitClasses(flags);
+  const seed = n('seed')!;
+
+  const report = await useBestBackend();
+  const meta = { dataset: String(v.dataset), seen, unseen, seed, trainPerClass: n('train-per-class') };
+  const split = makeSplit(meta);
+  const spec = backboneSpec(flags, split.train.shape);
+  const loss = buildLoss(flags, lossName, seen.length, resumed);
+  const model = buildBackbone(spec);
+  const list = (c: number[]) => (c.length <= 12 ? c.join(',') : `${c.slice(0, 8).join(',')},… (${c.length} classes)`);
+  console.log(
+    `training ${lossName} on ${meta.dataset} classes ${list(seen)} (${split.train.y.length} images), unseen ${list(split.unseenClasses)}; backbone ${spec.name}, dim ${spec.embeddingDim}; run ${runDir}`,
+  );
+  const rows: Array<Record<string, number>> = resumed ? [...(resumed.history as Array<Record<string, number>>)] : [];
+  const stop = stopOnSignals();
   const runRel = shellQuote(path.relative(process.cwd(), runDir) || '.');
   // One writer per run folder, from here to the end (train() inside takes the same lock; this
   // one also covers history.csv after it). Taken here, after every flag is checked, so that a
   // refused command creates no folder.
   lockFolder(runDir, 'run folder', (l) => console.warn(`warning: ${l}`));
+  const optimizer = String(v.optimizer) as OptimizerName;
   let result: Awaited<ReturnType<typeof train>>;
   try {
     result = await train({
@@ -459,7 +522,7 @@ async function main(): Promise<void> {
           : `no epoch had finished, nothing was saved`
       }`,
     );
-    process.exit(exitCode);
+    process.exit(stop.exitCode());
   }
   writeHistory(runDir, result.history);
   console.log(`wrote ${result.checkpoint} and ${path.join(runDir, 'history.csv')}`);
