@@ -333,46 +333,57 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 }
 
-async function trainPlanned(opts: TrainOptions, plan: TrainPlan): Promise<TrainResult> {
+/**
+ * Continues a run from `opts.resume`: the weights, the loss's state and config state, the
+ * optimizer's slots and the batch order's random state, after checking that the checkpoint fits
+ * this run (its step count, its optimizer slots). Returns the history and where it stood.
+ */
+async function resumeRun(
+  opts: TrainOptions,
+  plan: TrainPlan,
+  optimizer: tf.Optimizer,
+  rng: Rng,
+): Promise<{ history: EpochRow[]; step: number; epoch: number }> {
   const { model, loss } = opts;
-  const optimizer = makeOptimizer(plan.optName, plan.lr0, plan.momentum, plan.nesterov, plan.weightDecay);
-  const rng = new Rng(plan.seed);
-  const history: EpochRow[] = [];
-  let step = 0;
-  let startEpoch = 1;
-  if (opts.resume) {
-    const ck = readCheckpoint(opts.resume);
-    if (opts.epochs <= ck.epoch)
-      throw new Error(
-        `train: epochs ${opts.epochs} with resume: the checkpoint ${opts.resume} is already at epoch ${ck.epoch}; epochs is the total to reach, so nothing would train`,
-      );
-    // The step count drives the schedule and the margin's warm-up: it must be the one these data
-    // and this batch size give for the epochs done.
-    if (ck.step !== ck.epoch * plan.stepsPerEpoch)
-      throw new Error(
-        `checkpoint ${opts.resume}: step ${ck.step} is not epoch ${ck.epoch} × ${plan.stepsPerEpoch} steps per epoch (${opts.data.y.length} images, batch ${plan.batchSize}${opts.maxStepsPerEpoch ? `, at most ${opts.maxStepsPerEpoch} per epoch` : ''}); the checkpoint was edited, or the run's data or batch size changed`,
-      );
-    loadModelWeights(model, ck.model, opts.resume);
-    loadLossState(loss, ck.lossState, opts.resume);
-    loss.loadConfigState?.(ck.loss);
-    // The optimizer's slots: its step count, then one (momentum) or two (Adam's moments) per
-    // trained tensor. A checkpoint with another count would silently restart them.
-    const trained = model.trainableWeights.length + loss.trainableVariables.length;
-    const slots = (plan.optName === 'adam' ? 2 : 1) * trained;
-    if (ck.optimizer.length !== 1 + slots || ck.optimizer[0].name !== 'iter')
-      throw new Error(
-        `checkpoint ${opts.resume}: optimizer must hold the step count "iter" and ${slots} slot tensors (${plan.optName}, ${trained} trained tensors), got ${ck.optimizer.length} tensors${ck.optimizer.length ? ` starting with ${JSON.stringify(ck.optimizer[0].name)}` : ''}`,
-      );
-    await optimizer.setWeights(optimizerWeights(ck));
-    restoreOptimizerState(optimizer, ck, opts.resume);
-    history.push(...(ck.history as EpochRow[]));
-    step = ck.step;
-    startEpoch = ck.epoch + 1;
-    rng.seedState = ck.rngState;
-  }
+  const file = opts.resume!;
+  const ck = readCheckpoint(file);
+  if (opts.epochs <= ck.epoch)
+    throw new Error(
+      `train: epochs ${opts.epochs} with resume: the checkpoint ${file} is already at epoch ${ck.epoch}; epochs is the total to reach, so nothing would train`,
+    );
+  // The step count drives the schedule and the margin's warm-up: it must be the one these data
+  // and this batch size give for the epochs done.
+  if (ck.step !== ck.epoch * plan.stepsPerEpoch)
+    throw new Error(
+      `checkpoint ${file}: step ${ck.step} is not epoch ${ck.epoch} × ${plan.stepsPerEpoch} steps per epoch (${opts.data.y.length} images, batch ${plan.batchSize}${opts.maxStepsPerEpoch ? `, at most ${opts.maxStepsPerEpoch} per epoch` : ''}); the checkpoint was edited, or the run's data or batch size changed`,
+    );
+  loadModelWeights(model, ck.model, file);
+  loadLossState(loss, ck.lossState, file);
+  loss.loadConfigState?.(ck.loss);
+  // The optimizer's slots: its step count, then one (momentum) or two (Adam's moments) per
+  // trained tensor. A checkpoint with another count would silently restart them.
+  const trained = model.trainableWeights.length + loss.trainableVariables.length;
+  const slots = (plan.optName === 'adam' ? 2 : 1) * trained;
+  if (ck.optimizer.length !== 1 + slots || ck.optimizer[0].name !== 'iter')
+    throw new Error(
+      `checkpoint ${file}: optimizer must hold the step count "iter" and ${slots} slot tensors (${plan.optName}, ${trained} trained tensors), got ${ck.optimizer.length} tensors${ck.optimizer.length ? ` starting with ${JSON.stringify(ck.optimizer[0].name)}` : ''}`,
+    );
+  await optimizer.setWeights(optimizerWeights(ck));
+  restoreOptimizerState(optimizer, ck, file);
+  rng.seedState = ck.rngState;
+  return { history: ck.history as EpochRow[], step: ck.step, epoch: ck.epoch };
+}
+
+/** What every step of the run shares: the variables trained, the state kept, the decay's kind. */
+function stepContext(
+  model: tf.LayersModel,
+  loss: EmbeddingLoss,
+  optimizer: tf.Optimizer,
+  plan: TrainPlan,
+): StepContext {
   const trainableSet = new Set<tf.Variable>(loss.trainableVariables);
   const lossState = Object.values(loss.stateDict()).filter((v) => !trainableSet.has(v));
-  const ctx: StepContext = {
+  return {
     model,
     loss,
     optimizer,
@@ -382,6 +393,18 @@ async function trainPlanned(opts: TrainOptions, plan: TrainPlan): Promise<TrainR
     weightDecay: plan.weightDecay,
     decoupledDecay: plan.optName === 'adam',
   };
+}
+
+async function trainPlanned(opts: TrainOptions, plan: TrainPlan): Promise<TrainResult> {
+  const { model, loss } = opts;
+  const optimizer = makeOptimizer(plan.optName, plan.lr0, plan.momentum, plan.nesterov, plan.weightDecay);
+  const rng = new Rng(plan.seed);
+  const history: EpochRow[] = [];
+  const resumed = opts.resume ? await resumeRun(opts, plan, optimizer, rng) : null;
+  if (resumed) history.push(...resumed.history);
+  let step = resumed?.step ?? 0;
+  const startEpoch = resumed ? resumed.epoch + 1 : 1;
+  const ctx = stepContext(model, loss, optimizer, plan);
   const reporter = new ProgressReporter(opts.progress ?? 'auto');
   const checkpointFile = opts.runDir ? path.join(opts.runDir, 'checkpoint.json') : undefined;
   loss.training = true;
