@@ -120,3 +120,37 @@ test('registerLoss refuses a taken id, a malformed id and a spec that is not one
     /unknown loss "nope"; .*registerLoss\(SPEC\) first/,
   );
 });
+
+test('a registered loss option named like a training flag gets --loss-<name>; the two flags set different things and resume keeps both', () => {
+  const register = path.join(__dirname, 'helpers', 'register-clashing-loss.js');
+  const help = cli('train', ['--require', register, '--help']);
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /--loss-warmup <value> +a number the loss keeps .*\[warm-margin\]/);
+  assert.match(help.stdout, /--warmup <value> +warm-up steps/);
+  const run = fs.mkdtempSync(path.join(os.tmpdir(), 'ml-clash-'));
+  const trained = cli('train', [
+    '--require',
+    register,
+    '--loss',
+    'warm-margin',
+    '--loss-warmup',
+    '7',
+    '--warmup',
+    '2',
+    ...small,
+    '--epochs',
+    '1',
+    '--run',
+    run,
+  ]);
+  assert.equal(trained.status, 0, trained.stderr);
+  const ck = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint.json'), 'utf8'));
+  assert.equal(ck.loss.warmup, 7);
+  assert.equal(ck.config.schedule.warmupSteps, 2);
+  const clash = cli('train', ['--require', register, '--resume', '--run', run, '--epochs', '2', '--loss-warmup', '8']);
+  assert.equal(clash.status, 2);
+  assert.match(clash.stderr, /--loss-warmup 8 \(the checkpoint has 7\)/);
+  const resumed = cli('train', ['--require', register, '--resume', '--run', run, '--epochs', '2']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  fs.rmSync(run, { recursive: true });
+});

@@ -159,8 +159,15 @@ export const FLAGS: Record<string, TrainFlag> = {
 
 /** Every loss option as a flag; each says which losses take it. */
 const LOSS_FLAGS = lossFlagHelp();
+/**
+ * The flag of each loss option: its own name, or `--loss-<name>` where a training flag has that
+ * name already (a registered loss's `seed` or `warmup`, say), so the two never share a flag.
+ */
+const LOSS_FLAG_NAME = new Map<string, string>();
 for (const f of LOSS_FLAGS) {
-  if (FLAGS[f.flag]) throw new Error(`loss option --${f.flag} clashes with a training flag`);
+  const cli = FLAGS[f.flag] ? `loss-${f.flag}` : f.flag;
+  if (FLAGS[cli]) throw new Error(`loss option ${f.flag}: both --${f.flag} and --${cli} are taken (internal error)`);
+  LOSS_FLAG_NAME.set(f.flag, cli);
   // A loss option sits in the checkpoint's loss config where its spec's path says.
   const stored = (ck: CheckpointData) => {
     const o = lossEntry(String(cfg(ck).lossName ?? ck.loss.loss)).options[f.flag];
@@ -170,7 +177,7 @@ for (const f of LOSS_FLAGS) {
       x = x === undefined || x === null ? undefined : (x as Record<string, unknown>)[k];
     return x;
   };
-  FLAGS[f.flag] = {
+  FLAGS[cli] = {
     type: f.type === 'boolean' ? 'boolean' : 'string',
     help: `${f.help} [${f.losses.join(', ')}]`,
     stored,
@@ -416,7 +423,10 @@ function buildLoss(
       if (given.has(flag)) throw new UsageError(`--${flag} applies to --optimizer sgd only, not ${optimizer}`);
   }
   const lossFlags: Record<string, string | boolean> = {};
-  for (const f of LOSS_FLAGS) if (v[f.flag] !== undefined) lossFlags[f.flag] = v[f.flag] as string;
+  for (const f of LOSS_FLAGS) {
+    const cli = LOSS_FLAG_NAME.get(f.flag)!;
+    if (v[cli] !== undefined) lossFlags[f.flag] = v[cli] as string;
+  }
   let lossOptions: Record<string, unknown>;
   try {
     lossOptions = lossOptionsFromFlags(lossName, lossFlags);
