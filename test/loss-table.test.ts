@@ -411,3 +411,23 @@ test('docs/losses.md states every option as the specs declare it (npm run docs:l
   assert.ok(m, 'docs/losses.md has no options section');
   assert.equal(m[1], ml.lossOptionsMarkdown(), 'docs/losses.md differs from the specs: run npm run docs:losses');
 });
+
+test("docs/losses.md's hand-written master table has a row for every shipped loss, by its factory, and no row for a factory that is not one", () => {
+  const md = fs.readFileSync(path.join(ROOT, 'docs', 'losses.md'), 'utf8');
+  const from = md.indexOf('## The master table');
+  assert.ok(from >= 0, 'docs/losses.md has no master table');
+  const rest = md.slice(from + 1);
+  const table = rest.slice(0, rest.indexOf('\n## '));
+  const rows = [...table.matchAll(/^\| [^|]*\(`(\w+)`\)/gm)].map((m) => m[1]);
+  const factories = ml.LOSS_TABLE.map((e) => e.factory.name);
+  assert.deepEqual(
+    factories.filter((f) => !rows.includes(f)),
+    [],
+    'shipped losses without a row in the master table',
+  );
+  assert.deepEqual(
+    rows.filter((r) => !factories.includes(r)),
+    [],
+    'master-table rows that name no shipped factory',
+  );
+});
