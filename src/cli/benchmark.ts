@@ -259,7 +259,7 @@ async function ablationMain(v: Record<string, string | boolean | undefined>, giv
     throw new UsageError(`--data ${JSON.stringify(dataFlag)} with --ablation: expected shipped or full`);
   if (dataFlag === 'full' && !fullGlyphSetBuilt())
     throw new UsageError(
-      `--data full: the full glyph set is not built in ${fullGlyphDir()}; build it with npm run data:glyphs -- --full`,
+      `--data full: the full glyph set is not built in ${fullGlyphDir()}; build it with npm run data:glyphs -- --full in a checkout of margin-lab (it needs the fonts listed in data/hangul-glyphs/README.md)`,
     );
   const variants = v.variants !== undefined ? list('variants', String(v.variants)) : undefined;
   if (variants && new Set(variants).size !== variants.length)
@@ -480,7 +480,7 @@ async function main(): Promise<void> {
     throw new UsageError(`--data ${JSON.stringify(dataFlag)}: expected auto, full or shipped`);
   if (dataFlag === 'full' && !fullGlyphSetBuilt())
     throw new UsageError(
-      `--data full: the full glyph set is not built in ${fullGlyphDir()}; build it with npm run data:glyphs -- --full (about 2.5 min)`,
+      `--data full: the full glyph set is not built in ${fullGlyphDir()}; build it with npm run data:glyphs -- --full in a checkout of margin-lab (about 2.5 min; it needs the fonts listed in data/hangul-glyphs/README.md)`,
     );
   const full = dataFlag === 'full' || (dataFlag === 'auto' && !QUICK && fullGlyphSetBuilt());
   if (dataFlag === 'auto' && !QUICK && !full)

@@ -100,7 +100,7 @@ export function loadHangulGlyphs(opts: { dir?: string } = {}): GlyphDataset {
   }
   if (!fs.existsSync(metaFile)) {
     throw new DataFileError(
-      `${metaFile}: not found. The Hangul glyph set ships in data/hangul-glyphs; rebuild it with npm run data:glyphs (needs the fonts listed in its README)`,
+      `${metaFile}: not found. The Hangul glyph set ships in data/hangul-glyphs; rebuild it with npm run data:glyphs in a checkout of margin-lab (it needs the fonts listed in its README), or reinstall margin-lab`,
     );
   }
   const meta = readGlyphMeta(dir);
@@ -225,7 +225,7 @@ export function checkGlyphFiles(dir: string, meta: GlyphMeta): void {
     const hash = size === rec.bytes ? sha256File(file) : null;
     if (hash !== rec.sha256)
       throw new DataFileError(
-        `${file}: does not match meta.json (${hash === null ? `${size} bytes, meta.json says ${rec.bytes}` : `sha256 ${hash.slice(0, 12)}…, meta.json says ${rec.sha256.slice(0, 12)}…`}): the folder mixes files of different builds; rebuild it with npm run data:glyphs`,
+        `${file}: does not match meta.json (${hash === null ? `${size} bytes, meta.json says ${rec.bytes}` : `sha256 ${hash.slice(0, 12)}…, meta.json says ${rec.sha256.slice(0, 12)}…`}): the folder mixes files of different builds; rebuild it with npm run data:glyphs in a checkout of margin-lab, or reinstall margin-lab`,
       );
   }
 }
