@@ -5,7 +5,7 @@ const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 const os = require('os');
-const { ROOT, KERNEL_NAME, jupyterEnv, findJupyter, findPython } = require('./lib/project');
+const { ROOT, KERNEL_NAME, jupyterEnv, findJupyter, findJupyterLab, findPython } = require('./lib/project');
 
 /** Terminal colour and cursor codes (CSI sequences), as `jupyter labextension list` prints them. */
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g');
@@ -18,7 +18,7 @@ const plain = (t) => String(t).replace(ANSI, '');
  */
 const OPTIONAL = {
   jupyterlab:
-    'npm start then opens the classic Notebook; JupyterLab (the recommended front end) comes from pip: python3 -m venv .venv-lab && .venv-lab/bin/pip install jupyterlab plotly',
+    'npm start makes .venv-lab with it (python3 -m venv .venv-lab && .venv-lab/bin/pip install jupyterlab==4.6.4 plotly==7.1.0), or opens the classic Notebook where no package index is reachable',
   '@tensorflow/tfjs-node':
     'the native tensorflow backend (libtensorflow on the CPU, several times faster than wasm for training): npm install @tensorflow/tfjs-node where its download works, or npm run native:setup in this repository offline',
   '@tensorflow/tfjs-node-gpu':
@@ -44,26 +44,38 @@ say(
   'node',
   `${process.version} (${os.platform()} ${os.arch()}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB)`,
 );
+// The jupyter on PATH (what a terminal runs), and the JupyterLab npm start uses: the project's
+// .venv-lab or .venv first (or MARGIN_LAB_JUPYTER), then PATH's.
 const jupyter = findJupyter();
-say('jupyter', jupyter ? `${jupyter.bin}` : 'NOT FOUND (pip install jupyterlab, or apt-get install jupyter-notebook)');
-if (jupyter) {
-  const env = jupyterEnv();
-  const lab = spawnSync(jupyter.bin, ['lab', '--version'], { env, encoding: 'utf8' });
-  const nb = spawnSync(jupyter.bin, ['notebook', '--version'], { env, encoding: 'utf8' });
-  say('jupyterlab', lab.status === 0 ? lab.stdout.trim() : missing('jupyterlab'));
+const env = jupyterEnv();
+const lab = findJupyterLab(env);
+say(
+  'jupyter',
+  jupyter
+    ? `${jupyter.bin}`
+    : lab
+      ? `not on PATH (npm start uses ${lab.bin})`
+      : 'NOT FOUND (npm start makes .venv-lab with JupyterLab; or apt-get install jupyter-notebook)',
+);
+say('jupyterlab', lab ? `${lab.version} (${lab.bin}, what npm start opens)` : missing('jupyterlab'));
+const any = jupyter ? jupyter.bin : lab ? lab.bin : null;
+if (any) {
+  const nb = spawnSync(any, ['notebook', '--version'], { env, encoding: 'utf8' });
   say('notebook', nb.status === 0 ? nb.stdout.trim() : 'not installed');
-  if (lab.status === 0) {
-    // Which renderer Lab uses for figures: plotly's own labextension, or the HTML fallback.
-    const ext = spawnSync(jupyter.bin, ['labextension', 'list'], { env, encoding: 'utf8' });
-    const found = `${ext.stdout || ''}\n${ext.stderr || ''}`.split('\n').find((l) => /jupyterlab-plotly/.test(l));
-    say(
-      'plotly in Lab',
-      found
-        ? `${found.trim().replace(/\s+/g, ' ')} (Lab's native Plotly renderer)`
-        : 'jupyterlab-plotly not installed: figures render through the bundled HTML fallback (pip install plotly adds the native renderer)',
-    );
-  }
-  const ks = spawnSync(jupyter.bin, ['kernelspec', 'list'], { env, encoding: 'utf8' });
+}
+if (lab) {
+  // Which renderer Lab uses for figures: plotly's own labextension, or the HTML fallback.
+  const ext = spawnSync(lab.bin, ['labextension', 'list'], { env, encoding: 'utf8' });
+  const found = `${ext.stdout || ''}\n${ext.stderr || ''}`.split('\n').find((l) => /jupyterlab-plotly/.test(l));
+  say(
+    'plotly in Lab',
+    found
+      ? `${found.trim().replace(/\s+/g, ' ')} (Lab's native Plotly renderer)`
+      : 'jupyterlab-plotly not installed: figures render through the bundled HTML fallback (pip install plotly adds the native renderer)',
+  );
+}
+if (any) {
+  const ks = spawnSync(any, ['kernelspec', 'list'], { env, encoding: 'utf8' });
   const line = (ks.stdout || '').split('\n').find((l) => l.trim().startsWith(KERNEL_NAME + ' '));
   say(
     'kernel',

@@ -3,7 +3,8 @@
 // TypeScript kernel on JUPYTER_PATH. Lab is looked for in ./.venv-lab, ./.venv and on PATH; when
 // none has it, .venv-lab is made with the pinned JupyterLab and plotly CI uses (one line says so).
 // Only when that cannot be done (no `python3 -m venv`, no package index) does it open the classic
-// Notebook, saying why and what would fix it. Ctrl-C stops Jupyter cleanly, kernels included.
+// Notebook, saying why and what would fix it. MARGIN_LAB_JUPYTER=PATH picks the jupyter to use.
+// Ctrl-C stops Jupyter cleanly, kernels included.
 // Extra arguments go to Jupyter: `npm start -- --port 9999 --no-browser`.
 const { spawnSync, spawn } = require('child_process');
 const fs = require('fs');
@@ -50,7 +51,9 @@ function main() {
   const env = jupyterEnv();
   let lab = findJupyterLab(env);
   let why = null;
-  if (!lab) {
+  if (!lab && process.env.MARGIN_LAB_JUPYTER) {
+    why = `MARGIN_LAB_JUPYTER names ${process.env.MARGIN_LAB_JUPYTER}, which has no JupyterLab`;
+  } else if (!lab) {
     why = installLab();
     if (!why) lab = findJupyterLab(env);
     if (!why && !lab) why = `${rel} was made, but its jupyter does not start Lab`;

@@ -345,10 +345,17 @@ test('npm start: as root it passes --allow-root to Jupyter (which otherwise refu
     '#!/bin/sh\nif [ "$2" = "--version" ]; then echo 4.6.4; exit 0; fi\necho "ARGS: $*"\n',
     { mode: 0o755 },
   );
+  // MARGIN_LAB_JUPYTER: the fake, not the project's .venv-lab (CI has one).
+  const fakeEnv = {
+    ...process.env,
+    PATH: `${bin}${path.delimiter}${process.env.PATH}`,
+    MARGIN_LAB_JUPYTER: path.join(bin, 'jupyter'),
+  };
   const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'start.js'), '--no-browser'], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}` },
+    env: fakeEnv,
+    timeout: 60_000,
   });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /running as root \(a container\?\), so passing --allow-root to Jupyter/);
@@ -356,7 +363,8 @@ test('npm start: as root it passes --allow-root to Jupyter (which otherwise refu
   const given = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'start.js'), '--allow-root'], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}` },
+    env: fakeEnv,
+    timeout: 60_000,
   });
   assert.equal((given.stdout.match(/--allow-root/g) ?? []).length, 1, 'passed twice');
   fs.rmSync(bin, { recursive: true });
@@ -374,7 +382,14 @@ test("npm run doctor says whether JupyterLab renders figures with plotly's labex
     spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'doctor.js')], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, MARGIN_LAB_BACKEND: 'cpu' },
+      env: {
+        ...process.env,
+        PATH: `${bin}${path.delimiter}${process.env.PATH}`,
+        MARGIN_LAB_BACKEND: 'cpu',
+        // The fake, not the project's .venv-lab (CI has one).
+        MARGIN_LAB_JUPYTER: path.join(bin, 'jupyter'),
+      },
+      timeout: 120_000,
     }).stdout;
   fake('        jupyterlab-plotly v7.1.0 enabled OK');
   assert.match(doctor(), /plotly in Lab\s+jupyterlab-plotly v7\.1\.0 enabled OK \(Lab's native Plotly renderer\)/);
@@ -396,7 +411,7 @@ test("npm run doctor says whether JupyterLab renders figures with plotly's labex
   );
   assert.match(
     doctor(),
-    /jupyterlab\s+not installed: npm start then opens the classic Notebook; JupyterLab .* comes from pip: python3 -m venv \.venv-lab && \.venv-lab\/bin\/pip install jupyterlab plotly/,
+    /jupyterlab\s+not installed: npm start makes \.venv-lab with it \(python3 -m venv \.venv-lab && \.venv-lab\/bin\/pip install jupyterlab==4\.6\.4 plotly==7\.1\.0\), or opens the classic Notebook/,
   );
   fs.rmSync(bin, { recursive: true });
 });

@@ -62,16 +62,20 @@ const LAB_VENV = path.join(ROOT, '.venv-lab');
 /** What `npm start` installs there when no JupyterLab is found: the versions CI tests with. */
 const LAB_PINS = ['jupyterlab==4.6.4', 'plotly==7.1.0'];
 
-/** The `jupyter` commands to try, in order: the project's venvs (.venv-lab, .venv), then PATH. */
-function jupyterCandidates() {
-  const which = spawnSync('sh', ['-c', 'command -v jupyter'], { encoding: 'utf8' }).stdout.trim();
+/**
+ * The `jupyter` commands that may hold JupyterLab, in order: MARGIN_LAB_JUPYTER alone when set
+ * (a choice, or a test's stand-in), else the project's venvs (.venv-lab, .venv), then PATH's.
+ */
+function jupyterCandidates(env = process.env) {
+  if (env.MARGIN_LAB_JUPYTER) return [env.MARGIN_LAB_JUPYTER];
+  const which = spawnSync('sh', ['-c', 'command -v jupyter'], { encoding: 'utf8', env }).stdout.trim();
   const list = [path.join(LAB_VENV, 'bin', 'jupyter'), path.join(ROOT, '.venv', 'bin', 'jupyter'), which];
   return [...new Set(list.filter((b) => b && fs.existsSync(b)))];
 }
 
-/** Path and version of the first `jupyter` command (project venvs first, then PATH), or null. */
+/** Path and version of the `jupyter` command on PATH (what `jupyter …` in a terminal runs), or null. */
 function findJupyter() {
-  const bin = jupyterCandidates()[0];
+  const bin = spawnSync('sh', ['-c', 'command -v jupyter'], { encoding: 'utf8' }).stdout.trim();
   if (!bin) return null;
   const v = spawnSync(bin, ['--version'], { encoding: 'utf8' });
   return { bin, version: (v.stdout || v.stderr).trim() };
@@ -79,7 +83,7 @@ function findJupyter() {
 
 /** The first `jupyter` that has JupyterLab, with Lab's version, or null. */
 function findJupyterLab(env = process.env) {
-  for (const bin of jupyterCandidates()) {
+  for (const bin of jupyterCandidates(env)) {
     const r = spawnSync(bin, ['lab', '--version'], { env, encoding: 'utf8' });
     if (r.status === 0) return { bin, version: r.stdout.trim() };
   }
