@@ -37,6 +37,16 @@ function findLab(): { bin: string } | { why: string } {
   };
 }
 
+/** JupyterLab, or null after skipping the test (an error where CI requires Lab). */
+function labOrSkip(t: { skip(msg: string): void }): { bin: string } | null {
+  const lab = findLab();
+  if (!('why' in lab)) return lab;
+  if (process.env.MARGIN_LAB_JUPYTERLAB_REQUIRED === '1')
+    throw new Error(`MARGIN_LAB_JUPYTERLAB_REQUIRED=1, but ${lab.why}`);
+  t.skip(lab.why);
+  return null;
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -70,13 +80,8 @@ interface LabRun {
 }
 
 async function runInLab(t: { skip(msg: string): void; after(fn: () => Promise<void>): void }, opts: LabRun) {
-  const lab = findLab();
-  if ('why' in lab) {
-    if (process.env.MARGIN_LAB_JUPYTERLAB_REQUIRED === '1')
-      throw new Error(`MARGIN_LAB_JUPYTERLAB_REQUIRED=1, but ${lab.why}`);
-    t.skip(lab.why);
-    return;
-  }
+  const lab = labOrSkip(t);
+  if (!lab) return;
   project.writeKernelspec();
   fs.mkdirSync(path.join(ROOT, 'build'), { recursive: true });
   const dir = fs.mkdtempSync(path.join(ROOT, 'build', 'lab-')); // inside the checkout: `margin-lab` resolves
@@ -288,13 +293,8 @@ test("JupyterLab without plotly's labextension: 00-setup's figures draw through 
 });
 
 test('npm start, stopped with Ctrl-C sent to its process group (as a terminal does): Jupyter shuts down without a traceback, and no kernel is left running', async (t) => {
-  const lab = findLab();
-  if ('why' in lab) {
-    if (process.env.MARGIN_LAB_JUPYTERLAB_REQUIRED === '1')
-      throw new Error(`MARGIN_LAB_JUPYTERLAB_REQUIRED=1, but ${lab.why}`);
-    t.skip(lab.why);
-    return;
-  }
+  const lab = labOrSkip(t);
+  if (!lab) return;
   const port = await freePort();
   const token = 'ctrl-c-test';
   // Its own process group, as a terminal gives the command it runs.
